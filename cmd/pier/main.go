@@ -1,0 +1,70 @@
+// Command pier is the GitOps developer portal: it validates and diffs
+// catalog repositories, serves their state, and runs self-service actions.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `pier — a GitOps internal developer portal
+
+usage: pier <command> [arguments]
+
+commands:
+  validate [DIR]            validate a catalog directory (exit 0 valid, 1 invalid)
+  diff --base REV [--head REV] [--repo DIR]
+                            the entity-level plan between two git revisions
+  version                   print the version
+
+Run 'pier <command> --help' for a command's options.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a command line; it returns the exit status so tests can
+// drive the CLI in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "validate":
+		return runValidate(ctx, args[1:], stdout, stderr)
+	case "diff":
+		return runDiff(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "pier %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "pier: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// parseFlags parses a subcommand's flags, treating --help as success
+// rather than an error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return err
+}

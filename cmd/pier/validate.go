@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/loader"
+)
+
+const validateUsage = `usage: pier validate [--format text|json|github] [DIR]
+
+Loads the catalog in DIR (default: the current directory), validates every
+file, and prints every error with its file, line and column.
+
+Exit status: 0 valid, 1 invalid, 2 usage or I/O error.
+`
+
+// runValidate implements `pier validate`.
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, validateUsage); fs.PrintDefaults() }
+	format := fs.String("format", "text", "output format: text, json or github (GitHub Actions annotations)")
+	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(stderr, "pier validate: want at most one directory, got %d arguments\n", fs.NArg())
+		return 2
+	}
+	switch *format {
+	case "text", "json", "github":
+	default:
+		fmt.Fprintf(stderr, "pier validate: unknown --format %q (want text, json or github)\n", *format)
+		return 2
+	}
+	dir := "."
+	if fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		fmt.Fprintf(stderr, "pier validate: %s is not a directory\n", dir)
+		return 2
+	}
+	l, err := loader.New(0)
+	if err != nil {
+		fmt.Fprintf(stderr, "pier validate: %v\n", err)
+		return 2
+	}
+	res, err := l.Load(ctx, os.DirFS(dir))
+	if err != nil {
+		fmt.Fprintf(stderr, "pier validate: %v\n", err)
+		return 2
+	}
+	diags := relativeTo(dir, res.Diagnostics)
+	if err := report(stdout, *format, res, diags); err != nil {
+		fmt.Fprintf(stderr, "pier validate: %v\n", err)
+		return 2
+	}
+	if len(diags) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// relativeTo rewrites catalog-relative file names as paths from the
+// working directory, which is what editors and GitHub annotations expect.
+func relativeTo(dir string, ds catalog.Diagnostics) catalog.Diagnostics {
+	if dir == "." {
+		return ds
+	}
+	out := make(catalog.Diagnostics, len(ds))
+	fix := func(p catalog.Pos) catalog.Pos {
+		if p.File != "" {
+			p.File = filepath.ToSlash(filepath.Join(dir, p.File))
+		}
+		return p
+	}
+	for i, d := range ds {
+		d.Pos = fix(d.Pos)
+		if d.Related != nil {
+			rel := make([]catalog.Pos, len(d.Related))
+			for j, r := range d.Related {
+				rel[j] = fix(r)
+			}
+			d.Related = rel
+		}
+		out[i] = d
+	}
+	return out
+}
+
+func report(w io.Writer, format string, res *loader.Result, diags catalog.Diagnostics) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if diags == nil {
+			diags = catalog.Diagnostics{}
+		}
+		return enc.Encode(struct {
+			Valid       bool                `json:"valid"`
+			Files       int                 `json:"files"`
+			Entities    int                 `json:"entities"`
+			Diagnostics catalog.Diagnostics `json:"errors"`
+		}{len(diags) == 0, res.Files, res.Catalog.EntityCount(), diags})
+	case "github":
+		for _, d := range diags {
+			fmt.Fprintf(w, "::error %s::%s\n", annotationProps(d), escapeData(messageOf(d)))
+		}
+		fallthrough
+	default:
+		if format == "text" {
+			for _, d := range diags {
+				fmt.Fprintln(w, d.String())
+			}
+		}
+		c := res.Catalog
+		if len(diags) == 0 {
+			fmt.Fprintf(w, "catalog is valid: %d files, %d blueprints, %d entities, %d actions, %d scorecards, %d automations\n",
+				res.Files, len(c.Blueprints), c.EntityCount(), len(c.Actions), len(c.Scorecards), len(c.Automations))
+		} else {
+			fmt.Fprintf(w, "catalog is invalid: %d errors in %d files\n", len(diags), res.Files)
+		}
+	}
+	return nil
+}
+
+func messageOf(d catalog.Diagnostic) string {
+	msg := d.Message
+	if d.Path != "" {
+		msg = d.Path + ": " + msg
+	}
+	for _, r := range d.Related {
+		msg += " (see " + r.String() + ")"
+	}
+	return msg
+}
+
+// annotationProps renders the properties of a workflow command, escaped as
+// GitHub's toolkit does.
+func annotationProps(d catalog.Diagnostic) string {
+	props := []string{"file=" + escapeProp(d.Pos.File)}
+	if d.Pos.Line > 0 {
+		props = append(props, fmt.Sprintf("line=%d", d.Pos.Line))
+	}
+	if d.Pos.Col > 0 {
+		props = append(props, fmt.Sprintf("col=%d", d.Pos.Col))
+	}
+	props = append(props, "title="+escapeProp("pier: "+d.Kind))
+	return strings.Join(props, ",")
+}
+
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func escapeProp(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}

@@ -1,0 +1,159 @@
+package catalog
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Kind names a kind of catalog object.
+type Kind string
+
+const (
+	KindBlueprintObj  Kind = "blueprint"
+	KindEntityObj     Kind = "entity"
+	KindActionObj     Kind = "action"
+	KindScorecardObj  Kind = "scorecard"
+	KindAutomationObj Kind = "automation"
+)
+
+// Key identifies one catalog object. Blueprint is set for entities only.
+type Key struct {
+	Kind      Kind   `json:"kind"`
+	Blueprint string `json:"blueprint,omitempty"`
+	ID        string `json:"identifier"`
+}
+
+func (k Key) String() string {
+	if k.Kind == KindEntityObj {
+		return fmt.Sprintf("entity %s/%s", k.Blueprint, k.ID)
+	}
+	return fmt.Sprintf("%s %s", k.Kind, k.ID)
+}
+
+// Less orders keys by kind (blueprints first, as they must be applied
+// first), then blueprint, then identifier.
+func (k Key) Less(o Key) bool {
+	if k.Kind != o.Kind {
+		return kindOrder[k.Kind] < kindOrder[o.Kind]
+	}
+	if k.Blueprint != o.Blueprint {
+		return k.Blueprint < o.Blueprint
+	}
+	return k.ID < o.ID
+}
+
+var kindOrder = map[Kind]int{
+	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4,
+}
+
+// Object is one catalog object in its canonical JSON form, the unit that
+// is diffed, stored and served.
+type Object struct {
+	Key    Key
+	JSON   []byte
+	Hash   string // hex SHA-256 of JSON
+	Source Pos    // where it was declared; zero for stored objects
+}
+
+// NewObject marshals v canonically and hashes it.
+func NewObject(key Key, v any, src Pos) (Object, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Object{}, fmt.Errorf("encode %s: %w", key, err)
+	}
+	return Object{Key: key, JSON: b, Hash: HashJSON(b), Source: src}, nil
+}
+
+// HashJSON is the content hash used for change detection.
+func HashJSON(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Catalog is one revision's validated desired state.
+type Catalog struct {
+	Blueprints  map[string]*Blueprint
+	Entities    map[string]map[string]*Entity // blueprint -> identifier -> entity
+	Actions     map[string]*Action
+	Scorecards  map[string]*Scorecard
+	Automations map[string]*Automation
+	Settings    Settings
+	// Sources records where each object was declared.
+	Sources map[Key]Pos
+}
+
+// New returns an empty catalog ready to fill.
+func New() *Catalog {
+	return &Catalog{
+		Blueprints:  map[string]*Blueprint{},
+		Entities:    map[string]map[string]*Entity{},
+		Actions:     map[string]*Action{},
+		Scorecards:  map[string]*Scorecard{},
+		Automations: map[string]*Automation{},
+		Sources:     map[Key]Pos{},
+	}
+}
+
+// EntityCount is the number of entities over all blueprints.
+func (c *Catalog) EntityCount() int {
+	n := 0
+	for _, es := range c.Entities {
+		n += len(es)
+	}
+	return n
+}
+
+// Objects flattens the catalog into its canonical objects, keyed for
+// diffing.
+func (c *Catalog) Objects() (map[Key]Object, error) {
+	out := make(map[Key]Object, len(c.Blueprints)+c.EntityCount()+len(c.Actions)+len(c.Scorecards)+len(c.Automations))
+	add := func(k Key, v any) error {
+		o, err := NewObject(k, v, c.Sources[k])
+		if err != nil {
+			return err
+		}
+		out[k] = o
+		return nil
+	}
+	for id, v := range c.Blueprints {
+		if err := add(Key{Kind: KindBlueprintObj, ID: id}, v); err != nil {
+			return nil, err
+		}
+	}
+	for bp, es := range c.Entities {
+		for id, v := range es {
+			if err := add(Key{Kind: KindEntityObj, Blueprint: bp, ID: id}, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for id, v := range c.Actions {
+		if err := add(Key{Kind: KindActionObj, ID: id}, v); err != nil {
+			return nil, err
+		}
+	}
+	for id, v := range c.Scorecards {
+		if err := add(Key{Kind: KindScorecardObj, ID: id}, v); err != nil {
+			return nil, err
+		}
+	}
+	for id, v := range c.Automations {
+		if err := add(Key{Kind: KindAutomationObj, ID: id}, v); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SortedKeys returns the keys of m in Key order.
+func SortedKeys(m map[Key]Object) []Key {
+	keys := make([]Key, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
+	return keys
+}

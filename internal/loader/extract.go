@@ -1,0 +1,215 @@
+package loader
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/schema"
+)
+
+var identifierRE = regexp.MustCompile(schema.IdentifierPattern)
+
+// topLevel lists the keys a catalog file may declare, with the kind of
+// object each holds.
+var topLevel = map[string]catalog.Kind{
+	"blueprints":  catalog.KindBlueprintObj,
+	"entities":    catalog.KindEntityObj,
+	"actions":     catalog.KindActionObj,
+	"scorecards":  catalog.KindScorecardObj,
+	"automations": catalog.KindAutomationObj,
+	"settings":    "",
+}
+
+// object is one catalog object as declared in one file.
+type object struct {
+	key  catalog.Key
+	node *node.Node
+	pos  catalog.Pos // the object's key, where an author looks for it
+	// hash is the hash of the node's canonical JSON: the cache key of
+	// everything derived from this declaration.
+	hash string
+	// entity and out are set for entities: the decoded entity and its
+	// canonical object, computed once per file version.
+	entity *catalog.Entity
+	out    catalog.Object
+}
+
+// extracted is what one file contributes.
+type extracted struct {
+	objects  []*object
+	settings *node.Node
+	diags    catalog.Diagnostics
+}
+
+// extract splits a file's value into catalog objects.
+func extract(root *node.Node) *extracted {
+	x := &extracted{}
+	for _, f := range root.Fields {
+		kind, ok := topLevel[f.Name]
+		if !ok {
+			x.diags = append(x.diags, catalog.Diagnostic{
+				Pos: f.Pos, Path: catalog.PathElem(f.Name), Kind: catalog.KindUnknownKey,
+				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations or settings", f.Name, suggest(f.Name)),
+			})
+			continue
+		}
+		switch {
+		case f.Name == "settings":
+			if f.Value.Kind != node.Struct {
+				x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Value.Pos, Path: "settings", Kind: catalog.KindCatalogSetting, Message: "must be an object; got " + f.Value.Describe()})
+				continue
+			}
+			x.settings = f.Value
+		case kind == catalog.KindEntityObj:
+			if !x.isMap(f, "entities") {
+				continue
+			}
+			for _, bp := range f.Value.Fields {
+				if !x.isMap(bp, "entities."+catalog.PathElem(bp.Name)) {
+					continue
+				}
+				for _, e := range bp.Value.Fields {
+					x.add(catalog.Key{Kind: kind, Blueprint: bp.Name, ID: e.Name}, e)
+				}
+			}
+		default:
+			if !x.isMap(f, f.Name) {
+				continue
+			}
+			for _, o := range f.Value.Fields {
+				x.add(catalog.Key{Kind: kind, ID: o.Name}, o)
+			}
+		}
+	}
+	return x
+}
+
+func (x *extracted) isMap(f node.Field, path string) bool {
+	if f.Value.Kind == node.Struct {
+		return true
+	}
+	x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Value.Pos, Path: path, Kind: catalog.KindShape, Message: "must be an object keyed by identifier; got " + f.Value.Describe()})
+	return false
+}
+
+func (x *extracted) add(key catalog.Key, f node.Field) {
+	path := objectPath(key)
+	if !identifierRE.MatchString(key.ID) {
+		x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Pos, Path: path, Kind: catalog.KindIdentifier, Message: fmt.Sprintf("%q is not a valid identifier (want %s)", key.ID, schema.IdentifierPattern)})
+		return
+	}
+	if f.Value.Kind != node.Struct {
+		x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Value.Pos, Path: path, Kind: catalog.KindShape, Message: "must be an object; got " + f.Value.Describe()})
+		return
+	}
+	if id := f.Value.Get("identifier"); id != nil && (id.Kind != node.String || id.Text != key.ID) {
+		x.diags = append(x.diags, catalog.Diagnostic{Pos: id.Pos, Path: path + ".identifier", Kind: catalog.KindIdentifier, Message: fmt.Sprintf("identifier %s does not match its key %q", id.Describe(), key.ID)})
+		return
+	}
+	o := &object{key: key, node: f.Value, pos: f.Pos}
+	o.hash = catalog.HashJSON(f.Value.JSON())
+	if key.Kind == catalog.KindEntityObj {
+		o.entity = entityOf(key, f.Value)
+		out, err := catalog.NewObject(key, o.entity, f.Pos)
+		if err != nil {
+			x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Pos, Path: path, Kind: catalog.KindShape, Message: err.Error()})
+			return
+		}
+		o.out = out
+	}
+	x.objects = append(x.objects, o)
+}
+
+// entityOf decodes an entity leniently; the validator reports whatever
+// does not fit, so a malformed field is simply left out here.
+func entityOf(key catalog.Key, n *node.Node) *catalog.Entity {
+	e := &catalog.Entity{Blueprint: key.Blueprint, Identifier: key.ID, Properties: map[string]any{}, Relations: map[string]any{}}
+	if t := n.Get("title"); t != nil && t.Kind == node.String {
+		e.Title = t.Text
+	}
+	if t := n.Get("icon"); t != nil && t.Kind == node.String {
+		e.Icon = t.Text
+	}
+	if t := n.Get("team"); t != nil {
+		switch t.Kind {
+		case node.String:
+			e.Team = []string{t.Text}
+		case node.List:
+			for _, el := range t.Elems {
+				if el.Kind == node.String {
+					e.Team = append(e.Team, el.Text)
+				}
+			}
+		}
+	}
+	if p := n.Get("properties"); p != nil && p.Kind == node.Struct {
+		for _, f := range p.Fields {
+			e.Properties[f.Name] = f.Value.Any()
+		}
+	}
+	if r := n.Get("relations"); r != nil && r.Kind == node.Struct {
+		for _, f := range r.Fields {
+			e.Relations[f.Name] = f.Value.Any()
+		}
+	}
+	return e
+}
+
+// objectPath is the path an author would write to reach the object.
+func objectPath(k catalog.Key) string {
+	switch k.Kind {
+	case catalog.KindEntityObj:
+		return catalog.Path("entities", k.Blueprint, k.ID)
+	case catalog.KindBlueprintObj:
+		return catalog.Path("blueprints", k.ID)
+	case catalog.KindActionObj:
+		return catalog.Path("actions", k.ID)
+	case catalog.KindScorecardObj:
+		return catalog.Path("scorecards", k.ID)
+	}
+	return catalog.Path("automations", k.ID)
+}
+
+// suggest offers the closest known key for a misspelt one.
+func suggest(name string) string {
+	best, bestD := "", 3
+	keys := make([]string, 0, len(topLevel))
+	for k := range topLevel {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if d := distance(strings.ToLower(name), k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

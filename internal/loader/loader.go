@@ -1,0 +1,312 @@
+package loader
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"sync"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/internal/validate"
+	"github.com/pierhq/pier/schema"
+)
+
+// Hasher is implemented by sources that know a file's content hash
+// without reading it, such as a git tree (the blob hash).
+type Hasher interface {
+	Hash(path string) (string, error)
+}
+
+// Result is one load: the catalog, its objects in canonical form, and
+// every diagnostic. A result with diagnostics must not be applied; its
+// catalog holds whatever was valid, for reports.
+type Result struct {
+	Catalog     *catalog.Catalog
+	Objects     map[catalog.Key]catalog.Object
+	Diagnostics catalog.Diagnostics
+	Files       int
+	// Evaluated counts the files that needed work (not served from the
+	// cache) in this load.
+	Evaluated int
+}
+
+// OK reports whether the revision is valid.
+func (r *Result) OK() bool { return len(r.Diagnostics) == 0 }
+
+// Loader loads catalogs and caches what it can between loads. It is safe
+// for concurrent use; loads are serialised.
+type Loader struct {
+	schemas *schema.Schemas
+	workers int
+
+	mu         sync.Mutex
+	files      map[string]*fileEntry // by path, from the last load
+	listDiags  catalog.Diagnostics   // from listing (ignore files)
+	module     string
+	validators map[string]*validatorEntry // by blueprint hash
+	shapes     map[string]catalog.Diagnostics
+	verdicts   map[verdictKey]catalog.Diagnostics
+}
+
+type fileEntry struct {
+	hash  string
+	deps  map[string]string // imported file -> its hash when evaluated
+	x     *extracted
+	diags catalog.Diagnostics
+}
+
+type validatorEntry struct {
+	v   *validate.Validator
+	bp  *catalog.Blueprint
+	err error
+}
+
+type verdictKey struct{ entity, blueprint string }
+
+// New returns a loader. workers <= 0 means one per CPU.
+func New(workers int) (*Loader, error) {
+	s, err := schema.Compile()
+	if err != nil {
+		return nil, err
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &Loader{
+		schemas:    s,
+		workers:    workers,
+		files:      map[string]*fileEntry{},
+		validators: map[string]*validatorEntry{},
+		shapes:     map[string]catalog.Diagnostics{},
+		verdicts:   map[verdictKey]catalog.Diagnostics{},
+	}, nil
+}
+
+// Load reads the whole tree. Files whose hash is unchanged since the last
+// load are not parsed again.
+func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	paths, listDiags, err := listFiles(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("list catalog files: %w", err)
+	}
+	if l.module, err = moduleOf(fsys); err != nil {
+		listDiags = append(listDiags, catalog.Diagnostic{Pos: catalog.Pos{File: "cue.mod/module.cue"}, Kind: catalog.KindParse, Message: err.Error()})
+	}
+	l.listDiags = listDiags
+	keep := make(map[string]*fileEntry, len(paths))
+	for _, p := range paths {
+		keep[p] = l.files[p]
+	}
+	l.files = keep
+	evaluated, err := l.refresh(ctx, fsys, paths, true)
+	if err != nil {
+		return nil, err
+	}
+	return l.assemble(ctx, evaluated)
+}
+
+// Reload re-reads only the named paths (added, modified or deleted since
+// the last load) and trusts the rest of the previous listing. It is the
+// fast path for a watcher or a git diff that knows what changed. A change
+// to an ignore file or to cue.mod falls back to a full Load.
+func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Result, error) {
+	for _, p := range changed {
+		if isStructural(p) {
+			return l.Load(ctx, fsys)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var work []string
+	for _, p := range changed {
+		if syntaxOf(p) == syntaxNone || ignoredDir(p) {
+			continue
+		}
+		if _, err := fs.Stat(fsys, p); errors.Is(err, fs.ErrNotExist) {
+			delete(l.files, p)
+			continue
+		}
+		if _, ok := l.files[p]; !ok {
+			l.files[p] = nil
+		}
+		work = append(work, p)
+	}
+	// Files that import a changed file must be evaluated again.
+	for p, e := range l.files {
+		if e == nil {
+			continue
+		}
+		for _, c := range changed {
+			if _, ok := e.deps[c]; ok {
+				l.files[p] = nil
+				work = append(work, p)
+				break
+			}
+		}
+	}
+	evaluated, err := l.refresh(ctx, fsys, work, false)
+	if err != nil {
+		return nil, err
+	}
+	return l.assemble(ctx, evaluated)
+}
+
+func isStructural(p string) bool {
+	return pathBase(p) == IgnoreFile || p == "cue.mod" || len(p) > 8 && p[:8] == "cue.mod/"
+}
+
+func ignoredDir(p string) bool {
+	for _, el := range splitPath(p) {
+		if skipDir(el) {
+			return true
+		}
+	}
+	return false
+}
+
+// refresh brings the entries for paths up to date, in parallel. With
+// check set, entries are revalidated against the current hash; without,
+// the paths are known to have changed.
+func (l *Loader) refresh(ctx context.Context, fsys fs.FS, paths []string, check bool) (int, error) {
+	hasher, _ := fsys.(Hasher)
+	type job struct {
+		path string
+		old  *fileEntry
+	}
+	jobs := make(chan job)
+	var (
+		mu        sync.Mutex
+		evaluated int
+		firstErr  error
+		wg        sync.WaitGroup
+	)
+	for w := 0; w < l.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				e, fresh, err := l.loadFile(fsys, hasher, j.path, j.old, check)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if fresh {
+					evaluated++
+				}
+				mu.Unlock()
+				if e != nil {
+					mu.Lock()
+					l.files[j.path] = e
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, p := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		mu.Lock()
+		old := l.files[p]
+		mu.Unlock()
+		jobs <- job{p, old}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return evaluated, err
+	}
+	return evaluated, firstErr
+}
+
+// loadFile returns the entry for one file, reusing old when its hash and
+// the hashes of the files it imports are unchanged.
+func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, p string, old *fileEntry, check bool) (*fileEntry, bool, error) {
+	var (
+		src  []byte
+		hash string
+		err  error
+	)
+	if hasher != nil {
+		hash, err = hasher.Hash(p)
+	} else {
+		src, err = fs.ReadFile(fsys, p)
+		hash = sum(src)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", p, err)
+	}
+	if check && old != nil && old.hash == hash && depsUnchanged(fsys, hasher, old.deps) {
+		return old, false, nil
+	}
+	if src == nil {
+		if src, err = fs.ReadFile(fsys, p); err != nil {
+			return nil, false, fmt.Errorf("read %s: %w", p, err)
+		}
+	}
+	e := &fileEntry{hash: hash}
+	parsed, diags := parse(p, src)
+	if len(diags) > 0 {
+		e.diags = diags
+		return e, true, nil
+	}
+	root := parsed.value
+	if root == nil {
+		ev, diags := evaluate(fsys, l.module, parsed)
+		if len(diags) > 0 {
+			e.diags = diags
+			return e, true, nil
+		}
+		root = ev.value
+		e.deps = map[string]string{}
+		for _, d := range ev.deps {
+			e.deps[d] = fileHash(fsys, hasher, d)
+		}
+	}
+	e.x = extract(root)
+	return e, true, nil
+}
+
+func depsUnchanged(fsys fs.FS, hasher Hasher, deps map[string]string) bool {
+	for p, h := range deps {
+		if fileHash(fsys, hasher, p) != h {
+			return false
+		}
+	}
+	return true
+}
+
+func fileHash(fsys fs.FS, hasher Hasher, p string) string {
+	if len(p) > len(schema.VendorDir) && p[:len(schema.VendorDir)] == schema.VendorDir {
+		return "embedded" // pier's own schema changes only with the binary
+	}
+	if hasher != nil {
+		h, err := hasher.Hash(p)
+		if err != nil {
+			return ""
+		}
+		return h
+	}
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return ""
+	}
+	return sum(b)
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// decodeNode decodes a node into v through its canonical JSON.
+func decodeNode(n *node.Node, v any) error {
+	return unmarshal(n.JSON(), v)
+}

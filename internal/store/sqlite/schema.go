@@ -1,0 +1,106 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migrations are applied in order; migrations[i] takes the schema to
+// version i+1. They are append-only: a released migration is never edited,
+// because databases already past it would not see the edit. Add a table or
+// column by appending a new entry.
+var migrations = []string{
+	// 1: the initial schema.
+	`
+CREATE TABLE objects (
+	kind        TEXT    NOT NULL,
+	blueprint   TEXT    NOT NULL DEFAULT '', -- '' for everything but entities
+	identifier  TEXT    NOT NULL,
+	json        TEXT    NOT NULL,
+	hash        TEXT    NOT NULL,
+	source_file TEXT    NOT NULL DEFAULT '',
+	source_line INTEGER NOT NULL DEFAULT 0,
+	source_col  INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (kind, blueprint, identifier)
+);
+
+CREATE TABLE revisions (
+	seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+	revision    TEXT    NOT NULL,
+	result      TEXT    NOT NULL,
+	started_at  TEXT    NOT NULL,
+	duration_ns INTEGER NOT NULL,
+	created     INTEGER NOT NULL,
+	updated     INTEGER NOT NULL,
+	deleted     INTEGER NOT NULL,
+	entities    INTEGER NOT NULL,
+	errors      TEXT -- JSON catalog.Diagnostics, NULL when there are none
+);
+
+-- The applied revision is read on every reconcile and by the API; the
+-- partial index finds it directly however many failures came after it.
+CREATE INDEX revisions_applied ON revisions (seq) WHERE result IN ('applied', 'unchanged');
+
+CREATE TABLE entity_history (
+	id         INTEGER PRIMARY KEY,
+	seq        INTEGER NOT NULL REFERENCES revisions (seq),
+	blueprint  TEXT    NOT NULL,
+	identifier TEXT    NOT NULL,
+	revision   TEXT    NOT NULL,
+	op         TEXT    NOT NULL,
+	before     TEXT,
+	after      TEXT,
+	at         TEXT    NOT NULL
+);
+
+-- Index entries end in the rowid, so an entity's rows come out in
+-- insertion order without a sort.
+CREATE INDEX entity_history_entity ON entity_history (blueprint, identifier);
+`,
+}
+
+// migrate brings the schema up to date in one transaction, so a failed
+// upgrade leaves the database at its old version rather than half-way. The
+// transaction begins IMMEDIATE (see the writer DSN), so two processes
+// opening the same new file cannot both apply the same migration.
+func migrate(ctx context.Context, db *sql.DB) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+	version    INTEGER PRIMARY KEY,
+	applied_at TEXT NOT NULL
+)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&version); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	// An older pier must not write to a schema it does not understand.
+	if version > len(migrations) {
+		return fmt.Errorf("migrate: database schema version %d is newer than this pier supports (%d)", version, len(migrations))
+	}
+	now := formatTime(time.Now())
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate: to version %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, i+1, now); err != nil {
+			return fmt.Errorf("migrate: to version %d: %w", i+1, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

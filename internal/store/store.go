@@ -1,0 +1,115 @@
+// Package store defines pier's state store: the applied catalog, the record
+// of every attempted revision, and each entity's change history.
+//
+// The interface is shaped by its one writer, the reconciler: it reads the
+// applied state, then applies a whole revision's changes in one
+// transaction, or records that the revision failed. Readers (the API) get
+// objects by key. Implementations: sqlite (embedded, the default).
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/pierhq/pier/internal/catalog"
+)
+
+// ErrNotFound is returned when an object or revision does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Op is what a change does to an object.
+type Op string
+
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// Change is one object's change within a revision. Before is nil for a
+// create, After is nil for a delete.
+type Change struct {
+	Key    catalog.Key
+	Op     Op
+	Before json.RawMessage
+	After  json.RawMessage
+	Hash   string // hash of After; empty for a delete
+	Source catalog.Pos
+}
+
+// Counts summarises a revision's changes.
+type Counts struct {
+	Created int `json:"created"`
+	Updated int `json:"updated"`
+	Deleted int `json:"deleted"`
+	// Entities is the number of entities in the state after the revision.
+	Entities int `json:"entities"`
+}
+
+// Result of an attempted revision.
+const (
+	ResultApplied = "applied"
+	ResultFailed  = "failed"
+	ResultNoop    = "unchanged"
+)
+
+// Revision records one reconcile attempt.
+type Revision struct {
+	Seq       int64               `json:"seq"`
+	Revision  string              `json:"revision"`
+	Result    string              `json:"result"`
+	StartedAt time.Time           `json:"startedAt"`
+	Duration  time.Duration       `json:"duration"`
+	Counts    Counts              `json:"counts"`
+	Errors    catalog.Diagnostics `json:"errors,omitempty"`
+}
+
+// HistoryEntry is one change to one entity.
+type HistoryEntry struct {
+	Revision string          `json:"revision"`
+	Op       Op              `json:"op"`
+	Before   json.RawMessage `json:"before,omitempty"`
+	After    json.RawMessage `json:"after,omitempty"`
+	At       time.Time       `json:"at"`
+}
+
+// Object is a stored catalog object.
+type Object struct {
+	Key    catalog.Key
+	JSON   json.RawMessage
+	Hash   string
+	Source catalog.Pos
+}
+
+// State is the applied state: every object by key, and the revision it
+// came from ("" before the first apply).
+type State struct {
+	Revision string
+	Objects  map[catalog.Key]Object
+}
+
+// Store is pier's state store.
+type Store interface {
+	// State returns the applied state.
+	State(ctx context.Context) (*State, error)
+	// Apply writes a revision's changes, its record and the entity
+	// history in one transaction: all of it lands or none of it.
+	Apply(ctx context.Context, rev Revision, changes []Change) error
+	// RecordFailure records a revision that was not applied; the state
+	// is untouched.
+	RecordFailure(ctx context.Context, rev Revision) error
+	// Revisions lists attempted revisions, newest first, at most limit.
+	Revisions(ctx context.Context, limit int) ([]Revision, error)
+	// LastApplied returns the newest applied revision, or ErrNotFound.
+	LastApplied(ctx context.Context) (Revision, error)
+	// Get returns one object, or ErrNotFound.
+	Get(ctx context.Context, key catalog.Key) (Object, error)
+	// List returns the objects of a kind (and, for entities, of one
+	// blueprint when blueprint is not empty), ordered by identifier.
+	List(ctx context.Context, kind catalog.Kind, blueprint string) ([]Object, error)
+	// History returns an entity's changes, oldest first.
+	History(ctx context.Context, blueprint, id string) ([]HistoryEntry, error)
+	Close() error
+}

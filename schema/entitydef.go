@@ -1,0 +1,168 @@
+package schema
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue/literal"
+
+	"github.com/pierhq/pier/internal/catalog"
+)
+
+// IdentifierPattern is Port's identifier rule, shared by #Identifier and
+// the Go validator.
+const IdentifierPattern = `^[A-Za-z0-9@_.+:/=-]+$`
+
+// Patterns of the string formats that CUE has no builtin for. The Go
+// validator uses the same expressions, so both agree by construction;
+// date-time and ip formats use CUE's time and net builtins, which the Go
+// validator mirrors with the same standard-library calls.
+const (
+	EmailPattern = `^[^@\s]+@[^@\s]+\.[^@\s]+$`
+	URLPattern   = `^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$`
+)
+
+// EntityDefinition compiles a blueprint into CUE source declaring
+// `#Entity`: the closed shape of that blueprint's entities. Computed and
+// runtime-owned properties are left out, so an entity in git that sets one
+// is rejected as a field that is not allowed.
+//
+// The result is the reference semantics for entity validation: pier's
+// fast Go validator is tested against it (see the differential tests).
+func EntityDefinition(bp *catalog.Blueprint) string {
+	var b strings.Builder
+	b.WriteString("import (\n\t\"list\"\n\t\"net\"\n\t\"strings\"\n\t\"time\"\n)\n\n")
+	b.WriteString("_imports: [list.MinItems, net.IPv4, strings.MinRunes, time.Time]\n\n")
+	b.WriteString("#Entity: {\n")
+	fmt.Fprintf(&b, "\tidentifier?: =~%s\n", quote(IdentifierPattern))
+	b.WriteString("\ttitle?: string\n\ticon?: string\n\tteam?: string | [...string]\n")
+	b.WriteString("\tproperties: {\n")
+	required := map[string]bool{}
+	for _, r := range bp.Schema.Required {
+		required[r] = true
+	}
+	for _, name := range sortedKeys(bp.Schema.Properties) {
+		p := bp.Schema.Properties[name]
+		if p.Runtime || p.Calculation != nil {
+			continue
+		}
+		if required[name] {
+			fmt.Fprintf(&b, "\t\t%s!: %s\n", quote(name), propertyType(&p))
+		} else {
+			fmt.Fprintf(&b, "\t\t%s?: null | (%s)\n", quote(name), propertyType(&p))
+		}
+	}
+	b.WriteString("\t}\n\trelations: {\n")
+	for _, name := range sortedKeys(bp.Relations) {
+		r := bp.Relations[name]
+		switch {
+		case r.Required && r.Many:
+			fmt.Fprintf(&b, "\t\t%s!: [string, ...string]\n", quote(name))
+		case r.Required:
+			fmt.Fprintf(&b, "\t\t%s!: string\n", quote(name))
+		case r.Many:
+			fmt.Fprintf(&b, "\t\t%s?: null | [...string]\n", quote(name))
+		default:
+			fmt.Fprintf(&b, "\t\t%s?: null | string\n", quote(name))
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	return b.String()
+}
+
+// propertyType renders one property's constraint as a CUE expression.
+func propertyType(p *catalog.Property) string {
+	var parts []string
+	switch p.Type {
+	case "string":
+		parts = append(parts, "string")
+		if p.MinLength != nil {
+			parts = append(parts, fmt.Sprintf("strings.MinRunes(%d)", *p.MinLength))
+		}
+		if p.MaxLength != nil {
+			parts = append(parts, fmt.Sprintf("strings.MaxRunes(%d)", *p.MaxLength))
+		}
+		if p.Pattern != "" {
+			parts = append(parts, "=~"+quote(p.Pattern))
+		}
+		switch p.Format {
+		case "date-time", "timer":
+			parts = append(parts, "time.Time")
+		case "email":
+			parts = append(parts, "=~"+quote(EmailPattern))
+		case "url":
+			parts = append(parts, "=~"+quote(URLPattern))
+		case "ipv4":
+			parts = append(parts, "net.IPv4")
+		case "ipv6":
+			parts = append(parts, "net.IPv6")
+		}
+	case "number":
+		parts = append(parts, "number")
+		if p.Minimum != nil {
+			parts = append(parts, ">="+p.Minimum.String())
+		}
+		if p.Maximum != nil {
+			parts = append(parts, "<="+p.Maximum.String())
+		}
+		if p.ExclusiveMinimum != nil {
+			parts = append(parts, ">"+p.ExclusiveMinimum.String())
+		}
+		if p.ExclusiveMaximum != nil {
+			parts = append(parts, "<"+p.ExclusiveMaximum.String())
+		}
+	case "boolean":
+		parts = append(parts, "bool")
+	case "object":
+		parts = append(parts, "{...}")
+	case "array":
+		item := "_"
+		if p.Items != nil && p.Items.Type != "" {
+			item = propertyType(p.Items)
+		}
+		parts = append(parts, fmt.Sprintf("[...(%s)]", item))
+		if p.MinItems != nil {
+			parts = append(parts, fmt.Sprintf("list.MinItems(%d)", *p.MinItems))
+		}
+		if p.MaxItems != nil {
+			parts = append(parts, fmt.Sprintf("list.MaxItems(%d)", *p.MaxItems))
+		}
+		if p.UniqueItems {
+			parts = append(parts, "list.UniqueItems()")
+		}
+	default:
+		parts = append(parts, "_")
+	}
+	if len(p.Enum) > 0 {
+		alts := make([]string, len(p.Enum))
+		for i, e := range p.Enum {
+			alts[i] = literalOf(e)
+		}
+		parts = append(parts, "("+strings.Join(alts, " | ")+")")
+	}
+	return strings.Join(parts, " & ")
+}
+
+func literalOf(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return quote(v)
+	case bool:
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprint(v) // json.Number or float64
+}
+
+func quote(s string) string { return literal.String.Quote(s) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,76 @@
+package schema
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSeedExamplesMatchTheirShapes(t *testing.T) {
+	s, err := Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := map[string]string{"blueprints": Blueprint, "actions": Action, "scorecards": Scorecard, "automations": Automation}
+	paths, _ := filepath.Glob("testdata/seed/*.json")
+	if len(paths) < 9 {
+		t.Fatalf("want the 9 seed examples, found %d", len(paths))
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var file map[string]map[string]json.RawMessage
+		if err := json.Unmarshal(b, &file); err != nil {
+			t.Fatal(err)
+		}
+		for key, objs := range file {
+			for id, obj := range objs {
+				vs, err := s.Check(defs[key], obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(vs) > 0 {
+					t.Errorf("%s: %s %s: %v", p, key, id, vs)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckPhrasesViolations(t *testing.T) {
+	s, err := Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, def, data string
+		path, want      string
+	}{
+		{"enum", Blueprint, `{"schema":{"properties":{"a":{"type":"strin"}}}}`, "schema.properties.a.type", `must be one of "array", "boolean", "number", "object", "string"; got "strin"`},
+		{"unknown field", Blueprint, `{"schema":{"properties":{}},"colour":"red"}`, "colour", `field "colour" is not allowed here`},
+		{"missing", Blueprint, `{"title":"x"}`, "schema", `missing required field "schema"`},
+		{"type", Relation, `{"target":"team","many":"yes"}`, "many", `must be bool; got "yes"`},
+		{"invocation", Action, `{"trigger":{"type":"self-service","operation":"CREATE"},"invocationMethod":{"type":"FTP"}}`, "invocationMethod.type", `must be one of`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs, err := s.Check(tt.def, []byte(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				if strings.Join(v.Path, ".") == tt.path {
+					if !strings.Contains(v.Message, tt.want) {
+						t.Errorf("message %q, want it to contain %q", v.Message, tt.want)
+					}
+					return
+				}
+			}
+			t.Errorf("no violation at %s; got %+v", tt.path, vs)
+		})
+	}
+}
