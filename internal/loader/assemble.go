@@ -19,10 +19,10 @@ import (
 
 // assembly is the state of one assemble call.
 type assembly struct {
-	l     *Loader
-	cat   *catalog.Catalog
-	objs  map[catalog.Key]catalog.Object
-	decl  map[catalog.Key]*object
+	l    *Loader
+	cat  *catalog.Catalog
+	objs map[catalog.Key]catalog.Object
+	decl map[catalog.Key]*object
 	// dups are second declarations: reported, kept out of the catalog,
 	// but still validated so that one pass reports all of a file's errors.
 	dups  []*object

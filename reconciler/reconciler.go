@@ -1,0 +1,322 @@
+// Package reconciler turns a catalog revision into applied state.
+//
+// Reconcile is a short pipeline of named steps, each a method with one
+// guarantee (see their doc comments):
+//
+//	load → validate → diff → guard → apply → emit
+//
+// A revision that fails any step before apply changes nothing: the last
+// good state keeps serving, and the failure is recorded with its
+// diagnostics. Reconcile is level-triggered and idempotent: reconciling
+// the same revision twice applies nothing the second time.
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/plan"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// Store is what the reconciler needs of the state store.
+type Store interface {
+	State(ctx context.Context) (*store.State, error)
+	Apply(ctx context.Context, rev store.Revision, changes []store.Change) error
+	RecordFailure(ctx context.Context, rev store.Revision) error
+}
+
+// Sink receives the change events of each applied revision. Emit is
+// called after the revision is committed; an error is logged and does not
+// undo the revision (durable delivery is the sink's business).
+type Sink interface {
+	Emit(ctx context.Context, events []Event) error
+}
+
+// Event types, as Port names them.
+const (
+	EntityCreated = "ENTITY_CREATED"
+	EntityUpdated = "ENTITY_UPDATED"
+	EntityDeleted = "ENTITY_DELETED"
+)
+
+// Event is one entity change of an applied revision.
+type Event struct {
+	Type       string          `json:"eventType"`
+	Blueprint  string          `json:"blueprint"`
+	Identifier string          `json:"identifier"`
+	Revision   string          `json:"revision"`
+	Before     json.RawMessage `json:"before,omitempty"`
+	After      json.RawMessage `json:"after,omitempty"`
+	At         time.Time       `json:"at"`
+}
+
+// Revision is one version of the catalog to reconcile.
+type Revision struct {
+	// ID names the revision: a commit hash, or a content hash for a
+	// working directory.
+	ID string
+	// FS is the catalog tree at this revision.
+	FS fs.FS
+	// Changed, when not nil, lists the paths changed since the previous
+	// revision given to this reconciler; only those are re-read.
+	Changed []string
+}
+
+// Options tune a Reconciler.
+type Options struct {
+	// MaxDeletionShare is the share of entities one revision may delete
+	// unless its catalog opts in (settings.deletionGuard.allow). The
+	// catalog's settings.deletionGuard.maxShare overrides it. Zero means
+	// the default, 0.5.
+	MaxDeletionShare float64
+	Logger           *slog.Logger
+	Now              func() time.Time
+}
+
+// Outcome of a reconcile.
+const (
+	Applied   = store.ResultApplied
+	Failed    = store.ResultFailed
+	Unchanged = store.ResultNoop
+)
+
+// Result reports one reconcile.
+type Result struct {
+	Revision    string
+	Outcome     string
+	Plan        plan.Plan
+	Diagnostics catalog.Diagnostics
+	Events      []Event
+	Duration    time.Duration
+	// Catalog is the loaded catalog; for a failed revision it holds what
+	// was valid, for reports only.
+	Catalog *catalog.Catalog
+}
+
+// Reconciler applies revisions one at a time.
+type Reconciler struct {
+	loader *loader.Loader
+	store  Store
+	sink   Sink
+	opts   Options
+	mu     sync.Mutex // one reconcile at a time
+}
+
+// New returns a reconciler. sink may be nil.
+func New(l *loader.Loader, s Store, sink Sink, opts Options) *Reconciler {
+	if opts.MaxDeletionShare == 0 {
+		opts.MaxDeletionShare = 0.5
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Reconciler{loader: l, store: s, sink: sink, opts: opts}
+}
+
+// Reconcile brings the store to rev. It returns an error only when the
+// work could not be done (the tree could not be read, the store failed):
+// such a reconcile should be retried. An invalid revision is not an
+// error: it is a Result with Outcome Failed and its diagnostics, recorded
+// in the store, and retrying it would fail the same way.
+func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := r.opts.Now()
+	res := &Result{Revision: rev.ID}
+	finish := func(outcome string) {
+		res.Outcome = outcome
+		res.Duration = r.opts.Now().Sub(start)
+	}
+
+	loaded, err := r.load(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	res.Catalog = loaded.Catalog
+	if diags := r.validate(loaded); len(diags) > 0 {
+		res.Diagnostics = diags
+		finish(Failed)
+		return res, r.recordFailure(ctx, rev, start, res)
+	}
+	state, err := r.store.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: read state: %w", rev.ID, err)
+	}
+	res.Plan = r.diff(state, loaded)
+	if diags := r.guard(state, loaded, res.Plan); len(diags) > 0 {
+		res.Diagnostics = diags
+		finish(Failed)
+		return res, r.recordFailure(ctx, rev, start, res)
+	}
+	outcome := Applied
+	if res.Plan.Empty() {
+		outcome = Unchanged
+	}
+	if err := r.apply(ctx, rev, start, loaded, res.Plan, outcome); err != nil {
+		return nil, err
+	}
+	finish(outcome)
+	res.Events = r.emit(ctx, rev, res.Plan)
+	r.opts.Logger.Info("reconciled", "revision", rev.ID, "outcome", outcome,
+		"created", res.Plan.Total().Created, "updated", res.Plan.Total().Updated,
+		"deleted", res.Plan.Total().Deleted, "duration", res.Duration)
+	return res, nil
+}
+
+// load reads the revision's tree into a catalog, re-reading only the
+// changed paths when the revision says which they are.
+func (r *Reconciler) load(ctx context.Context, rev Revision) (*loader.Result, error) {
+	var (
+		res *loader.Result
+		err error
+	)
+	if rev.Changed != nil {
+		res, err = r.loader.Reload(ctx, rev.FS, rev.Changed)
+	} else {
+		res, err = r.loader.Load(ctx, rev.FS)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reconcile %s: load: %w", rev.ID, err)
+	}
+	return res, nil
+}
+
+// validate returns the revision's diagnostics; a revision with any is
+// not applied.
+func (r *Reconciler) validate(res *loader.Result) catalog.Diagnostics {
+	return res.Diagnostics
+}
+
+// diff computes the object-level plan from the stored state to the
+// revision.
+func (r *Reconciler) diff(state *store.State, res *loader.Result) plan.Plan {
+	before := make(map[catalog.Key]catalog.Object, len(state.Objects))
+	for k, o := range state.Objects {
+		before[k] = catalog.Object{Key: k, JSON: o.JSON, Hash: o.Hash, Source: o.Source}
+	}
+	return plan.Compute(before, res.Objects)
+}
+
+// guard refuses a revision that deletes more than the allowed share of
+// the entities, unless the revision's own catalog opts in. It protects
+// against a bad merge or a moved directory wiping the portal.
+func (r *Reconciler) guard(state *store.State, res *loader.Result, p plan.Plan) catalog.Diagnostics {
+	g := res.Catalog.Settings.DeletionGuard
+	if g.Allow {
+		return nil
+	}
+	maxShare := r.opts.MaxDeletionShare
+	if g.MaxShare != nil {
+		maxShare = *g.MaxShare
+	}
+	current := 0
+	for k := range state.Objects {
+		if k.Kind == catalog.KindEntityObj {
+			current++
+		}
+	}
+	var deleted []plan.Change
+	for _, c := range p.Changes {
+		if c.Key.Kind == catalog.KindEntityObj && c.Op == store.OpDelete {
+			deleted = append(deleted, c)
+		}
+	}
+	if current == 0 || float64(len(deleted)) <= maxShare*float64(current) {
+		return nil
+	}
+	d := catalog.Diagnostic{
+		Kind: catalog.KindDeletionGuard,
+		Path: "settings.deletionGuard",
+		Message: fmt.Sprintf("this revision deletes %d of %d entities (%.0f%%), more than the %.0f%% allowed; "+
+			"if that is intended, set settings: deletionGuard: allow: true in this revision (and remove it afterwards)",
+			len(deleted), current, 100*float64(len(deleted))/float64(current), 100*maxShare),
+	}
+	sort.Slice(deleted, func(i, j int) bool { return deleted[i].Key.Less(deleted[j].Key) })
+	for _, c := range deleted {
+		if !c.Source.IsValid() {
+			continue
+		}
+		if !d.Pos.IsValid() {
+			d.Pos = c.Source
+			continue
+		}
+		if len(d.Related) == 5 {
+			break
+		}
+		d.Related = append(d.Related, c.Source)
+	}
+	return catalog.Diagnostics{d}
+}
+
+// apply writes the plan, the revision record and the entity history in
+// one store transaction.
+func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, res *loader.Result, p plan.Plan, outcome string) error {
+	t := p.Total()
+	record := store.Revision{
+		Revision:  rev.ID,
+		Result:    outcome,
+		StartedAt: start.UTC(),
+		Duration:  r.opts.Now().Sub(start),
+		Counts:    store.Counts{Created: t.Created, Updated: t.Updated, Deleted: t.Deleted, Entities: res.Catalog.EntityCount()},
+	}
+	if err := r.store.Apply(ctx, record, p.StoreChanges()); err != nil {
+		return fmt.Errorf("reconcile %s: apply: %w", rev.ID, err)
+	}
+	return nil
+}
+
+// recordFailure records a revision that was not applied.
+func (r *Reconciler) recordFailure(ctx context.Context, rev Revision, start time.Time, res *Result) error {
+	record := store.Revision{
+		Revision:  rev.ID,
+		Result:    store.ResultFailed,
+		StartedAt: start.UTC(),
+		Duration:  res.Duration,
+		Errors:    res.Diagnostics,
+	}
+	if err := r.store.RecordFailure(ctx, record); err != nil {
+		return fmt.Errorf("reconcile %s: record failure: %w", rev.ID, err)
+	}
+	r.opts.Logger.Warn("revision not applied", "revision", rev.ID, "errors", len(res.Diagnostics))
+	return nil
+}
+
+// emit turns the applied plan's entity changes into events and hands them
+// to the sink.
+func (r *Reconciler) emit(ctx context.Context, rev Revision, p plan.Plan) []Event {
+	now := r.opts.Now().UTC()
+	var events []Event
+	for _, c := range p.Changes {
+		if c.Key.Kind != catalog.KindEntityObj {
+			continue
+		}
+		e := Event{Blueprint: c.Key.Blueprint, Identifier: c.Key.ID, Revision: rev.ID, Before: c.Before, After: c.After, At: now}
+		switch c.Op {
+		case store.OpCreate:
+			e.Type = EntityCreated
+		case store.OpUpdate:
+			e.Type = EntityUpdated
+		case store.OpDelete:
+			e.Type = EntityDeleted
+		}
+		events = append(events, e)
+	}
+	if r.sink != nil && len(events) > 0 {
+		if err := r.sink.Emit(ctx, events); err != nil {
+			r.opts.Logger.Error("emit events", "revision", rev.ID, "events", len(events), "err", err)
+		}
+	}
+	return events
+}

@@ -1,0 +1,229 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/store/sqlite"
+)
+
+const blueprints = `
+blueprints: team: {title: "Team", schema: properties: size: {type: "number", minimum: 1}}
+blueprints: service: {
+	title: "Service"
+	schema: {
+		properties: {
+			lifecycle: {type: "string", enum: ["Production", "Staging", "Development"]}
+			health: {type: "string", runtime: true}
+		}
+		required: ["lifecycle"]
+	}
+	relations: team: {target: "team", required: true, many: false}
+}
+`
+
+// catalogFS builds a catalog of n services owned by one team.
+func catalogFS(n int, lifecycle string) fstest.MapFS {
+	fs := fstest.MapFS{
+		"blueprints.cue": {Data: []byte(blueprints)},
+		"teams.json":     {Data: []byte(`{"entities": {"team": {"payments": {"title": "Payments", "properties": {"size": 4}}}}}`)},
+	}
+	for i := 0; i < n; i++ {
+		fs[fmt.Sprintf("services/svc-%02d.yaml", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf(
+			"entities:\n  service:\n    svc-%02d:\n      title: Service %d\n      properties:\n        lifecycle: %s\n      relations:\n        team: payments\n", i, i, lifecycle))}
+	}
+	return fs
+}
+
+type recordingSink struct{ events []Event }
+
+func (s *recordingSink) Emit(_ context.Context, es []Event) error {
+	s.events = append(s.events, es...)
+	return nil
+}
+
+func setup(t *testing.T) (*Reconciler, *sqlite.Store, *recordingSink) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l, err := loader.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recordingSink{}
+	return New(l, st, sink, Options{}), st, sink
+}
+
+func entityCount(t *testing.T, st *sqlite.Store) int {
+	t.Helper()
+	objs, err := st.List(context.Background(), catalog.KindEntityObj, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(objs)
+}
+
+func TestReconcileAppliesDiffsAndKeepsHistory(t *testing.T) {
+	ctx := context.Background()
+	r, st, sink := setup(t)
+
+	res, err := r.Reconcile(ctx, Revision{ID: "rev1", FS: catalogFS(4, "Staging")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Applied || len(res.Diagnostics) > 0 {
+		t.Fatalf("rev1: outcome %s, diagnostics %v", res.Outcome, res.Diagnostics)
+	}
+	if got := entityCount(t, st); got != 5 {
+		t.Fatalf("after rev1: %d entities, want 5", got)
+	}
+	if len(sink.events) != 5 || sink.events[0].Type != EntityCreated {
+		t.Fatalf("rev1 events: %+v", sink.events)
+	}
+
+	// The same revision again changes nothing.
+	res, err = r.Reconcile(ctx, Revision{ID: "rev1", FS: catalogFS(4, "Staging")})
+	if err != nil || res.Outcome != Unchanged {
+		t.Fatalf("rev1 again: outcome %v, err %v", res.Outcome, err)
+	}
+
+	// rev2 promotes every service and drops one.
+	sink.events = nil
+	res, err = r.Reconcile(ctx, Revision{ID: "rev2", FS: catalogFS(3, "Production")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Plan.Total()
+	if res.Outcome != Applied || c.Created != 0 || c.Updated != 3 || c.Deleted != 1 {
+		t.Fatalf("rev2: outcome %s counts %+v diags %v", res.Outcome, c, res.Diagnostics)
+	}
+	types := map[string]int{}
+	for _, e := range sink.events {
+		types[e.Type]++
+	}
+	if types[EntityUpdated] != 3 || types[EntityDeleted] != 1 {
+		t.Fatalf("rev2 events by type: %v", types)
+	}
+
+	h, err := st.History(ctx, "service", "svc-00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].Op != store.OpCreate || h[1].Op != store.OpUpdate || h[1].Revision != "rev2" {
+		t.Fatalf("history of svc-00: %+v", h)
+	}
+	var before, after catalog.Entity
+	if err := json.Unmarshal(h[1].Before, &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(h[1].After, &after); err != nil {
+		t.Fatal(err)
+	}
+	if before.Properties["lifecycle"] != "Staging" || after.Properties["lifecycle"] != "Production" {
+		t.Fatalf("history before %v after %v", before.Properties, after.Properties)
+	}
+	last, err := st.LastApplied(ctx)
+	if err != nil || last.Revision != "rev2" || last.Counts.Entities != 4 {
+		t.Fatalf("last applied: %+v, %v", last, err)
+	}
+}
+
+func TestFailedRevisionLeavesStateUnchanged(t *testing.T) {
+	ctx := context.Background()
+	r, st, sink := setup(t)
+	if _, err := r.Reconcile(ctx, Revision{ID: "good", FS: catalogFS(3, "Staging")}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := st.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.events = nil
+
+	bad := catalogFS(3, "Prod") // not in the enum
+	res, err := r.Reconcile(ctx, Revision{ID: "bad", FS: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Failed || len(res.Diagnostics) != 3 {
+		t.Fatalf("outcome %s, %d diagnostics: %v", res.Outcome, len(res.Diagnostics), res.Diagnostics)
+	}
+	d := res.Diagnostics[0]
+	if d.Pos.File != "services/svc-00.yaml" || d.Pos.Line != 6 || d.Pos.Col != 20 || !strings.Contains(d.Message, `got "Prod"`) {
+		t.Fatalf("first diagnostic: %+v", d)
+	}
+	after, err := st.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Revision != "good" || len(after.Objects) != len(before.Objects) {
+		t.Fatalf("state moved: revision %q, %d objects (was %d)", after.Revision, len(after.Objects), len(before.Objects))
+	}
+	for k, o := range before.Objects {
+		if after.Objects[k].Hash != o.Hash {
+			t.Fatalf("%s changed", k)
+		}
+	}
+	if len(sink.events) != 0 {
+		t.Fatalf("a failed revision emitted %d events", len(sink.events))
+	}
+	revs, err := st.Revisions(ctx, 1)
+	if err != nil || len(revs) != 1 || revs[0].Result != store.ResultFailed || len(revs[0].Errors) != 3 {
+		t.Fatalf("recorded revision: %+v, %v", revs, err)
+	}
+}
+
+func TestDeletionGuard(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		keep     int
+		settings string
+		want     string
+	}{
+		{"half is allowed", 5, "", Applied}, // deletes 5 of 11
+		{"more than half is refused", 2, "", Failed},
+		{"catalog opts in", 2, "settings: deletionGuard: allow: true\n", Applied},
+		{"catalog lowers the share", 8, "settings: deletionGuard: maxShare: 0.1\n", Failed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, st, _ := setup(t)
+			if _, err := r.Reconcile(ctx, Revision{ID: "full", FS: catalogFS(10, "Staging")}); err != nil {
+				t.Fatal(err)
+			}
+			fs := catalogFS(tt.keep, "Staging")
+			if tt.settings != "" {
+				fs["settings.cue"] = &fstest.MapFile{Data: []byte(tt.settings)}
+			}
+			res, err := r.Reconcile(ctx, Revision{ID: "shrink", FS: fs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Outcome != tt.want {
+				t.Fatalf("outcome %s, want %s (diagnostics %v)", res.Outcome, tt.want, res.Diagnostics)
+			}
+			wantEntities := 11
+			if tt.want == Applied {
+				wantEntities = tt.keep + 1
+			} else if d := res.Diagnostics[0]; d.Kind != catalog.KindDeletionGuard || d.Pos.File != fmt.Sprintf("services/svc-%02d.yaml", tt.keep) {
+				t.Fatalf("guard diagnostic: %+v", d)
+			}
+			if got := entityCount(t, st); got != wantEntities {
+				t.Fatalf("%d entities stored, want %d", got, wantEntities)
+			}
+		})
+	}
+}
