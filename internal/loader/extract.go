@@ -176,7 +176,7 @@ func objectPath(k catalog.Key) string {
 
 // suggest offers the closest known key for a misspelt one.
 func suggest(name string) string {
-	best, bestD := "", 3
+	best, bestD := "", max(3, len(name)/2+1)
 	keys := make([]string, 0, len(topLevel))
 	for k := range topLevel {
 		keys = append(keys, k)

@@ -92,7 +92,7 @@ func parse(name string, src []byte) (*parsed, catalog.Diagnostics) {
 // scalars, which the walk does too. Anything else reports ok == false and
 // is evaluated by CUE.
 func plainFile(name string, f *ast.File) (n *node.Node, ok bool, diags catalog.Diagnostics) {
-	w := plainWalker{file: name}
+	w := plainWalker{file: name, jsonLabels: syntaxOf(name) == syntaxJSON}
 	root := &node.Node{Kind: node.Struct, Pos: catalog.Pos{File: name, Line: 1, Col: 1}}
 	for _, d := range f.Decls {
 		switch d := d.(type) {
@@ -123,8 +123,11 @@ func plainFile(name string, f *ast.File) (n *node.Node, ok bool, diags catalog.D
 }
 
 type plainWalker struct {
-	file  string
-	diags catalog.Diagnostics
+	file string
+	// jsonLabels is set for JSON files, whose quoted keys CUE's decoder
+	// turns into identifiers positioned one column past the quote.
+	jsonLabels bool
+	diags      catalog.Diagnostics
 }
 
 func (w *plainWalker) pos(p token.Pos) catalog.Pos {
@@ -161,7 +164,11 @@ func (w *plainWalker) field(f *ast.Field) (node.Field, bool) {
 	if !ok {
 		return node.Field{}, false
 	}
-	return node.Field{Name: name, Pos: w.pos(f.Label.Pos()), Value: v}, true
+	pos := w.pos(f.Label.Pos())
+	if _, ident := f.Label.(*ast.Ident); ident && w.jsonLabels && pos.Col > 1 {
+		pos.Col--
+	}
+	return node.Field{Name: name, Pos: pos, Value: v}, true
 }
 
 // jsonNumber is the JSON number grammar. CUE accepts more (1_000, 0x1F,

@@ -1,0 +1,216 @@
+package loader
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/pierhq/pier/internal/catalog"
+)
+
+const serviceBlueprint = `package catalog
+
+blueprints: team: {title: "Team", schema: properties: {}}
+blueprints: service: {
+	title: "Service"
+	schema: {
+		properties: {
+			language:  {type: "string", enum: ["Go", "Python", "Java"]}
+			lifecycle: {type: "string", enum: ["Production", "Staging", "Development"]}
+			test_coverage: {type: "number", minimum: 0, maximum: 100}
+			health: {type: "string", runtime: true}
+			cpu_requests: {type: "number"}
+			cpu_limits: {type: "number"}
+			cpu_utilization: {type: "number", calculation: {type: "formula", formula: "(cpu_requests / cpu_limits) * 100"}}
+		}
+		required: ["language", "lifecycle"]
+	}
+	relations: team: {target: "team", required: true, many: false}
+}
+`
+
+const teams = `{"entities": {"team": {"payments": {"title": "Payments"}, "identity": {}}}}`
+
+func load(t *testing.T, files map[string]string) *Result {
+	t.Helper()
+	fs := fstest.MapFS{}
+	for name, data := range files {
+		fs[name] = &fstest.MapFile{Data: []byte(data)}
+	}
+	l, err := New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Load(context.Background(), fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// want is one expected diagnostic: where, what kind, and a fragment of
+// its message.
+type want struct {
+	pos  string // file:line:col
+	kind string
+	msg  string
+}
+
+func TestDiagnostics(t *testing.T) {
+	base := map[string]string{"blueprints.cue": serviceBlueprint, "teams.json": teams}
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []want
+	}{
+		{"valid", map[string]string{
+			"svc.cue": `entities: service: "user-service": {properties: {language: "Go", lifecycle: "Production", test_coverage: 84}, relations: team: "payments"}`,
+		}, nil},
+		{"cue syntax", map[string]string{"svc.cue": "entities: service: {\n  x: \n"},
+			[]want{{"svc.cue:2:7", catalog.KindParse, "expected operand"}}},
+		{"json syntax", map[string]string{"svc.json": "{\n  \"entities\": {,}\n}"},
+			[]want{{"svc.json:2:16", catalog.KindParse, ""}}},
+		{"yaml syntax", map[string]string{"svc.yaml": "entities:\n  service: [\n"},
+			[]want{{"svc.yaml", catalog.KindParse, ""}}},
+		{"unknown top-level key", map[string]string{"x.cue": "\nentity: service: {}\n"},
+			[]want{{"x.cue:2:1", catalog.KindUnknownKey, `unknown top-level key "entity" (did you mean "entities"?)`}}},
+		{"identifier mismatch", map[string]string{"x.json": `{"blueprints": {"team2": {"identifier": "team3", "schema": {"properties": {}}}}}`},
+			[]want{{"x.json:1:41", catalog.KindIdentifier, `identifier "team3" does not match its key "team2"`}}},
+		{"bad identifier", map[string]string{"x.cue": `entities: team: "has space": {}`},
+			[]want{{"x.cue:1:17", catalog.KindIdentifier, `"has space" is not a valid identifier`}}},
+		{"enum", map[string]string{"svc.cue": "entities: service: \"user-service\": {\n\tproperties: {language: \"Go\", lifecycle: \"Prod\"}\n\trelations: team: \"payments\"\n}"},
+			[]want{{"svc.cue:2:42", catalog.KindProperty, `entities.service."user-service".properties.lifecycle: must be one of Production, Staging, Development; got "Prod"`}}},
+		{"every error in one pass", map[string]string{"svc.yaml": `entities:
+  service:
+    a:
+      properties: {language: Rust, lifecycle: Production, test_coverage: 101, health: ok, cpu_utilization: 3, colour: red}
+      relations: {team: nobody}
+`}, []want{
+			{"svc.yaml:4:30", catalog.KindProperty, `must be one of Go, Python, Java; got "Rust"`},
+			{"svc.yaml:4:74", catalog.KindProperty, "must be <= 100; got 101"},
+			{"svc.yaml:4:87", catalog.KindRuntimeOwned, `"health" is runtime-owned`},
+			{"svc.yaml:4:108", catalog.KindCalculated, `"cpu_utilization" is a calculated property`},
+			{"svc.yaml:4:119", catalog.KindProperty, `blueprint service has no property "colour"`},
+			{"svc.yaml:5:25", catalog.KindRelation, `no team entity "nobody"`},
+		}},
+		{"required", map[string]string{"svc.json": `{"entities": {"service": {"a": {"properties": {"language": "Go"}}}}}`},
+			[]want{
+				{"svc.json:1:32", catalog.KindRelation, `missing required relation "team" to team`},
+				{"svc.json:1:47", catalog.KindProperty, `missing required property "lifecycle"`},
+			}},
+		{"unknown blueprint", map[string]string{"x.cue": "entities: servce: a: {}"},
+			[]want{{"x.cue:1:19", catalog.KindBlueprint, `blueprint "servce" does not exist`}}},
+		{"relation to a missing blueprint", map[string]string{"bp.json": `{"blueprints": {"api": {"schema": {"properties": {}}, "relations": {"owner": {"target": "group"}}}}}`},
+			[]want{{"bp.json:1:89", catalog.KindReference, `relation "owner" targets blueprint "group", which does not exist`}}},
+		{"duplicate across json and yaml", map[string]string{
+			"a.json": `{"entities": {"team": {"ops": {}}}}`,
+			"b.yaml": "entities:\n  team:\n    ops: {}\n",
+		}, []want{{"b.yaml:3:5", catalog.KindDuplicate, "entity team/ops is declared twice (see a.json:1:24)"}}},
+		{"duplicate across cue and json", map[string]string{
+			"a.cue": `entities: team: payments: {}`,
+		}, []want{{"teams.json:1:24", catalog.KindDuplicate, "entity team/payments is declared twice (see a.cue:1:17)"}}},
+		{"conflict inside a file", map[string]string{"a.cue": "entities: team: ops: title: \"A\"\nentities: team: ops: title: \"B\"\n"},
+			[]want{{"a.cue:2:29", catalog.KindEval, `conflicting values "A" and "B"`}}},
+		{"conflict evaluated by cue", map[string]string{"a.cue": "_t: \"A\"\nentities: team: ops: title: _t & \"B\"\n"},
+			[]want{{"a.cue:1:5", catalog.KindEval, "conflicting values"}}},
+		{"incomplete value", map[string]string{"a.cue": "entities: team: ops: title: string\n"},
+			[]want{{"a.cue:1:29", catalog.KindEval, "incomplete value string"}}},
+		{"blueprint shape", map[string]string{"bp.cue": "blueprints: api: schema: properties: p: {type: \"strng\"}\n"},
+			[]want{{"bp.cue:1:48", catalog.KindShape, `blueprints.api.schema.properties.p.type: must be one of`}}},
+		{"scorecard level", map[string]string{"sc.json": `{"scorecards": {"s": {"rules": [{"identifier": "r", "level": "Platinum", "query": {"combinator": "and", "rules": []}}]}}}`},
+			[]want{{"sc.json:1:62", catalog.KindReference, `must be one of Basic, Bronze, Silver, Gold; got "Platinum"`}}},
+		{"action on a missing blueprint", map[string]string{"a.json": `{"actions": {"a": {"trigger": {"type": "self-service", "operation": "DAY-2", "blueprintIdentifier": "svc"}, "invocationMethod": {"type": "WEBHOOK", "url": "https://x"}}}}`},
+			[]want{{"a.json:1:101", catalog.KindReference, `blueprint "svc" does not exist`}}},
+		{"pierignore", map[string]string{
+			".pierignore":       "drafts/\n*.wip.json\n",
+			"drafts/broken.cue": "this is not cue {",
+			"x.wip.json":        "{",
+			"sub/.pierignore":   "local.yaml\n",
+			"sub/local.yaml":    "nope: [",
+			"sub/kept.yaml":     "entities: {team: {kept: {}}}",
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{}
+			for k, v := range base {
+				files[k] = v
+			}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			res := load(t, files)
+			if len(res.Diagnostics) != len(tt.want) {
+				t.Fatalf("got %d diagnostics, want %d:\n%v", len(res.Diagnostics), len(tt.want), res.Diagnostics)
+			}
+			for i, w := range tt.want {
+				d := res.Diagnostics[i]
+				if !strings.HasPrefix(d.Pos.String(), w.pos) || d.Kind != w.kind || !strings.Contains(d.String(), w.msg) {
+					t.Errorf("diagnostic %d:\n got  %s [%s]\n want %s [%s] containing %q", i, d, d.Kind, w.pos, w.kind, w.msg)
+				}
+			}
+			if len(tt.want) == 0 && res.Catalog.EntityCount() < 2 {
+				t.Errorf("valid catalog has %d entities", res.Catalog.EntityCount())
+			}
+		})
+	}
+}
+
+// The seed's JSON, pasted under the right key, must load as written.
+func TestSeedExamplesLoad(t *testing.T) {
+	seed := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "schema", "testdata", "seed", name+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	support := `{"blueprints": {"team": {"schema": {"properties": {}}}, "domain": {"schema": {"properties": {}}}}}`
+	catalogs := []map[string]string{
+		{
+			"support.json": support, "service.json": seed("service"), "microservice.json": seed("microservice"),
+			"deploy.json": seed("deploy_service"), "repo.json": seed("create_repository"),
+			"infra.json": seed("provision_infrastructure"), "pr.json": seed("production_readiness"),
+			"sec.json": seed("security_compliance"), "auto.json": seed("auto_assign_team"),
+		},
+		{"service.json": seed("service_calculations")},
+	}
+	for _, files := range catalogs {
+		res := load(t, files)
+		if !res.OK() {
+			t.Fatalf("seed examples do not load:\n%v", res.Diagnostics)
+		}
+	}
+	res := load(t, catalogs[0])
+	if a := res.Catalog.Actions["deploy_service"]; a == nil || a.InvocationMethod.Type != "WEBHOOK" || len(a.Trigger.UserInputs.Properties) != 5 {
+		t.Errorf("deploy_service decoded as %+v", a)
+	}
+	if s := res.Catalog.Scorecards["production_readiness"]; s == nil || len(s.Rules) != 3 || len(s.Filter.Rules) != 2 || len(s.Rules[2].Query.Rules) != 2 {
+		t.Errorf("production_readiness decoded as %+v", s)
+	}
+}
+
+func TestExampleCatalogIsValid(t *testing.T) {
+	l, err := New(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Load(context.Background(), os.DirFS("../../catalog-example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() {
+		t.Fatalf("catalog-example is invalid:\n%v", res.Diagnostics)
+	}
+	if n := res.Catalog.EntityCount(); n < 30 {
+		t.Errorf("catalog-example has %d entities, want 30+", n)
+	}
+	for _, bp := range []string{"team", "domain", "system", "service", "environment", "deployment", "cloud_resource"} {
+		if res.Catalog.Blueprints[bp] == nil {
+			t.Errorf("catalog-example lacks blueprint %s", bp)
+		}
+	}
+}
