@@ -22,7 +22,9 @@ func largeRepo(b *testing.B, dirs, files int) (dir string, c1, c2 plumbing.Hash)
 		b.Fatal(err)
 	}
 	s := repo.Storer
-	put := func(enc interface{ Encode(plumbing.EncodedObject) error }) plumbing.Hash {
+	put := func(enc interface {
+		Encode(plumbing.EncodedObject) error
+	}) plumbing.Hash {
 		o := s.NewEncodedObject()
 		if err := enc.Encode(o); err != nil {
 			b.Fatal(err)

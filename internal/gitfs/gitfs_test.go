@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
@@ -502,6 +503,9 @@ func TestResolve(t *testing.T) {
 		{"origin/main", f.c1},
 		{"v1.0.0", f.c1},
 		{"v2.0.0", f.c2}, // annotated: the tagged commit, not the tag object
+		{"v2.0.0^{}", f.c2},
+		{"HEAD^{commit}", f.c2},
+		{"HEAD^{/first}", f.c1},
 	}
 	for _, tt := range tests {
 		got, err := r.Resolve(tt.rev)
@@ -513,6 +517,12 @@ func TestResolve(t *testing.T) {
 		_, err := r.Resolve(rev)
 		if !errors.Is(err, ErrUnknownRevision) || !strings.Contains(err.Error(), fmt.Sprintf("%q", rev)) && rev != "" {
 			t.Errorf("Resolve(%q) error = %v, want ErrUnknownRevision naming the revision", rev, err)
+		}
+	}
+	// Forms go-git would silently read as plain HEAD.
+	for _, rev := range []string{"HEAD@{1}", "HEAD:README.md", "HEAD^{tree}", "main..dev"} {
+		if h, err := r.Resolve(rev); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", rev)) {
+			t.Errorf("Resolve(%q) = %s, %v; want an error naming the revision", rev, h, err)
 		}
 	}
 	if _, err := r.FS("no-such-branch", ""); !errors.Is(err, ErrUnknownRevision) {
@@ -721,5 +731,54 @@ func TestOpenFile(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"blueprints", "services"}) {
 		t.Errorf("ReadDir(1) loop = %v", names)
+	}
+}
+
+// TestSeesNewPacks checks that a long-lived Repo finds commits that a
+// fetch wrote to a new pack file after it was opened.
+func TestSeesNewPacks(t *testing.T) {
+	src := newTestRepo(t)
+	src.write(map[string]string{"a.cue": "1"})
+	c1 := src.commit("one")
+
+	dst := t.TempDir()
+	if _, err := git.PlainClone(dst, true, &git.CloneOptions{URL: src.dir}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, err := mustFS(t, r, c1.String(), "").ReadFile("a.cue"); err != nil || string(got) != "1" {
+		t.Fatalf("ReadFile at c1 = %q, %v", got, err)
+	}
+
+	src.write(map[string]string{"a.cue": "2"})
+	c2 := src.commit("two")
+	other, err := git.PlainOpen(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = other.Fetch(&git.FetchOptions{RemoteName: "origin", RefSpecs: []config.RefSpec{"+refs/heads/*:refs/heads/*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs, _ := filepath.Glob(filepath.Join(dst, "objects", "pack", "*.pack"))
+	if len(packs) < 2 {
+		t.Fatalf("fetch wrote no new pack file: %v", packs)
+	}
+
+	for _, rev := range []string{c2.String(), "HEAD"} {
+		fsys, err := r.FS(rev, "")
+		if err != nil {
+			t.Fatalf("FS(%s) after fetch: %v", rev, err)
+		}
+		if got, err := fsys.ReadFile("a.cue"); err != nil || string(got) != "2" {
+			t.Errorf("ReadFile at %s after fetch = %q, %v", rev, got, err)
+		}
+	}
+	if cs, err := r.ChangedFiles(c1.String(), c2.String(), ""); err != nil || len(cs) != 1 {
+		t.Errorf("ChangedFiles after fetch = %v, %v", cs, err)
 	}
 }

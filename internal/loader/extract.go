@@ -40,14 +40,17 @@ type object struct {
 
 // extracted is what one file contributes.
 type extracted struct {
+	fileHash string
 	objects  []*object
 	settings *node.Node
 	diags    catalog.Diagnostics
 }
 
-// extract splits a file's value into catalog objects.
-func extract(root *node.Node) *extracted {
-	x := &extracted{}
+// extract splits a file's value into catalog objects. fileHash identifies
+// the file's content; an entity's hash derives from it and the entity's
+// key, which is as exact as hashing the entity itself and much cheaper.
+func extract(root *node.Node, fileHash string) *extracted {
+	x := &extracted{fileHash: fileHash}
 	for _, f := range root.Fields {
 		kind, ok := topLevel[f.Name]
 		if !ok {
@@ -111,8 +114,10 @@ func (x *extracted) add(key catalog.Key, f node.Field) {
 		return
 	}
 	o := &object{key: key, node: f.Value, pos: f.Pos}
-	o.hash = catalog.HashJSON(f.Value.JSON())
-	if key.Kind == catalog.KindEntityObj {
+	if key.Kind != catalog.KindEntityObj {
+		o.hash = catalog.HashJSON(f.Value.JSON())
+	} else {
+		o.hash = x.fileHash + "/" + key.Blueprint + "/" + key.ID
 		o.entity = entityOf(key, f.Value)
 		out, err := catalog.NewObject(key, o.entity, f.Pos)
 		if err != nil {

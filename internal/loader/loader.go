@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -270,8 +271,27 @@ func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, p string, old *fileEntry, c
 			e.deps[d] = fileHash(fsys, hasher, d)
 		}
 	}
-	e.x = extract(root)
+	e.x = extract(root, contentKey(hash, e.deps))
 	return e, true, nil
+}
+
+// contentKey identifies what a file evaluates to: its own content and,
+// for a file with imports, the content of every file it imports.
+func contentKey(hash string, deps map[string]string) string {
+	if len(deps) == 0 {
+		return hash
+	}
+	names := make([]string, 0, len(deps))
+	for d := range deps {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	h.Write([]byte(hash))
+	for _, d := range names {
+		fmt.Fprintf(h, "\x00%s\x00%s", d, deps[d])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func depsUnchanged(fsys fs.FS, hasher Hasher, deps map[string]string) bool {
