@@ -81,8 +81,6 @@ type Catalog struct {
 	Scorecards  map[string]*Scorecard
 	Automations map[string]*Automation
 	Settings    Settings
-	// Sources records where each object was declared.
-	Sources map[Key]Pos
 }
 
 // New returns an empty catalog ready to fill.
@@ -93,7 +91,6 @@ func New() *Catalog {
 		Actions:     map[string]*Action{},
 		Scorecards:  map[string]*Scorecard{},
 		Automations: map[string]*Automation{},
-		Sources:     map[Key]Pos{},
 	}
 }
 
@@ -104,48 +101,6 @@ func (c *Catalog) EntityCount() int {
 		n += len(es)
 	}
 	return n
-}
-
-// Objects flattens the catalog into its canonical objects, keyed for
-// diffing.
-func (c *Catalog) Objects() (map[Key]Object, error) {
-	out := make(map[Key]Object, len(c.Blueprints)+c.EntityCount()+len(c.Actions)+len(c.Scorecards)+len(c.Automations))
-	add := func(k Key, v any) error {
-		o, err := NewObject(k, v, c.Sources[k])
-		if err != nil {
-			return err
-		}
-		out[k] = o
-		return nil
-	}
-	for id, v := range c.Blueprints {
-		if err := add(Key{Kind: KindBlueprintObj, ID: id}, v); err != nil {
-			return nil, err
-		}
-	}
-	for bp, es := range c.Entities {
-		for id, v := range es {
-			if err := add(Key{Kind: KindEntityObj, Blueprint: bp, ID: id}, v); err != nil {
-				return nil, err
-			}
-		}
-	}
-	for id, v := range c.Actions {
-		if err := add(Key{Kind: KindActionObj, ID: id}, v); err != nil {
-			return nil, err
-		}
-	}
-	for id, v := range c.Scorecards {
-		if err := add(Key{Kind: KindScorecardObj, ID: id}, v); err != nil {
-			return nil, err
-		}
-	}
-	for id, v := range c.Automations {
-		if err := add(Key{Kind: KindAutomationObj, ID: id}, v); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // SortedKeys returns the keys of m in Key order.

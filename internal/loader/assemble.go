@@ -2,9 +2,9 @@ package loader
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"sort"
 	"strconv"
@@ -17,85 +17,194 @@ import (
 	"github.com/pierhq/pier/schema"
 )
 
+// index is the assembled catalog kept between loads, so that a change to
+// one file costs work proportional to what it touches: its own objects,
+// the entities of a blueprint that changed, and the entities that refer
+// to an entity that appeared or went away. Blueprints, actions,
+// scorecards and automations are few and are re-assembled every time.
+type index struct {
+	decls map[catalog.Key][]*object            // every declaration, ordered by file
+	small map[catalog.Key]struct{}             // keys of the non-entity kinds
+	byBP  map[string]map[string]struct{}       // blueprint -> declared entity ids
+	dups  map[catalog.Key]struct{}             // keys declared more than once
+	bpID  map[string]string                    // blueprint -> identity at the last assembly
+	rels  map[catalog.Key]*relState            // relation check of each entity
+	refs  map[catalog.Key]map[catalog.Key]bool // entity -> the entities that refer to it
+	bad   map[catalog.Key]struct{}             // entity keys with any diagnostic
+	// entities and objs are the live entity state; snap holds the inner
+	// maps last published, which callers may keep: they are never
+	// written again.
+	entities map[string]map[string]*catalog.Entity
+	snap     map[string]map[string]*catalog.Entity
+	objs     map[catalog.Key]catalog.Object
+}
+
+type relState struct {
+	diags catalog.Diagnostics
+	refs  []catalog.Key
+}
+
+func newIndex() *index {
+	return &index{
+		decls:    map[catalog.Key][]*object{},
+		small:    map[catalog.Key]struct{}{},
+		byBP:     map[string]map[string]struct{}{},
+		dups:     map[catalog.Key]struct{}{},
+		bpID:     map[string]string{},
+		rels:     map[catalog.Key]*relState{},
+		refs:     map[catalog.Key]map[catalog.Key]bool{},
+		bad:      map[catalog.Key]struct{}{},
+		entities: map[string]map[string]*catalog.Entity{},
+		snap:     map[string]map[string]*catalog.Entity{},
+		objs:     map[catalog.Key]catalog.Object{},
+	}
+}
+
+func (ix *index) insert(o *object) {
+	list := ix.decls[o.key]
+	i := sort.Search(len(list), func(i int) bool { return list[i].file >= o.file })
+	list = append(list, nil)
+	copy(list[i+1:], list[i:])
+	list[i] = o
+	ix.decls[o.key] = list
+	ix.indexKey(o.key)
+}
+
+func (ix *index) remove(o *object) {
+	list := ix.decls[o.key]
+	for i, d := range list {
+		if d == o {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(ix.decls, o.key)
+	} else {
+		ix.decls[o.key] = list
+	}
+	ix.indexKey(o.key)
+}
+
+// indexKey brings the secondary indexes of k up to date.
+func (ix *index) indexKey(k catalog.Key) {
+	n := len(ix.decls[k])
+	if n > 1 {
+		ix.dups[k] = struct{}{}
+	} else {
+		delete(ix.dups, k)
+	}
+	if k.Kind != catalog.KindEntityObj {
+		if n > 0 {
+			ix.small[k] = struct{}{}
+		} else {
+			delete(ix.small, k)
+		}
+		return
+	}
+	ids := ix.byBP[k.Blueprint]
+	switch {
+	case n > 0 && ids == nil:
+		ix.byBP[k.Blueprint] = map[string]struct{}{k.ID: {}}
+	case n > 0:
+		ids[k.ID] = struct{}{}
+	case ids != nil:
+		delete(ids, k.ID)
+		if len(ids) == 0 {
+			delete(ix.byBP, k.Blueprint)
+		}
+	}
+}
+
 // assembly is the state of one assemble call.
 type assembly struct {
-	l    *Loader
-	cat  *catalog.Catalog
-	objs map[catalog.Key]catalog.Object
-	decl map[catalog.Key]*object
-	// dups are second declarations: reported, kept out of the catalog,
-	// but still validated so that one pass reports all of a file's errors.
-	dups  []*object
+	l     *Loader
+	ix    *index
+	cat   *catalog.Catalog
+	objs  map[catalog.Key]catalog.Object // non-entity objects
 	diags catalog.Diagnostics
 	// validators of the blueprints that compiled, by identifier.
 	validators map[string]*validatorEntry
 }
 
-// assemble combines the per-file results into a catalog: duplicates,
-// shapes, cross-references, entity validation and relations, in that
-// order. Every step reports all it finds; none stops at the first error.
-func (l *Loader) assemble(ctx context.Context, evaluated int) (*Result, error) {
+// assemble applies the changed files to the index and publishes the
+// catalog: duplicates, shapes, cross-references, entity validation and
+// relations, in that order. Every step reports all it finds; none stops
+// at the first error.
+func (l *Loader) assemble(changes []fileChange, evaluated int) (*Result, error) {
+	ix := l.ix
+	dirty := map[catalog.Key]bool{} // entity key -> existed before this change
+	touch := func(k catalog.Key) {
+		if _, seen := dirty[k]; !seen && k.Kind == catalog.KindEntityObj {
+			dirty[k] = len(ix.decls[k]) > 0
+		}
+	}
+	for _, c := range changes {
+		if c.old != nil && c.old.x != nil {
+			for _, o := range c.old.x.objects {
+				touch(o.key)
+				ix.remove(o)
+			}
+		}
+		if c.new != nil && c.new.x != nil {
+			for _, o := range c.new.x.objects {
+				touch(o.key)
+				ix.insert(o)
+			}
+		}
+	}
 	a := &assembly{
 		l:          l,
+		ix:         ix,
 		cat:        catalog.New(),
-		decl:       map[catalog.Key]*object{},
+		objs:       map[catalog.Key]catalog.Object{},
 		validators: map[string]*validatorEntry{},
 	}
 	a.diags = append(a.diags, l.listDiags...)
-	a.gather()
+	a.files()
+	a.duplicates()
 	a.blueprints()
 	a.others()
-	if err := a.entities(ctx); err != nil {
-		return nil, err
-	}
-	a.relations()
+	a.entities(dirty)
 	a.diags.Sort()
-	return &Result{Catalog: a.cat, Objects: a.objs, Diagnostics: a.diags, Files: len(l.files), Evaluated: evaluated}, nil
+	objs := maps.Clone(ix.objs)
+	maps.Copy(objs, a.objs)
+	return &Result{Catalog: a.cat, Objects: objs, Diagnostics: a.diags, Files: len(l.files), Evaluated: evaluated}, nil
 }
 
-// gather collects every declaration, in path order so that "declared
-// first" is stable, and reports duplicates naming both places.
-func (a *assembly) gather() {
-	paths := make([]string, 0, len(a.l.files))
-	n := 0
-	for p, e := range a.l.files {
-		paths = append(paths, p)
-		if e != nil && e.x != nil {
-			n += len(e.x.objects)
-		}
-	}
-	sort.Strings(paths)
-	a.objs = make(map[catalog.Key]catalog.Object, n)
-	var settingsFrom *node.Node
-	for _, p := range paths {
-		e := a.l.files[p]
-		if e == nil {
-			continue
-		}
+// files collects the diagnostics of each file and the settings block.
+func (a *assembly) files() {
+	var settings []*node.Node
+	for _, e := range a.l.files {
 		a.diags = append(a.diags, e.diags...)
 		if e.x == nil {
 			continue
 		}
 		a.diags = append(a.diags, e.x.diags...)
-		if s := e.x.settings; s != nil {
-			if settingsFrom != nil {
-				a.diags = append(a.diags, catalog.Diagnostic{Pos: s.Pos, Path: "settings", Kind: catalog.KindDuplicate, Message: "settings declared in two files", Related: []catalog.Pos{settingsFrom.Pos}})
-			} else {
-				settingsFrom = s
-				a.settings(s)
-			}
+		if e.x.settings != nil {
+			settings = append(settings, e.x.settings)
 		}
-		for _, o := range e.x.objects {
-			if first, dup := a.decl[o.key]; dup {
-				a.diags = append(a.diags, catalog.Diagnostic{
-					Pos: o.pos, Path: objectPath(o.key), Kind: catalog.KindDuplicate,
-					Message: fmt.Sprintf("%s is declared twice", o.key), Related: []catalog.Pos{first.pos},
-				})
-				a.dups = append(a.dups, o)
-				continue
-			}
-			a.decl[o.key] = o
-			a.cat.Sources[o.key] = o.pos
+	}
+	sort.Slice(settings, func(i, j int) bool { return settings[i].Pos.File < settings[j].Pos.File })
+	for i, s := range settings {
+		if i == 0 {
+			a.settings(s)
+			continue
+		}
+		a.diags = append(a.diags, catalog.Diagnostic{Pos: s.Pos, Path: "settings", Kind: catalog.KindDuplicate, Message: "settings declared in two files", Related: []catalog.Pos{settings[0].Pos}})
+	}
+}
+
+// duplicates reports every declaration after the first of the same
+// object, naming the first.
+func (a *assembly) duplicates() {
+	for k := range a.ix.dups {
+		list := a.ix.decls[k]
+		for _, o := range list[1:] {
+			a.diags = append(a.diags, catalog.Diagnostic{
+				Pos: o.pos, Path: objectPath(k), Kind: catalog.KindDuplicate,
+				Message: fmt.Sprintf("%s is declared twice", k), Related: []catalog.Pos{list[0].pos},
+			})
 		}
 	}
 }
@@ -193,8 +302,7 @@ func (a *assembly) blueprints() {
 // hasBlueprint reports whether a blueprint is declared, valid or not, so
 // that one broken blueprint does not also flood its referrers with errors.
 func (a *assembly) hasBlueprint(id string) bool {
-	_, ok := a.decl[catalog.Key{Kind: catalog.KindBlueprintObj, ID: id}]
-	return ok
+	return len(a.ix.decls[catalog.Key{Kind: catalog.KindBlueprintObj, ID: id}]) > 0
 }
 
 // others decodes actions, scorecards and automations and checks the
@@ -296,160 +404,237 @@ func (a *assembly) addObject(o *object, v any) {
 	a.objs[o.key] = obj
 }
 
-// entities validates every entity against its blueprint. Verdicts are
-// cached by the hashes of the entity and of its blueprint; the uncached
-// ones are computed in parallel.
-func (a *assembly) entities(ctx context.Context) error {
-	type todo struct {
-		o  *object
-		k  verdictKey
-		ve *validatorEntry
+// bpIdentity names the version of a blueprint that entity verdicts depend
+// on: "" when it is not declared, otherwise its hash, marked when the
+// blueprint is broken (its entities are then not validated).
+func (a *assembly) bpIdentity(id string) string {
+	list := a.ix.decls[catalog.Key{Kind: catalog.KindBlueprintObj, ID: id}]
+	if len(list) == 0 {
+		return ""
 	}
-	var work []todo
-	live := 0
-	ents := a.sorted(catalog.KindEntityObj)
-	for _, o := range append(ents, a.dupEntities()...) {
-		if _, ok := a.validators[o.key.Blueprint]; !ok && !a.hasBlueprint(o.key.Blueprint) {
-			a.diags = append(a.diags, catalog.Diagnostic{Pos: o.pos, Path: objectPath(o.key), Kind: catalog.KindBlueprint, Message: fmt.Sprintf("blueprint %q does not exist", o.key.Blueprint)})
+	if a.validators[id] == nil {
+		return "broken:" + list[0].hash
+	}
+	return list[0].hash
+}
+
+// entities re-validates what the change can have affected: the entities
+// declared in changed files, every entity of a blueprint that changed,
+// and for relations also the entities that refer to an entity that
+// appeared or went away. dirty maps each changed entity key to whether it
+// existed before the change.
+func (a *assembly) entities(dirty map[catalog.Key]bool) {
+	ix := a.ix
+	recheck := map[catalog.Key]struct{}{}
+	for k := range dirty {
+		recheck[k] = struct{}{}
+	}
+	ids := map[string]string{}
+	for bp := range ix.byBP {
+		ids[bp] = a.bpIdentity(bp)
+	}
+	for bp := range ix.bpID {
+		if _, ok := ids[bp]; !ok {
+			ids[bp] = a.bpIdentity(bp)
+		}
+	}
+	for bp, id := range ids {
+		if prev, ok := ix.bpID[bp]; !ok || prev != id {
+			for e := range ix.byBP[bp] {
+				recheck[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: e}] = struct{}{}
+			}
+		}
+		ix.bpID[bp] = id
+	}
+
+	a.verdicts(recheck, ids)
+
+	// Publish the live state of every rechecked key.
+	changedBP := map[string]bool{}
+	for k := range recheck {
+		list := ix.decls[k]
+		es := ix.entities[k.Blueprint]
+		if len(list) == 0 || a.validators[k.Blueprint] == nil {
+			if _, ok := es[k.ID]; ok {
+				delete(es, k.ID)
+				changedBP[k.Blueprint] = true
+			}
+			delete(ix.objs, k)
 			continue
 		}
-		ve := a.validators[o.key.Blueprint]
-		if ve == nil {
-			continue // the blueprint is broken and already reported
-		}
-		k := verdictKey{o.hash, a.blueprintHash(o.key.Blueprint)}
-		live++
-		if _, ok := a.l.verdicts[k]; !ok {
-			work = append(work, todo{o, k, ve})
-		}
-	}
-	if len(work) > 0 {
-		results := make([]catalog.Diagnostics, len(work))
-		var wg sync.WaitGroup
-		chunk := (len(work) + a.l.workers - 1) / a.l.workers
-		for start := 0; start < len(work); start += chunk {
-			end := min(start+chunk, len(work))
-			wg.Add(1)
-			go func(start, end int) {
-				defer wg.Done()
-				for i := start; i < end && ctx.Err() == nil; i++ {
-					t := work[i]
-					results[i] = t.ve.v.Validate(t.o.node, objectPath(t.o.key))
-				}
-			}(start, end)
-		}
-		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		for i, t := range work {
-			a.l.verdicts[t.k] = results[i]
-		}
-	}
-	if len(a.l.verdicts) > 2*live+1024 {
-		a.pruneVerdicts()
-	}
-	for _, o := range a.dupEntities() {
-		if ve := a.validators[o.key.Blueprint]; ve != nil {
-			a.diags = append(a.diags, a.l.verdicts[verdictKey{o.hash, a.blueprintHash(o.key.Blueprint)}]...)
-		}
-	}
-	for _, o := range ents {
-		ve := a.validators[o.key.Blueprint]
-		if ve == nil {
-			continue
-		}
-		a.diags = append(a.diags, a.l.verdicts[verdictKey{o.hash, a.blueprintHash(o.key.Blueprint)}]...)
-		es := a.cat.Entities[o.key.Blueprint]
 		if es == nil {
 			es = map[string]*catalog.Entity{}
-			a.cat.Entities[o.key.Blueprint] = es
+			ix.entities[k.Blueprint] = es
 		}
-		es[o.key.ID] = o.entity
-		a.objs[o.key] = o.out
+		es[k.ID] = list[0].entity
+		ix.objs[k] = list[0].out
+		changedBP[k.Blueprint] = true
 	}
-	return nil
-}
 
-func (a *assembly) blueprintHash(id string) string {
-	return a.decl[catalog.Key{Kind: catalog.KindBlueprintObj, ID: id}].hash
-}
-
-func (a *assembly) dupEntities() []*object {
-	var out []*object
-	for _, o := range a.dups {
-		if o.key.Kind == catalog.KindEntityObj {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// pruneVerdicts drops verdicts of entity or blueprint versions that no
-// longer exist, so that a long-running daemon's cache tracks the catalog
-// rather than its history.
-func (a *assembly) pruneVerdicts() {
-	keep := make(map[verdictKey]catalog.Diagnostics, len(a.decl))
-	for k, o := range a.decl {
-		if k.Kind != catalog.KindEntityObj {
-			continue
-		}
-		bp, ok := a.decl[catalog.Key{Kind: catalog.KindBlueprintObj, ID: k.Blueprint}]
-		if !ok {
-			continue
-		}
-		vk := verdictKey{o.hash, bp.hash}
-		if d, ok := a.l.verdicts[vk]; ok {
-			keep[vk] = d
-		}
-	}
-	a.l.verdicts = keep
-}
-
-// relations checks that every relation, and every property of format
-// "entity", names an existing entity of the target blueprint.
-func (a *assembly) relations() {
-	for _, o := range a.sorted(catalog.KindEntityObj) {
-		bp := a.cat.Blueprints[o.key.Blueprint]
-		if bp == nil || a.cat.Entities[o.key.Blueprint][o.key.ID] == nil {
-			continue
-		}
-		e := o.entity
-		for name, val := range e.Relations {
-			rel, ok := bp.Relations[name]
-			if !ok {
-				continue // reported by the validator
-			}
-			for i, id := range identifiers(val) {
-				if a.entityExists(rel.Target, id) {
-					continue
-				}
-				elems := []string{"relations", name}
-				if _, many := val.([]any); many {
-					elems = append(elems, strconv.Itoa(i))
-				}
-				n := lookup(o.node, elems)
-				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: objectPath(o.key) + ".relations." + catalog.PathElem(name), Kind: catalog.KindRelation, Message: fmt.Sprintf("no %s entity %q", rel.Target, id)})
+	// Relations: the rechecked entities, and those referring to an entity
+	// that appeared or went away.
+	relCheck := maps.Clone(recheck)
+	for k, existed := range dirty {
+		if existed != (len(ix.decls[k]) > 0) {
+			for r := range ix.refs[k] {
+				relCheck[r] = struct{}{}
 			}
 		}
-		for name, val := range e.Properties {
-			p, ok := bp.Schema.Properties[name]
-			if !ok || p.Format != "entity" || p.Blueprint == "" {
+	}
+	for k := range relCheck {
+		a.relations(k)
+	}
+	for k := range relCheck {
+		a.markBad(k)
+	}
+
+	for k := range ix.bad {
+		for _, o := range ix.decls[k] {
+			a.diags = append(a.diags, o.verdict...)
+		}
+		if r := ix.rels[k]; r != nil {
+			a.diags = append(a.diags, r.diags...)
+		}
+	}
+	for bp, es := range ix.entities {
+		if len(es) == 0 {
+			delete(ix.entities, bp)
+			delete(ix.snap, bp)
+			continue
+		}
+		if changedBP[bp] || ix.snap[bp] == nil {
+			ix.snap[bp] = maps.Clone(es)
+		}
+		a.cat.Entities[bp] = ix.snap[bp]
+	}
+}
+
+// verdicts validates every declaration of the rechecked keys whose verdict
+// is missing or was reached against another version of its blueprint, in
+// parallel.
+func (a *assembly) verdicts(recheck map[catalog.Key]struct{}, ids map[string]string) {
+	var work []*object
+	for k := range recheck {
+		for _, o := range a.ix.decls[k] {
+			if !o.validated || o.verdictFor != ids[k.Blueprint] {
+				work = append(work, o)
+			}
+		}
+	}
+	if len(work) == 0 {
+		return
+	}
+	workers := max(1, min(a.l.workers, len(work)/256))
+	chunk := (len(work) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(work); start += chunk {
+		wg.Add(1)
+		go func(part []*object) {
+			defer wg.Done()
+			for _, o := range part {
+				o.verdict = a.verdict(o, ids[o.key.Blueprint])
+				o.verdictFor = ids[o.key.Blueprint]
+				o.validated = true
+			}
+		}(work[start:min(start+chunk, len(work))])
+	}
+	wg.Wait()
+}
+
+// verdict validates one entity declaration against its blueprint.
+func (a *assembly) verdict(o *object, bpID string) catalog.Diagnostics {
+	ve := a.validators[o.key.Blueprint]
+	switch {
+	case bpID == "":
+		return catalog.Diagnostics{{Pos: o.pos, Path: objectPath(o.key), Kind: catalog.KindBlueprint, Message: fmt.Sprintf("blueprint %q does not exist", o.key.Blueprint)}}
+	case ve == nil:
+		return nil // the blueprint is broken, and reported
+	}
+	return ve.v.Validate(o.node, objectPath(o.key))
+}
+
+// relations checks that every relation of an entity, and every property
+// of format "entity", names an existing entity of the target blueprint,
+// and records what the entity refers to.
+func (a *assembly) relations(k catalog.Key) {
+	ix := a.ix
+	if old := ix.rels[k]; old != nil {
+		for _, t := range old.refs {
+			delete(ix.refs[t], k)
+			if len(ix.refs[t]) == 0 {
+				delete(ix.refs, t)
+			}
+		}
+		delete(ix.rels, k)
+	}
+	list := ix.decls[k]
+	bp := a.cat.Blueprints[k.Blueprint]
+	if len(list) == 0 || bp == nil {
+		return
+	}
+	o := list[0]
+	st := &relState{}
+	check := func(target string, val any, elems []string, path string) {
+		_, many := val.([]any)
+		for i, id := range identifiers(val) {
+			t := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: target, ID: id}
+			st.refs = append(st.refs, t)
+			if len(ix.decls[t]) > 0 {
 				continue
 			}
-			for _, id := range identifiers(val) {
-				if !a.entityExists(p.Blueprint, id) {
-					n := lookup(o.node, []string{"properties", name})
-					a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: objectPath(o.key) + ".properties." + catalog.PathElem(name), Kind: catalog.KindRelation, Message: fmt.Sprintf("no %s entity %q", p.Blueprint, id)})
-				}
+			el := elems
+			if many {
+				el = append(append([]string(nil), elems...), strconv.Itoa(i))
 			}
+			st.diags = append(st.diags, catalog.Diagnostic{Pos: lookup(o.node, el).Pos, Path: path, Kind: catalog.KindRelation, Message: fmt.Sprintf("no %s entity %q", target, id)})
 		}
 	}
+	for name, val := range o.entity.Relations {
+		if rel, ok := bp.Relations[name]; ok {
+			check(rel.Target, val, []string{"relations", name}, objectPath(k)+".relations."+catalog.PathElem(name))
+		}
+	}
+	for name, val := range o.entity.Properties {
+		if p, ok := bp.Schema.Properties[name]; ok && p.Format == "entity" && p.Blueprint != "" {
+			check(p.Blueprint, val, []string{"properties", name}, objectPath(k)+".properties."+catalog.PathElem(name))
+		}
+	}
+	for _, t := range st.refs {
+		if ix.refs[t] == nil {
+			ix.refs[t] = map[catalog.Key]bool{}
+		}
+		ix.refs[t][k] = true
+	}
+	ix.rels[k] = st
 }
 
-func (a *assembly) entityExists(bp, id string) bool {
-	_, ok := a.decl[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}]
-	return ok
+// markBad records whether any declaration of k, or its relations, has a
+// diagnostic, so that publishing visits only those keys.
+func (a *assembly) markBad(k catalog.Key) {
+	for _, o := range a.ix.decls[k] {
+		if len(o.verdict) > 0 {
+			a.ix.bad[k] = struct{}{}
+			return
+		}
+	}
+	if r := a.ix.rels[k]; r != nil && len(r.diags) > 0 {
+		a.ix.bad[k] = struct{}{}
+		return
+	}
+	delete(a.ix.bad, k)
+}
+
+// sorted returns the winning declarations of one non-entity kind, in key
+// order.
+func (a *assembly) sorted(kind catalog.Kind) []*object {
+	var out []*object
+	for k := range a.ix.small {
+		if k.Kind == kind {
+			out = append(out, a.ix.decls[k][0])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key.Less(out[j].key) })
+	return out
 }
 
 func identifiers(v any) []string {
@@ -466,18 +651,6 @@ func identifiers(v any) []string {
 		return out
 	}
 	return nil
-}
-
-// sorted returns the declarations of one kind in key order.
-func (a *assembly) sorted(kind catalog.Kind) []*object {
-	var out []*object
-	for k, o := range a.decl {
-		if k.Kind == kind {
-			out = append(out, o)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key.Less(out[j].key) })
-	return out
 }
 
 // lookup follows path from n and returns the deepest node that exists, so

@@ -27,6 +27,7 @@ var topLevel = map[string]catalog.Kind{
 // object is one catalog object as declared in one file.
 type object struct {
 	key  catalog.Key
+	file string // the declaring file; orders duplicates
 	node *node.Node
 	pos  catalog.Pos // the object's key, where an author looks for it
 	// hash is the hash of the node's canonical JSON: the cache key of
@@ -36,10 +37,16 @@ type object struct {
 	// canonical object, computed once per file version.
 	entity *catalog.Entity
 	out    catalog.Object
+	// verdict is the entity's validation against the blueprint version
+	// verdictFor (a blueprint identity, see index.bpIdentity).
+	verdict    catalog.Diagnostics
+	verdictFor string
+	validated  bool
 }
 
 // extracted is what one file contributes.
 type extracted struct {
+	file     string
 	fileHash string
 	objects  []*object
 	settings *node.Node
@@ -49,8 +56,8 @@ type extracted struct {
 // extract splits a file's value into catalog objects. fileHash identifies
 // the file's content; an entity's hash derives from it and the entity's
 // key, which is as exact as hashing the entity itself and much cheaper.
-func extract(root *node.Node, fileHash string) *extracted {
-	x := &extracted{fileHash: fileHash}
+func extract(file string, root *node.Node, fileHash string) *extracted {
+	x := &extracted{file: file, fileHash: fileHash}
 	for _, f := range root.Fields {
 		kind, ok := topLevel[f.Name]
 		if !ok {
@@ -113,7 +120,7 @@ func (x *extracted) add(key catalog.Key, f node.Field) {
 		x.diags = append(x.diags, catalog.Diagnostic{Pos: id.Pos, Path: path + ".identifier", Kind: catalog.KindIdentifier, Message: fmt.Sprintf("identifier %s does not match its key %q", id.Describe(), key.ID)})
 		return
 	}
-	o := &object{key: key, node: f.Value, pos: f.Pos}
+	o := &object{key: key, file: x.file, node: f.Value, pos: f.Pos}
 	if key.Kind != catalog.KindEntityObj {
 		o.hash = catalog.HashJSON(f.Value.JSON())
 	} else {

@@ -45,13 +45,15 @@ type Loader struct {
 	schemas *schema.Schemas
 	workers int
 
-	mu         sync.Mutex
-	files      map[string]*fileEntry // by path, from the last load
-	listDiags  catalog.Diagnostics   // from listing (ignore files)
-	module     string
-	validators map[string]*validatorEntry // by blueprint hash
+	mu        sync.Mutex
+	files     map[string]*fileEntry // by path, from the last load
+	listDiags catalog.Diagnostics   // from listing (ignore files)
+	module    string
+	// validators caches compiled blueprints by the blueprint's hash, and
+	// shapes the schema verdicts of other objects by content hash.
+	validators map[string]*validatorEntry
 	shapes     map[string]catalog.Diagnostics
-	verdicts   map[verdictKey]catalog.Diagnostics
+	ix         *index
 }
 
 type fileEntry struct {
@@ -67,7 +69,12 @@ type validatorEntry struct {
 	err error
 }
 
-type verdictKey struct{ entity, blueprint string }
+// fileChange is one file whose entry changed in a load: old or new is nil
+// for a file that appeared or went away.
+type fileChange struct {
+	path     string
+	old, new *fileEntry
+}
 
 // New returns a loader. workers <= 0 means one per CPU.
 func New(workers int) (*Loader, error) {
@@ -84,7 +91,7 @@ func New(workers int) (*Loader, error) {
 		files:      map[string]*fileEntry{},
 		validators: map[string]*validatorEntry{},
 		shapes:     map[string]catalog.Diagnostics{},
-		verdicts:   map[verdictKey]catalog.Diagnostics{},
+		ix:         newIndex(),
 	}, nil
 }
 
@@ -101,16 +108,22 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*Result, error) {
 		listDiags = append(listDiags, catalog.Diagnostic{Pos: catalog.Pos{File: "cue.mod/module.cue"}, Kind: catalog.KindParse, Message: err.Error()})
 	}
 	l.listDiags = listDiags
-	keep := make(map[string]*fileEntry, len(paths))
+	listed := make(map[string]bool, len(paths))
 	for _, p := range paths {
-		keep[p] = l.files[p]
+		listed[p] = true
 	}
-	l.files = keep
-	evaluated, err := l.refresh(ctx, fsys, paths, true)
+	var changes []fileChange
+	for p, e := range l.files {
+		if !listed[p] {
+			changes = append(changes, fileChange{path: p, old: e})
+			delete(l.files, p)
+		}
+	}
+	refreshed, evaluated, err := l.refresh(ctx, fsys, paths, true)
 	if err != nil {
 		return nil, err
 	}
-	return l.assemble(ctx, evaluated)
+	return l.assemble(append(changes, refreshed...), evaluated)
 }
 
 // Reload re-reads only the named paths (added, modified or deleted since
@@ -125,38 +138,43 @@ func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Res
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var work []string
+	var (
+		work    []string
+		changes []fileChange
+		queued  = map[string]bool{}
+	)
 	for _, p := range changed {
-		if syntaxOf(p) == syntaxNone || ignoredDir(p) {
+		if syntaxOf(p) == syntaxNone || ignoredDir(p) || queued[p] {
 			continue
 		}
+		queued[p] = true
 		if _, err := fs.Stat(fsys, p); errors.Is(err, fs.ErrNotExist) {
-			delete(l.files, p)
+			if old, ok := l.files[p]; ok {
+				changes = append(changes, fileChange{path: p, old: old})
+				delete(l.files, p)
+			}
 			continue
-		}
-		if _, ok := l.files[p]; !ok {
-			l.files[p] = nil
 		}
 		work = append(work, p)
 	}
 	// Files that import a changed file must be evaluated again.
 	for p, e := range l.files {
-		if e == nil {
+		if queued[p] {
 			continue
 		}
 		for _, c := range changed {
 			if _, ok := e.deps[c]; ok {
-				l.files[p] = nil
+				queued[p] = true
 				work = append(work, p)
 				break
 			}
 		}
 	}
-	evaluated, err := l.refresh(ctx, fsys, work, false)
+	refreshed, evaluated, err := l.refresh(ctx, fsys, work, false)
 	if err != nil {
 		return nil, err
 	}
-	return l.assemble(ctx, evaluated)
+	return l.assemble(append(changes, refreshed...), evaluated)
 }
 
 func isStructural(p string) bool {
@@ -172,59 +190,57 @@ func ignoredDir(p string) bool {
 	return false
 }
 
-// refresh brings the entries for paths up to date, in parallel. With
-// check set, entries are revalidated against the current hash; without,
-// the paths are known to have changed.
-func (l *Loader) refresh(ctx context.Context, fsys fs.FS, paths []string, check bool) (int, error) {
+// refresh brings the entries for paths up to date, in parallel, and
+// returns those whose entry changed. With check set, an entry is reused
+// when its hash (and its imports') is unchanged; without, the paths are
+// known to have changed.
+func (l *Loader) refresh(ctx context.Context, fsys fs.FS, paths []string, check bool) ([]fileChange, int, error) {
 	hasher, _ := fsys.(Hasher)
-	type job struct {
-		path string
-		old  *fileEntry
-	}
-	jobs := make(chan job)
-	var (
-		mu        sync.Mutex
-		evaluated int
-		firstErr  error
-		wg        sync.WaitGroup
-	)
+	results := make([]fileChange, len(paths))
+	fresh := make([]bool, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
 	for w := 0; w < l.workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				e, fresh, err := l.loadFile(fsys, hasher, j.path, j.old, check)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if fresh {
-					evaluated++
-				}
-				mu.Unlock()
-				if e != nil {
-					mu.Lock()
-					l.files[j.path] = e
-					mu.Unlock()
-				}
+			for i := range next {
+				old := l.files[paths[i]] // read-only while workers run
+				e, f, err := l.loadFile(fsys, hasher, paths[i], old, check)
+				results[i] = fileChange{path: paths[i], old: old, new: e}
+				fresh[i], errs[i] = f, err
 			}
 		}()
 	}
-	for _, p := range paths {
+	for i := range paths {
 		if ctx.Err() != nil {
 			break
 		}
-		mu.Lock()
-		old := l.files[p]
-		mu.Unlock()
-		jobs <- job{p, old}
+		next <- i
 	}
-	close(jobs)
+	close(next)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return evaluated, err
+		return nil, 0, err
 	}
-	return evaluated, firstErr
+	var (
+		changes   []fileChange
+		evaluated int
+	)
+	for i, c := range results {
+		if errs[i] != nil {
+			return nil, 0, errs[i]
+		}
+		if fresh[i] {
+			evaluated++
+		}
+		if c.new != c.old {
+			l.files[c.path] = c.new
+			changes = append(changes, c)
+		}
+	}
+	return changes, evaluated, nil
 }
 
 // loadFile returns the entry for one file, reusing old when its hash and
@@ -271,7 +287,7 @@ func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, p string, old *fileEntry, c
 			e.deps[d] = fileHash(fsys, hasher, d)
 		}
 	}
-	e.x = extract(root, contentKey(hash, e.deps))
+	e.x = extract(p, root, contentKey(hash, e.deps))
 	return e, true, nil
 }
 
