@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue/literal"
@@ -26,7 +28,18 @@ const (
 // EntityDefinition compiles a blueprint into CUE source declaring
 // `#Entity`: the closed shape of that blueprint's entities. Computed and
 // runtime-owned properties are left out, so an entity in git that sets one
-// is rejected as a field that is not allowed.
+// is rejected as a field that is not allowed. A schema property that
+// shares its name with a calculation, mirror or aggregation property is
+// computed, and left out too.
+//
+// A required property must be present and not null; an optional one may
+// be null. Numbers compare by value: an enum member 1 admits 1, 1.0 and
+// 1e0 (written as the bounds >=1 & <=1, since CUE's int 1 and float 1.0
+// do not unify). uniqueItems is CUE's list.UniqueItems, under which an
+// integer never equals a decimal: [1, 1.0] has no duplicate, [1.0, 1e0]
+// has. A schema without a type (array items may omit it) admits any value
+// and applies each constraint to the kind it is about, as JSON Schema
+// does: pattern to strings, minimum to numbers, enum to all.
 //
 // The result is the reference semantics for entity validation: pier's
 // fast Go validator is tested against it (see the differential tests).
@@ -42,14 +55,23 @@ func EntityDefinition(bp *catalog.Blueprint) string {
 	for _, r := range bp.Schema.Required {
 		required[r] = true
 	}
+	computed := func(name string) bool {
+		_, calc := bp.CalculationProperties[name]
+		_, mirror := bp.MirrorProperties[name]
+		_, agg := bp.AggregationProperties[name]
+		return calc || mirror || agg
+	}
 	for _, name := range sortedKeys(bp.Schema.Properties) {
 		p := bp.Schema.Properties[name]
-		if p.Runtime || p.Calculation != nil {
+		if p.Runtime || p.Calculation != nil || computed(name) {
 			continue
 		}
-		if required[name] {
+		switch {
+		case required[name] && !typed(p.Type):
+			fmt.Fprintf(&b, "\t\t%s!: (%s) & !=null\n", quote(name), propertyType(&p))
+		case required[name]:
 			fmt.Fprintf(&b, "\t\t%s!: %s\n", quote(name), propertyType(&p))
-		} else {
+		default:
 			fmt.Fprintf(&b, "\t\t%s?: null | (%s)\n", quote(name), propertyType(&p))
 		}
 	}
@@ -100,17 +122,19 @@ func propertyType(p *catalog.Property) string {
 		}
 	case "number":
 		parts = append(parts, "number")
+		// A space after the operator: "<-1" would scan as CUE's arrow
+		// token "<-".
 		if p.Minimum != nil {
-			parts = append(parts, ">="+p.Minimum.String())
+			parts = append(parts, ">= "+p.Minimum.String())
 		}
 		if p.Maximum != nil {
-			parts = append(parts, "<="+p.Maximum.String())
+			parts = append(parts, "<= "+p.Maximum.String())
 		}
 		if p.ExclusiveMinimum != nil {
-			parts = append(parts, ">"+p.ExclusiveMinimum.String())
+			parts = append(parts, "> "+p.ExclusiveMinimum.String())
 		}
 		if p.ExclusiveMaximum != nil {
-			parts = append(parts, "<"+p.ExclusiveMaximum.String())
+			parts = append(parts, "< "+p.ExclusiveMaximum.String())
 		}
 	case "boolean":
 		parts = append(parts, "bool")
@@ -118,7 +142,7 @@ func propertyType(p *catalog.Property) string {
 		parts = append(parts, "{...}")
 	case "array":
 		item := "_"
-		if p.Items != nil && p.Items.Type != "" {
+		if p.Items != nil {
 			item = propertyType(p.Items)
 		}
 		parts = append(parts, fmt.Sprintf("[...(%s)]", item))
@@ -132,7 +156,7 @@ func propertyType(p *catalog.Property) string {
 			parts = append(parts, "list.UniqueItems()")
 		}
 	default:
-		parts = append(parts, "_")
+		parts = append(parts, untypedType(p))
 	}
 	if len(p.Enum) > 0 {
 		alts := make([]string, len(p.Enum))
@@ -144,6 +168,36 @@ func propertyType(p *catalog.Property) string {
 	return strings.Join(parts, " & ")
 }
 
+// untypedType renders a schema without a type: any value, with each
+// constraint applied to the values of its kind.
+func untypedType(p *catalog.Property) string {
+	alts := []string{"null", "bool"}
+	plain := true
+	for _, typ := range []string{"string", "number", "array"} {
+		q := *p
+		q.Type, q.Enum = typ, nil
+		t := propertyType(&q)
+		if t != map[string]string{"string": "string", "number": "number", "array": "[...(_)]"}[typ] {
+			plain = false
+		}
+		alts = append(alts, "("+t+")")
+	}
+	if plain {
+		return "_"
+	}
+	return strings.Join(append(alts, "{...}"), " | ")
+}
+
+func typed(typ string) bool {
+	switch typ {
+	case "string", "number", "boolean", "object", "array":
+		return true
+	}
+	return false
+}
+
+// literalOf renders an enum member. A number becomes the pair of bounds
+// that admits exactly its value, whether written as an integer or not.
 func literalOf(v any) string {
 	switch v := v.(type) {
 	case nil:
@@ -152,8 +206,18 @@ func literalOf(v any) string {
 		return quote(v)
 	case bool:
 		return fmt.Sprint(v)
+	case json.Number:
+		return fmt.Sprintf(">= %s & <= %s", v, v)
+	case float64:
+		n := strconv.FormatFloat(v, 'g', -1, 64)
+		return fmt.Sprintf(">= %s & <= %s", n, n)
+	case int:
+		return fmt.Sprintf(">= %d & <= %d", v, v)
 	}
-	return fmt.Sprint(v) // json.Number or float64
+	// Not a member a blueprint may have (its shape allows only scalars);
+	// JSON is CUE.
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func quote(s string) string { return literal.String.Quote(s) }

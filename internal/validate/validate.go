@@ -14,10 +14,11 @@ package validate
 import (
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,9 +52,10 @@ type rule struct {
 	runtime bool
 	pattern *regexp.Regexp
 	enum    []*node.Node
+	enumNum []decimal // the value of each number in enum, by index
 	// bounds are minimum, maximum, exclusiveMinimum, exclusiveMaximum,
 	// parsed once; nil when absent.
-	bounds [4]*big.Rat
+	bounds [4]*decimal
 	items  *rule
 }
 
@@ -67,18 +69,9 @@ func Compile(bp *catalog.Blueprint) (*Validator, error) {
 		computed:  map[string]string{},
 		relations: bp.Relations,
 	}
-	for name, p := range bp.Schema.Properties {
-		if p.Calculation != nil {
-			v.computed[name] = "a calculated property"
-			continue
-		}
-		r, err := compileRule(name, &p)
-		if err != nil {
-			return nil, err
-		}
-		r.runtime = p.Runtime
-		v.props[name] = r
-	}
+	// A name that is both a schema property and a computed one is
+	// computed: pier writes it, so git may not (schema.EntityDefinition
+	// leaves it out too).
 	for name := range bp.CalculationProperties {
 		v.computed[name] = "a calculation property"
 	}
@@ -88,12 +81,27 @@ func Compile(bp *catalog.Blueprint) (*Validator, error) {
 	for name := range bp.AggregationProperties {
 		v.computed[name] = "an aggregation property"
 	}
+	for name, p := range bp.Schema.Properties {
+		if p.Calculation != nil {
+			v.computed[name] = "a calculated property"
+		}
+		if v.computed[name] != "" {
+			continue
+		}
+		r, err := compileRule(name, &p)
+		if err != nil {
+			return nil, err
+		}
+		r.runtime = p.Runtime
+		v.props[name] = r
+	}
 	for _, name := range bp.Schema.Required {
 		if r, ok := v.props[name]; ok && !r.runtime {
 			v.required = append(v.required, name)
 		}
 	}
 	sort.Strings(v.required)
+	v.required = slices.Compact(v.required)
 	for name, r := range bp.Relations {
 		if r.Required {
 			v.requiredRel = append(v.requiredRel, name)
@@ -112,32 +120,60 @@ func compileRule(name string, p *catalog.Property) (*rule, error) {
 		}
 		r.pattern = re
 	}
-	for _, e := range p.Enum {
+	r.enumNum = make([]decimal, len(p.Enum))
+	for i, e := range p.Enum {
 		n, err := node.FromAny(e, catalog.Pos{})
 		if err != nil {
 			return nil, fmt.Errorf("property %q: enum: %w", name, err)
 		}
+		if n.Kind == node.Number {
+			d, ok := parseDecimal(n.Text)
+			if !ok {
+				return nil, fmt.Errorf("property %q: enum: %q is not a number", name, n.Text)
+			}
+			r.enumNum[i] = d
+		}
 		r.enum = append(r.enum, n)
 	}
-	if p.Type == "number" {
+	if typeKinds[p.Type] == node.Number || !typed(p.Type) {
 		for k, lim := range []*json.Number{p.Minimum, p.Maximum, p.ExclusiveMinimum, p.ExclusiveMaximum} {
 			if lim == nil {
 				continue
 			}
-			rat, ok := new(big.Rat).SetString(lim.String())
+			d, ok := parseDecimal(lim.String())
 			if !ok {
 				return nil, fmt.Errorf("property %q: bound %q is not a number", name, lim.String())
 			}
-			r.bounds[k] = rat
+			r.bounds[k] = &d
 		}
 	}
 	var err error
-	if p.Type == "array" && p.Items != nil && p.Items.Type != "" {
+	if (p.Type == "array" || !typed(p.Type)) && p.Items != nil && !unconstrained(p.Items) {
 		if r.items, err = compileRule(name, p.Items); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// typeKinds maps the property types to the kind of value they admit.
+var typeKinds = map[string]node.Kind{"string": node.String, "number": node.Number, "boolean": node.Bool, "object": node.Struct, "array": node.List}
+
+// typed reports whether typ is one of the property types. A schema with
+// no type (array items may omit it) admits any value, and applies each
+// constraint to the values it is about: pattern to strings, minimum to
+// numbers, minItems to arrays, and enum to all, as JSON Schema does.
+func typed(typ string) bool {
+	_, ok := typeKinds[typ]
+	return ok
+}
+
+// unconstrained reports whether a schema admits every value.
+func unconstrained(p *catalog.Property) bool {
+	return !typed(p.Type) && len(p.Enum) == 0 && p.MinLength == nil && p.MaxLength == nil &&
+		p.Pattern == "" && checkFormat(p.Format, "") == "" && p.Minimum == nil && p.Maximum == nil &&
+		p.ExclusiveMinimum == nil && p.ExclusiveMaximum == nil && p.MinItems == nil &&
+		p.MaxItems == nil && !p.UniqueItems && (p.Items == nil || unconstrained(p.Items))
 }
 
 // Validate checks one entity, given as the node tree of its declaration,
@@ -194,6 +230,10 @@ func (v *Validator) properties(c *checker, e, props *node.Node) {
 			c.add(f.Value, path, catalog.KindRuntimeOwned, "%q is runtime-owned: it is written through the API, not in git", f.Name)
 		case f.Value.Kind == node.Null && !contains(v.required, f.Name):
 			// null unsets an optional property
+		case f.Value.Kind == node.Null && typed(r.prop.Type):
+			c.add(f.Value, path, catalog.KindProperty, "is required and must be %s; got null", article(r.prop.Type))
+		case f.Value.Kind == node.Null:
+			c.add(f.Value, path, catalog.KindProperty, "is required and cannot be null")
 		default:
 			r.check(c, f.Value, path)
 		}
@@ -254,13 +294,12 @@ func nonEmpty(required bool) string {
 // every failing one is reported.
 func (r *rule) check(c *checker, n *node.Node, path string) {
 	p := r.prop
-	want := map[string]node.Kind{"string": node.String, "number": node.Number, "boolean": node.Bool, "object": node.Struct, "array": node.List}[p.Type]
-	if n.Kind != want {
+	if want, ok := typeKinds[p.Type]; ok && n.Kind != want {
 		c.add(n, path, catalog.KindProperty, "must be %s; got %s", article(p.Type), n.Describe())
 		return
 	}
-	switch p.Type {
-	case "string":
+	switch n.Kind {
+	case node.String:
 		runes := -1
 		count := func() int {
 			if runes < 0 {
@@ -280,23 +319,25 @@ func (r *rule) check(c *checker, n *node.Node, path string) {
 		if msg := checkFormat(p.Format, n.Text); msg != "" {
 			c.add(n, path, catalog.KindProperty, "%s; got %s", msg, n.Describe())
 		}
-	case "number":
+	case node.Number:
 		r.checkBounds(c, n, path)
-	case "array":
+	case node.List:
 		if p.MinItems != nil && len(n.Elems) < *p.MinItems {
 			c.add(n, path, catalog.KindProperty, "must have at least %d items; got %d", *p.MinItems, len(n.Elems))
 		}
 		if p.MaxItems != nil && len(n.Elems) > *p.MaxItems {
 			c.add(n, path, catalog.KindProperty, "must have at most %d items; got %d", *p.MaxItems, len(n.Elems))
 		}
-		if p.UniqueItems {
-			seen := map[string]int{}
+		if p.UniqueItems && len(n.Elems) > 1 {
+			seen := make(map[string]int, len(n.Elems))
+			var buf []byte
 			for i, e := range n.Elems {
-				key := string(e.JSON())
-				if j, dup := seen[key]; dup {
+				buf = appendEqualityKey(buf[:0], e)
+				if j, dup := seen[string(buf)]; dup {
 					c.add(e, fmt.Sprintf("%s[%d]", path, i), catalog.KindProperty, "must be unique; item %d repeats item %d", i, j)
+					continue
 				}
-				seen[key] = i
+				seen[string(buf)] = i
 			}
 		}
 		if r.items != nil {
@@ -320,51 +361,105 @@ var boundMessages = [4]struct {
 	{func(c int) bool { return c >= 0 }, "<"},
 }
 
+// checkBounds compares exactly, whatever the notation or size of the
+// numbers: 0.30000000000000001 is above a minimum of 0.3, and 1e400 above
+// any maximum a float64 can hold.
 func (r *rule) checkBounds(c *checker, n *node.Node, path string) {
-	var val *big.Rat
+	if r.bounds == [4]*decimal{} {
+		return
+	}
+	val, ok := parseDecimal(n.Text)
+	if !ok {
+		c.add(n, path, catalog.KindProperty, "must be a number; got %s", n.Describe())
+		return
+	}
 	for k, lim := range r.bounds {
 		if lim == nil {
 			continue
 		}
-		if val == nil {
-			var ok bool
-			if val, ok = new(big.Rat).SetString(n.Text); !ok {
-				return
-			}
-		}
-		if m := boundMessages[k]; m.fails(val.Cmp(lim)) {
-			c.add(n, path, catalog.KindProperty, "must be %s %s; got %s", m.op, lim.RatString(), n.Text)
+		if m := boundMessages[k]; m.fails(cmpDecimal(&val, lim)) {
+			c.add(n, path, catalog.KindProperty, "must be %s %s; got %s", m.op, r.boundText(k), n.Text)
 		}
 	}
 }
 
-// inEnum compares as CUE does: strings, booleans and null by value;
-// numbers by value within the same kind (CUE's int 1 and float 1.0 do not
-// unify).
+// boundText is the k-th bound as the blueprint wrote it.
+func (r *rule) boundText(k int) string {
+	p := r.prop
+	return []*json.Number{p.Minimum, p.Maximum, p.ExclusiveMinimum, p.ExclusiveMaximum}[k].String()
+}
+
+// inEnum compares by value, as JSON does: 1, 1.0 and 1e0 are the same
+// number. (CUE's int 1 and float 1.0 do not unify, so
+// schema.EntityDefinition writes a number member as the bounds >=1 & <=1,
+// which both satisfy.)
 func (r *rule) inEnum(n *node.Node) bool {
-	for _, e := range r.enum {
-		if e.Kind != n.Kind {
-			continue
+	var num decimal
+	if n.Kind == node.Number {
+		var ok bool
+		if num, ok = parseDecimal(n.Text); !ok {
+			return false
 		}
-		if e.Kind != node.Number {
-			if e.Text == n.Text {
+	}
+	for i, e := range r.enum {
+		switch {
+		case e.Kind != n.Kind:
+		case e.Kind == node.Number:
+			if cmpDecimal(&r.enumNum[i], &num) == 0 {
 				return true
 			}
-			continue
-		}
-		if isFloat(e.Text) != isFloat(n.Text) {
-			continue
-		}
-		a, ok1 := new(big.Rat).SetString(e.Text)
-		b, ok2 := new(big.Rat).SetString(n.Text)
-		if ok1 && ok2 && a.Cmp(b) == 0 {
+		case e.Text == n.Text:
 			return true
 		}
 	}
 	return false
 }
 
-func isFloat(s string) bool { return strings.ContainsAny(s, ".eE") }
+// appendEqualityKey appends a key of n that is equal for equal values
+// under the equality uniqueItems uses, CUE's list.UniqueItems: values of
+// different kinds differ, objects compare field by field whatever their
+// order, numbers by value, except that a number written as an integer
+// never equals one written with a point or an exponent (CUE's int and
+// float kinds), so [1, 1.0] has no duplicate while [1.0, 1e0] and [0, -0]
+// do.
+func appendEqualityKey(b []byte, n *node.Node) []byte {
+	switch n.Kind {
+	case node.Null:
+		return append(b, 'n')
+	case node.Bool:
+		return append(b, n.Text[0])
+	case node.String:
+		return strconv.AppendQuote(append(b, 's'), n.Text)
+	case node.Number:
+		d, ok := parseDecimal(n.Text)
+		if !ok {
+			return append(append(b, '?'), n.Text...)
+		}
+		if d.float {
+			b = append(b, 'f')
+		} else {
+			b = append(b, 'i')
+		}
+		return append(b, d.canonical()...)
+	case node.List:
+		b = append(b, '[')
+		for _, e := range n.Elems {
+			b = append(appendEqualityKey(b, e), ',')
+		}
+		return append(b, ']')
+	}
+	fields := n.Fields
+	if !sort.SliceIsSorted(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name }) {
+		fields = slices.Clone(fields)
+		sort.Slice(fields, func(i, j int) bool { return fields[i].Name < fields[j].Name })
+	}
+	b = append(b, '{')
+	for _, f := range fields {
+		b = strconv.AppendQuote(b, f.Name)
+		b = append(appendEqualityKey(append(b, ':'), f.Value), ',')
+	}
+	return append(b, '}')
+}
 
 // checkFormat returns what the value should have been, or "" when it
 // conforms.

@@ -1,0 +1,55 @@
+# pier — make targets. Everything a target needs is installed by the target
+# itself (Go modules through the module proxy); nothing is assumed to be
+# installed by hand beyond Go and git.
+
+GO        ?= go
+BIN       := $(CURDIR)/.bin
+CUE       := cuelang.org/go/cmd/cue@v0.17.1
+CATALOG   ?= catalog-example
+DATA      ?= $(CURDIR)/data
+LISTEN    ?= 127.0.0.1:8080
+N         ?= 20000
+FUZZTIME  ?= 60s
+
+.PHONY: all build run test bench bench-large fuzz lint clean
+
+all: lint test
+
+## build: the pier binary in .bin/pier
+build:
+	$(GO) build -o $(BIN)/pier ./cmd/pier
+
+## run: validate catalog-example, then serve it from a local SQLite file
+run: build
+	@$(BIN)/pier validate $(CATALOG)
+	@mkdir -p $(DATA)
+	$(BIN)/pier serve --repo $(CATALOG) --db $(DATA)/pier.db --listen $(LISTEN)
+
+## test: every test, as CI runs them (under ten minutes on 2 cores)
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 9m ./...
+
+## bench: the figures the issues ask for, measured side by side in one run
+bench: build $(BIN)/cue
+	$(GO) run ./internal/bench -n $(N) -pier $(BIN)/pier -cue $(BIN)/cue
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/store/sqlite/ ./internal/gitfs/
+
+## bench-large: the loader figures on 100,000 services
+bench-large: build $(BIN)/cue
+	$(GO) run ./internal/bench -n 100000 -runs 3 -pier $(BIN)/pier -cue $(BIN)/cue
+
+$(BIN)/cue:
+	GOBIN=$(BIN) $(GO) install $(CUE)
+
+## fuzz: the differential fuzz target (Go validator vs CUE), FUZZTIME long
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzValidatorAgreesWithCUE -fuzztime $(FUZZTIME) ./internal/validate/
+
+## lint: formatting and vet
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN) $(DATA)
