@@ -25,6 +25,7 @@ commands:
   validate [DIR]            validate a catalog directory (exit 0 valid, 1 invalid)
   diff --base REV [--head REV] [--repo DIR]
                             the entity-level plan between two git revisions
+  schema vendor [DIR]       vendor pier's CUE schema into DIR/cue.mod/pkg for the cue tool
   version                   print the version
 
 Run 'pier <command> --help' for a command's options.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "diff":
 		batchGC()
 		return runDiff(ctx, args[1:], stdout, stderr)
+	case "schema":
+		return runSchema(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "pier %s\n", version)
 		return 0

@@ -60,7 +60,6 @@ func (g *gen) blueprint(i int) *bpInfo {
 		Identifier: fmt.Sprintf("bp%d", i),
 		Schema:     catalog.BlueprintSchema{Properties: map[string]catalog.Property{}},
 	}
-	info := &bpInfo{bp: bp, required: map[string]bool{}, settable: map[string]*catalog.Property{}}
 	names := slices.Clone(propNames)
 	g.r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 	nprops := g.between(2, 9)
@@ -111,6 +110,12 @@ func (g *gen) blueprint(i int) *bpInfo {
 		}
 	}
 
+	return infoOf(bp)
+}
+
+// infoOf works out what an entity of bp may and may not set.
+func infoOf(bp *catalog.Blueprint) *bpInfo {
+	info := &bpInfo{bp: bp, required: map[string]bool{}, settable: map[string]*catalog.Property{}}
 	computed := map[string]bool{}
 	for name, p := range bp.Schema.Properties {
 		if p.Calculation != nil {
@@ -385,7 +390,7 @@ func rat(s string) *big.Rat {
 func decimalPlaces(r *big.Rat) int {
 	x := new(big.Rat).Set(r)
 	ten := big.NewRat(10, 1)
-	for k := 0; k < 40; k++ {
+	for k := 0; k < 2000; k++ {
 		if x.IsInt() {
 			return k
 		}
