@@ -41,6 +41,13 @@ import "github.com/pierhq/pier/schema"
 
 schema.#Catalog & {
 	blueprints: team: {title: "Team", schema: properties: size: {type: "numbr"}}
+}
+`)
+	write("unknown/bp.cue", `package catalog
+
+import "github.com/pierhq/pier/schema"
+
+schema.#Catalog & {
 	blueprint: x: {}
 }
 `)
