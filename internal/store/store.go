@@ -81,6 +81,32 @@ type Object struct {
 	JSON   json.RawMessage
 	Hash   string
 	Source catalog.Pos
+	// CreatedAt and UpdatedAt are when a revision created and last
+	// changed the object (Port's $createdAt and $updatedAt).
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Runtime is the runtime-owned property values of one entity: written
+// through the API, never by git, kept across reconciles (and dropped when
+// git deletes the entity).
+type Runtime struct {
+	Blueprint  string         `json:"blueprint"`
+	Identifier string         `json:"identifier"`
+	Properties map[string]any `json:"properties"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
+	UpdatedBy  string         `json:"updatedBy"`
+}
+
+// AuditEntry records one write through the API.
+type AuditEntry struct {
+	ID       int64           `json:"id"`
+	At       time.Time       `json:"at"`
+	Actor    string          `json:"actor"`
+	Action   string          `json:"action"`   // e.g. entity.upsert, reconcile.trigger
+	Resource string          `json:"resource"` // e.g. service/user-service
+	Status   int             `json:"status"`   // the HTTP status answered
+	Details  json.RawMessage `json:"details,omitempty"`
 }
 
 // State is the applied state: every object by key, and the revision it

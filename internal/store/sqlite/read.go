@@ -64,7 +64,7 @@ func (s *Store) State(ctx context.Context) (st *store.State, err error) {
 	return st, nil
 }
 
-const objectColumns = `kind, blueprint, identifier, json, hash, source_file, source_line, source_col`
+const objectColumns = `kind, blueprint, identifier, json, hash, source_file, source_line, source_col, created_at, updated_at`
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
@@ -73,13 +73,20 @@ type scanner interface {
 
 func scanObject(sc scanner) (store.Object, error) {
 	var (
-		o    store.Object
-		kind string
-		js   []byte
+		o                store.Object
+		kind             string
+		js               []byte
+		created, updated string
 	)
 	err := sc.Scan(&kind, &o.Key.Blueprint, &o.Key.ID, &js, &o.Hash,
-		&o.Source.File, &o.Source.Line, &o.Source.Col)
+		&o.Source.File, &o.Source.Line, &o.Source.Col, &created, &updated)
 	if err != nil {
+		return store.Object{}, err
+	}
+	if o.CreatedAt, err = parseOptionalTime(created); err != nil {
+		return store.Object{}, err
+	}
+	if o.UpdatedAt, err = parseOptionalTime(updated); err != nil {
 		return store.Object{}, err
 	}
 	o.Key.Kind = catalog.Kind(kind)

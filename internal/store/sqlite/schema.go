@@ -59,6 +59,37 @@ CREATE TABLE entity_history (
 -- insertion order without a sort.
 CREATE INDEX entity_history_entity ON entity_history (blueprint, identifier);
 `,
+	// 2: object timestamps, runtime properties, the audit log, webhook
+	// deliveries seen.
+	`
+ALTER TABLE objects ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE objects ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE runtime_properties (
+	blueprint  TEXT NOT NULL,
+	identifier TEXT NOT NULL,
+	json       TEXT NOT NULL, -- a JSON object of property values
+	updated_at TEXT NOT NULL,
+	updated_by TEXT NOT NULL,
+	PRIMARY KEY (blueprint, identifier)
+);
+
+CREATE TABLE audit_log (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	at       TEXT    NOT NULL,
+	actor    TEXT    NOT NULL,
+	action   TEXT    NOT NULL,
+	resource TEXT    NOT NULL,
+	status   INTEGER NOT NULL,
+	details  TEXT
+);
+
+CREATE TABLE webhook_deliveries (
+	id TEXT PRIMARY KEY,
+	at TEXT NOT NULL
+);
+CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed

@@ -92,7 +92,7 @@ func checkChange(c *store.Change) error {
 // once per transaction: with tens of thousands of changes, parsing each
 // statement per row would cost more than executing it.
 type applyStmts struct {
-	insert, update, del, history *sql.Stmt
+	insert, update, del, history, delRuntime *sql.Stmt
 }
 
 func prepareApply(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
@@ -101,13 +101,19 @@ func prepareApply(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
 	// ON CONFLICT DO NOTHING turns "already exists" into zero rows
 	// affected, which reads better than a constraint error.
 	if st.insert, err = tx.PrepareContext(ctx, `INSERT INTO objects
-		(kind, blueprint, identifier, json, hash, source_file, source_line, source_col)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`); err != nil {
+		(kind, blueprint, identifier, json, hash, source_file, source_line, source_col, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`); err != nil {
 		return st, err
 	}
 	if st.update, err = tx.PrepareContext(ctx, `UPDATE objects
-		SET json = ?, hash = ?, source_file = ?, source_line = ?, source_col = ?
+		SET json = ?, hash = ?, source_file = ?, source_line = ?, source_col = ?, updated_at = ?
 		WHERE kind = ? AND blueprint = ? AND identifier = ?`); err != nil {
+		return st, err
+	}
+	// Runtime values belong to the entity: when git deletes the entity,
+	// they go with it.
+	if st.delRuntime, err = tx.PrepareContext(ctx, `DELETE FROM runtime_properties
+		WHERE blueprint = ? AND identifier = ?`); err != nil {
 		return st, err
 	}
 	if st.del, err = tx.PrepareContext(ctx, `DELETE FROM objects
@@ -123,7 +129,7 @@ func prepareApply(ctx context.Context, tx *sql.Tx) (*applyStmts, error) {
 }
 
 func (st *applyStmts) close() {
-	for _, s := range []*sql.Stmt{st.insert, st.update, st.del, st.history} {
+	for _, s := range []*sql.Stmt{st.insert, st.update, st.del, st.history, st.delRuntime} {
 		if s != nil {
 			s.Close()
 		}
@@ -150,9 +156,9 @@ func applyChanges(ctx context.Context, tx *sql.Tx, seq int64, revision, at strin
 		switch c.Op {
 		case store.OpCreate:
 			res, err = st.insert.ExecContext(ctx, k.Kind, k.Blueprint, k.ID, string(c.After), hash,
-				c.Source.File, c.Source.Line, c.Source.Col)
+				c.Source.File, c.Source.Line, c.Source.Col, at, at)
 		case store.OpUpdate:
-			res, err = st.update.ExecContext(ctx, string(c.After), hash, c.Source.File, c.Source.Line, c.Source.Col,
+			res, err = st.update.ExecContext(ctx, string(c.After), hash, c.Source.File, c.Source.Line, c.Source.Col, at,
 				k.Kind, k.Blueprint, k.ID)
 		case store.OpDelete:
 			res, err = st.del.ExecContext(ctx, k.Kind, k.Blueprint, k.ID)
@@ -173,6 +179,11 @@ func applyChanges(ctx context.Context, tx *sql.Tx, seq int64, revision, at strin
 
 		if k.Kind != catalog.KindEntityObj {
 			continue
+		}
+		if c.Op == store.OpDelete {
+			if _, err := st.delRuntime.ExecContext(ctx, k.Blueprint, k.ID); err != nil {
+				return fmt.Errorf("delete %s: runtime properties: %w", k, err)
+			}
 		}
 		if _, err := st.history.ExecContext(ctx, seq, k.Blueprint, k.ID, revision, string(c.Op),
 			nullJSON(c.Before), nullJSON(c.After), at); err != nil {

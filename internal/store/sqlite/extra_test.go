@@ -1,0 +1,84 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
+)
+
+func TestRuntimePropertiesLiveAndDieWithTheirEntity(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"}
+	create := store.Change{Key: key, Op: store.OpCreate, After: json.RawMessage(`{"identifier":"api"}`)}
+	if err := s.Apply(ctx, store.Revision{Revision: "r1", Result: store.ResultApplied, StartedAt: time.Now()}, []store.Change{create}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	rt := store.Runtime{Blueprint: "service", Identifier: "api", Properties: map[string]any{"health": "Healthy", "replicas": json.Number("3")}, UpdatedAt: at, UpdatedBy: "deploy-bot"}
+	if err := s.SetRuntime(ctx, rt); err != nil {
+		t.Fatal(err)
+	}
+	missing := rt
+	missing.Identifier = "nope"
+	if err := s.SetRuntime(ctx, missing); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("runtime for a missing entity: %v", err)
+	}
+	got, err := s.Runtimes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Properties["health"] != "Healthy" || got[0].Properties["replicas"] != json.Number("3") || !got[0].UpdatedAt.Equal(at) || got[0].UpdatedBy != "deploy-bot" {
+		t.Fatalf("runtimes: %+v", got)
+	}
+	obj, err := s.Get(ctx, key)
+	if err != nil || obj.CreatedAt.IsZero() || !obj.CreatedAt.Equal(obj.UpdatedAt) {
+		t.Fatalf("object timestamps: %+v, %v", obj, err)
+	}
+
+	del := store.Change{Key: key, Op: store.OpDelete, Before: create.After}
+	if err := s.Apply(ctx, store.Revision{Revision: "r2", Result: store.ResultApplied, StartedAt: time.Now()}, []store.Change{del}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Runtimes(ctx); len(got) != 0 {
+		t.Fatalf("runtime values survived their entity: %+v", got)
+	}
+}
+
+func TestAuditLogAndDeliveries(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		e := store.AuditEntry{At: base.Add(time.Duration(i) * time.Minute), Actor: "ci", Action: "entity.upsert", Resource: "service/api", Status: 200, Details: json.RawMessage(`{"n":1}`)}
+		if err := s.Audit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.AuditLog(ctx, 2, 0)
+	if err != nil || len(page) != 2 || !page[0].At.Equal(base.Add(4*time.Minute)) {
+		t.Fatalf("first page: %+v, %v", page, err)
+	}
+	next, err := s.AuditLog(ctx, 10, page[1].ID)
+	if err != nil || len(next) != 3 || string(next[0].Details) != `{"n":1}` {
+		t.Fatalf("second page: %+v, %v", next, err)
+	}
+
+	seen, err := s.Seen(ctx, "d-1", base)
+	if err != nil || seen {
+		t.Fatalf("first delivery: seen=%v err=%v", seen, err)
+	}
+	if seen, _ := s.Seen(ctx, "d-1", base.Add(time.Minute)); !seen {
+		t.Fatal("a redelivery was not recognised")
+	}
+	// A week later the id has been forgotten.
+	s.Seen(ctx, "d-2", base.Add(8*24*time.Hour))
+	if seen, _ := s.Seen(ctx, "d-1", base.Add(8*24*time.Hour)); seen {
+		t.Fatal("delivery ids are never pruned")
+	}
+}
