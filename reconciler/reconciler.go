@@ -98,8 +98,12 @@ type Result struct {
 	Events      []Event
 	Duration    time.Duration
 	// Catalog is the loaded catalog; for a failed revision it holds what
-	// was valid, for reports only.
+	// was valid, for reports only. Objects is its canonical form, with
+	// where each object is declared.
 	Catalog *catalog.Catalog
+	Objects map[catalog.Key]catalog.Object
+	// At is when the revision was applied.
+	At time.Time
 }
 
 // Reconciler applies revisions one at a time.
@@ -145,6 +149,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 		return nil, err
 	}
 	res.Catalog = loaded.Catalog
+	res.Objects = loaded.Objects
 	if diags := r.validate(loaded); len(diags) > 0 {
 		res.Diagnostics = diags
 		finish(Failed)
@@ -168,6 +173,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 		return nil, err
 	}
 	finish(outcome)
+	res.At = start.Add(res.Duration)
 	res.Events = r.emit(ctx, rev, res.Plan)
 	r.opts.Logger.Info("reconciled", "revision", rev.ID, "outcome", outcome,
 		"created", res.Plan.Total().Created, "updated", res.Plan.Total().Updated,

@@ -1,0 +1,255 @@
+// Package api serves pier's HTTP API. Paths and bodies follow Port's REST
+// API where Port has them (/v1/blueprints, /v1/blueprints/{bp}/entities,
+// /v1/entities/search, /v1/auth/access_token, ...), so that scripts and
+// workflows written for Port work against pier by changing the base URL.
+//
+// Reads come from the in-memory state (internal/state) and never touch
+// the database; writes (runtime properties, manual reconciles) go to the
+// store first and are published to the state after they commit. Every
+// write is authenticated and recorded in the audit log. One file per
+// resource, as go-github does.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/validate"
+	"github.com/pierhq/pier/reconciler"
+)
+
+// Store is what the API needs of the state store.
+type Store interface {
+	History(ctx context.Context, blueprint, id string) ([]store.HistoryEntry, error)
+	Revisions(ctx context.Context, limit int) ([]store.Revision, error)
+	SetRuntime(ctx context.Context, rt store.Runtime) error
+	Audit(ctx context.Context, e store.AuditEntry) error
+	AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error)
+}
+
+// Instrumenter wraps a route's handler with metrics.
+type Instrumenter interface {
+	InstrumentHandler(route string, h http.Handler) http.Handler
+}
+
+// Options configure a Server.
+type Options struct {
+	State *state.Holder
+	Store Store
+	// Status reports the reconcile loop's status; Reconcile asks for a
+	// reconcile now.
+	Status    func() reconciler.Status
+	Reconcile func()
+	Auth      *Auth
+	Metrics   Instrumenter
+	// Webhooks, when set, is mounted at /webhooks/github.
+	Webhooks http.Handler
+	// Metrics handler, when set, is mounted at /metrics.
+	MetricsHandler http.Handler
+	Logger         *slog.Logger
+	Now            func() time.Time
+	// MaxBody bounds request bodies; default 1 MiB.
+	MaxBody int64
+}
+
+// Server is pier's HTTP API.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+
+	vmu        sync.Mutex
+	validators map[*catalog.Blueprint]*validate.Validator
+}
+
+// New builds the API.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBody == 0 {
+		opts.MaxBody = 1 << 20
+	}
+	if opts.Auth == nil {
+		opts.Auth = &Auth{}
+	}
+	s := &Server{opts: opts, mux: http.NewServeMux(), validators: map[*catalog.Blueprint]*validate.Validator{}}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// access is who may call a route.
+type access int
+
+const (
+	public access = iota // no credentials (health, token exchange, webhooks)
+	read                 // anonymous when the server allows anonymous reads
+	write                // always authenticated, and audited
+)
+
+func (s *Server) routes() {
+	s.handle("GET /healthz", public, s.healthz)
+	s.handle("GET /readyz", public, s.readyz)
+	s.handle("POST /v1/auth/access_token", public, s.accessToken)
+
+	s.handle("GET /v1/blueprints", read, s.listBlueprints)
+	s.handle("GET /v1/blueprints/{bp}", read, s.getBlueprint)
+	s.handle("GET /v1/blueprints/{bp}/entities", read, s.listEntities)
+	s.handle("GET /v1/blueprints/{bp}/entities/{id}", read, s.getEntity)
+	s.handle("POST /v1/blueprints/{bp}/entities", write, s.upsertEntity)
+	s.handle("PATCH /v1/blueprints/{bp}/entities/{id}", write, s.patchEntity)
+	s.handle("GET /v1/entities/{bp}/{id}/history", read, s.entityHistory)
+	s.handle("POST /v1/entities/search", read, s.search)
+	s.handle("GET /v1/actions", read, s.listActions)
+	s.handle("GET /v1/actions/{id}", read, s.getAction)
+	s.handle("GET /v1/scorecards", read, s.listScorecards)
+	s.handle("GET /v1/scorecards/{id}", read, s.getScorecard)
+	s.handle("GET /v1/automations", read, s.listAutomations)
+	s.handle("GET /v1/status", read, s.status)
+	s.handle("POST /v1/reconcile", write, s.reconcile)
+	s.handle("GET /v1/audit-log", read, s.auditLog)
+
+	if s.opts.Webhooks != nil {
+		s.mux.Handle("/webhooks/github", s.instrument("/webhooks/github", s.opts.Webhooks))
+	}
+	if s.opts.MetricsHandler != nil {
+		s.mux.Handle("GET /metrics", s.opts.MetricsHandler)
+	}
+	// Anything else under /v1 is a JSON 404, not the mux's plain text.
+	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+	})))
+}
+
+// handler is a route's handler: it returns the status it answered so that
+// writes can be audited with it.
+type handler func(w http.ResponseWriter, r *http.Request, c *caller) int
+
+func (s *Server) handle(pattern string, acc access, h handler) {
+	route := pattern
+	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.opts.Auth.identify(r, s.opts.Now())
+		switch {
+		case acc == write && c == nil && err == nil:
+			writeError(w, http.StatusUnauthorized, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
+			return
+		case acc == read && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
+			return
+		case acc != public && err != nil:
+			writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)
+		}
+		code := h(w, r, c)
+		if acc == write {
+			s.audit(r, c, route, code)
+		}
+	})))
+}
+
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	if s.opts.Metrics == nil {
+		return h
+	}
+	return s.opts.Metrics.InstrumentHandler(route, h)
+}
+
+// audit records a write. The entry says who did what to which resource
+// and how it ended; a failure to record is logged, not hidden.
+func (s *Server) audit(r *http.Request, c *caller, route string, code int) {
+	actor := "anonymous"
+	if c != nil {
+		actor = c.ID
+	}
+	resource := strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/")
+	e := store.AuditEntry{At: s.opts.Now().UTC(), Actor: actor, Action: r.Method + " " + routePath(route), Resource: resource, Status: code}
+	if err := s.opts.Store.Audit(context.WithoutCancel(r.Context()), e); err != nil {
+		s.opts.Logger.Error("audit log write failed", "action", e.Action, "resource", resource, "err", err)
+	}
+}
+
+func routePath(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return pattern[i+1:]
+	}
+	return pattern
+}
+
+// Port's response envelope: {"ok": true, ...}.
+func writeJSON(w http.ResponseWriter, code int, body map[string]any) int {
+	body["ok"] = code < 400
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(body)
+	return code
+}
+
+// writeError answers in Port's error shape: {"ok": false, "error": code,
+// "message": ...}, plus details when there are some.
+func writeError(w http.ResponseWriter, code int, kind, msg string, details ...map[string]any) int {
+	body := map[string]any{"error": kind, "message": msg}
+	for _, d := range details {
+		for k, v := range d {
+			body[k] = v
+		}
+	}
+	return writeJSON(w, code, body)
+}
+
+// decodeBody reads a JSON request body strictly enough to catch mistakes
+// (one document, numbers kept exact) and answers the error itself.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, bool) {
+	d := json.NewDecoder(r.Body)
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body over %d bytes", tooBig.Limit)), false
+		}
+		return writeError(w, http.StatusBadRequest, "invalid_json", "request body: "+err.Error()), false
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return writeError(w, http.StatusBadRequest, "invalid_json", "request body: more than one JSON document"), false
+	}
+	return 0, true
+}
+
+// validator returns the compiled validator of a blueprint of the current
+// snapshot, compiling it on first use.
+func (s *Server) validator(bp *catalog.Blueprint) (*validate.Validator, error) {
+	s.vmu.Lock()
+	defer s.vmu.Unlock()
+	if v, ok := s.validators[bp]; ok {
+		return v, nil
+	}
+	v, err := validate.Compile(bp)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.validators) > 1024 {
+		clear(s.validators) // blueprints of old snapshots
+	}
+	s.validators[bp] = v
+	return v, nil
+}

@@ -1,0 +1,144 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Client is an API client allowed to exchange its secret for tokens.
+type Client struct {
+	ID     string `json:"clientId"`
+	Secret string `json:"clientSecret"`
+}
+
+// Auth issues and checks bearer tokens. Tokens are stateless: an HMAC of
+// the client id and expiry under a key derived from the configured
+// secrets, so replicas sharing the configuration accept each other's
+// tokens and a restart does not log clients out. Rotating a secret
+// revokes every token.
+type Auth struct {
+	Clients []Client
+	// AnonymousReads lets unauthenticated callers read.
+	AnonymousReads bool
+	// TTL of issued tokens; default one hour (Port's expiresIn).
+	TTL time.Duration
+}
+
+type caller struct {
+	ID string
+}
+
+func (a *Auth) ttl() time.Duration {
+	if a.TTL == 0 {
+		return time.Hour
+	}
+	return a.TTL
+}
+
+func (a *Auth) key() []byte {
+	secrets := make([]string, 0, len(a.Clients))
+	for _, c := range a.Clients {
+		secrets = append(secrets, c.ID+"\x00"+c.Secret)
+	}
+	sort.Strings(secrets)
+	h := sha256.New()
+	h.Write([]byte("pier access token key v1"))
+	for _, s := range secrets {
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	return h.Sum(nil)
+}
+
+type claims struct {
+	Sub string `json:"sub"`
+	Exp int64  `json:"exp"`
+}
+
+// issue returns a token for a client whose secret matched.
+func (a *Auth) issue(id string, now time.Time) (string, time.Duration) {
+	ttl := a.ttl()
+	payload, _ := json.Marshal(claims{Sub: id, Exp: now.Add(ttl).Unix()})
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	return p + "." + a.sign(p), ttl
+}
+
+func (a *Auth) sign(p string) string {
+	m := hmac.New(sha256.New, a.key())
+	m.Write([]byte(p))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// check verifies the credentials of a token exchange in constant time.
+func (a *Auth) check(id, secret string) bool {
+	ok := false
+	for _, c := range a.Clients {
+		idMatch := subtle.ConstantTimeCompare([]byte(c.ID), []byte(id)) == 1
+		secretMatch := subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) == 1
+		if idMatch && secretMatch {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// identify returns the caller a request's bearer token names: nil with no
+// error when there is no token, an error when the token is bad.
+func (a *Auth) identify(r *http.Request, now time.Time) (*caller, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, errors.New("the Authorization header must be \"Bearer <token>\"")
+	}
+	p, sig, ok := strings.Cut(strings.TrimSpace(tok), ".")
+	if !ok || len(a.Clients) == 0 || !hmac.Equal([]byte(sig), []byte(a.sign(p))) {
+		return nil, errors.New("invalid token")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(p)
+	if err != nil {
+		return nil, errors.New("invalid token")
+	}
+	var c claims
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, errors.New("invalid token")
+	}
+	if now.Unix() >= c.Exp {
+		return nil, fmt.Errorf("token expired at %s", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
+	}
+	return &caller{ID: c.Sub}, nil
+}
+
+// accessToken is Port's POST /v1/auth/access_token.
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	var body struct {
+		ClientID     string `json:"clientId"`
+		ClientSecret string `json:"clientSecret"`
+	}
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	if body.ClientID == "" || body.ClientSecret == "" {
+		return writeError(w, http.StatusBadRequest, "invalid_request", "clientId and clientSecret are required")
+	}
+	if !s.opts.Auth.check(body.ClientID, body.ClientSecret) {
+		return writeError(w, http.StatusUnauthorized, "invalid_credentials", "unknown clientId or wrong clientSecret")
+	}
+	tok, ttl := s.opts.Auth.issue(body.ClientID, s.opts.Now())
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"accessToken": tok,
+		"expiresIn":   int(ttl.Seconds()),
+		"tokenType":   "Bearer",
+	})
+}

@@ -1,0 +1,78 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/pierhq/pier/internal/state"
+)
+
+// listBlueprints is Port's GET /v1/blueprints.
+func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	out := make([]any, 0, len(snap.Blueprints))
+	for _, id := range state.Keys(snap.Blueprints) {
+		out = append(out, snap.Blueprints[id])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"blueprints": out})
+}
+
+// getBlueprint is Port's GET /v1/blueprints/{bp}.
+func (s *Server) getBlueprint(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	bp := s.opts.State.Load().Blueprints[r.PathValue("bp")]
+	if bp == nil {
+		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(r.PathValue("bp")))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"blueprint": bp})
+}
+
+// listActions is GET /v1/actions.
+func (s *Server) listActions(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	out := make([]any, 0, len(snap.Actions))
+	for _, id := range state.Keys(snap.Actions) {
+		a := snap.Actions[id]
+		if bp := r.URL.Query().Get("blueprint"); bp != "" && a.Trigger.BlueprintIdentifier != bp {
+			continue
+		}
+		out = append(out, a)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"actions": out})
+}
+
+// getAction is GET /v1/actions/{id}.
+func (s *Server) getAction(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	a := s.opts.State.Load().Actions[r.PathValue("id")]
+	if a == nil {
+		return writeError(w, http.StatusNotFound, "action_not_found", "no action "+quote(r.PathValue("id")))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"action": a})
+}
+
+// listScorecards is GET /v1/scorecards.
+func (s *Server) listScorecards(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	out := make([]any, 0, len(snap.Scorecards))
+	for _, id := range state.Keys(snap.Scorecards) {
+		out = append(out, snap.Scorecards[id])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": out})
+}
+
+// getScorecard is GET /v1/scorecards/{id}.
+func (s *Server) getScorecard(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	sc := s.opts.State.Load().Scorecards[r.PathValue("id")]
+	if sc == nil {
+		return writeError(w, http.StatusNotFound, "scorecard_not_found", "no scorecard "+quote(r.PathValue("id")))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"scorecard": sc})
+}
+
+// listAutomations is GET /v1/automations.
+func (s *Server) listAutomations(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	out := make([]any, 0, len(snap.Automations))
+	for _, id := range state.Keys(snap.Automations) {
+		out = append(out, snap.Automations[id])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"automations": out})
+}

@@ -1,0 +1,302 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/validate"
+)
+
+// maxPage bounds one page of a listing.
+const maxPage = 10000
+
+// listEntities is Port's GET /v1/blueprints/{bp}/entities, in identifier
+// order. ?limit=N&from=ID pages through it: the answer's "next" is the
+// from of the following page.
+func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	bp := r.PathValue("bp")
+	if snap.Blueprints[bp] == nil {
+		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(bp))
+	}
+	limit, err := intParam(r, "limit", maxPage)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+	}
+	limit = min(max(limit, 1), maxPage)
+	ids := snap.IDs(bp)
+	from := r.URL.Query().Get("from")
+	start := 0
+	if from != "" {
+		start = sort.SearchStrings(ids, from)
+		if start < len(ids) && ids[start] == from {
+			start++
+		}
+	}
+	end := min(start+limit, len(ids))
+	out := make([]*state.Entity, 0, end-start)
+	for _, id := range ids[start:end] {
+		out = append(out, snap.Entities[bp][id])
+	}
+	body := map[string]any{"entities": out}
+	if end < len(ids) {
+		body["next"] = ids[end-1]
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+// related is a relation target as the API resolves it.
+type related struct {
+	Identifier string `json:"identifier"`
+	Title      string `json:"title,omitempty"`
+	Blueprint  string `json:"blueprint"`
+	Exists     bool   `json:"exists"`
+}
+
+// getEntity is Port's GET /v1/blueprints/{bp}/entities/{id}, with each
+// relation resolved to its targets' titles, and the entities that relate
+// to this one.
+func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	bp, id := r.PathValue("bp"), r.PathValue("id")
+	b := snap.Blueprints[bp]
+	if b == nil {
+		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(bp))
+	}
+	e := snap.Entity(bp, id)
+	if e == nil {
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
+	}
+	resolved := map[string][]related{}
+	for name, v := range e.Relations {
+		rel, ok := b.Relations[name]
+		if !ok {
+			continue
+		}
+		list := []related{}
+		for _, t := range state.Identifiers(v) {
+			x := related{Identifier: t, Blueprint: rel.Target}
+			if te := snap.Entity(rel.Target, t); te != nil {
+				x.Title, x.Exists = te.Title, true
+			}
+			list = append(list, x)
+		}
+		resolved[name] = list
+	}
+	referrers := []related{}
+	for _, k := range snap.Referrers(bp, id) {
+		x := related{Identifier: k.ID, Blueprint: k.Blueprint, Exists: true}
+		if te := snap.Entity(k.Blueprint, k.ID); te != nil {
+			x.Title = te.Title
+		}
+		referrers = append(referrers, x)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entity": e, "relatedEntities": resolved, "referencedBy": referrers})
+}
+
+// entityHistory is GET /v1/entities/{bp}/{id}/history: every change git
+// made to the entity, oldest first, with the revision and both versions.
+func (s *Server) entityHistory(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	bp, id := r.PathValue("bp"), r.PathValue("id")
+	h, err := s.opts.Store.History(r.Context(), bp, id)
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+	}
+	if len(h) == 0 {
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no history for %s entity %s", bp, quote(id)))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"history": h})
+}
+
+// entityBody is Port's entity request body.
+type entityBody struct {
+	Identifier *string                    `json:"identifier"`
+	Title      *string                    `json:"title"`
+	Icon       *string                    `json:"icon"`
+	Team       json.RawMessage            `json:"team"`
+	Properties map[string]json.RawMessage `json:"properties"`
+	Relations  map[string]json.RawMessage `json:"relations"`
+}
+
+// upsertEntity is Port's POST /v1/blueprints/{bp}/entities. In pier an
+// entity exists because git declares it; the API writes only its
+// runtime-owned properties. With ?upsert=true the write lands on the
+// existing entity (replacing its runtime values, or merging into them with
+// &merge=true); without it, an existing entity is a conflict, as in Port.
+func (s *Server) upsertEntity(w http.ResponseWriter, r *http.Request, c *caller) int {
+	var body entityBody
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	if body.Identifier == nil || *body.Identifier == "" {
+		return writeError(w, http.StatusUnprocessableEntity, "missing_identifier", "the entity's identifier is required")
+	}
+	q := r.URL.Query()
+	upsert, merge := q.Get("upsert") == "true", q.Get("merge") == "true"
+	snap := s.opts.State.Load()
+	bp := r.PathValue("bp")
+	if !upsert && snap.Entity(bp, *body.Identifier) != nil {
+		return writeError(w, http.StatusConflict, "entity_exists",
+			fmt.Sprintf("%s entity %s exists; use ?upsert=true (and &merge=true) to write its runtime properties", bp, quote(*body.Identifier)))
+	}
+	return s.writeRuntime(w, r, c, bp, *body.Identifier, &body, merge, http.StatusCreated)
+}
+
+// patchEntity is Port's PATCH /v1/blueprints/{bp}/entities/{id}: the
+// given runtime properties are merged into the entity's.
+func (s *Server) patchEntity(w http.ResponseWriter, r *http.Request, c *caller) int {
+	var body entityBody
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	id := r.PathValue("id")
+	if body.Identifier != nil && *body.Identifier != id {
+		return writeError(w, http.StatusUnprocessableEntity, "identifier_mismatch",
+			fmt.Sprintf("the body's identifier %s differs from the path's %s; identifiers are declared in git", quote(*body.Identifier), quote(id)))
+	}
+	return s.writeRuntime(w, r, c, r.PathValue("bp"), id, &body, true, http.StatusOK)
+}
+
+// writeRuntime checks a write against the blueprint and ownership rules,
+// stores it, and publishes it. Fields that git owns may be sent only with
+// the value git has (scripts often send whole entities); a different
+// value is a 409 naming the file that owns it.
+func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller, bp, id string, body *entityBody, merge bool, okCode int) int {
+	snap := s.opts.State.Load()
+	b := snap.Blueprints[bp]
+	if b == nil {
+		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(bp))
+	}
+	e := snap.Entity(bp, id)
+	if e == nil {
+		return writeError(w, http.StatusNotFound, "entity_not_found",
+			fmt.Sprintf("no %s entity %s: entities are declared in git, add it by pull request", bp, quote(id)))
+	}
+	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
+	owner := snap.Source(key)
+	conflict := func(field string) int {
+		return writeError(w, http.StatusConflict, "git_owned",
+			fmt.Sprintf("%s of %s/%s is declared in git at %s; change it by pull request", field, bp, id, owner),
+			map[string]any{"field": field, "file": owner.File, "line": owner.Line})
+	}
+	g := e.Git
+	if body.Title != nil && *body.Title != g.Title {
+		return conflict("title")
+	}
+	if body.Icon != nil && *body.Icon != g.Icon {
+		return conflict("icon")
+	}
+	if len(body.Team) > 0 && !sameTeam(body.Team, g.Team) {
+		return conflict("team")
+	}
+	for _, name := range sortedKeys(body.Relations) {
+		if !sameJSON(body.Relations[name], mustJSON(g.Relations[name])) {
+			return conflict("relations." + name)
+		}
+	}
+	v, err := s.validator(b)
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "blueprint_error", err.Error())
+	}
+	updates := map[string]any{}
+	var problems catalog.Diagnostics
+	for _, name := range sortedKeys(body.Properties) {
+		raw := body.Properties[name]
+		field := "properties." + name
+		switch v.Owner(name) {
+		case validate.Git:
+			if gv, ok := g.Properties[name]; ok && sameJSON(raw, mustJSON(gv)) {
+				continue
+			}
+			return conflict(field)
+		case validate.Computed:
+			return writeError(w, http.StatusConflict, "computed", fmt.Sprintf("%s of %s/%s is computed by pier", field, bp, id), map[string]any{"field": field})
+		}
+		n, err := node.Decode(raw, catalog.Pos{File: "request body"})
+		if err != nil {
+			return writeError(w, http.StatusBadRequest, "invalid_json", fmt.Sprintf("%s: %v", field, err))
+		}
+		if ds := v.CheckProperty(name, n, ""); len(ds) > 0 {
+			problems = append(problems, ds...)
+			continue
+		}
+		updates[name] = n.Any()
+	}
+	if len(problems) > 0 {
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_property", problems[0].Path+": "+problems[0].Message,
+			map[string]any{"field": problems[0].Path, "errors": problems})
+	}
+	runtime := map[string]any{}
+	if merge {
+		maps.Copy(runtime, e.Runtime)
+	}
+	for name, val := range updates {
+		if val == nil {
+			delete(runtime, name)
+		} else {
+			runtime[name] = val
+		}
+	}
+	now := s.opts.Now().UTC()
+	actor := c.ID
+	if err := s.opts.Store.SetRuntime(r.Context(), store.Runtime{Blueprint: bp, Identifier: id, Properties: runtime, UpdatedAt: now, UpdatedBy: actor}); err != nil {
+		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+	}
+	updated := s.opts.State.SetRuntime(bp, id, runtime, now, actor)
+	if updated == nil { // a reconcile deleted it in the meantime
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
+	}
+	return writeJSON(w, okCode, map[string]any{"entity": updated})
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	na, err1 := node.Decode(a, catalog.Pos{})
+	nb, err2 := node.Decode(b, catalog.Pos{})
+	return err1 == nil && err2 == nil && string(na.JSON()) == string(nb.JSON())
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// sameTeam compares a body's team, which Port accepts as one name or a
+// list, with the entity's.
+func sameTeam(raw json.RawMessage, team []string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return len(team) == 1 && team[0] == one
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil || len(list) != len(team) {
+		return false
+	}
+	for i := range list {
+		if list[i] != team[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func quote(s string) string { return strconv.Quote(s) }

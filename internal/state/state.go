@@ -1,0 +1,414 @@
+// Package state is the in-memory read model of the applied catalog: what
+// the API serves. It is rebuilt from the store when the daemon starts (so
+// the last good state serves before the first reconcile) and replaced
+// after every applied revision and every runtime write.
+//
+// A Snapshot is immutable once published; readers take the current one
+// with Holder.Load and never lock. Writers build the next snapshot,
+// sharing every entity that did not change, and publish it atomically.
+package state
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// Entity is an entity as the API serves it, in Port's shape: the values
+// declared in git with the runtime-owned values written through the API
+// merged over them.
+type Entity struct {
+	Identifier string         `json:"identifier"`
+	Title      string         `json:"title,omitempty"`
+	Icon       string         `json:"icon,omitempty"`
+	Blueprint  string         `json:"blueprint"`
+	Team       []string       `json:"team"`
+	Properties map[string]any `json:"properties"`
+	Relations  map[string]any `json:"relations"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	CreatedBy  string         `json:"createdBy"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
+	UpdatedBy  string         `json:"updatedBy"`
+
+	// Git is the entity as declared in git; Runtime the API-written
+	// values (nil when none).
+	Git     *catalog.Entity `json:"-"`
+	Runtime map[string]any  `json:"-"`
+	// RuntimeAt and RuntimeBy are when and by whom Runtime was written.
+	RuntimeAt time.Time `json:"-"`
+	RuntimeBy string    `json:"-"`
+}
+
+// GitActor is the createdBy/updatedBy of changes that came from git.
+const GitActor = "git"
+
+func newEntity(git *catalog.Entity, created, updated time.Time, runtime map[string]any, runtimeAt time.Time, runtimeBy string) *Entity {
+	e := &Entity{
+		Identifier: git.Identifier, Title: git.Title, Icon: git.Icon, Blueprint: git.Blueprint,
+		Team: git.Team, Relations: git.Relations, Properties: git.Properties,
+		CreatedAt: created, CreatedBy: GitActor, UpdatedAt: updated, UpdatedBy: GitActor,
+		Git: git, Runtime: runtime, RuntimeAt: runtimeAt, RuntimeBy: runtimeBy,
+	}
+	if e.Team == nil {
+		e.Team = []string{}
+	}
+	if len(runtime) > 0 {
+		e.Properties = maps.Clone(git.Properties)
+		maps.Copy(e.Properties, runtime)
+		if runtimeAt.After(e.UpdatedAt) {
+			e.UpdatedAt, e.UpdatedBy = runtimeAt, runtimeBy
+		}
+	}
+	return e
+}
+
+// Snapshot is the applied state at one moment.
+type Snapshot struct {
+	Revision    string
+	AppliedAt   time.Time
+	Blueprints  map[string]*catalog.Blueprint
+	Entities    map[string]map[string]*Entity // blueprint -> identifier -> entity
+	Actions     map[string]*catalog.Action
+	Scorecards  map[string]*catalog.Scorecard
+	Automations map[string]*catalog.Automation
+	// sources and objects say where each object is declared (see Source).
+	sources map[catalog.Key]catalog.Pos
+	objects map[catalog.Key]catalog.Object
+
+	once      sync.Once
+	ids       map[string][]string // sorted identifiers per blueprint
+	referrers map[catalog.Key][]catalog.Key
+
+	idxMu sync.Mutex
+	idx   map[indexKey]map[string][]*Entity
+}
+
+// Source says where an object is declared, so that the API can name the
+// file that owns a property it refuses to write.
+func (s *Snapshot) Source(k catalog.Key) catalog.Pos {
+	if o, ok := s.objects[k]; ok {
+		return o.Source
+	}
+	return s.sources[k]
+}
+
+// Loaded reports whether the snapshot holds an applied state.
+func (s *Snapshot) Loaded() bool { return s != nil && s.Revision != "" }
+
+// Entity returns one entity, or nil.
+func (s *Snapshot) Entity(blueprint, id string) *Entity { return s.Entities[blueprint][id] }
+
+// EntityCount is the number of entities.
+func (s *Snapshot) EntityCount() int {
+	n := 0
+	for _, es := range s.Entities {
+		n += len(es)
+	}
+	return n
+}
+
+func (s *Snapshot) build() {
+	s.once.Do(func() {
+		s.ids = make(map[string][]string, len(s.Entities))
+		s.referrers = map[catalog.Key][]catalog.Key{}
+		for bp, es := range s.Entities {
+			ids := make([]string, 0, len(es))
+			for id, e := range es {
+				ids = append(ids, id)
+				from := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
+				b := s.Blueprints[bp]
+				if b == nil {
+					continue
+				}
+				for name, v := range e.Relations {
+					rel, ok := b.Relations[name]
+					if !ok {
+						continue
+					}
+					for _, t := range Identifiers(v) {
+						to := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: rel.Target, ID: t}
+						s.referrers[to] = append(s.referrers[to], from)
+					}
+				}
+			}
+			sort.Strings(ids)
+			s.ids[bp] = ids
+		}
+		for _, rs := range s.referrers {
+			sort.Slice(rs, func(i, j int) bool { return rs[i].Less(rs[j]) })
+		}
+	})
+}
+
+// IDs returns the sorted identifiers of a blueprint's entities.
+func (s *Snapshot) IDs(blueprint string) []string {
+	s.build()
+	return s.ids[blueprint]
+}
+
+// Referrers returns the entities whose relations point at the given one.
+func (s *Snapshot) Referrers(blueprint, id string) []catalog.Key {
+	s.build()
+	return s.referrers[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: blueprint, ID: id}]
+}
+
+type indexKey struct{ blueprint, field string }
+
+// Index returns, for one blueprint, the entities by the string form of a
+// field's value (a property, a relation, or $identifier, $title, $team):
+// an equality index the search uses to avoid scanning every entity. It
+// is built on first use and lives as long as the snapshot.
+func (s *Snapshot) Index(blueprint, field string) map[string][]*Entity {
+	k := indexKey{blueprint, field}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	if idx, ok := s.idx[k]; ok {
+		return idx
+	}
+	idx := map[string][]*Entity{}
+	for _, id := range s.IDs(blueprint) {
+		e := s.Entities[blueprint][id]
+		for _, v := range fieldValues(e, field) {
+			idx[v] = append(idx[v], e)
+		}
+	}
+	if s.idx == nil {
+		s.idx = map[indexKey]map[string][]*Entity{}
+	}
+	s.idx[k] = idx
+	return idx
+}
+
+// IndexKey is the string an indexed value is filed under: strings as
+// themselves, other scalars as their JSON text.
+func IndexKey(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return "#" + v.String(), true
+	case float64:
+		return "#" + json.Number(fmt.Sprint(v)).String(), true
+	case bool:
+		return fmt.Sprint(v), true
+	}
+	return "", false
+}
+
+func fieldValues(e *Entity, field string) []string {
+	var v any
+	switch field {
+	case "$identifier":
+		v = e.Identifier
+	case "$title":
+		v = e.Title
+	case "$team":
+		out := make([]string, 0, len(e.Team))
+		out = append(out, e.Team...)
+		return out
+	default:
+		var ok bool
+		if v, ok = e.Properties[field]; !ok {
+			v = e.Relations[field]
+		}
+	}
+	if list, ok := v.([]any); ok {
+		var out []string
+		for _, el := range list {
+			if k, ok := IndexKey(el); ok {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	if k, ok := IndexKey(v); ok {
+		return []string{k}
+	}
+	return nil
+}
+
+// Identifiers returns the entity identifiers a relation value names.
+func Identifiers(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, el := range v {
+			if s, ok := el.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// Holder publishes snapshots.
+type Holder struct {
+	p  atomic.Pointer[Snapshot]
+	mu sync.Mutex // serialises writers
+}
+
+// NewHolder returns a holder with an empty snapshot.
+func NewHolder() *Holder {
+	h := &Holder{}
+	h.p.Store(empty())
+	return h
+}
+
+func empty() *Snapshot {
+	return &Snapshot{
+		Blueprints: map[string]*catalog.Blueprint{}, Entities: map[string]map[string]*Entity{},
+		Actions: map[string]*catalog.Action{}, Scorecards: map[string]*catalog.Scorecard{},
+		Automations: map[string]*catalog.Automation{}, sources: map[catalog.Key]catalog.Pos{},
+	}
+}
+
+// Load returns the current snapshot.
+func (h *Holder) Load() *Snapshot { return h.p.Load() }
+
+// Restore builds the snapshot from the store's state and runtime values.
+func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt time.Time) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	rt := make(map[catalog.Key]store.Runtime, len(runtimes))
+	for _, r := range runtimes {
+		rt[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: r.Blueprint, ID: r.Identifier}] = r
+	}
+	s := empty()
+	s.Revision, s.AppliedAt = st.Revision, appliedAt
+	for k, o := range st.Objects {
+		s.sources[k] = o.Source
+		var err error
+		switch k.Kind {
+		case catalog.KindBlueprintObj:
+			v := &catalog.Blueprint{}
+			err = decode(o.JSON, v)
+			s.Blueprints[k.ID] = v
+		case catalog.KindActionObj:
+			v := &catalog.Action{}
+			err = decode(o.JSON, v)
+			s.Actions[k.ID] = v
+		case catalog.KindScorecardObj:
+			v := &catalog.Scorecard{}
+			err = decode(o.JSON, v)
+			s.Scorecards[k.ID] = v
+		case catalog.KindAutomationObj:
+			v := &catalog.Automation{}
+			err = decode(o.JSON, v)
+			s.Automations[k.ID] = v
+		case catalog.KindEntityObj:
+			g := &catalog.Entity{}
+			if err = decode(o.JSON, g); err == nil {
+				r := rt[k]
+				setEntity(s, newEntity(g, o.CreatedAt, o.UpdatedAt, r.Properties, r.UpdatedAt, r.UpdatedBy))
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("restore %s: %w", k, err)
+		}
+	}
+	h.p.Store(s)
+	return nil
+}
+
+func setEntity(s *Snapshot, e *Entity) {
+	es := s.Entities[e.Blueprint]
+	if es == nil {
+		es = map[string]*Entity{}
+		s.Entities[e.Blueprint] = es
+	}
+	es[e.Identifier] = e
+}
+
+// Applied is what a reconcile applied, as the holder needs it.
+type Applied struct {
+	Revision string
+	At       time.Time
+	Catalog  *catalog.Catalog
+	Objects  map[catalog.Key]catalog.Object
+	// Created and Updated list the entities the revision created or
+	// changed; every other entity keeps its timestamps.
+	Created, Updated map[catalog.Key]bool
+}
+
+// Publish replaces the state with a newly applied revision. Entities the
+// revision did not touch keep their view (and runtime values); runtime
+// values of surviving entities carry over.
+func (h *Holder) Publish(a Applied) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	prev := h.p.Load()
+	s := empty()
+	s.Revision, s.AppliedAt = a.Revision, a.At
+	s.Blueprints = a.Catalog.Blueprints
+	s.Actions = a.Catalog.Actions
+	s.Scorecards = a.Catalog.Scorecards
+	s.Automations = a.Catalog.Automations
+	s.objects = a.Objects
+	for bp, es := range a.Catalog.Entities {
+		out := make(map[string]*Entity, len(es))
+		old := prev.Entities[bp]
+		for id, g := range es {
+			k := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
+			p := old[id]
+			switch {
+			case p != nil && p.Git == g:
+				out[id] = p
+			case p != nil:
+				updated := p.UpdatedAt
+				if a.Updated[k] || a.Created[k] {
+					updated = a.At
+				}
+				out[id] = newEntity(g, p.CreatedAt, updated, p.Runtime, p.RuntimeAt, p.RuntimeBy)
+			default:
+				out[id] = newEntity(g, a.At, a.At, nil, time.Time{}, "")
+			}
+		}
+		s.Entities[bp] = out
+	}
+	h.p.Store(s)
+}
+
+// SetRuntime publishes new runtime values for one entity; it returns the
+// entity as now served, or nil if the entity does not exist.
+func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at time.Time, by string) *Entity {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	prev := h.p.Load()
+	old := prev.Entity(blueprint, id)
+	if old == nil {
+		return nil
+	}
+	e := newEntity(old.Git, old.CreatedAt, old.UpdatedAt, runtime, at, by)
+	s := &Snapshot{
+		Revision: prev.Revision, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
+		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations,
+		sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
+	}
+	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
+	s.Entities[blueprint][id] = e
+	h.p.Store(s)
+	return e
+}
+
+func decode(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// Keys returns the map's keys sorted.
+func Keys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}
