@@ -1,0 +1,284 @@
+// Package config reads pier serve's configuration. Every option is a
+// flag, an environment variable PIER_<NAME> (upper case, dashes as
+// underscores) and a key of an optional config file (YAML, JSON or CUE),
+// in that order of precedence. A wrong option stops start-up with a
+// message that names it and where it came from.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	cueyaml "cuelang.org/go/encoding/yaml"
+	"github.com/robfig/cron/v3"
+)
+
+// Client is an API client (clientId/clientSecret for
+// POST /v1/auth/access_token).
+type Client struct {
+	ID     string `json:"clientId"`
+	Secret string `json:"clientSecret"`
+}
+
+// Config is pier serve's configuration.
+type Config struct {
+	ConfigFile       string
+	Repo             string
+	Branch           string
+	Path             string
+	Poll             string
+	Listen           string
+	DB               string
+	CacheDir         string
+	GitHubAPIURL     string
+	GitHubToken      string
+	WebhookSecret    string
+	WebhookInsecure  bool
+	SSHKey           string
+	SSHKnownHosts    string
+	ClientID         string
+	ClientSecret     string
+	Clients          []Client
+	AnonymousReads   bool
+	TokenTTL         time.Duration
+	MaxDeletionShare float64
+	Debounce         time.Duration
+	LogLevel         string
+	LogFormat        string
+}
+
+// Secret options are never printed.
+var secret = map[string]bool{"github-token": true, "webhook-secret": true, "client-secret": true}
+
+// FlagSet declares every option on a new flag set bound to c.
+func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.ConfigFile, "config", "", "config file (YAML, JSON or CUE) whose keys are these option names")
+	fs.StringVar(&c.Repo, "repo", ".", "the catalog: a git URL (https://, ssh://, git@host:path, file://) followed by fetching, or a local directory watched for changes")
+	fs.StringVar(&c.Branch, "branch", "main", "branch of a git repository")
+	fs.StringVar(&c.Path, "path", "", "sub-directory of the repository holding the catalog")
+	fs.StringVar(&c.Poll, "poll", "@every 5m", "cron schedule for polling a git repository (webhooks notice pushes at once; this is the fallback)")
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address for the API, webhooks and metrics")
+	fs.StringVar(&c.DB, "db", "./data/pier.db", "SQLite database file")
+	fs.StringVar(&c.CacheDir, "cache-dir", "./data/git", "where clones of git repositories are kept")
+	fs.StringVar(&c.GitHubAPIURL, "github-api-url", "https://api.github.com/", "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
+	fs.StringVar(&c.GitHubToken, "github-token", "", "GitHub token for fetching and commit statuses (also GITHUB_TOKEN); never logged")
+	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "secret GitHub signs webhook deliveries with; deliveries are refused without one")
+	fs.BoolVar(&c.WebhookInsecure, "webhook-insecure", false, "accept unsigned webhook deliveries when no secret is set (local development only)")
+	fs.StringVar(&c.SSHKey, "ssh-key", "", "private key file for ssh:// and git@ repositories")
+	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", "", "known_hosts file for SSH host key checking")
+	fs.StringVar(&c.ClientID, "client-id", "", "an API client id (more in the config file's clients list)")
+	fs.StringVar(&c.ClientSecret, "client-secret", "", "the API client's secret; never logged")
+	fs.BoolVar(&c.AnonymousReads, "anonymous-reads", false, "let unauthenticated callers read the API (writes always need a token)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", time.Hour, "lifetime of issued access tokens")
+	fs.Float64Var(&c.MaxDeletionShare, "max-deletion-share", 0.5, "share of entities one revision may delete unless it opts in (settings.deletionGuard.allow)")
+	fs.DurationVar(&c.Debounce, "debounce", 100*time.Millisecond, "quiet time after a local file change before reconciling")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	return fs
+}
+
+// Parse reads the command line, the environment and the config file.
+func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := c.FlagSet(out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (options start with --)", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	// The environment, then the file, fill what the command line left.
+	if !set["config"] {
+		if v := getenv(envName("config")); v != "" {
+			c.ConfigFile = v
+		}
+	}
+	file := map[string]any{}
+	if c.ConfigFile != "" {
+		var err error
+		if file, err = readFile(c.ConfigFile); err != nil {
+			return nil, err
+		}
+	}
+	var errs []error
+	for name := range file {
+		if name == "clients" {
+			continue
+		}
+		if fs.Lookup(name) == nil || name == "config" {
+			errs = append(errs, fmt.Errorf("%s: unknown option %q (see pier serve --help)", c.ConfigFile, name))
+		}
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || f.Name == "config" {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("environment %s: %w", envName(f.Name), err))
+			}
+			return
+		}
+		if v, ok := file[f.Name]; ok {
+			if err := f.Value.Set(fmt.Sprint(v)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: option %s: %w", c.ConfigFile, f.Name, err))
+			}
+		}
+	})
+	if c.GitHubToken == "" {
+		c.GitHubToken = getenv("GITHUB_TOKEN")
+	}
+	if raw, ok := file["clients"]; ok {
+		cs, err := clientsOf(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: clients: %w", c.ConfigFile, err))
+		}
+		c.Clients = cs
+	}
+	if c.ClientID != "" || c.ClientSecret != "" {
+		if c.ClientID == "" || c.ClientSecret == "" {
+			errs = append(errs, errors.New("option client-id and client-secret must be set together"))
+		}
+		c.Clients = append(c.Clients, Client{ID: c.ClientID, Secret: c.ClientSecret})
+	}
+	errs = append(errs, c.check()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// check validates values that parse but make no sense.
+func (c *Config) check() []error {
+	var errs []error
+	if _, err := cron.ParseStandard(c.Poll); err != nil {
+		errs = append(errs, fmt.Errorf("option poll: %q is not a cron schedule: %w", c.Poll, err))
+	}
+	if c.MaxDeletionShare <= 0 || c.MaxDeletionShare > 1 {
+		errs = append(errs, fmt.Errorf("option max-deletion-share: %v is not in (0, 1]", c.MaxDeletionShare))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("option log-level: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("option log-format: %q is not text or json", c.LogFormat))
+	}
+	if c.Repo == "" {
+		errs = append(errs, errors.New("option repo: empty"))
+	}
+	if c.Listen == "" {
+		errs = append(errs, errors.New("option listen: empty"))
+	}
+	if c.TokenTTL <= 0 {
+		errs = append(errs, fmt.Errorf("option token-ttl: %v is not positive", c.TokenTTL))
+	}
+	if c.Debounce < 0 {
+		errs = append(errs, fmt.Errorf("option debounce: %v is negative", c.Debounce))
+	}
+	seen := map[string]bool{}
+	for _, cl := range c.Clients {
+		if cl.ID == "" || cl.Secret == "" {
+			errs = append(errs, errors.New("option clients: every client needs clientId and clientSecret"))
+		}
+		if seen[cl.ID] {
+			errs = append(errs, fmt.Errorf("option clients: clientId %q is listed twice", cl.ID))
+		}
+		seen[cl.ID] = true
+	}
+	return errs
+}
+
+// Redacted lists the configuration for the start-up log, secrets masked.
+func (c *Config) Redacted() []any {
+	var out []any
+	fs := c.FlagSet(io.Discard)
+	names := []string{}
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	sort.Strings(names)
+	for _, n := range names {
+		v := fs.Lookup(n).Value.String()
+		if secret[n] && v != "" {
+			v = "REDACTED"
+		}
+		out = append(out, n, v)
+	}
+	return append(out, "clients", len(c.Clients))
+}
+
+// IsLocalDir reports whether Repo names a local directory (watched) rather
+// than a repository URL (fetched).
+func (c *Config) IsLocalDir() bool {
+	r := c.Repo
+	if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+		return false
+	}
+	fi, err := os.Stat(r)
+	return err == nil && fi.IsDir()
+}
+
+func envName(flag string) string {
+	return "PIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// readFile decodes a YAML, JSON or CUE config file into a map.
+func readFile(path string) (map[string]any, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	ctx := cuecontext.New()
+	var m map[string]any
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".yaml", ".yml":
+		f, err := cueyaml.Extract(path, src)
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		v := ctx.BuildFile(f)
+		if err := v.Decode(&m); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	default: // JSON is CUE
+		v := ctx.CompileBytes(src, cue.Filename(path))
+		if err := v.Decode(&m); err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	return m, nil
+}
+
+func clientsOf(raw any) ([]Client, error) {
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("must be a list of {clientId, clientSecret}")
+	}
+	var out []Client
+	for i, el := range list {
+		m, ok := el.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("item %d: must be {clientId, clientSecret}", i)
+		}
+		id, _ := m["clientId"].(string)
+		sec, _ := m["clientSecret"].(string)
+		out = append(out, Client{ID: id, Secret: sec})
+	}
+	return out, nil
+}

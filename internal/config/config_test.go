@@ -1,0 +1,64 @@
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pier.yaml")
+	os.WriteFile(file, []byte("branch: from-file\npoll: '@every 1m'\nlisten: 127.0.0.1:9999\nclients:\n  - {clientId: ci, clientSecret: s3cret}\n"), 0o644)
+	c, err := Parse([]string{"--config", file, "--branch", "from-flag"}, env(map[string]string{
+		"PIER_POLL": "@every 2m", "GITHUB_TOKEN": "ghp_x",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Branch != "from-flag" || c.Poll != "@every 2m" || c.Listen != "127.0.0.1:9999" || c.GitHubToken != "ghp_x" {
+		t.Fatalf("precedence: %+v", c)
+	}
+	if len(c.Clients) != 1 || c.Clients[0].ID != "ci" {
+		t.Fatalf("clients: %+v", c.Clients)
+	}
+	if c.TokenTTL != time.Hour || c.DB != "./data/pier.db" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for i, v := range c.Redacted() {
+		if s, ok := v.(string); ok && strings.Contains(s, "ghp_x") {
+			t.Fatalf("redacted config shows the token at %d", i)
+		}
+	}
+}
+
+func TestErrorsNameTheOption(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"repoo": "x", "max-deletion-share": 2}`), 0o644)
+	tests := []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--poll", "every 5"}, nil, "option poll"},
+		{nil, map[string]string{"PIER_TOKEN_TTL": "soon"}, "environment PIER_TOKEN_TTL"},
+		{[]string{"--config", bad}, nil, `unknown option "repoo"`},
+		{[]string{"--config", bad}, nil, "max-deletion-share"},
+		{[]string{"--log-level", "loud"}, nil, "option log-level"},
+		{[]string{"--client-id", "x"}, nil, "client-id and client-secret"},
+		{[]string{"--nope"}, nil, "flag provided but not defined: -nope"},
+		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "config file"},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.args, env(tt.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v %v: error %v, want it to mention %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
