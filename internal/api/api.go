@@ -145,15 +145,19 @@ func (s *Server) handle(pattern string, acc access, h handler) {
 	route := pattern
 	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.opts.Auth.identify(r, s.opts.Now())
+		denied := 0
 		switch {
 		case acc == write && c == nil && err == nil:
-			writeError(w, http.StatusUnauthorized, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
-			return
+			denied = writeError(w, http.StatusUnauthorized, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
 		case acc == read && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
-			return
+			denied = writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
 		case acc != public && err != nil:
-			writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+			denied = writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+		}
+		if denied != 0 {
+			if acc == write {
+				s.audit(r, nil, route, denied) // refused writes are audited too
+			}
 			return
 		}
 		if r.Body != nil {

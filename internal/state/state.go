@@ -21,6 +21,7 @@ import (
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/reconciler"
 )
 
 // Entity is an entity as the API serves it, in Port's shape: the values
@@ -411,4 +412,21 @@ func decode(b []byte, v any) error {
 // Keys returns the map's keys sorted.
 func Keys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// FromResult describes an applied reconcile for Publish.
+func FromResult(res *reconciler.Result) Applied {
+	a := Applied{
+		Revision: res.Revision, At: res.At, Catalog: res.Catalog, Objects: res.Objects,
+		Created: map[catalog.Key]bool{}, Updated: map[catalog.Key]bool{},
+	}
+	for _, c := range res.Plan.Changes {
+		switch c.Op {
+		case store.OpCreate:
+			a.Created[c.Key] = true
+		case store.OpUpdate:
+			a.Updated[c.Key] = true
+		}
+	}
+	return a
 }

@@ -1,0 +1,290 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store/sqlite"
+	"github.com/pierhq/pier/reconciler"
+)
+
+type fixture struct {
+	srv    *httptest.Server
+	st     *sqlite.Store
+	holder *state.Holder
+	rec    *reconciler.Reconciler
+	token  string
+}
+
+// newFixture reconciles catalog-example into a real SQLite file and
+// serves it on loopback.
+func newFixture(t *testing.T, anonymous bool) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l, err := loader.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{st: st, holder: state.NewHolder(), rec: reconciler.New(l, st, nil, reconciler.Options{})}
+	f.reconcile(t, "rev1")
+	srv := New(Options{
+		State: f.holder, Store: st,
+		Auth:  &Auth{Clients: []Client{{ID: "ci", Secret: "s3cret"}}, AnonymousReads: anonymous},
+	})
+	f.srv = httptest.NewServer(srv)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) reconcile(t *testing.T, rev string) {
+	t.Helper()
+	res, err := f.rec.Reconcile(context.Background(), reconciler.Revision{ID: rev, FS: os.DirFS("../../catalog-example")})
+	if err != nil || res.Outcome == reconciler.Failed {
+		t.Fatalf("reconcile: %v %v", err, res.Diagnostics)
+	}
+	f.holder.Publish(state.FromResult(res))
+}
+
+func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+func (f *fixture) login(t *testing.T) string {
+	t.Helper()
+	code, body := f.do(t, "POST", "/v1/auth/access_token", "", map[string]string{"clientId": "ci", "clientSecret": "s3cret"})
+	if code != 200 || body["accessToken"] == "" || body["tokenType"] != "Bearer" {
+		t.Fatalf("token exchange: %d %v", code, body)
+	}
+	return body["accessToken"].(string)
+}
+
+func TestReads(t *testing.T) {
+	f := newFixture(t, true)
+	code, body := f.do(t, "GET", "/v1/blueprints", "", nil)
+	if code != 200 || len(body["blueprints"].([]any)) != 7 || body["ok"] != true {
+		t.Fatalf("blueprints: %d %v", code, body)
+	}
+	code, body = f.do(t, "GET", "/v1/blueprints/service", "", nil)
+	if code != 200 || body["blueprint"].(map[string]any)["identifier"] != "service" {
+		t.Fatalf("blueprint: %d %v", code, body)
+	}
+
+	// Pages of two, in identifier order, until there is no next.
+	var ids []string
+	from := ""
+	for page := 0; page < 20; page++ {
+		code, body = f.do(t, "GET", "/v1/blueprints/service/entities?limit=2&from="+from, "", nil)
+		if code != 200 {
+			t.Fatalf("page %d: %d %v", page, code, body)
+		}
+		for _, e := range body["entities"].([]any) {
+			ids = append(ids, e.(map[string]any)["identifier"].(string))
+		}
+		next, ok := body["next"].(string)
+		if !ok {
+			break
+		}
+		from = next
+	}
+	snapIDs := f.holder.Load().IDs("service")
+	if strings.Join(ids, ",") != strings.Join(snapIDs, ",") || len(ids) < 10 {
+		t.Fatalf("paged ids %v, want %v", ids, snapIDs)
+	}
+
+	code, body = f.do(t, "GET", "/v1/blueprints/service/entities/payments-api", "", nil)
+	if code != 200 {
+		t.Fatalf("entity: %d %v", code, body)
+	}
+	team := body["relatedEntities"].(map[string]any)["team"].([]any)[0].(map[string]any)
+	if team["identifier"] != "payments" || team["exists"] != true || team["title"] == "" {
+		t.Fatalf("resolved team relation: %v", team)
+	}
+	if e := body["entity"].(map[string]any); e["createdAt"] == "" || e["blueprint"] != "service" {
+		t.Fatalf("entity shape: %v", e)
+	}
+
+	code, body = f.do(t, "GET", "/v1/entities/service/payments-api/history", "", nil)
+	if code != 200 || len(body["history"].([]any)) != 1 {
+		t.Fatalf("history: %d %v", code, body)
+	}
+
+	for path, want := range map[string]int{
+		"/v1/blueprints/nope":                       404,
+		"/v1/blueprints/service/entities/nope":      404,
+		"/v1/blueprints/nope/entities":              404,
+		"/v1/nothing-here":                          404,
+		"/v1/blueprints/service/entities?limit=abc": 400,
+	} {
+		code, body := f.do(t, "GET", path, "", nil)
+		if code != want || body["ok"] != false || body["message"] == "" {
+			t.Errorf("GET %s: %d %v, want %d with a JSON error", path, code, body, want)
+		}
+	}
+	if code, body := f.do(t, "DELETE", "/v1/blueprints", "", nil); code != 405 && code != 404 {
+		t.Errorf("DELETE /v1/blueprints: %d %v", code, body)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	f := newFixture(t, true)
+	q := map[string]any{"combinator": "and", "rules": []any{
+		map[string]any{"property": "$blueprint", "operator": "=", "value": "service"},
+		map[string]any{"property": "lifecycle", "operator": "=", "value": "Production"},
+		map[string]any{"property": "team", "operator": "=", "value": "payments"},
+	}}
+	code, body := f.do(t, "POST", "/v1/entities/search", "", q)
+	if code != 200 {
+		t.Fatalf("search: %d %v", code, body)
+	}
+	got := body["entities"].([]any)
+	snap := f.holder.Load()
+	want := 0
+	for _, e := range snap.Entities["service"] {
+		if e.Properties["lifecycle"] == "Production" && e.Relations["team"] == "payments" {
+			want++
+		}
+	}
+	if len(got) != want || want == 0 {
+		t.Fatalf("search found %d, want %d", len(got), want)
+	}
+	// The same query, wrapped as Port's newer body.
+	code, body = f.do(t, "POST", "/v1/entities/search", "", map[string]any{"query": q, "limit": 1})
+	if code != 200 || len(body["entities"].([]any)) != 1 {
+		t.Fatalf("wrapped search with limit: %d %v", code, body)
+	}
+	bad := map[string]any{"combinator": "and", "rules": []any{map[string]any{"property": "x", "operator": "~=", "value": 1}}}
+	code, body = f.do(t, "POST", "/v1/entities/search", "", bad)
+	if code != 400 || body["rule"] != "rules[0]" || !strings.Contains(body["message"].(string), "~=") {
+		t.Fatalf("bad query: %d %v", code, body)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	f := newFixture(t, false)
+	if code, _ := f.do(t, "GET", "/v1/blueprints", "", nil); code != 401 {
+		t.Fatalf("anonymous read without anonymous reads: %d", code)
+	}
+	if code, _ := f.do(t, "POST", "/v1/auth/access_token", "", map[string]string{"clientId": "ci", "clientSecret": "wrong"}); code != 401 {
+		t.Fatalf("wrong secret: %d", code)
+	}
+	tok := f.login(t)
+	if code, _ := f.do(t, "GET", "/v1/blueprints", tok, nil); code != 200 {
+		t.Fatalf("read with a token: %d", code)
+	}
+	if code, _ := f.do(t, "GET", "/v1/blueprints", tok+"x", nil); code != 401 {
+		t.Fatalf("read with a forged token: %d", code)
+	}
+	if code, _ := f.do(t, "GET", "/healthz", "", nil); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, _ := f.do(t, "GET", "/readyz", "", nil); code != 200 {
+		t.Fatalf("readyz: %d", code)
+	}
+}
+
+func TestRuntimePropertiesThroughTheAPI(t *testing.T) {
+	f := newFixture(t, true)
+	path := "/v1/blueprints/service/entities/payments-api"
+	patch := map[string]any{"properties": map[string]any{"health_status": "Healthy", "last_deployment": "2026-11-22T10:00:00Z"}}
+
+	if code, body := f.do(t, "PATCH", path, "", patch); code != 401 {
+		t.Fatalf("unauthenticated write: %d %v", code, body)
+	}
+	tok := f.login(t)
+	code, body := f.do(t, "PATCH", path, tok, patch)
+	if code != 200 || body["entity"].(map[string]any)["properties"].(map[string]any)["health_status"] != "Healthy" {
+		t.Fatalf("patch: %d %v", code, body)
+	}
+	if e := body["entity"].(map[string]any); e["updatedBy"] != "ci" {
+		t.Fatalf("updatedBy: %v", e["updatedBy"])
+	}
+
+	// Port's upsert with merge, sending a git-owned value unchanged.
+	up := map[string]any{"identifier": "payments-api", "title": "Payments API", "properties": map[string]any{"health_status": "Warning"}}
+	code, body = f.do(t, "POST", "/v1/blueprints/service/entities?upsert=true&merge=true", tok, up)
+	if code != 201 {
+		t.Fatalf("upsert: %d %v", code, body)
+	}
+	props := body["entity"].(map[string]any)["properties"].(map[string]any)
+	if props["health_status"] != "Warning" || props["last_deployment"] != "2026-11-22T10:00:00Z" {
+		t.Fatalf("merge lost a value: %v", props)
+	}
+
+	// A git-owned property is refused, naming the file that owns it.
+	code, body = f.do(t, "PATCH", path, tok, map[string]any{"properties": map[string]any{"lifecycle": "Deprecated"}})
+	if code != 409 || body["file"] != "entities/service/payments-api.cue" || !strings.Contains(body["message"].(string), "entities/service/payments-api.cue:") {
+		t.Fatalf("git-owned write: %d %v", code, body)
+	}
+	// A bad value is refused with the field named.
+	code, body = f.do(t, "PATCH", path, tok, map[string]any{"properties": map[string]any{"health_status": "Fine"}})
+	if code != 422 || body["field"] != "properties.health_status" || !strings.Contains(body["message"].(string), "must be one of") {
+		t.Fatalf("invalid runtime value: %d %v", code, body)
+	}
+	// Entities come from git.
+	if code, _ := f.do(t, "PATCH", "/v1/blueprints/service/entities/ghost", tok, patch); code != 404 {
+		t.Fatalf("write to a missing entity: %d", code)
+	}
+
+	// The runtime value survives a reconcile, in the store and the state.
+	f.reconcile(t, "rev2")
+	if e := f.holder.Load().Entity("service", "payments-api"); e.Properties["health_status"] != "Warning" {
+		t.Fatalf("runtime value lost by reconcile: %v", e.Properties["health_status"])
+	}
+	rts, err := f.st.Runtimes(context.Background())
+	if err != nil || len(rts) != 1 {
+		t.Fatalf("stored runtimes: %v %v", rts, err)
+	}
+	restored := state.NewHolder()
+	st, _ := f.st.State(context.Background())
+	if err := restored.Restore(st, rts, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if e := restored.Load().Entity("service", "payments-api"); e.Properties["health_status"] != "Warning" || e.Properties["lifecycle"] == nil {
+		t.Fatalf("restored entity: %v", e.Properties)
+	}
+
+	code, body = f.do(t, "GET", "/v1/audit-log", "", nil)
+	entries := body["entries"].([]any)
+	if code != 200 || len(entries) < 5 {
+		t.Fatalf("audit log: %d %v", code, body)
+	}
+	last := entries[0].(map[string]any)
+	if last["actor"] != "ci" || last["action"] != "PATCH /v1/blueprints/{bp}/entities/{id}" || last["status"].(float64) != 404 {
+		t.Fatalf("newest audit entry: %v", last)
+	}
+}
