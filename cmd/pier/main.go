@@ -25,6 +25,7 @@ commands:
   validate [DIR]            validate a catalog directory (exit 0 valid, 1 invalid)
   diff --base REV [--head REV] [--repo DIR]
                             the entity-level plan between two git revisions
+  serve [options]           follow a catalog repository and serve its state (API, webhooks, metrics)
   schema vendor [DIR]       vendor pier's CUE schema into DIR/cue.mod/pkg for the cue tool
   version                   print the version
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "diff":
 		batchGC()
 		return runDiff(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

@@ -54,12 +54,15 @@ type Config struct {
 	Debounce         time.Duration
 	LogLevel         string
 	LogFormat        string
+
+	fs *flag.FlagSet // the parsed options, for Redacted
 }
 
 // Secret options are never printed.
 var secret = map[string]bool{"github-token": true, "webhook-secret": true, "client-secret": true}
 
-// FlagSet declares every option on a new flag set bound to c.
+// FlagSet declares every option on a new flag set bound to c, setting
+// c's fields to their defaults.
 func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(out)
@@ -92,6 +95,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	c := &Config{}
 	fs := c.FlagSet(out)
+	c.fs = fs
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -209,7 +213,10 @@ func (c *Config) check() []error {
 // Redacted lists the configuration for the start-up log, secrets masked.
 func (c *Config) Redacted() []any {
 	var out []any
-	fs := c.FlagSet(io.Discard)
+	fs := c.fs
+	if fs == nil {
+		return nil
+	}
 	names := []string{}
 	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 	sort.Strings(names)

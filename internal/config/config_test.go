@@ -30,7 +30,11 @@ func TestPrecedence(t *testing.T) {
 	if c.TokenTTL != time.Hour || c.DB != "./data/pier.db" {
 		t.Fatalf("defaults: %+v", c)
 	}
-	for i, v := range c.Redacted() {
+	red := c.Redacted()
+	if c.Branch != "from-flag" || len(red) < 40 {
+		t.Fatalf("Redacted changed the config or listed too little: %v", red)
+	}
+	for i, v := range red {
 		if s, ok := v.(string); ok && strings.Contains(s, "ghp_x") {
 			t.Fatalf("redacted config shows the token at %d", i)
 		}

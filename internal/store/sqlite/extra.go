@@ -151,3 +151,12 @@ func decodeJSON(b []byte, v any) error {
 	d.UseNumber()
 	return d.Decode(v)
 }
+
+// Forget drops a recorded delivery id, so that a delivery whose handling
+// failed is handled again when GitHub redelivers it.
+func (s *Store) Forget(ctx context.Context, id string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("sqlite: forget delivery %s: %w", id, err)
+	}
+	return nil
+}

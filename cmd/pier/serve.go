@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+
+	"github.com/pierhq/pier/internal/api"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/config"
+	"github.com/pierhq/pier/internal/github"
+	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/metrics"
+	"github.com/pierhq/pier/internal/source"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/store/sqlite"
+	"github.com/pierhq/pier/internal/webhook"
+	"github.com/pierhq/pier/reconciler"
+)
+
+const serveUsage = `usage: pier serve [options]
+
+Follows a catalog repository and serves its state: the Port-compatible API
+under /v1, GitHub webhooks at /webhooks/github, Prometheus metrics at
+/metrics, /healthz and /readyz. Every option is also an environment
+variable PIER_<NAME> (PIER_GITHUB_TOKEN, ...) and a key of the --config
+file. SIGHUP reconciles now; SIGTERM finishes the reconcile in flight and
+stops.
+
+options:
+`
+
+// runServe implements `pier serve`.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Parse(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, serveUsage)
+		fs := (&config.Config{}).FlagSet(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pier serve: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	d, err := newDaemon(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "pier serve: %v\n", err)
+		return 1
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Info("SIGHUP: reconciling now")
+			d.loop.Force()
+		}
+	}()
+	fmt.Fprintf(stdout, "pier is serving %s\n  API      http://%s/v1/blueprints\n  metrics  http://%s/metrics\n  status   http://%s/v1/status\n",
+		cfg.Repo, d.addr, d.addr, d.addr)
+	if err := d.run(ctx); err != nil {
+		fmt.Fprintf(stderr, "pier serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// daemon is pier serve's wiring: source → reconciler → store → state →
+// API, plus the triggers (webhook, poll, watch, signal) and reports
+// (metrics, commit statuses).
+type daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *sqlite.Store
+	holder  *state.Holder
+	metrics *metrics.Metrics
+	loop    *reconciler.Loop
+	http    *http.Server
+	ln      net.Listener
+	addr    string
+	github  *github.Client
+	owner   string
+	repo    string
+
+	// background work stopped at shutdown
+	watch func(ctx context.Context) error
+	poll  *source.Poller
+
+	mu     sync.Mutex
+	pushes map[string]time.Time // commit sha -> when its push webhook arrived
+}
+
+func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}}
+	log.Info("starting pier", cfg.Redacted()...)
+
+	if d.store, err = sqlite.Open(ctx, cfg.DB); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.store.Close()
+		}
+	}()
+	if err := d.restore(ctx); err != nil {
+		return nil, err
+	}
+	l, err := loader.New(0)
+	if err != nil {
+		return nil, err
+	}
+	rec := reconciler.New(l, d.store, logSink{log}, reconciler.Options{MaxDeletionShare: cfg.MaxDeletionShare, Logger: log})
+	fetch, err := d.source()
+	if err != nil {
+		return nil, err
+	}
+	last := d.holder.Load()
+	d.loop = reconciler.NewLoop(rec, fetch, last.Revision, last.AppliedAt, reconciler.LoopOptions{
+		Logger:       log,
+		OnResult:     d.onResult,
+		OnFetchError: func(err error) { log.Error("source", "err", err) },
+	})
+	if cfg.GitHubToken != "" || cfg.GitHubAPIURL != "https://api.github.com/" {
+		if owner, repo, ok := github.ParseRepoURL(cfg.Repo, cfg.GitHubAPIURL); ok {
+			d.owner, d.repo = owner, repo
+			if d.github, err = github.New(github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics}); err != nil {
+				return nil, fmt.Errorf("github: %w", err)
+			}
+		}
+	}
+
+	hooks := webhook.New(webhook.Options{
+		Secret: []byte(cfg.WebhookSecret), Insecure: cfg.WebhookInsecure,
+		Deliveries: d.store, Metrics: d.metrics, Logger: log,
+	})
+	hooks.On("push", d.onPush)
+	clients := make([]api.Client, len(cfg.Clients))
+	for i, c := range cfg.Clients {
+		clients[i] = api.Client{ID: c.ID, Secret: c.Secret}
+	}
+	srv := api.New(api.Options{
+		State: d.holder, Store: d.store,
+		Status: d.loop.Status, Reconcile: d.loop.Force,
+		Auth:    &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL},
+		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Logger: log,
+	})
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("option listen: %w", err)
+	}
+	d.addr = d.ln.Addr().String()
+	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return d, nil
+}
+
+// restore loads the last applied state from the store, so that the API
+// serves it before the first reconcile.
+func (d *daemon) restore(ctx context.Context) error {
+	st, err := d.store.State(ctx)
+	if err != nil {
+		return err
+	}
+	rts, err := d.store.Runtimes(ctx)
+	if err != nil {
+		return err
+	}
+	var at time.Time
+	if last, err := d.store.LastApplied(ctx); err == nil {
+		at = last.StartedAt.Add(last.Duration)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := d.holder.Restore(st, rts, at); err != nil {
+		return err
+	}
+	d.metrics.SetReady(d.holder.Load().Loaded())
+	d.setEntityMetrics()
+	return nil
+}
+
+// source builds the fetcher for the configured repository: a local
+// directory is watched; anything else is a git repository, polled and
+// woken by push webhooks.
+func (d *daemon) source() (reconciler.Fetcher, error) {
+	cfg := d.cfg
+	if cfg.IsLocalDir() {
+		dir, err := source.NewDir(cfg.Repo, cfg.Path)
+		if err != nil {
+			return nil, err
+		}
+		d.watch = func(ctx context.Context) error {
+			return dir.Watch(ctx, cfg.Debounce, func([]string) { d.loop.Trigger() })
+		}
+		return func(ctx context.Context) (reconciler.Revision, error) {
+			rev, err := dir.Snapshot(ctx)
+			if err != nil {
+				return reconciler.Revision{}, err
+			}
+			return reconciler.Revision{ID: rev.ID, FS: rev.FS, Changed: rev.Changed}, nil
+		}, nil
+	}
+	g, err := source.NewGit(source.GitOptions{
+		URL: cfg.Repo, Branch: cfg.Branch, Path: cfg.Path,
+		CacheDir: filepath.Join(cfg.CacheDir, "catalog"), Token: cfg.GitHubToken,
+		SSHKeyFile: cfg.SSHKey, SSHKnownHosts: cfg.SSHKnownHosts, Logger: d.log,
+		OnFetch: d.metrics.FetchDone,
+	})
+	if err != nil {
+		return nil, err
+	}
+	poll, err := source.NewPoller(source.PollerOptions{Schedule: cfg.Poll, Logger: d.log}, func(context.Context) { d.loop.Trigger() })
+	if err != nil {
+		return nil, err
+	}
+	d.poll = poll
+	return func(ctx context.Context) (reconciler.Revision, error) {
+		rev, _, err := g.Fetch(ctx)
+		if err != nil {
+			return reconciler.Revision{}, err
+		}
+		return reconciler.Revision{ID: rev.ID, FS: rev.FS, Changed: rev.Changed}, nil
+	}, nil
+}
+
+// onPush wakes the loop for a push to the followed branch and remembers
+// when it arrived, for the push-to-applied latency.
+func (d *daemon) onPush(_ context.Context, dl webhook.Delivery) error {
+	e, ok := dl.Payload.(*gh.PushEvent)
+	if !ok {
+		return nil
+	}
+	branch, ok := webhook.PushBranch(e)
+	if !ok || branch != d.cfg.Branch {
+		d.log.Debug("push ignored", "ref", e.GetRef())
+		return nil
+	}
+	d.mu.Lock()
+	d.pushes[e.GetAfter()] = dl.ReceivedAt
+	d.mu.Unlock()
+	d.loop.Trigger()
+	return nil
+}
+
+// onResult publishes an applied revision and reports every attempt.
+func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err error) {
+	d.metrics.RevisionAttempted(rev.ID)
+	if err != nil {
+		d.metrics.ReconcileDone("error", 0)
+		d.reportStatus(rev.ID, "error", "pier could not reconcile: "+err.Error())
+		return
+	}
+	d.metrics.ReconcileDone(res.Outcome, res.Duration)
+	kinds := map[string]int{}
+	for _, diag := range res.Diagnostics {
+		kinds[diag.Kind]++
+	}
+	d.metrics.SetValidationErrors(kinds)
+	if res.Outcome == reconciler.Failed {
+		d.reportStatus(rev.ID, "failure", failureSummary(res.Diagnostics))
+		return
+	}
+	d.holder.Publish(state.FromResult(res))
+	d.metrics.RevisionApplied(rev.ID, res.At)
+	d.metrics.SetReady(true)
+	d.setEntityMetrics()
+	d.mu.Lock()
+	if t, ok := d.pushes[rev.ID]; ok {
+		d.metrics.PushApplied(time.Since(t))
+	}
+	clear(d.pushes)
+	d.mu.Unlock()
+	c := res.Plan.Total()
+	d.reportStatus(rev.ID, "success", fmt.Sprintf("applied: %d created, %d updated, %d deleted", c.Created, c.Updated, c.Deleted))
+}
+
+func (d *daemon) setEntityMetrics() {
+	counts := map[string]int{}
+	for bp, es := range d.holder.Load().Entities {
+		counts[bp] = len(es)
+	}
+	d.metrics.SetEntities(counts)
+}
+
+func failureSummary(ds catalog.Diagnostics) string {
+	if len(ds) == 0 {
+		return "not applied"
+	}
+	return fmt.Sprintf("%d errors; first: %s", len(ds), ds[0].String())
+}
+
+// reportStatus sets the pier/reconcile commit status on a GitHub-hosted
+// catalog, in the background: GitHub being slow must not hold the loop.
+func (d *daemon) reportStatus(sha, state, desc string) {
+	if d.github == nil || len(sha) != 40 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := d.github.SetCommitStatus(ctx, d.owner, d.repo, sha, github.Status{
+			State: state, Description: desc, Context: "pier/reconcile",
+		})
+		if err != nil {
+			d.log.Warn("commit status", "sha", sha, "err", err)
+		}
+	}()
+}
+
+// run serves until ctx is cancelled, then shuts down in order: stop
+// taking requests and triggers, let the reconcile in flight finish,
+// close the store.
+func (d *daemon) run(ctx context.Context) error {
+	defer d.store.Close()
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := d.http.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		d.loop.Run(ctx)
+	}()
+	if d.watch != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.watch(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("watch: %w", err)
+			}
+		}()
+	}
+	if d.poll != nil {
+		d.poll.Start()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	d.log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if d.poll != nil {
+		d.poll.Stop(shutdown)
+	}
+	d.http.Shutdown(shutdown)
+	<-loopDone
+	wg.Wait()
+	return err
+}
+
+// logSink logs the change events of each applied revision; automations
+// and outbound webhooks will consume them.
+type logSink struct{ log *slog.Logger }
+
+func (s logSink) Emit(_ context.Context, events []reconciler.Event) error {
+	for _, e := range events {
+		s.log.Debug("event", "type", e.Type, "blueprint", e.Blueprint, "identifier", e.Identifier, "revision", e.Revision)
+	}
+	return nil
+}

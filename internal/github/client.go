@@ -1,0 +1,173 @@
+// Package github is pier's GitHub client: the few GitHub API calls pier
+// makes, over go-github, against github.com or a GitHub Enterprise Server.
+//
+// It is thin on purpose. It exists to fix, in one place, what every call
+// needs: the API base URL (with the trailing slash go-github insists on),
+// the token, and metrics on every response — the rate limit left and the
+// status codes — so that a daemon running out of API budget shows up on a
+// dashboard before it shows up as stale commit statuses.
+//
+// Each area of the API gets its own file (statuses.go); the functions say
+// which GitHub endpoint they call.
+package github
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	gogithub "github.com/google/go-github/v62/github"
+)
+
+// DefaultBaseURL is the API of github.com.
+const DefaultBaseURL = "https://api.github.com/"
+
+// defaultTimeout bounds a request when the caller gives no HTTP client:
+// nothing pier asks GitHub should take longer, and a hung connection must
+// not hold a reconcile forever.
+const defaultTimeout = 30 * time.Second
+
+// Recorder receives one call per GitHub API response. *metrics.Metrics
+// implements it, nil included.
+type Recorder interface {
+	// GitHubResponse gets the status code (0 when no response came back)
+	// and X-RateLimit-Remaining (negative when the response had none).
+	GitHubResponse(code int, remaining int)
+}
+
+// Options configure a Client.
+type Options struct {
+	// BaseURL is the REST API root, used as given: DefaultBaseURL if
+	// empty; for GitHub Enterprise Server "https://HOST/api/v3"; for a
+	// test server its URL. A missing trailing slash is added.
+	BaseURL string
+	// Token authenticates every request (a personal access token, a
+	// GitHub App installation token). Empty means anonymous.
+	Token string
+	// HTTPClient makes the requests; it is copied, not modified. A
+	// client with a 30 s timeout if nil.
+	HTTPClient *http.Client
+	// Metrics, if not nil, gets every response.
+	Metrics Recorder
+}
+
+// Client calls GitHub for pier. It is safe for concurrent use.
+type Client struct {
+	gh *gogithub.Client
+	// webHost is the host of the web UI and of git remotes, the one
+	// ParseRepoURL accepts besides github.com.
+	webHost string
+}
+
+// New returns a client for the API at opts.BaseURL.
+func New(opts Options) (*Client, error) {
+	base, err := baseURL(opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: defaultTimeout}
+	if opts.HTTPClient != nil {
+		c := *opts.HTTPClient
+		hc = &c
+	}
+	if opts.Metrics != nil {
+		next := hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		hc.Transport = &instrumented{next: next, rec: opts.Metrics}
+	}
+
+	// The base URL is set directly rather than with WithEnterpriseURLs,
+	// which appends /api/v3/ to any host not named api.*: right for a
+	// bare GHES host, wrong for a test server or a proxy.
+	gh := gogithub.NewClient(hc)
+	if opts.Token != "" {
+		gh = gh.WithAuthToken(opts.Token)
+	}
+	gh.BaseURL = base
+	gh.UploadURL = uploadURL(base)
+	gh.UserAgent = "pier"
+	return &Client{gh: gh, webHost: webHost(base)}, nil
+}
+
+// baseURL parses and normalises the API root.
+func baseURL(s string) (*url.URL, error) {
+	if s == "" {
+		s = DefaultBaseURL
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("github: base URL %q: %w", s, err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("github: base URL %q: %w", s, errors.New("want an absolute http or https URL, such as https://ghe.example.com/api/v3"))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("github: base URL %q: %w", s, errors.New("must not have a query or fragment"))
+	}
+	// go-github resolves each endpoint relative to the base URL, and
+	// refuses a base without a trailing slash (which would drop its
+	// last path element).
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u, nil
+}
+
+// uploadURL returns the upload API root that goes with base. pier uploads
+// nothing today; it is set so that go-github never talks to github.com's
+// upload host on behalf of an Enterprise client.
+func uploadURL(base *url.URL) *url.URL {
+	u := *base
+	switch {
+	case strings.EqualFold(u.Host, "api.github.com"):
+		u.Host = "uploads.github.com"
+	case strings.HasSuffix(u.Path, "/api/v3/"):
+		u.Path = strings.TrimSuffix(u.Path, "v3/") + "uploads/"
+		u.RawPath = ""
+	}
+	return &u
+}
+
+// webHost returns the host of the web UI that goes with the API at base:
+// github.com for api.github.com, x.ghe.com for api.x.ghe.com, and the
+// host itself for GitHub Enterprise Server (HOST/api/v3).
+func webHost(base *url.URL) string {
+	host := strings.ToLower(base.Hostname())
+	if h, ok := strings.CutPrefix(host, "api."); ok {
+		return h
+	}
+	return host
+}
+
+// instrumented reports every response to a Recorder. It sits below
+// go-github, so it sees every request, including the ones go-github turns
+// into errors.
+type instrumented struct {
+	next http.RoundTripper
+	rec  Recorder
+}
+
+func (t *instrumented) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		t.rec.GitHubResponse(0, -1)
+		return nil, err
+	}
+	remaining := -1
+	if v := resp.Header.Get("X-RateLimit-Remaining"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			remaining = n
+		}
+	}
+	t.rec.GitHubResponse(resp.StatusCode, remaining)
+	return resp, nil
+}

@@ -1,0 +1,267 @@
+// Package githubfake is an in-process GitHub REST API for tests: an
+// httptest server that behaves like GitHub for the calls pier makes, and
+// lets a test read back what pier did.
+//
+// It answers like GitHub does — the same JSON shapes (from GitHub's
+// documented examples), the same status codes for the same mistakes,
+// rate-limit headers on every response, Link pagination — so that pier's
+// client is tested against GitHub's behaviour rather than against a mock
+// that repeats the client's own assumptions.
+//
+// Each area of the API lives in its own file (statuses.go); later ones
+// (pull requests, reviews, workflow dispatch) add a file and a line in
+// routes.
+package githubfake
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultRateLimit is GitHub's hourly limit for a token.
+const DefaultRateLimit = 5000
+
+// Fake is a fake GitHub API server. It is safe for concurrent use.
+type Fake struct {
+	srv *httptest.Server
+	mux *http.ServeMux
+
+	mu       sync.Mutex
+	now      func() time.Time
+	token    string          // the token required, or "" for none
+	repos    map[string]bool // by repoKey
+	statuses map[string][]Status
+	nextID   int64
+	rate     rateLimit
+	requests []Request
+	user     User
+}
+
+// Request is a request the fake received, for tests to assert on.
+type Request struct {
+	Method   string
+	Path     string // unescaped
+	RawQuery string
+	Header   http.Header
+	Body     []byte
+}
+
+// User is GitHub's simple-user shape, the creator of what the fake
+// records.
+type User struct {
+	Login     string `json:"login"`
+	ID        int64  `json:"id"`
+	NodeID    string `json:"node_id"`
+	AvatarURL string `json:"avatar_url"`
+	URL       string `json:"url"`
+	HTMLURL   string `json:"html_url"`
+	Type      string `json:"type"`
+	SiteAdmin bool   `json:"site_admin"`
+}
+
+type rateLimit struct {
+	limit, remaining int
+	reset            time.Time
+}
+
+// New starts a fake with no repositories, no token required and a full
+// rate limit. Close it when done.
+func New() *Fake {
+	f := &Fake{
+		now:      time.Now,
+		repos:    map[string]bool{},
+		statuses: map[string][]Status{},
+		mux:      http.NewServeMux(),
+	}
+	f.rate = rateLimit{limit: DefaultRateLimit, remaining: DefaultRateLimit, reset: f.now().Add(time.Hour)}
+	f.routes()
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	f.user = User{
+		Login:     "octocat",
+		ID:        1,
+		NodeID:    "MDQ6VXNlcjE=",
+		AvatarURL: "https://github.com/images/error/octocat_happy.gif",
+		URL:       f.srv.URL + "/users/octocat",
+		HTMLURL:   "https://github.com/octocat",
+		Type:      "User",
+	}
+	return f
+}
+
+// routes registers every endpoint the fake implements.
+func (f *Fake) routes() {
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.createStatus)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{rest...}", f.listStatuses)
+}
+
+// URL returns the API base URL, without a trailing slash (as
+// httptest.Server gives it; pier's client must add the slash go-github
+// needs).
+func (f *Fake) URL() string { return f.srv.URL }
+
+// Client returns an HTTP client for the fake's server.
+func (f *Fake) Client() *http.Client { return f.srv.Client() }
+
+// Close shuts the server down.
+func (f *Fake) Close() { f.srv.Close() }
+
+// AddRepo makes owner/repo exist. Requests for any other repository are
+// answered 404, as GitHub does for a repository that does not exist or
+// that the token cannot see.
+func (f *Fake) AddRepo(owner, repo string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.repos[repoKey(owner, repo)] = true
+}
+
+// RequireToken makes every request need "Authorization: Bearer token" (or
+// "token token"); without it the fake answers 401 like GitHub. An empty
+// token lifts the requirement.
+func (f *Fake) RequireToken(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = token
+}
+
+// SetRateLimit sets the rate limit and what is left of it; the window
+// resets an hour from now. When nothing is left the fake answers 403 like
+// GitHub.
+func (f *Fake) SetRateLimit(limit, remaining int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rate = rateLimit{limit: limit, remaining: remaining, reset: f.now().Add(time.Hour)}
+}
+
+// SetNow replaces the fake's clock, for stable timestamps.
+func (f *Fake) SetNow(now func() time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = now
+}
+
+// Requests returns every request received so far, oldest first.
+func (f *Fake) Requests() []Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Request(nil), f.requests...)
+}
+
+// serve applies what GitHub applies to every request — recording, rate
+// limiting, authentication — and routes it.
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "Problems reading the body")
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+
+	f.mu.Lock()
+	f.requests = append(f.requests, Request{
+		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
+	})
+	limited := f.countRequest(w.Header())
+	token := f.token
+	f.mu.Unlock()
+
+	w.Header().Set("X-GitHub-Media-Type", "github.v3; format=json")
+	if limited {
+		writeJSON(w, http.StatusForbidden, errorBody{
+			Message:          "API rate limit exceeded for user ID 1.",
+			DocumentationURL: "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
+		})
+		return
+	}
+	if token != "" {
+		switch got := bearer(r.Header.Get("Authorization")); {
+		case got == "":
+			writeError(w, http.StatusUnauthorized, "Requires authentication")
+			return
+		case got != token:
+			writeError(w, http.StatusUnauthorized, "Bad credentials")
+			return
+		}
+	}
+	if _, pattern := f.mux.Handler(r); pattern == "" {
+		writeError(w, http.StatusNotFound, "Not Found")
+		return
+	}
+	f.mux.ServeHTTP(w, r)
+}
+
+// countRequest spends one request of the rate limit and sets the rate
+// limit headers; it reports whether the limit was already exhausted.
+// f.mu must be held.
+func (f *Fake) countRequest(h http.Header) (limited bool) {
+	now := f.now()
+	if !now.Before(f.rate.reset) {
+		f.rate.remaining = f.rate.limit
+		f.rate.reset = now.Add(time.Hour)
+	}
+	limited = f.rate.remaining <= 0
+	if !limited {
+		f.rate.remaining--
+	}
+	h.Set("X-RateLimit-Limit", strconv.Itoa(f.rate.limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(f.rate.remaining))
+	h.Set("X-RateLimit-Used", strconv.Itoa(f.rate.limit-f.rate.remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(f.rate.reset.Unix(), 10))
+	h.Set("X-RateLimit-Resource", "core")
+	return limited
+}
+
+// bearer returns the token of an Authorization header, in either of the
+// forms GitHub accepts.
+func bearer(h string) string {
+	for _, prefix := range []string{"Bearer ", "bearer ", "token "} {
+		if t, ok := strings.CutPrefix(h, prefix); ok {
+			return strings.TrimSpace(t)
+		}
+	}
+	return ""
+}
+
+// repoExists reports whether owner/repo was added. f.mu must be held.
+func (f *Fake) repoExists(owner, repo string) bool {
+	return f.repos[repoKey(owner, repo)]
+}
+
+// repoKey identifies a repository; GitHub's names are case-insensitive.
+func repoKey(owner, repo string) string {
+	return strings.ToLower(owner) + "/" + strings.ToLower(repo)
+}
+
+// errorBody is GitHub's error shape.
+type errorBody struct {
+	Message          string       `json:"message"`
+	Errors           []fieldError `json:"errors,omitempty"`
+	DocumentationURL string       `json:"documentation_url"`
+	Status           string       `json:"status,omitempty"`
+}
+
+// fieldError is one entry of a 422 Validation Failed.
+type fieldError struct {
+	Resource string `json:"resource"`
+	Code     string `json:"code"`
+	Field    string `json:"field"`
+	Message  string `json:"message,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, errorBody{Message: msg, DocumentationURL: "https://docs.github.com/rest", Status: strconv.Itoa(code)})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v) // the status is sent; a write error is a gone client
+}
