@@ -118,6 +118,12 @@ func goKey(d catalog.Diagnostic) string {
 			return "relations/" + name
 		}
 	}
+	if strings.HasPrefix(d.Path, `"`) {
+		if q, err := strconv.QuotedPrefix(d.Path); err == nil {
+			name, _ = strconv.Unquote(q)
+			return name
+		}
+	}
 	head, rest, _ := strings.Cut(d.Path, ".")
 	if i := strings.IndexByte(head, '['); i >= 0 {
 		head = head[:i]

@@ -21,7 +21,7 @@ func fuzzBlueprints() []*catalog.Blueprint {
 		Identifier: "service",
 		Schema: catalog.BlueprintSchema{
 			Properties: map[string]catalog.Property{
-				"name":      str(catalog.Property{Pattern: `^[a-z][a-z0-9-]*$`, MinLength: ip(2), MaxLength: ip(8)}),
+				"name":      str(catalog.Property{Pattern: `^[a-z0-9-]+$`, MinLength: ip(2), MaxLength: ip(8)}),
 				"lifecycle": str(catalog.Property{Enum: []any{"Production", "Staging", "Développement", "quote\"d\\", nil}}),
 				"replicas":  number(catalog.Property{Minimum: num("1"), ExclusiveMaximum: num("100.5")}),
 				"ratio":     number(catalog.Property{ExclusiveMinimum: num("-0.5"), Maximum: num("0.3")}),
@@ -37,7 +37,7 @@ func fuzzBlueprints() []*catalog.Blueprint {
 				"owner":     str(catalog.Property{Format: "user"}),
 				"squad":     str(catalog.Property{Format: "team"}),
 				"readme":    str(catalog.Property{Format: "markdown", MinLength: ip(1)}),
-				"cjk":       str(catalog.Property{Pattern: `^\p{Han}+$`, MaxLength: ip(3)}),
+				"cjk":       str(catalog.Property{Pattern: `^[\x{4e00}-\x{9fff}]+$`, MaxLength: ip(3)}),
 				"enabled":   {Type: "boolean", Enum: []any{true}},
 				"flag":      {Type: "boolean"},
 				"meta":      {Type: "object"},
@@ -154,6 +154,32 @@ func FuzzValidatorAgreesWithCUE(f *testing.F) {
 		if gv.valid != cv.valid || !subset(cv.keys, gv.keys) {
 			t.Fatalf("blueprint %s: Go valid=%v at [%s], CUE valid=%v at [%s]\nentity: %s\nGo:%s\nCUE:%s",
 				p.bp.Identifier, gv.valid, keyList(gv.keys), cv.valid, keyList(cv.keys), canonical, gv.text, cv.text)
+		}
+	})
+}
+
+// FuzzGeneratedAgreesWithCUE runs the differential test's generator from
+// seeds the fuzzer picks: one blueprint, and valid and single-mutation
+// entities for it, with every check of TestDifferential.
+//
+// go test -run='^$' -fuzz=FuzzGeneratedAgreesWithCUE -fuzztime=60s ./internal/validate/
+func FuzzGeneratedAgreesWithCUE(f *testing.F) {
+	for seed := range uint64(8) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		g := newGen(seed)
+		info := g.blueprint(int(seed % 1000))
+		p := compilePair(t, info.bp)
+		for range 4 {
+			valid := g.validEntity(info)
+			if !checkCase(t, p, tcase{desc: "valid", entity: valid, valid: true}) {
+				t.Fatalf("seed %d", seed)
+			}
+			c, _ := g.mutate(info, valid)
+			if !checkCase(t, p, c) {
+				t.Fatalf("seed %d", seed)
+			}
 		}
 	})
 }

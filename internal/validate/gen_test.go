@@ -718,8 +718,21 @@ func (g *gen) good(p *catalog.Property) any {
 }
 
 func (g *gen) goodArray(p *catalog.Property) []any {
+	a, ok := g.tryArray(p)
+	if !ok {
+		panic(fmt.Sprintf("generator: cannot make %d unique items for %+v", deref(p.MinItems), p.Items))
+	}
+	return a
+}
+
+// tryArray makes a valid array for p, or reports that it found too few
+// distinct items.
+func (g *gen) tryArray(p *catalog.Property) ([]any, bool) {
 	lo := deref(p.MinItems)
 	hi := lo + 4
+	if g.chance(0.05) {
+		hi = lo + 2*pairwiseMax // long enough for repeats to hash
+	}
 	if p.MaxItems != nil {
 		hi = *p.MaxItems
 	}
@@ -743,7 +756,7 @@ func (g *gen) goodArray(p *catalog.Property) []any {
 		out = append(out, v)
 	}
 	if len(out) < lo {
-		panic(fmt.Sprintf("generator: cannot make %d unique items for %+v", lo, p.Items))
+		return nil, false
 	}
 	if p.UniqueItems && len(out) > 0 && len(out) < hi && g.chance(0.3) {
 		// 1 and 1.0 are distinct items (CUE's int and float)
@@ -751,8 +764,11 @@ func (g *gen) goodArray(p *catalog.Property) []any {
 			out = slices.Insert(out, g.intn(len(out)+1), twin)
 		}
 	}
-	return out
+	return out, true
 }
+
+// noValue is what a mutation returns when it cannot be made.
+type noValue struct{}
 
 func isFloatLiteral(n json.Number) bool { return strings.ContainsAny(string(n), ".eE") }
 
@@ -786,8 +802,9 @@ func (g *gen) renotate(v any) any {
 	return v
 }
 
-// flipClass returns a copy of v with its first integral number written in
-// the other class (12 as 12.0, 1.2e1 as 12), if it has one.
+// flipClass returns a copy of v, a number or an object, with its first
+// integral number written in the other class (12 as 12.0, 1.2e1 as 12),
+// if it has one.
 func flipClass(v any) (any, bool) {
 	switch v := v.(type) {
 	case json.Number:
@@ -799,15 +816,7 @@ func flipClass(v any) (any, bool) {
 			return json.Number(r.Num().String()), true
 		}
 		return json.Number(r.Num().String() + ".0"), true
-	case []any:
-		for i, e := range v {
-			if f, ok := flipClass(e); ok {
-				out := slices.Clone(v)
-				out[i] = f
-				return out, true
-			}
-		}
-	case map[string]any:
+	case map[string]any: // (not arrays: they may have constraints of their own)
 		for _, k := range sortedNames(v) {
 			if f, ok := flipClass(v[k]); ok {
 				out := make(map[string]any, len(v))
@@ -979,7 +988,10 @@ func (g *gen) bad(p *catalog.Property) (v any, what string, ok bool) {
 			add("too many items", func() any {
 				q := *p
 				q.MinItems, q.MaxItems = ip(*p.MaxItems+1), ip(*p.MaxItems+1)
-				return g.goodArray(&q)
+				if a, ok := g.tryArray(&q); ok {
+					return a
+				}
+				return noValue{}
 			})
 		}
 		if p.UniqueItems && (p.MaxItems == nil || *p.MaxItems >= 2) {
@@ -1020,11 +1032,15 @@ func (g *gen) bad(p *catalog.Property) (v any, what string, ok bool) {
 	if len(opts) == 0 {
 		return nil, "", false
 	}
-	o := opts[0]
-	if len(opts) > 1 && (opts[0].what != "wrong type" || g.chance(0.85)) {
-		o = pick(g, opts[1:]...) // mostly the constraint-specific ones
+	for {
+		o := opts[0]
+		if len(opts) > 1 && (opts[0].what != "wrong type" || g.chance(0.85)) {
+			o = pick(g, opts[1:]...) // mostly the constraint-specific ones
+		}
+		if v := o.make(); v != (noValue{}) {
+			return v, o.what, true
+		}
 	}
-	return o.make(), o.what, true
 }
 
 func (g *gen) goodStringNoEnum(p *catalog.Property) string {

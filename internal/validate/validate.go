@@ -2,12 +2,14 @@
 // running CUE.
 //
 // CUE is the reference: schema.EntityDefinition compiles a blueprint into
-// a CUE definition, and the differential tests and fuzz target in this
-// package prove that this validator reaches the same verdict on generated
-// valid and invalid entities. The Go path exists because CUE costs about
-// 100 µs and several kilobytes per entity, which is most of a cold load of
-// a large catalog; this costs a few microseconds and allocates only for
-// errors. It also phrases errors for catalog authors, which CUE's
+// a CUE definition, and the differential tests and fuzz targets in this
+// package check that this validator reaches the same verdict on generated
+// valid and invalid entities and on arbitrary JSON. The Go path exists
+// because CUE costs about a millisecond and 300 KB per entity of a rich
+// blueprint (BenchmarkValidateCUE), which would be most of a cold load of
+// a large catalog; this costs about 10 µs (BenchmarkValidate) and
+// allocates only for errors and for uniqueItems arrays longer than
+// pairwiseMax. It also phrases errors for catalog authors, which CUE's
 // disjunction errors do not.
 package validate
 
@@ -205,7 +207,7 @@ func (v *Validator) Validate(e *node.Node, prefix string) catalog.Diagnostics {
 		case "relations":
 			rels = f.Value
 		default:
-			c.add(f.Value, f.Name, catalog.KindShape, "field %q is not allowed in an entity (allowed: identifier, title, icon, team, properties, relations)", f.Name)
+			c.add(f.Value, catalog.PathElem(f.Name), catalog.KindShape, "field %q is not allowed in an entity (allowed: identifier, title, icon, team, properties, relations)", f.Name)
 		}
 	}
 	v.properties(&c, e, props)
@@ -219,23 +221,23 @@ func (v *Validator) properties(c *checker, e, props *node.Node) {
 		return
 	}
 	for _, f := range fieldsOf(props) {
-		path := "properties." + catalog.PathElem(f.Name)
+		at := loc{group: "properties", name: f.Name}
 		r, ok := v.props[f.Name]
 		switch {
 		case !ok && v.computed[f.Name] != "":
-			c.add(f.Value, path, catalog.KindCalculated, "%q is %s that pier computes; remove it", f.Name, v.computed[f.Name])
+			c.addAt(f.Value, at, catalog.KindCalculated, "%q is %s that pier computes; remove it", f.Name, v.computed[f.Name])
 		case !ok:
-			c.add(f.Value, path, catalog.KindProperty, "blueprint %s has no property %q", v.blueprint, f.Name)
+			c.addAt(f.Value, at, catalog.KindProperty, "blueprint %s has no property %q", v.blueprint, f.Name)
 		case r.runtime:
-			c.add(f.Value, path, catalog.KindRuntimeOwned, "%q is runtime-owned: it is written through the API, not in git", f.Name)
+			c.addAt(f.Value, at, catalog.KindRuntimeOwned, "%q is runtime-owned: it is written through the API, not in git", f.Name)
 		case f.Value.Kind == node.Null && !contains(v.required, f.Name):
 			// null unsets an optional property
 		case f.Value.Kind == node.Null && typed(r.prop.Type):
-			c.add(f.Value, path, catalog.KindProperty, "is required and must be %s; got null", article(r.prop.Type))
+			c.addAt(f.Value, at, catalog.KindProperty, "is required and must be %s; got null", article(r.prop.Type))
 		case f.Value.Kind == node.Null:
-			c.add(f.Value, path, catalog.KindProperty, "is required and cannot be null")
+			c.addAt(f.Value, at, catalog.KindProperty, "is required and cannot be null")
 		default:
-			r.check(c, f.Value, path)
+			r.checkAt(c, f.Value, at)
 		}
 	}
 	at := e
@@ -255,10 +257,10 @@ func (v *Validator) relationsOf(c *checker, e, rels *node.Node) {
 		return
 	}
 	for _, f := range fieldsOf(rels) {
-		path := "relations." + catalog.PathElem(f.Name)
+		at := loc{group: "relations", name: f.Name}
 		rel, ok := v.relations[f.Name]
 		if !ok {
-			c.add(f.Value, path, catalog.KindRelation, "blueprint %s has no relation %q", v.blueprint, f.Name)
+			c.addAt(f.Value, at, catalog.KindRelation, "blueprint %s has no relation %q", v.blueprint, f.Name)
 			continue
 		}
 		val := f.Value
@@ -267,9 +269,9 @@ func (v *Validator) relationsOf(c *checker, e, rels *node.Node) {
 		case rel.Many && val.Kind == node.List && allStrings(val) && (!rel.Required || len(val.Elems) > 0):
 		case !rel.Many && val.Kind == node.String:
 		case rel.Many:
-			c.add(val, path, catalog.KindRelation, "must be a list of %s identifiers (many: true%s); got %s", rel.Target, nonEmpty(rel.Required), val.Describe())
+			c.addAt(val, at, catalog.KindRelation, "must be a list of %s identifiers (many: true%s); got %s", rel.Target, nonEmpty(rel.Required), val.Describe())
 		default:
-			c.add(val, path, catalog.KindRelation, "must be one %s identifier (many: false); got %s", rel.Target, val.Describe())
+			c.addAt(val, at, catalog.KindRelation, "must be one %s identifier (many: false); got %s", rel.Target, val.Describe())
 		}
 	}
 	at := e
@@ -293,9 +295,14 @@ func nonEmpty(required bool) string {
 // check validates one property value. Checks run in a fixed order and
 // every failing one is reported.
 func (r *rule) check(c *checker, n *node.Node, path string) {
+	r.checkAt(c, n, loc{path: path})
+}
+
+// checkAt is check with the value's location.
+func (r *rule) checkAt(c *checker, n *node.Node, at loc) {
 	p := r.prop
 	if want, ok := typeKinds[p.Type]; ok && n.Kind != want {
-		c.add(n, path, catalog.KindProperty, "must be %s; got %s", article(p.Type), n.Describe())
+		c.addAt(n, at, catalog.KindProperty, "must be %s; got %s", article(p.Type), n.Describe())
 		return
 	}
 	switch n.Kind {
@@ -308,46 +315,39 @@ func (r *rule) check(c *checker, n *node.Node, path string) {
 			return runes
 		}
 		if p.MinLength != nil && count() < *p.MinLength {
-			c.add(n, path, catalog.KindProperty, "must be at least %d characters long; got %d", *p.MinLength, count())
+			c.addAt(n, at, catalog.KindProperty, "must be at least %d characters long; got %d", *p.MinLength, count())
 		}
 		if p.MaxLength != nil && count() > *p.MaxLength {
-			c.add(n, path, catalog.KindProperty, "must be at most %d characters long; got %d", *p.MaxLength, count())
+			c.addAt(n, at, catalog.KindProperty, "must be at most %d characters long; got %d", *p.MaxLength, count())
 		}
 		if r.pattern != nil && !r.pattern.MatchString(n.Text) {
-			c.add(n, path, catalog.KindProperty, "must match the pattern %s; got %s", p.Pattern, n.Describe())
+			c.addAt(n, at, catalog.KindProperty, "must match the pattern %s; got %s", p.Pattern, n.Describe())
 		}
 		if msg := checkFormat(p.Format, n.Text); msg != "" {
-			c.add(n, path, catalog.KindProperty, "%s; got %s", msg, n.Describe())
+			c.addAt(n, at, catalog.KindProperty, "%s; got %s", msg, n.Describe())
 		}
 	case node.Number:
-		r.checkBounds(c, n, path)
+		r.checkBounds(c, n, at)
 	case node.List:
 		if p.MinItems != nil && len(n.Elems) < *p.MinItems {
-			c.add(n, path, catalog.KindProperty, "must have at least %d items; got %d", *p.MinItems, len(n.Elems))
+			c.addAt(n, at, catalog.KindProperty, "must have at least %d items; got %d", *p.MinItems, len(n.Elems))
 		}
 		if p.MaxItems != nil && len(n.Elems) > *p.MaxItems {
-			c.add(n, path, catalog.KindProperty, "must have at most %d items; got %d", *p.MaxItems, len(n.Elems))
+			c.addAt(n, at, catalog.KindProperty, "must have at most %d items; got %d", *p.MaxItems, len(n.Elems))
 		}
-		if p.UniqueItems && len(n.Elems) > 1 {
-			seen := make(map[string]int, len(n.Elems))
-			var buf []byte
-			for i, e := range n.Elems {
-				buf = appendEqualityKey(buf[:0], e)
-				if j, dup := seen[string(buf)]; dup {
-					c.add(e, fmt.Sprintf("%s[%d]", path, i), catalog.KindProperty, "must be unique; item %d repeats item %d", i, j)
-					continue
-				}
-				seen[string(buf)] = i
-			}
+		if p.UniqueItems {
+			repeats(n.Elems, func(i, j int) {
+				c.addAt(n.Elems[i], at.item(i), catalog.KindProperty, "must be unique; item %d repeats item %d", i, j)
+			})
 		}
 		if r.items != nil {
 			for i, e := range n.Elems {
-				r.items.check(c, e, fmt.Sprintf("%s[%d]", path, i))
+				r.items.checkAt(c, e, at.item(i))
 			}
 		}
 	}
 	if len(r.enum) > 0 && !r.inEnum(n) {
-		c.add(n, path, catalog.KindProperty, "must be one of %s; got %s", enumList(r.enum), n.Describe())
+		c.addAt(n, at, catalog.KindProperty, "must be one of %s; got %s", enumList(r.enum), n.Describe())
 	}
 }
 
@@ -364,13 +364,13 @@ var boundMessages = [4]struct {
 // checkBounds compares exactly, whatever the notation or size of the
 // numbers: 0.30000000000000001 is above a minimum of 0.3, and 1e400 above
 // any maximum a float64 can hold.
-func (r *rule) checkBounds(c *checker, n *node.Node, path string) {
+func (r *rule) checkBounds(c *checker, n *node.Node, at loc) {
 	if r.bounds == [4]*decimal{} {
 		return
 	}
 	val, ok := parseDecimal(n.Text)
 	if !ok {
-		c.add(n, path, catalog.KindProperty, "must be a number; got %s", n.Describe())
+		c.addAt(n, at, catalog.KindProperty, "must be a number; got %s", n.Describe())
 		return
 	}
 	for k, lim := range r.bounds {
@@ -378,7 +378,7 @@ func (r *rule) checkBounds(c *checker, n *node.Node, path string) {
 			continue
 		}
 		if m := boundMessages[k]; m.fails(cmpDecimal(&val, lim)) {
-			c.add(n, path, catalog.KindProperty, "must be %s %s; got %s", m.op, r.boundText(k), n.Text)
+			c.addAt(n, at, catalog.KindProperty, "must be %s %s; got %s", m.op, r.boundText(k), n.Text)
 		}
 	}
 }
@@ -415,13 +415,83 @@ func (r *rule) inEnum(n *node.Node) bool {
 	return false
 }
 
-// appendEqualityKey appends a key of n that is equal for equal values
-// under the equality uniqueItems uses, CUE's list.UniqueItems: values of
-// different kinds differ, objects compare field by field whatever their
-// order, numbers by value, except that a number written as an integer
-// never equals one written with a point or an exponent (CUE's int and
-// float kinds), so [1, 1.0] has no duplicate while [1.0, 1e0] and [0, -0]
-// do.
+// pairwiseMax is the longest array whose items repeats compares pair by
+// pair, which allocates nothing; longer ones are hashed.
+const pairwiseMax = 32
+
+// repeats calls found(i, j) for every item i that equals an earlier item,
+// j being the first such, under the equality uniqueItems uses: CUE's
+// list.UniqueItems. Values of different kinds differ, objects compare
+// field by field whatever their order, numbers by value, except that a
+// number written as an integer never equals one written with a point or
+// an exponent (CUE's int and float kinds): [1, 1.0] has no duplicate,
+// [1.0, 1e0] and [0, -0] have.
+func repeats(elems []*node.Node, found func(i, j int)) {
+	if len(elems) <= pairwiseMax {
+		for i := 1; i < len(elems); i++ {
+			for j := 0; j < i; j++ {
+				if equalItems(elems[j], elems[i]) {
+					found(i, j)
+					break
+				}
+			}
+		}
+		return
+	}
+	seen := make(map[string]int, len(elems))
+	var buf []byte
+	for i, e := range elems {
+		buf = appendEqualityKey(buf[:0], e)
+		if j, dup := seen[string(buf)]; dup {
+			found(i, j)
+			continue
+		}
+		seen[string(buf)] = i
+	}
+}
+
+// equalItems is the equality of repeats.
+func equalItems(a, b *node.Node) bool {
+	if a.Kind != b.Kind {
+		return false
+	}
+	switch a.Kind {
+	case node.Null:
+		return true
+	case node.Bool, node.String:
+		return a.Text == b.Text
+	case node.Number:
+		x, ok1 := parseDecimal(a.Text)
+		y, ok2 := parseDecimal(b.Text)
+		if !ok1 || !ok2 {
+			return a.Text == b.Text
+		}
+		return x.float == y.float && cmpDecimal(&x, &y) == 0
+	case node.List:
+		if len(a.Elems) != len(b.Elems) {
+			return false
+		}
+		for i := range a.Elems {
+			if !equalItems(a.Elems[i], b.Elems[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for _, f := range a.Fields {
+		g := b.Get(f.Name)
+		if g == nil || !equalItems(f.Value, g) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendEqualityKey appends a key of n that is equal for values that
+// equalItems finds equal, and only for them.
 func appendEqualityKey(b []byte, n *node.Node) []byte {
 	switch n.Kind {
 	case node.Null:
@@ -509,6 +579,46 @@ func article(typ string) string {
 	return "a " + typ
 }
 
+// loc is where a value sits in an entity: a property or relation, or an
+// item of one (properties.ports[2]). It is a value, rendered only when a
+// diagnostic is reported, so that valid entities cost no allocation.
+type loc struct {
+	group string // "properties" or "relations"
+	name  string // the property or relation
+	path  string // or the rendered path of the property
+	depth int    // how many item indexes follow
+	idx   [4]int
+	more  []int // the indexes beyond the fourth
+}
+
+// item is the location of the i-th item of the array at l.
+func (l loc) item(i int) loc {
+	if l.depth < len(l.idx) {
+		l.idx[l.depth] = i
+	} else {
+		l.more = append(slices.Clip(l.more), i)
+	}
+	l.depth++
+	return l
+}
+
+func (l loc) String() string {
+	s := l.path
+	if s == "" {
+		s = l.group + "." + catalog.PathElem(l.name)
+	}
+	for k := 0; k < l.depth; k++ {
+		i := 0
+		if k < len(l.idx) {
+			i = l.idx[k]
+		} else {
+			i = l.more[k-len(l.idx)]
+		}
+		s += "[" + strconv.Itoa(i) + "]"
+	}
+	return s
+}
+
 type checker struct {
 	prefix string
 	diags  catalog.Diagnostics
@@ -523,6 +633,10 @@ func (c *checker) add(n *node.Node, rel, kind, format string, args ...any) {
 		path += rel
 	}
 	c.diags = append(c.diags, catalog.Diagnostic{Pos: n.Pos, Path: path, Kind: kind, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) addAt(n *node.Node, at loc, kind, format string, args ...any) {
+	c.add(n, at.String(), kind, format, args...)
 }
 
 func fieldsOf(n *node.Node) []node.Field {
