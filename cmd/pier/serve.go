@@ -9,9 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -146,13 +148,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		OnResult:     d.onResult,
 		OnFetchError: func(err error) { log.Error("source", "err", err) },
 	})
-	if cfg.GitHubToken != "" || cfg.GitHubAPIURL != "https://api.github.com/" {
-		if owner, repo, ok := github.ParseRepoURL(cfg.Repo, cfg.GitHubAPIURL); ok {
-			d.owner, d.repo = owner, repo
-			if d.github, err = github.New(github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics}); err != nil {
-				return nil, fmt.Errorf("github: %w", err)
-			}
-		}
+	if err := d.githubClient(); err != nil {
+		return nil, err
 	}
 
 	hooks := webhook.New(webhook.Options{
@@ -176,6 +173,37 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	d.addr = d.ln.Addr().String()
 	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return d, nil
+}
+
+// githubClient sets up commit statuses when the catalog lives on GitHub
+// (or --github-repo says where) and a token is configured.
+func (d *daemon) githubClient() error {
+	cfg := d.cfg
+	if cfg.GitHubToken == "" {
+		return nil
+	}
+	owner, repo, ok := strings.Cut(cfg.GitHubRepo, "/")
+	if cfg.GitHubRepo == "" {
+		owner, repo, ok = github.ParseRepoURL(cfg.Repo, hostOf(cfg.GitHubAPIURL))
+	}
+	if !ok {
+		d.log.Info("the catalog is not a GitHub repository; commit statuses are off (set --github-repo to turn them on)")
+		return nil
+	}
+	c, err := github.New(github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics})
+	if err != nil {
+		return fmt.Errorf("option github-api-url: %w", err)
+	}
+	d.github, d.owner, d.repo = c, owner, repo
+	return nil
+}
+
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Hostname()
 }
 
 // restore loads the last applied state from the store, so that the API
@@ -224,9 +252,13 @@ func (d *daemon) source() (reconciler.Fetcher, error) {
 			return reconciler.Revision{ID: rev.ID, FS: rev.FS, Changed: rev.Changed}, nil
 		}, nil
 	}
+	token := "" // the GitHub token authenticates HTTPS fetches only
+	if strings.HasPrefix(cfg.Repo, "https://") || strings.HasPrefix(cfg.Repo, "http://") {
+		token = cfg.GitHubToken
+	}
 	g, err := source.NewGit(source.GitOptions{
 		URL: cfg.Repo, Branch: cfg.Branch, Path: cfg.Path,
-		CacheDir: filepath.Join(cfg.CacheDir, "catalog"), Token: cfg.GitHubToken,
+		CacheDir: filepath.Join(cfg.CacheDir, "catalog"), Token: token,
 		SSHKeyFile: cfg.SSHKey, SSHKnownHosts: cfg.SSHKnownHosts, Logger: d.log,
 		OnFetch: d.metrics.FetchDone,
 	})

@@ -45,7 +45,7 @@ func newFixture(t *testing.T, anonymous bool) *fixture {
 	f.reconcile(t, "rev1")
 	srv := New(Options{
 		State: f.holder, Store: st,
-		Auth:  &Auth{Clients: []Client{{ID: "ci", Secret: "s3cret"}}, AnonymousReads: anonymous},
+		Auth: &Auth{Clients: []Client{{ID: "ci", Secret: "s3cret"}}, AnonymousReads: anonymous},
 	})
 	f.srv = httptest.NewServer(srv)
 	t.Cleanup(f.srv.Close)

@@ -41,6 +41,7 @@ type Config struct {
 	CacheDir         string
 	GitHubAPIURL     string
 	GitHubToken      string
+	GitHubRepo       string
 	WebhookSecret    string
 	WebhookInsecure  bool
 	SSHKey           string
@@ -76,6 +77,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CacheDir, "cache-dir", "./data/git", "where clones of git repositories are kept")
 	fs.StringVar(&c.GitHubAPIURL, "github-api-url", "https://api.github.com/", "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
 	fs.StringVar(&c.GitHubToken, "github-token", "", "GitHub token for fetching and commit statuses (also GITHUB_TOKEN); never logged")
+	fs.StringVar(&c.GitHubRepo, "github-repo", "", "owner/name of the catalog on GitHub, for commit statuses when --repo is not a GitHub URL (a mirror, a local path)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "secret GitHub signs webhook deliveries with; deliveries are refused without one")
 	fs.BoolVar(&c.WebhookInsecure, "webhook-insecure", false, "accept unsigned webhook deliveries when no secret is set (local development only)")
 	fs.StringVar(&c.SSHKey, "ssh-key", "", "private key file for ssh:// and git@ repositories")
@@ -187,6 +189,17 @@ func (c *Config) check() []error {
 	}
 	if c.Repo == "" {
 		errs = append(errs, errors.New("option repo: empty"))
+	} else if !isRemote(c.Repo) {
+		// A path (a work tree, a bare repository or a plain directory)
+		// must exist; a URL may be unreachable for a while.
+		if fi, err := os.Stat(c.Repo); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("option repo: %s is not a directory, nor a repository URL (https://, ssh://, git@host:path, file://)", c.Repo))
+		}
+	}
+	if c.GitHubRepo != "" {
+		if o, r, ok := strings.Cut(c.GitHubRepo, "/"); !ok || o == "" || r == "" || strings.Contains(r, "/") {
+			errs = append(errs, fmt.Errorf("option github-repo: %q is not owner/name", c.GitHubRepo))
+		}
 	}
 	if c.Listen == "" {
 		errs = append(errs, errors.New("option listen: empty"))
@@ -230,15 +243,28 @@ func (c *Config) Redacted() []any {
 	return append(out, "clients", len(c.Clients))
 }
 
-// IsLocalDir reports whether Repo names a local directory (watched) rather
-// than a repository URL (fetched).
+// IsLocalDir reports whether Repo names a local directory that is watched
+// for edits, rather than a repository that is fetched. A bare repository
+// is fetched; so is any URL.
 func (c *Config) IsLocalDir() bool {
-	r := c.Repo
-	if strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+	if isRemote(c.Repo) {
 		return false
 	}
-	fi, err := os.Stat(r)
-	return err == nil && fi.IsDir()
+	fi, err := os.Stat(c.Repo)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(c.Repo, "HEAD"))
+	return err != nil // a bare repository has HEAD at its top
+}
+
+// isRemote reports a URL or an scp-like address (git@host:path).
+func isRemote(r string) bool {
+	if strings.Contains(r, "://") {
+		return true
+	}
+	at, colon := strings.Index(r, "@"), strings.Index(r, ":")
+	return colon > 0 && (at >= 0 && at < colon || !strings.ContainsAny(r[:colon], `/\`))
 }
 
 func envName(flag string) string {
