@@ -14,6 +14,7 @@ package reconciler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 // Store is what the reconciler needs of the state store.
 type Store interface {
 	State(ctx context.Context) (*store.State, error)
+	LastApplied(ctx context.Context) (store.Revision, error)
 	Apply(ctx context.Context, rev store.Revision, changes []store.Change) error
 	RecordFailure(ctx context.Context, rev store.Revision) error
 }
@@ -113,6 +115,15 @@ type Reconciler struct {
 	sink   Sink
 	opts   Options
 	mu     sync.Mutex // one reconcile at a time
+
+	// applied caches the objects of the revision this reconciler last
+	// applied, and appliedRec that revision's record. Reading 20,000
+	// objects back from the store would be most of a one-entity
+	// reconcile; the cache is used only while the store's newest applied
+	// revision is still the one recorded here, so a store written by
+	// someone else is read again.
+	applied    map[catalog.Key]catalog.Object
+	appliedRec store.Revision
 }
 
 // New returns a reconciler. sink may be nil.
@@ -155,12 +166,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 		finish(Failed)
 		return res, r.recordFailure(ctx, rev, start, res)
 	}
-	state, err := r.store.State(ctx)
+	current, err := r.current(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile %s: read state: %w", rev.ID, err)
 	}
-	res.Plan = r.diff(state, loaded)
-	if diags := r.guard(state, loaded, res.Plan); len(diags) > 0 {
+	res.Plan = plan.Compute(current, loaded.Objects)
+	if diags := r.guard(current, loaded, res.Plan); len(diags) > 0 {
 		res.Diagnostics = diags
 		finish(Failed)
 		return res, r.recordFailure(ctx, rev, start, res)
@@ -205,20 +216,34 @@ func (r *Reconciler) validate(res *loader.Result) catalog.Diagnostics {
 	return res.Diagnostics
 }
 
-// diff computes the object-level plan from the stored state to the
-// revision.
-func (r *Reconciler) diff(state *store.State, res *loader.Result) plan.Plan {
-	before := make(map[catalog.Key]catalog.Object, len(state.Objects))
-	for k, o := range state.Objects {
-		before[k] = catalog.Object{Key: k, JSON: o.JSON, Hash: o.Hash, Source: o.Source}
+// current returns the applied objects: from the cache when the store's
+// newest applied revision is the one this reconciler applied, otherwise
+// read from the store.
+func (r *Reconciler) current(ctx context.Context) (map[catalog.Key]catalog.Object, error) {
+	if r.applied != nil {
+		last, err := r.store.LastApplied(ctx)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && last.Revision == r.appliedRec.Revision && last.StartedAt.Equal(r.appliedRec.StartedAt) {
+			return r.applied, nil
+		}
 	}
-	return plan.Compute(before, res.Objects)
+	state, err := r.store.State(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[catalog.Key]catalog.Object, len(state.Objects))
+	for k, o := range state.Objects {
+		out[k] = catalog.Object{Key: k, JSON: o.JSON, Hash: o.Hash, Source: o.Source}
+	}
+	return out, nil
 }
 
 // guard refuses a revision that deletes more than the allowed share of
 // the entities, unless the revision's own catalog opts in. It protects
 // against a bad merge or a moved directory wiping the portal.
-func (r *Reconciler) guard(state *store.State, res *loader.Result, p plan.Plan) catalog.Diagnostics {
+func (r *Reconciler) guard(current map[catalog.Key]catalog.Object, res *loader.Result, p plan.Plan) catalog.Diagnostics {
 	g := res.Catalog.Settings.DeletionGuard
 	if g.Allow {
 		return nil
@@ -227,10 +252,10 @@ func (r *Reconciler) guard(state *store.State, res *loader.Result, p plan.Plan) 
 	if g.MaxShare != nil {
 		maxShare = *g.MaxShare
 	}
-	current := 0
-	for k := range state.Objects {
+	entities := 0
+	for k := range current {
 		if k.Kind == catalog.KindEntityObj {
-			current++
+			entities++
 		}
 	}
 	var deleted []plan.Change
@@ -239,7 +264,7 @@ func (r *Reconciler) guard(state *store.State, res *loader.Result, p plan.Plan) 
 			deleted = append(deleted, c)
 		}
 	}
-	if current == 0 || float64(len(deleted)) <= maxShare*float64(current) {
+	if entities == 0 || float64(len(deleted)) <= maxShare*float64(entities) {
 		return nil
 	}
 	d := catalog.Diagnostic{
@@ -247,7 +272,7 @@ func (r *Reconciler) guard(state *store.State, res *loader.Result, p plan.Plan) 
 		Path: "settings.deletionGuard",
 		Message: fmt.Sprintf("this revision deletes %d of %d entities (%.0f%%), more than the %.0f%% allowed; "+
 			"if that is intended, set settings: deletionGuard: allow: true in this revision (and remove it afterwards)",
-			len(deleted), current, 100*float64(len(deleted))/float64(current), 100*maxShare),
+			len(deleted), entities, 100*float64(len(deleted))/float64(entities), 100*maxShare),
 	}
 	sort.Slice(deleted, func(i, j int) bool { return deleted[i].Key.Less(deleted[j].Key) })
 	for _, c := range deleted {
@@ -278,8 +303,10 @@ func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, r
 		Counts:    store.Counts{Created: t.Created, Updated: t.Updated, Deleted: t.Deleted, Entities: res.Catalog.EntityCount()},
 	}
 	if err := r.store.Apply(ctx, record, p.StoreChanges()); err != nil {
+		r.applied = nil
 		return fmt.Errorf("reconcile %s: apply: %w", rev.ID, err)
 	}
+	r.applied, r.appliedRec = res.Objects, record
 	return nil
 }
 

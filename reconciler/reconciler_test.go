@@ -227,3 +227,28 @@ func TestDeletionGuard(t *testing.T) {
 		})
 	}
 }
+
+// The reconciler caches what it applied; a store changed by someone else
+// must be read again rather than diffed against the stale cache.
+func TestCacheYieldsToAnotherWriter(t *testing.T) {
+	ctx := context.Background()
+	r, st, _ := setup(t)
+	if _, err := r.Reconcile(ctx, Revision{ID: "rev1", FS: catalogFS(4, "Staging")}); err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := loader.New(1)
+	other := New(l2, st, nil, Options{})
+	if res, err := other.Reconcile(ctx, Revision{ID: "rev2", FS: catalogFS(3, "Staging")}); err != nil || res.Plan.Total().Deleted != 1 {
+		t.Fatalf("other writer: %v %+v", err, res)
+	}
+	res, err := r.Reconcile(ctx, Revision{ID: "rev1", FS: catalogFS(4, "Staging")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcome != Applied || res.Plan.Total().Created != 1 {
+		t.Fatalf("after another writer: outcome %s, plan %+v", res.Outcome, res.Plan.Total())
+	}
+	if got := entityCount(t, st); got != 5 {
+		t.Fatalf("%d entities stored, want 5", got)
+	}
+}

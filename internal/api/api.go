@@ -11,6 +11,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -207,6 +208,36 @@ func writeJSON(w http.ResponseWriter, code int, body map[string]any) int {
 	enc.SetEscapeHTML(false)
 	enc.Encode(body)
 	return code
+}
+
+// writeEntities answers a list of entities. Each entity's JSON is cached
+// by the state, so the answer is assembled from those bytes rather than
+// re-encoded (and re-validated) by encoding/json.
+func writeEntities(w http.ResponseWriter, list []*state.Entity, next string) int {
+	var b bytes.Buffer
+	b.WriteString(`{"ok":true,`)
+	if next != "" {
+		nb, _ := json.Marshal(next)
+		b.WriteString(`"next":`)
+		b.Write(nb)
+		b.WriteByte(',')
+	}
+	b.WriteString(`"entities":[`)
+	for i, e := range list {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		eb, err := e.MarshalJSON()
+		if err != nil {
+			return writeError(w, http.StatusInternalServerError, "encode_error", err.Error())
+		}
+		b.Write(eb)
+	}
+	b.WriteString("]}\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b.Bytes())
+	return http.StatusOK
 }
 
 // writeError answers in Port's error shape: {"ok": false, "error": code,

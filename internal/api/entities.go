@@ -46,11 +46,11 @@ func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, _ *caller)
 	for _, id := range ids[start:end] {
 		out = append(out, snap.Entities[bp][id])
 	}
-	body := map[string]any{"entities": out}
+	next := ""
 	if end < len(ids) {
-		body["next"] = ids[end-1]
+		next = ids[end-1]
 	}
-	return writeJSON(w, http.StatusOK, body)
+	return writeEntities(w, out, next)
 }
 
 // related is a relation target as the API resolves it.

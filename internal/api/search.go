@@ -77,7 +77,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"entities": out})
+	return writeEntities(w, out, "")
 }
 
 // searchBlueprints are the blueprints whose entities may match.

@@ -47,6 +47,27 @@ type Entity struct {
 	// RuntimeAt and RuntimeBy are when and by whom Runtime was written.
 	RuntimeAt time.Time `json:"-"`
 	RuntimeBy string    `json:"-"`
+
+	enc atomic.Pointer[[]byte] // the JSON form, encoded on first use
+}
+
+// MarshalJSON encodes the entity once and serves the bytes after that:
+// an entity is immutable once published, and API answers list hundreds
+// of them per request.
+func (e *Entity) MarshalJSON() ([]byte, error) {
+	if b := e.enc.Load(); b != nil {
+		return *b, nil
+	}
+	type plain Entity // without this method
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode((*plain)(e)); err != nil {
+		return nil, err
+	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	e.enc.Store(&b)
+	return b, nil
 }
 
 // GitActor is the createdBy/updatedBy of changes that came from git.
