@@ -34,7 +34,7 @@ test:
 ## bench: the figures the issues ask for, measured side by side in one run
 bench: build $(BIN)/cue
 	$(GO) run ./internal/bench -n $(N) -pier $(BIN)/pier -cue $(BIN)/cue
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/store/sqlite/ ./internal/gitfs/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/query/ ./internal/api/ ./internal/store/sqlite/ ./internal/gitfs/
 
 ## bench-large: the loader figures on 100,000 services
 bench-large: build $(BIN)/cue
