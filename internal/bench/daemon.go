@@ -261,7 +261,9 @@ func load(base, name, body string, d time.Duration, conc int) error {
 		return fmt.Errorf("search %s: no successful request (%d errors)", name, errs)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(10 * time.Microsecond) }
+	p := func(q float64) time.Duration {
+		return lat[min(len(lat)-1, int(q*float64(len(lat))))].Round(10 * time.Microsecond)
+	}
 	fmt.Printf("  search %-45s %6.0f req/s, p50 %s, p99 %s, %d matches, %d errors (%d clients, %s; target >= 3000 req/s, p99 < 25ms)\n",
 		name+":", float64(len(lat))/d.Seconds(), p(0.5), p(0.99), matches, errs, conc, d)
 	return nil
