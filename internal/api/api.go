@@ -66,8 +66,9 @@ type Options struct {
 
 // Server is pier's HTTP API.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts    Options
+	mux     *http.ServeMux
+	methods map[string][]string // path pattern -> methods routed
 
 	vmu        sync.Mutex
 	validators map[*catalog.Blueprint]*validate.Validator
@@ -87,8 +88,9 @@ func New(opts Options) *Server {
 	if opts.Auth == nil {
 		opts.Auth = &Auth{}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), validators: map[*catalog.Blueprint]*validate.Validator{}}
+	s := &Server{opts: opts, mux: http.NewServeMux(), methods: map[string][]string{}, validators: map[*catalog.Blueprint]*validate.Validator{}}
 	s.routes()
+	s.methodNotAllowed()
 	return s
 }
 
@@ -144,6 +146,9 @@ type handler func(w http.ResponseWriter, r *http.Request, c *caller) int
 
 func (s *Server) handle(pattern string, acc access, h handler) {
 	route := pattern
+	if method, path, ok := strings.Cut(pattern, " "); ok {
+		s.methods[path] = append(s.methods[path], method)
+	}
 	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.opts.Auth.identify(r, s.opts.Now())
 		denied := 0
@@ -169,6 +174,20 @@ func (s *Server) handle(pattern string, acc access, h handler) {
 			s.audit(r, c, route, code)
 		}
 	})))
+}
+
+// methodNotAllowed answers a known path with an unrouted method in JSON,
+// with the Allow header, instead of ServeMux's plain-text 405: a
+// method-less pattern is less specific than the routed ones, so it only
+// sees the other methods.
+func (s *Server) methodNotAllowed() {
+	for path, methods := range s.methods {
+		allow := strings.Join(methods, ", ")
+		s.mux.Handle(path, s.instrument(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, allow))
+		})))
+	}
 }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {

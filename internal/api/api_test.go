@@ -155,8 +155,8 @@ func TestReads(t *testing.T) {
 			t.Errorf("GET %s: %d %v, want %d with a JSON error", path, code, body, want)
 		}
 	}
-	if code, body := f.do(t, "DELETE", "/v1/blueprints", "", nil); code != 405 && code != 404 {
-		t.Errorf("DELETE /v1/blueprints: %d %v", code, body)
+	if code, body := f.do(t, "DELETE", "/v1/blueprints/service", "", nil); code != 405 || body["ok"] != false || !strings.Contains(body["message"].(string), "GET") {
+		t.Errorf("DELETE /v1/blueprints/service: %d %v", code, body)
 	}
 }
 
