@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/pierhq/pier/internal/decimal"
 )
 
 // num is a JSON number held for exact comparison. lit is its decimal
@@ -110,154 +112,14 @@ func cmpNum(a, b num) int {
 		if lit == "" {
 			lit, f = b.lit, b.f
 		}
-		if d, ok := parseDecimal(lit); ok && d.digits() <= 15 &&
+		if d, ok := decimal.Parse(lit); ok && d.Digits() <= 15 &&
 			(f == 0 || (math.Abs(f) >= 0x1p-1022 && !math.IsInf(f, 0))) {
 			return 0
 		}
 	}
-	da, _ := parseDecimal(a.literal())
-	db, _ := parseDecimal(b.literal())
-	return cmpDecimal(da, db)
-}
-
-// decimal is a decimal literal read in place: its value is
-// ±0.d₁d₂…dₙ × 10^exp where the significant digits are the digits of
-// intPart+frac from index first to last. Zero has first > last. Exponents
-// are clamped to ±2⁵⁰, far beyond any number a catalog holds.
-type decimal struct {
-	neg         bool
-	intPart     string
-	frac        string
-	first, last int
-	exp         int64
-}
-
-const maxExp = 1 << 50
-
-func (d decimal) zero() bool  { return d.first > d.last }
-func (d decimal) digits() int { return d.last - d.first + 1 }
-
-func (d decimal) digit(i int) byte {
-	if i < len(d.intPart) {
-		return d.intPart[i]
-	}
-	return d.frac[i-len(d.intPart)]
-}
-
-// parseDecimal reads a number in JSON syntax; a leading '+' and a missing
-// integer or fraction part are tolerated, since hand-written values in Go
-// or YAML may have them.
-func parseDecimal(s string) (decimal, bool) {
-	var d decimal
-	i := 0
-	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		d.neg = s[i] == '-'
-		i++
-	}
-	start := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	d.intPart = s[start:i]
-	if i < len(s) && s[i] == '.' {
-		i++
-		start = i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		d.frac = s[start:i]
-	}
-	if d.intPart == "" && d.frac == "" {
-		return d, false
-	}
-	var e int64
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '-' || s[i] == '+') {
-			eneg = s[i] == '-'
-			i++
-		}
-		if i == len(s) {
-			return d, false
-		}
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			if e < maxExp {
-				e = e*10 + int64(s[i]-'0')
-			}
-		}
-		e = min(e, maxExp)
-		if eneg {
-			e = -e
-		}
-	}
-	if i != len(s) {
-		return d, false
-	}
-	n := len(d.intPart) + len(d.frac)
-	d.first, d.last = 0, n-1
-	for d.first < n && d.digit(d.first) == '0' {
-		d.first++
-	}
-	for d.last >= d.first && d.digit(d.last) == '0' {
-		d.last--
-	}
-	d.exp = int64(len(d.intPart)-d.first) + e
-	return d, true
+	da, _ := decimal.Parse(a.literal())
+	db, _ := decimal.Parse(b.literal())
+	return decimal.Compare(da, db)
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// cmpDecimal compares two parsed decimals exactly.
-func cmpDecimal(a, b decimal) int {
-	sa, sb := a.sign(), b.sign()
-	if sa != sb {
-		if sa < sb {
-			return -1
-		}
-		return 1
-	}
-	if sa == 0 {
-		return 0
-	}
-	return sa * cmpMagnitude(a, b)
-}
-
-func (d decimal) sign() int {
-	switch {
-	case d.zero():
-		return 0
-	case d.neg:
-		return -1
-	}
-	return 1
-}
-
-// cmpMagnitude compares |a| and |b| for non-zero a and b.
-func cmpMagnitude(a, b decimal) int {
-	if a.exp != b.exp {
-		if a.exp < b.exp {
-			return -1
-		}
-		return 1
-	}
-	na, nb := a.digits(), b.digits()
-	for i := 0; i < na && i < nb; i++ {
-		ca, cb := a.digit(a.first+i), b.digit(b.first+i)
-		if ca != cb {
-			if ca < cb {
-				return -1
-			}
-			return 1
-		}
-	}
-	// Trailing zeros are not significant digits, so the longer one has
-	// a non-zero digit the shorter lacks.
-	switch {
-	case na < nb:
-		return -1
-	case na > nb:
-		return 1
-	}
-	return 0
-}

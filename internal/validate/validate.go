@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/decimal"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/schema"
 )
@@ -54,10 +55,10 @@ type rule struct {
 	runtime bool
 	pattern *regexp.Regexp
 	enum    []*node.Node
-	enumNum []decimal // the value of each number in enum, by index
+	enumNum []decimal.Decimal // the value of each number in enum, by index
 	// bounds are minimum, maximum, exclusiveMinimum, exclusiveMaximum,
 	// parsed once; nil when absent.
-	bounds [4]*decimal
+	bounds [4]*decimal.Decimal
 	items  *rule
 }
 
@@ -122,14 +123,14 @@ func compileRule(name string, p *catalog.Property) (*rule, error) {
 		}
 		r.pattern = re
 	}
-	r.enumNum = make([]decimal, len(p.Enum))
+	r.enumNum = make([]decimal.Decimal, len(p.Enum))
 	for i, e := range p.Enum {
 		n, err := node.FromAny(e, catalog.Pos{})
 		if err != nil {
 			return nil, fmt.Errorf("property %q: enum: %w", name, err)
 		}
 		if n.Kind == node.Number {
-			d, ok := parseDecimal(n.Text)
+			d, ok := decimal.Parse(n.Text)
 			if !ok {
 				return nil, fmt.Errorf("property %q: enum: %q is not a number", name, n.Text)
 			}
@@ -142,7 +143,7 @@ func compileRule(name string, p *catalog.Property) (*rule, error) {
 			if lim == nil {
 				continue
 			}
-			d, ok := parseDecimal(lim.String())
+			d, ok := decimal.Parse(lim.String())
 			if !ok {
 				return nil, fmt.Errorf("property %q: bound %q is not a number", name, lim.String())
 			}
@@ -365,10 +366,10 @@ var boundMessages = [4]struct {
 // numbers: 0.30000000000000001 is above a minimum of 0.3, and 1e400 above
 // any maximum a float64 can hold.
 func (r *rule) checkBounds(c *checker, n *node.Node, at loc) {
-	if r.bounds == [4]*decimal{} {
+	if r.bounds == [4]*decimal.Decimal{} {
 		return
 	}
-	val, ok := parseDecimal(n.Text)
+	val, ok := decimal.Parse(n.Text)
 	if !ok {
 		c.addAt(n, at, catalog.KindProperty, "must be a number; got %s", n.Describe())
 		return
@@ -377,7 +378,7 @@ func (r *rule) checkBounds(c *checker, n *node.Node, at loc) {
 		if lim == nil {
 			continue
 		}
-		if m := boundMessages[k]; m.fails(cmpDecimal(&val, lim)) {
+		if m := boundMessages[k]; m.fails(decimal.Compare(val, *lim)) {
 			c.addAt(n, at, catalog.KindProperty, "must be %s %s; got %s", m.op, r.boundText(k), n.Text)
 		}
 	}
@@ -394,10 +395,10 @@ func (r *rule) boundText(k int) string {
 // schema.EntityDefinition writes a number member as the bounds >=1 & <=1,
 // which both satisfy.)
 func (r *rule) inEnum(n *node.Node) bool {
-	var num decimal
+	var num decimal.Decimal
 	if n.Kind == node.Number {
 		var ok bool
-		if num, ok = parseDecimal(n.Text); !ok {
+		if num, ok = decimal.Parse(n.Text); !ok {
 			return false
 		}
 	}
@@ -405,7 +406,7 @@ func (r *rule) inEnum(n *node.Node) bool {
 		switch {
 		case e.Kind != n.Kind:
 		case e.Kind == node.Number:
-			if cmpDecimal(&r.enumNum[i], &num) == 0 {
+			if decimal.Compare(r.enumNum[i], num) == 0 {
 				return true
 			}
 		case e.Text == n.Text:
@@ -461,12 +462,12 @@ func equalItems(a, b *node.Node) bool {
 	case node.Bool, node.String:
 		return a.Text == b.Text
 	case node.Number:
-		x, ok1 := parseDecimal(a.Text)
-		y, ok2 := parseDecimal(b.Text)
+		x, ok1 := decimal.Parse(a.Text)
+		y, ok2 := decimal.Parse(b.Text)
 		if !ok1 || !ok2 {
 			return a.Text == b.Text
 		}
-		return x.float == y.float && cmpDecimal(&x, &y) == 0
+		return x.Float() == y.Float() && decimal.Compare(x, y) == 0
 	case node.List:
 		if len(a.Elems) != len(b.Elems) {
 			return false
@@ -501,16 +502,16 @@ func appendEqualityKey(b []byte, n *node.Node) []byte {
 	case node.String:
 		return strconv.AppendQuote(append(b, 's'), n.Text)
 	case node.Number:
-		d, ok := parseDecimal(n.Text)
+		d, ok := decimal.Parse(n.Text)
 		if !ok {
 			return append(append(b, '?'), n.Text...)
 		}
-		if d.float {
+		if d.Float() {
 			b = append(b, 'f')
 		} else {
 			b = append(b, 'i')
 		}
-		return append(b, d.canonical()...)
+		return d.AppendCanonical(b)
 	case node.List:
 		b = append(b, '[')
 		for _, e := range n.Elems {
