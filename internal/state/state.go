@@ -110,7 +110,7 @@ type Snapshot struct {
 	ids       map[string][]string // sorted identifiers per blueprint
 	referrers map[catalog.Key][]catalog.Key
 
-	idxMu sync.Mutex
+	idxMu sync.RWMutex
 	idx   map[indexKey]map[string][]*Entity
 }
 
@@ -191,12 +191,18 @@ type indexKey struct{ blueprint, field string }
 // is built on first use and lives as long as the snapshot.
 func (s *Snapshot) Index(blueprint, field string) map[string][]*Entity {
 	k := indexKey{blueprint, field}
+	s.idxMu.RLock()
+	idx, ok := s.idx[k]
+	s.idxMu.RUnlock()
+	if ok {
+		return idx
+	}
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
 	if idx, ok := s.idx[k]; ok {
 		return idx
 	}
-	idx := map[string][]*Entity{}
+	idx = map[string][]*Entity{}
 	for _, id := range s.IDs(blueprint) {
 		e := s.Entities[blueprint][id]
 		for _, v := range fieldValues(e, field) {
