@@ -1,16 +1,16 @@
 package api
 
 import (
+	"maps"
 	"net/http"
-
-	"github.com/pierhq/pier/internal/state"
+	"slices"
 )
 
 // listBlueprints is Port's GET /v1/blueprints.
 func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	snap := s.opts.State.Load()
 	out := make([]any, 0, len(snap.Blueprints))
-	for _, id := range state.Keys(snap.Blueprints) {
+	for _, id := range slices.Sorted(maps.Keys(snap.Blueprints)) {
 		out = append(out, snap.Blueprints[id])
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"blueprints": out})
@@ -29,7 +29,7 @@ func (s *Server) getBlueprint(w http.ResponseWriter, r *http.Request, _ *caller)
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	snap := s.opts.State.Load()
 	out := make([]any, 0, len(snap.Actions))
-	for _, id := range state.Keys(snap.Actions) {
+	for _, id := range slices.Sorted(maps.Keys(snap.Actions)) {
 		a := snap.Actions[id]
 		if bp := r.URL.Query().Get("blueprint"); bp != "" && a.Trigger.BlueprintIdentifier != bp {
 			continue
@@ -52,7 +52,7 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request, _ *caller) in
 func (s *Server) listScorecards(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	snap := s.opts.State.Load()
 	out := make([]any, 0, len(snap.Scorecards))
-	for _, id := range state.Keys(snap.Scorecards) {
+	for _, id := range slices.Sorted(maps.Keys(snap.Scorecards)) {
 		out = append(out, snap.Scorecards[id])
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": out})
@@ -71,7 +71,7 @@ func (s *Server) getScorecard(w http.ResponseWriter, r *http.Request, _ *caller)
 func (s *Server) listAutomations(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	snap := s.opts.State.Load()
 	out := make([]any, 0, len(snap.Automations))
-	for _, id := range state.Keys(snap.Automations) {
+	for _, id := range slices.Sorted(maps.Keys(snap.Automations)) {
 		out = append(out, snap.Automations[id])
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"automations": out})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -82,7 +83,7 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, _ *caller) in
 			continue
 		}
 		list := []related{}
-		for _, t := range state.Identifiers(v) {
+		for _, t := range catalog.Identifiers(v) {
 			x := related{Identifier: t, Blueprint: rel.Target}
 			if te := snap.Entity(rel.Target, t); te != nil {
 				x.Title, x.Exists = te.Title, true
@@ -197,7 +198,7 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	if len(body.Team) > 0 && !sameTeam(body.Team, g.Team) {
 		return conflict("team")
 	}
-	for _, name := range sortedKeys(body.Relations) {
+	for _, name := range slices.Sorted(maps.Keys(body.Relations)) {
 		if !sameJSON(body.Relations[name], mustJSON(g.Relations[name])) {
 			return conflict("relations." + name)
 		}
@@ -208,7 +209,7 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	updates := map[string]any{}
 	var problems catalog.Diagnostics
-	for _, name := range sortedKeys(body.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(body.Properties)) {
 		raw := body.Properties[name]
 		field := "properties." + name
 		switch v.Owner(name) {
@@ -288,15 +289,6 @@ func sameTeam(raw json.RawMessage, team []string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func quote(s string) string { return strconv.Quote(s) }

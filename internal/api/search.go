@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -92,7 +94,7 @@ func searchBlueprints(snap *state.Snapshot, q *query.Query) []string {
 		sort.Strings(out)
 		return out
 	}
-	return state.Keys(snap.Entities)
+	return slices.Sorted(maps.Keys(snap.Entities))
 }
 
 // candidates returns the entities of bp the query can match: the

@@ -112,3 +112,22 @@ func SortedKeys(m map[Key]Object) []Key {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
 	return keys
 }
+
+// Identifiers returns the entity identifiers a relation value names: one
+// for a single relation, several for a many relation, none for null or
+// anything malformed (which validation reports).
+func Identifiers(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, el := range v {
+			if s, ok := el.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}

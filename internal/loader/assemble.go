@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -271,7 +272,7 @@ func (a *assembly) blueprints() {
 			continue
 		}
 		path := objectPath(o.key)
-		for _, name := range sortedNames(bp.Relations) {
+		for _, name := range slices.Sorted(maps.Keys(bp.Relations)) {
 			if t := bp.Relations[name].Target; !a.hasBlueprint(t) {
 				n := lookup(o.node, []string{"relations", name, "target"})
 				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".relations." + catalog.PathElem(name) + ".target", Kind: catalog.KindReference, Message: fmt.Sprintf("relation %q targets blueprint %q, which does not exist", name, t)})
@@ -283,14 +284,14 @@ func (a *assembly) blueprints() {
 				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".schema.required", Kind: catalog.KindReference, Message: fmt.Sprintf("required property %q is not declared in schema.properties", name)})
 			}
 		}
-		for _, name := range sortedNames(bp.Schema.Properties) {
+		for _, name := range slices.Sorted(maps.Keys(bp.Schema.Properties)) {
 			p := bp.Schema.Properties[name]
 			if p.Format == "entity" && p.Blueprint != "" && !a.hasBlueprint(p.Blueprint) {
 				n := lookup(o.node, []string{"schema", "properties", name, "blueprint"})
 				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".schema.properties." + catalog.PathElem(name), Kind: catalog.KindReference, Message: fmt.Sprintf("property %q refers to blueprint %q, which does not exist", name, p.Blueprint)})
 			}
 		}
-		for _, name := range sortedNames(bp.AggregationProperties) {
+		for _, name := range slices.Sorted(maps.Keys(bp.AggregationProperties)) {
 			if t := bp.AggregationProperties[name].Target; !a.hasBlueprint(t) {
 				n := lookup(o.node, []string{"aggregationProperties", name, "target"})
 				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".aggregationProperties." + catalog.PathElem(name), Kind: catalog.KindReference, Message: fmt.Sprintf("aggregation %q targets blueprint %q, which does not exist", name, t)})
@@ -576,7 +577,7 @@ func (a *assembly) relations(k catalog.Key) {
 	st := &relState{}
 	check := func(target string, val any, elems []string, path string) {
 		_, many := val.([]any)
-		for i, id := range identifiers(val) {
+		for i, id := range catalog.Identifiers(val) {
 			t := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: target, ID: id}
 			st.refs = append(st.refs, t)
 			if len(ix.decls[t]) > 0 {
@@ -637,22 +638,6 @@ func (a *assembly) sorted(kind catalog.Kind) []*object {
 	return out
 }
 
-func identifiers(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 // lookup follows path from n and returns the deepest node that exists, so
 // that an error about a missing field points at its parent.
 func lookup(n *node.Node, p []string) *node.Node {
@@ -705,15 +690,6 @@ func levelNames(ls []catalog.Level) string {
 		names[i] = l.Title
 	}
 	return strings.Join(names, ", ")
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func unmarshal(b []byte, v any) error {

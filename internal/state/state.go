@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -156,7 +155,7 @@ func (s *Snapshot) build() {
 					if !ok {
 						continue
 					}
-					for _, t := range Identifiers(v) {
+					for _, t := range catalog.Identifiers(v) {
 						to := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: rel.Target, ID: t}
 						s.referrers[to] = append(s.referrers[to], from)
 					}
@@ -260,23 +259,6 @@ func fieldValues(e *Entity, field string) []string {
 	}
 	if k, ok := IndexKey(v); ok {
 		return []string{k}
-	}
-	return nil
-}
-
-// Identifiers returns the entity identifiers a relation value names.
-func Identifiers(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, el := range v {
-			if s, ok := el.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
 	}
 	return nil
 }
@@ -434,11 +416,6 @@ func decode(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	return d.Decode(v)
-}
-
-// Keys returns the map's keys sorted.
-func Keys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
 }
 
 // FromResult describes an applied reconcile for Publish.
