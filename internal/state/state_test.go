@@ -1,0 +1,71 @@
+package state
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/catalog"
+)
+
+func catalogWith(lifecycle string) *catalog.Catalog {
+	c := catalog.New()
+	c.Blueprints["team"] = &catalog.Blueprint{Identifier: "team"}
+	c.Blueprints["service"] = &catalog.Blueprint{Identifier: "service", Relations: map[string]catalog.Relation{"team": {Target: "team"}}}
+	c.Entities["team"] = map[string]*catalog.Entity{"payments": {Blueprint: "team", Identifier: "payments"}}
+	c.Entities["service"] = map[string]*catalog.Entity{
+		"api": {Blueprint: "service", Identifier: "api", Properties: map[string]any{"lifecycle": lifecycle}, Relations: map[string]any{"team": "payments"}},
+		"web": {Blueprint: "service", Identifier: "web", Properties: map[string]any{"lifecycle": "Staging"}, Relations: map[string]any{"team": "payments"}},
+	}
+	return c
+}
+
+func TestPublishKeepsTimesAndRuntimeValues(t *testing.T) {
+	h := NewHolder()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	c1 := catalogWith("Staging")
+	h.Publish(Applied{Revision: "r1", At: t0, Catalog: c1})
+	first := h.Load()
+	if first.Entity("service", "api").CreatedAt != t0 || len(first.Referrers("team", "payments")) != 2 {
+		t.Fatalf("first snapshot: %+v", first.Entity("service", "api"))
+	}
+
+	t1 := t0.Add(time.Hour)
+	if e := h.SetRuntime("service", "api", map[string]any{"health": "Healthy"}, t1, "ci"); e == nil || e.Properties["health"] != "Healthy" || e.UpdatedBy != "ci" {
+		t.Fatalf("runtime write: %+v", e)
+	}
+	if _, ok := first.Entity("service", "api").Properties["health"]; ok {
+		t.Fatal("a published snapshot changed after a runtime write")
+	}
+
+	// r2 changes api in git and leaves web alone.
+	t2 := t0.Add(2 * time.Hour)
+	c2 := catalogWith("Production")
+	c2.Entities["service"]["web"] = c1.Entities["service"]["web"] // unchanged, as the loader shares it
+	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"}
+	h.Publish(Applied{Revision: "r2", At: t2, Catalog: c2, Updated: map[catalog.Key]bool{key: true}})
+	s := h.Load()
+	api, web := s.Entity("service", "api"), s.Entity("service", "web")
+	if api.CreatedAt != t0 || api.UpdatedAt != t2 || api.UpdatedBy != GitActor {
+		t.Fatalf("api times after a git change: created %v updated %v by %s", api.CreatedAt, api.UpdatedAt, api.UpdatedBy)
+	}
+	if api.Properties["lifecycle"] != "Production" || api.Properties["health"] != "Healthy" {
+		t.Fatalf("api properties after a git change: %v", api.Properties)
+	}
+	if web != h.Load().Entity("service", "web") || web.UpdatedAt != t0 {
+		t.Fatalf("an untouched entity was rebuilt or re-dated: %+v", web)
+	}
+
+	b, err := json.Marshal(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	json.Unmarshal(b, &back)
+	if back["identifier"] != "api" || back["properties"].(map[string]any)["health"] != "Healthy" || back["Git"] != nil {
+		t.Fatalf("entity JSON: %s", b)
+	}
+	if idx := s.Index("service", "lifecycle"); len(idx["Production"]) != 1 || len(idx["Staging"]) != 1 {
+		t.Fatalf("lifecycle index: %v", idx)
+	}
+}
