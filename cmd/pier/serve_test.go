@@ -358,11 +358,14 @@ func TestDaemonFollowsARepository(t *testing.T) {
 
 func TestServeRejectsBadOptions(t *testing.T) {
 	for _, args := range [][]string{
-		{"serve", "--poll", "every five minutes"},
-		{"serve", "--listen", "not-an-address"},
-		{"serve", "--repo", "/does/not/exist/either", "--db", filepath.Join(t.TempDir(), "x.db"), "--listen", "127.0.0.1:0"},
-		{"serve", "--bogus"},
+		{"--poll", "every five minutes"},
+		{"--listen", "not-an-address"},
+		{"--repo", "/does/not/exist/either"},
+		{"--bogus"},
 	} {
+		// Keep anything a half-started daemon writes out of the source tree.
+		dir := t.TempDir()
+		args = append([]string{"serve", "--db", filepath.Join(dir, "pier.db"), "--cache-dir", filepath.Join(dir, "git")}, args...)
 		code, _, errOut := runCLI(t, args...)
 		if code == 0 || !strings.Contains(errOut, "pier serve:") {
 			t.Errorf("pier %v: exit %d, stderr %q", args, code, errOut)
