@@ -1,0 +1,488 @@
+package compute
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/query"
+)
+
+// Result holds computed values per entity, by property name. A property
+// whose evaluation failed is absent; a property that evaluated to null
+// is present with a nil value. Numbers are json.Number, as in entities.
+type Result map[catalog.Key]map[string]any
+
+// ref is one relation pointing at an entity.
+type ref struct {
+	from catalog.Key
+	rel  string
+}
+
+// Snapshot binds a plan to one catalog revision. It indexes the
+// catalog's relations in reverse once, so that Affected and
+// EvaluateOnly cost what the change touches, not what the catalog
+// holds. The catalog must not change while the snapshot is in use; a
+// Snapshot is safe for concurrent use once built.
+type Snapshot struct {
+	p     *Plan
+	c     *catalog.Catalog
+	refs  map[catalog.Key][]ref
+	graph query.Graph
+}
+
+// Bind indexes c for p.
+func (p *Plan) Bind(c *catalog.Catalog) *Snapshot {
+	s := &Snapshot{p: p, c: c, refs: map[catalog.Key][]ref{}, graph: query.GraphOf(c)}
+	for bpID, es := range c.Entities {
+		bp := c.Blueprints[bpID]
+		if bp == nil {
+			continue
+		}
+		for _, e := range es {
+			from := entityKey(bpID, e.Identifier)
+			for name, v := range e.Relations {
+				rel, ok := bp.Relations[name]
+				if !ok {
+					continue
+				}
+				for _, id := range catalog.Identifiers(v) {
+					to := entityKey(rel.Target, id)
+					s.refs[to] = append(s.refs[to], ref{from: from, rel: name})
+				}
+			}
+		}
+	}
+	return s
+}
+
+// Evaluate computes every computed property of every entity of c.
+func (p *Plan) Evaluate(c *catalog.Catalog) (Result, []error) { return p.Bind(c).Evaluate() }
+
+// Evaluate computes every computed property of every entity. Errors do
+// not stop it: each names the entity and property, which is left out of
+// the result, and what reads it sees null.
+func (s *Snapshot) Evaluate() (Result, []error) {
+	ev := s.newEvaluator(nil, nil)
+	for _, bp := range sortedKeys(s.p.byBlueprint) {
+		for _, id := range sortedKeys(s.c.Entities[bp]) {
+			ev.all(entityKey(bp, id))
+		}
+	}
+	return ev.result(nil), ev.errs
+}
+
+// EvaluateOnly computes the computed properties of the entities keys
+// names. Values of other entities it needs are taken from prev when
+// prev holds that entity, and computed on the way otherwise (and not
+// returned). When keys includes Affected(changed) for every change since
+// prev was computed, the values returned are those Evaluate would give.
+func (s *Snapshot) EvaluateOnly(keys []catalog.Key, prev Result) (Result, []error) {
+	want := make(map[catalog.Key]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
+	ev := s.newEvaluator(prev, want)
+	for _, k := range keys {
+		ev.all(k)
+	}
+	return ev.result(want), ev.errs
+}
+
+// entityKey is the key of an entity.
+func entityKey(bp, id string) catalog.Key {
+	return catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
+}
+
+// evaluator computes values on demand and remembers them. Because the
+// plan orders properties without cycles, asking for one value only ever
+// asks for values of properties earlier in that order, so recursion
+// ends.
+type evaluator struct {
+	s     *Snapshot
+	prev  Result
+	fresh map[catalog.Key]bool // recompute these even if prev has them
+	vals  map[catalog.Key]map[string]any
+	state map[catalog.Key]map[string]uint8 // 1 done, 2 failed
+	errs  []error
+	match map[*prop]*query.Matcher
+}
+
+func (s *Snapshot) newEvaluator(prev Result, fresh map[catalog.Key]bool) *evaluator {
+	return &evaluator{s: s, prev: prev, fresh: fresh,
+		vals: map[catalog.Key]map[string]any{}, state: map[catalog.Key]map[string]uint8{},
+		match: map[*prop]*query.Matcher{}}
+}
+
+// all computes every computed property of k.
+func (ev *evaluator) all(k catalog.Key) {
+	if ev.s.c.Entities[k.Blueprint][k.ID] == nil {
+		return
+	}
+	for _, pr := range ev.s.p.byBlueprint[k.Blueprint] {
+		ev.value(k, pr)
+	}
+}
+
+func (ev *evaluator) result(only map[catalog.Key]bool) Result {
+	out := Result{}
+	for k, m := range ev.vals {
+		if only == nil || only[k] {
+			out[k] = m
+		}
+	}
+	return out
+}
+
+// value returns the value of pr for entity k, computing it if needed;
+// nil when it is null, missing or failed.
+func (ev *evaluator) value(k catalog.Key, pr *prop) any {
+	if !ev.fresh[k] {
+		if m, ok := ev.prev[k]; ok {
+			return m[pr.name]
+		}
+	}
+	st := ev.state[k]
+	if st == nil {
+		st = map[string]uint8{}
+		ev.state[k] = st
+	}
+	switch st[pr.name] {
+	case 1:
+		return ev.vals[k][pr.name]
+	case 2:
+		return nil
+	}
+	e := ev.s.c.Entities[k.Blueprint][k.ID]
+	if e == nil {
+		return nil
+	}
+	v, err := ev.compute(e, k, pr)
+	if err != nil {
+		st[pr.name] = 2
+		ev.errs = append(ev.errs, fmt.Errorf("%s: property %s (%s): %w", k, pr.name, pr.kind, err))
+		return nil
+	}
+	st[pr.name] = 1
+	m := ev.vals[k]
+	if m == nil {
+		m = map[string]any{}
+		ev.vals[k] = m
+	}
+	m[pr.name] = v
+	return v
+}
+
+func (ev *evaluator) compute(e *catalog.Entity, k catalog.Key, pr *prop) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("internal error: %v", r)
+		}
+	}()
+	switch pr.kind {
+	case Formula:
+		x, err := pr.formula.eval(func(name string) any { return ev.prop(e, k, name) })
+		if err != nil || x == nil {
+			return nil, err
+		}
+		return numberOf(*x)
+	case Calculation:
+		return ev.jq(e, k, pr)
+	case Mirror:
+		return ev.mirror(e, pr), nil
+	case Aggregation:
+		return ev.aggregate(k, pr)
+	}
+	return nil, fmt.Errorf("unknown kind")
+}
+
+// prop reads a property of e: computed when the plan computes it (and
+// it must then be among the reader's dependencies), declared otherwise.
+func (ev *evaluator) prop(e *catalog.Entity, k catalog.Key, name string) any {
+	if d, ok := ev.s.p.props[k.Blueprint][name]; ok {
+		return ev.value(k, d)
+	}
+	return e.Properties[name]
+}
+
+// jq runs a calculation on the entity as Port exposes it. Its
+// .properties holds the declared properties and the computed ones the
+// plan found it reads, and no others, so that what it sees does not
+// depend on evaluation order.
+func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error) {
+	props := make(map[string]any, len(e.Properties)+len(pr.selfDeps))
+	for n, v := range e.Properties {
+		props[n] = v
+	}
+	for _, n := range pr.selfDeps {
+		props[n] = ev.value(k, ev.s.p.props[k.Blueprint][n])
+	}
+	rels := make(map[string]any, len(e.Relations))
+	for n, v := range e.Relations {
+		rels[n] = v
+	}
+	team := make([]any, len(e.Team))
+	for i, t := range e.Team {
+		team[i] = t
+	}
+	in := map[string]any{
+		"identifier": e.Identifier,
+		"title":      e.Title,
+		"icon":       e.Icon,
+		"blueprint":  e.Blueprint,
+		"team":       team,
+		"properties": props,
+		"relations":  rels,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ev.s.p.timeout)
+	defer cancel()
+	iter := pr.code.RunWithContext(ctx, in)
+	out, ok := iter.Next()
+	if !ok {
+		return nil, nil // no output reads as null
+	}
+	if err, isErr := out.(error); isErr {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("jq %q: stopped after %v", pr.src, ev.s.p.timeout)
+		}
+		return nil, fmt.Errorf("jq %q: %v", pr.src, err)
+	}
+	v, err := normalize(out)
+	if err != nil {
+		return nil, fmt.Errorf("jq %q: %v", pr.src, err)
+	}
+	if !fits(pr.typ, v) {
+		b, _ := json.Marshal(v)
+		return nil, fmt.Errorf("jq %q produced %s %s, but the property is of type %s", pr.src, jsonType(v), truncate(string(b), 80), pr.typ)
+	}
+	return v, nil
+}
+
+// mirror follows pr's relations from e and reads the leaf on what it
+// reaches: one value (null when a relation or entity is missing), or an
+// array of the non-null values when some hop is a many relation.
+func (ev *evaluator) mirror(e *catalog.Entity, pr *prop) any {
+	cur := []*catalog.Entity{e}
+	for i, rel := range pr.hops {
+		var next []*catalog.Entity
+		for _, x := range cur {
+			for _, id := range catalog.Identifiers(x.Relations[rel]) {
+				if y := ev.s.c.Entities[pr.hopBP[i]][id]; y != nil {
+					next = append(next, y)
+				}
+			}
+		}
+		cur = next
+	}
+	if !pr.many {
+		if len(cur) == 0 {
+			return nil
+		}
+		return ev.leaf(cur[0], pr)
+	}
+	out := []any{}
+	for _, x := range cur {
+		if v := ev.leaf(x, pr); v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (ev *evaluator) leaf(x *catalog.Entity, pr *prop) any {
+	switch pr.leafKind {
+	case leafIdentifier:
+		return x.Identifier
+	case leafTitle:
+		return x.Title
+	case leafBlueprint:
+		return x.Blueprint
+	case leafRelation:
+		return x.Relations[pr.leaf]
+	case leafComputed:
+		return ev.value(entityKey(x.Blueprint, x.Identifier), pr.deps[0])
+	}
+	return x.Properties[pr.leaf]
+}
+
+// related returns the target entities an aggregation of k ranges over.
+func (ev *evaluator) related(k catalog.Key, pr *prop) []*catalog.Entity {
+	var out []*catalog.Entity
+	seen := map[string]bool{}
+	add := func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		if x := ev.s.c.Entities[pr.target][id]; x != nil {
+			out = append(out, x)
+		}
+	}
+	if pr.incoming {
+		for _, r := range ev.s.refs[k] {
+			if r.from.Blueprint == pr.target && slices.Contains(pr.rels, r.rel) {
+				add(r.from.ID)
+			}
+		}
+	} else if e := ev.s.c.Entities[k.Blueprint][k.ID]; e != nil {
+		for _, rel := range pr.rels {
+			for _, id := range catalog.Identifiers(e.Relations[rel]) {
+				add(id)
+			}
+		}
+	}
+	return out
+}
+
+// aggregate applies pr's function to the related entities that pass its
+// filter. Over an empty set count and sum are 0 and the others null.
+// Entities whose property is null or missing are left out; a value that
+// is not a number is an error.
+func (ev *evaluator) aggregate(k catalog.Key, pr *prop) (any, error) {
+	var xs []float64
+	n := 0
+	for _, x := range ev.related(k, pr) {
+		xk := entityKey(x.Blueprint, x.Identifier)
+		if pr.filter != nil {
+			qe := &query.Entity{Entity: x}
+			if len(pr.selfDeps) > 0 {
+				qe.Runtime = make(map[string]any, len(pr.selfDeps))
+				for _, name := range pr.selfDeps {
+					qe.Runtime[name] = ev.value(xk, ev.s.p.props[pr.target][name])
+				}
+			}
+			m := ev.match[pr]
+			if m == nil {
+				m = pr.filter.Matcher(ev.s.graph)
+				ev.match[pr] = m
+			}
+			if !m.Match(qe) {
+				continue
+			}
+		}
+		if pr.byProperty == "" {
+			n++
+			continue
+		}
+		f, err := toFloat(pr.byProperty, ev.prop(x, xk, pr.byProperty))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", xk, err)
+		}
+		if f != nil {
+			xs = append(xs, *f)
+			n++
+		}
+	}
+	var r float64
+	switch pr.fn {
+	case "count":
+		r = float64(n)
+	case "sum":
+		for _, x := range xs {
+			r += x
+		}
+	default:
+		if len(xs) == 0 {
+			return nil, nil
+		}
+		switch pr.fn {
+		case "average":
+			for _, x := range xs {
+				r += x
+			}
+			r /= float64(len(xs))
+		case "min":
+			r = slices.Min(xs)
+		case "max":
+			r = slices.Max(xs)
+		case "median":
+			slices.Sort(xs)
+			if h := len(xs) / 2; len(xs)%2 == 1 {
+				r = xs[h]
+			} else {
+				r = (xs[h-1] + xs[h]) / 2
+			}
+		}
+	}
+	return numberOf(r)
+}
+
+// numberOf renders f as a JSON number.
+func numberOf(f float64) (any, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("result %v is not a JSON number", f)
+	}
+	return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
+}
+
+// normalize converts a jq result to the JSON values entities hold,
+// numbers as json.Number.
+func normalize(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, string, json.Number:
+		return x, nil
+	case int:
+		return json.Number(strconv.Itoa(x)), nil
+	case float64:
+		return numberOf(x)
+	case *big.Int:
+		return json.Number(x.String()), nil
+	case []any:
+		out := make([]any, len(x))
+		for i, el := range x {
+			n, err := normalize(el)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for key, el := range x {
+			n, err := normalize(el)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = n
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("result of Go type %T is not JSON", v)
+}
+
+// fits reports whether v may be stored in a property of type typ. Null
+// fits every type.
+func fits(typ string, v any) bool {
+	return v == nil || typ == "" || jsonType(v) == typ
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case json.Number, float64, int, int64, *big.Int:
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
