@@ -331,11 +331,22 @@ func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err e
 }
 
 func (d *daemon) setEntityMetrics() {
+	snap := d.holder.Load()
 	counts := map[string]int{}
-	for bp, es := range d.holder.Load().Entities {
+	for bp, es := range snap.Entities {
 		counts[bp] = len(es)
 	}
 	d.metrics.SetEntities(counts)
+	levels := map[string]map[string]int{}
+	if snap.Scores != nil && snap.Scores.Set != nil {
+		for _, sum := range snap.Scores.Set.Summaries(snap.Scores.Results) {
+			levels[sum.Identifier] = map[string]int{}
+			for _, l := range sum.Levels {
+				levels[sum.Identifier][l.Title] = l.Entities
+			}
+		}
+	}
+	d.metrics.SetScorecardLevels(levels)
 }
 
 func failureSummary(ds catalog.Diagnostics) string {

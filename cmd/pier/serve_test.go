@@ -266,6 +266,9 @@ func TestDaemonFollowsARepository(t *testing.T) {
 		}
 	}
 	promtoolCheck(t, metrics)
+	if code, body := td.get(t, "/v1/scorecards"); code != 200 || len(body["scorecards"].([]any)) != 0 {
+		t.Errorf("scorecards of a catalog without any: %d %v", code, body)
+	}
 
 	// Commit statuses reach GitHub (the fake), one per attempt.
 	waitStatus := func(sha, want string) {

@@ -117,6 +117,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}", read, s.getEntity)
 	s.handle("POST /v1/blueprints/{bp}/entities", write, s.upsertEntity)
 	s.handle("PATCH /v1/blueprints/{bp}/entities/{id}", write, s.patchEntity)
+	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards", read, s.entityScorecards)
 	s.handle("GET /v1/entities/{bp}/{id}/history", read, s.entityHistory)
 	s.handle("POST /v1/entities/search", read, s.search)
 	s.handle("GET /v1/actions", read, s.listActions)

@@ -288,3 +288,32 @@ func TestRuntimePropertiesThroughTheAPI(t *testing.T) {
 		t.Fatalf("newest audit entry: %v", last)
 	}
 }
+
+func TestScorecards(t *testing.T) {
+	f := newFixture(t, true)
+	code, body := f.do(t, "GET", "/v1/scorecards/production_readiness", "", nil)
+	if code != 200 {
+		t.Fatalf("scorecard: %d %v", code, body)
+	}
+	levels := map[string]float64{}
+	for _, l := range body["summary"].(map[string]any)["levels"].([]any) {
+		lm := l.(map[string]any)
+		levels[lm["title"].(string)] = lm["entities"].(float64)
+	}
+	// catalog-example's expected spread (checked by hand when it was written).
+	if levels["Gold"] != 5 || levels["Silver"] != 1 || levels["Bronze"] != 5 || levels["Basic"] != 1 {
+		t.Fatalf("production_readiness levels: %v", levels)
+	}
+	code, body = f.do(t, "GET", "/v1/blueprints/service/entities/payments-api/scorecards", "", nil)
+	if code != 200 || body["scorecards"].(map[string]any)["security_compliance"] == nil {
+		t.Fatalf("entity scorecards: %d %v", code, body)
+	}
+	// $scorecard in search agrees with the summary.
+	q := map[string]any{"combinator": "and", "rules": []any{
+		map[string]any{"property": "$scorecard.production_readiness.level", "operator": "=", "value": "Gold"},
+	}}
+	code, body = f.do(t, "POST", "/v1/entities/search", "", q)
+	if code != 200 || len(body["entities"].([]any)) != 5 {
+		t.Fatalf("search by scorecard level: %d, %d entities", code, len(body["entities"].([]any)))
+	}
+}

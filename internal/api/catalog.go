@@ -1,9 +1,12 @@
 package api
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+
+	"github.com/pierhq/pier/internal/catalog"
 )
 
 // listBlueprints is Port's GET /v1/blueprints.
@@ -60,11 +63,34 @@ func (s *Server) listScorecards(w http.ResponseWriter, r *http.Request, _ *calle
 
 // getScorecard is GET /v1/scorecards/{id}.
 func (s *Server) getScorecard(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	sc := s.opts.State.Load().Scorecards[r.PathValue("id")]
+	snap := s.opts.State.Load()
+	id := r.PathValue("id")
+	sc := snap.Scorecards[id]
 	if sc == nil {
-		return writeError(w, http.StatusNotFound, "scorecard_not_found", "no scorecard "+quote(r.PathValue("id")))
+		return writeError(w, http.StatusNotFound, "scorecard_not_found", "no scorecard "+quote(id))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"scorecard": sc})
+	body := map[string]any{"scorecard": sc}
+	if sum, ok := snap.Scores.Summary(id); ok {
+		body["summary"] = sum
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+// entityScorecards is GET /v1/blueprints/{bp}/entities/{id}/scorecards:
+// the entity's level and rule outcomes in every scorecard that applies.
+func (s *Server) entityScorecards(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	bp, id := r.PathValue("bp"), r.PathValue("id")
+	if snap.Entity(bp, id) == nil {
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
+	}
+	results := map[string]any{}
+	if snap.Scores != nil {
+		for card, res := range snap.Scores.Results[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}] {
+			results[card] = res
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": results})
 }
 
 // listAutomations is GET /v1/automations.

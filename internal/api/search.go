@@ -56,7 +56,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, _ *caller) int {
 		return writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
 	}
 	snap := s.opts.State.Load()
-	m := q.Matcher(snapshotGraph{snap})
+	m := q.Matcher(snap.Graph())
 	limit := body.Limit
 	if limit <= 0 || limit > maxPage {
 		limit = maxPage
@@ -64,8 +64,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	out := []*state.Entity{}
 	for _, bp := range searchBlueprints(snap, q) {
 		for _, e := range candidates(snap, bp, body.Query) {
-			qe := query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime}
-			if m.Match(&qe) {
+			if m.Match(snap.QueryEntity(e)) {
 				out = append(out, e)
 			}
 		}
@@ -139,15 +138,3 @@ func looksLikeTime(s string) bool {
 	_, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil
 }
-
-// snapshotGraph lets relatedTo rules walk the snapshot.
-type snapshotGraph struct{ s *state.Snapshot }
-
-func (g snapshotGraph) Entity(blueprint, id string) *catalog.Entity {
-	if e := g.s.Entity(blueprint, id); e != nil {
-		return e.Git
-	}
-	return nil
-}
-
-func (g snapshotGraph) Blueprint(id string) *catalog.Blueprint { return g.s.Blueprints[id] }

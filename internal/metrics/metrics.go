@@ -21,6 +21,7 @@ type Metrics struct {
 	webhook   *webhookMetrics
 	http      *httpMetrics
 	github    *githubMetrics
+	scorecard *scorecardMetrics
 }
 
 // New returns a Metrics with its own registry, holding pier's metrics and
@@ -41,6 +42,7 @@ func New() *Metrics {
 		webhook:   newWebhookMetrics(reg),
 		http:      newHTTPMetrics(reg),
 		github:    newGitHubMetrics(reg),
+		scorecard: newScorecardMetrics(reg),
 	}
 }
 

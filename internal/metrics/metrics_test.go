@@ -350,3 +350,13 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("pier_entities has %d series, want 1", n)
 	}
 }
+
+func TestScorecardLevels(t *testing.T) {
+	m := New()
+	m.SetScorecardLevels(map[string]map[string]int{"readiness": {"Gold": 5, "Basic": 1}, "security": {"Silver": 2}})
+	m.SetScorecardLevels(map[string]map[string]int{"readiness": {"Gold": 4, "Basic": 2}})
+	mfs := parse(t, scrape(t, m))
+	checkValue(t, mfs, "pier_scorecard_entities", map[string]string{"scorecard": "readiness", "level": "Gold"}, 4)
+	checkValue(t, mfs, "pier_scorecard_entities", map[string]string{"scorecard": "readiness", "level": "Basic"}, 2)
+	checkAbsent(t, mfs, "pier_scorecard_entities", map[string]string{"scorecard": "security", "level": "Silver"})
+}

@@ -101,6 +101,9 @@ type Snapshot struct {
 	Actions     map[string]*catalog.Action
 	Scorecards  map[string]*catalog.Scorecard
 	Automations map[string]*catalog.Automation
+	// Scores are the scorecard results over this snapshot.
+	Scores *Scores
+
 	// sources and objects say where each object is declared (see Source).
 	sources map[catalog.Key]catalog.Pos
 	objects map[catalog.Key]catalog.Object
@@ -328,8 +331,25 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 			return fmt.Errorf("restore %s: %w", k, err)
 		}
 	}
+	set, err := compileScores(s.catalog())
+	s.Scores = score(nil, s, set, err, nil)
 	h.p.Store(s)
 	return nil
+}
+
+// catalog rebuilds the catalog a restored snapshot came from, for
+// computations that take one.
+func (s *Snapshot) catalog() *catalog.Catalog {
+	c := catalog.New()
+	c.Blueprints, c.Actions, c.Scorecards, c.Automations = s.Blueprints, s.Actions, s.Scorecards, s.Automations
+	for bp, es := range s.Entities {
+		m := make(map[string]*catalog.Entity, len(es))
+		for id, e := range es {
+			m[id] = e.Git
+		}
+		c.Entities[bp] = m
+	}
+	return c
 }
 
 func setEntity(s *Snapshot, e *Entity) {
@@ -347,9 +367,10 @@ type Applied struct {
 	At       time.Time
 	Catalog  *catalog.Catalog
 	Objects  map[catalog.Key]catalog.Object
-	// Created and Updated list the entities the revision created or
-	// changed; every other entity keeps its timestamps.
-	Created, Updated map[catalog.Key]bool
+	// Created, Updated and Deleted list the objects the revision
+	// changed; entities not listed keep their timestamps and, when no
+	// blueprint or scorecard changed, their scorecard results.
+	Created, Updated, Deleted map[catalog.Key]bool
 }
 
 // Publish replaces the state with a newly applied revision. Entities the
@@ -387,7 +408,28 @@ func (h *Holder) Publish(a Applied) {
 		}
 		s.Entities[bp] = out
 	}
+	set, err := compileScores(a.Catalog)
+	s.Scores = score(prev, s, set, err, a.changedEntities())
 	h.p.Store(s)
+}
+
+// changedEntities lists the entities the revision touched, or nil when it
+// changed anything else (a blueprint, a scorecard), which can change
+// every entity's results.
+func (a Applied) changedEntities() []catalog.Key {
+	var out []catalog.Key
+	for _, m := range []map[catalog.Key]bool{a.Created, a.Updated, a.Deleted} {
+		for k := range m {
+			if k.Kind != catalog.KindEntityObj {
+				return nil
+			}
+			out = append(out, k)
+		}
+	}
+	if out == nil {
+		out = []catalog.Key{}
+	}
+	return out
 }
 
 // SetRuntime publishes new runtime values for one entity; it returns the
@@ -408,6 +450,10 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
 	s.Entities[blueprint][id] = e
+	// Runtime values can decide rules (health, last deployment).
+	if prev.Scores != nil {
+		s.Scores = score(prev, s, prev.Scores.Set, prev.Scores.Err, []catalog.Key{{Kind: catalog.KindEntityObj, Blueprint: blueprint, ID: id}})
+	}
 	h.p.Store(s)
 	return e
 }
@@ -422,7 +468,7 @@ func decode(b []byte, v any) error {
 func FromResult(res *reconciler.Result) Applied {
 	a := Applied{
 		Revision: res.Revision, At: res.At, Catalog: res.Catalog, Objects: res.Objects,
-		Created: map[catalog.Key]bool{}, Updated: map[catalog.Key]bool{},
+		Created: map[catalog.Key]bool{}, Updated: map[catalog.Key]bool{}, Deleted: map[catalog.Key]bool{},
 	}
 	for _, c := range res.Plan.Changes {
 		switch c.Op {
@@ -430,6 +476,8 @@ func FromResult(res *reconciler.Result) Applied {
 			a.Created[c.Key] = true
 		case store.OpUpdate:
 			a.Updated[c.Key] = true
+		case store.OpDelete:
+			a.Deleted[c.Key] = true
 		}
 	}
 	return a

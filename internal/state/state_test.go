@@ -69,3 +69,44 @@ func TestPublishKeepsTimesAndRuntimeValues(t *testing.T) {
 		t.Fatalf("lifecycle index: %v", idx)
 	}
 }
+
+// Incremental scorecard results must equal a full evaluation.
+func TestScoresIncrementalMatchesFull(t *testing.T) {
+	withCard := func(lifecycle string) *catalog.Catalog {
+		c := catalogWith(lifecycle)
+		c.Scorecards["ready"] = &catalog.Scorecard{Identifier: "ready", BlueprintIdentifier: "service", Rules: []catalog.ScorecardRule{
+			{Identifier: "prod", Level: "Bronze", Query: catalog.Query{Combinator: "and", Rules: []catalog.Rule{{Property: "lifecycle", Operator: "=", Value: "Production"}}}},
+			{Identifier: "healthy", Level: "Silver", Query: catalog.Query{Combinator: "and", Rules: []catalog.Rule{{Property: "health", Operator: "=", Value: "Healthy"}}}},
+		}}
+		return c
+	}
+	h := NewHolder()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	c1 := withCard("Staging")
+	h.Publish(Applied{Revision: "r1", At: at, Catalog: c1})
+	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"}
+	if got := h.Load().Scores.Levels[key]["ready"]; got != "Basic" {
+		t.Fatalf("r1 level %q", got)
+	}
+	c2 := withCard("Production")
+	c2.Scorecards = c1.Scorecards
+	h.Publish(Applied{Revision: "r2", At: at, Catalog: c2, Updated: map[catalog.Key]bool{key: true}})
+	if got := h.Load().Scores.Levels[key]["ready"]; got != "Bronze" {
+		t.Fatalf("r2 level %q", got)
+	}
+	h.SetRuntime("service", "api", map[string]any{"health": "Healthy"}, at, "ci")
+	inc := h.Load().Scores
+
+	full := NewHolder()
+	full.Publish(Applied{Revision: "r2", At: at, Catalog: c2})
+	full.SetRuntime("service", "api", map[string]any{"health": "Healthy"}, at, "ci")
+	want := full.Load().Scores
+	if inc.Levels[key]["ready"] != "Gold" || len(inc.Levels) != len(want.Levels) {
+		t.Fatalf("incremental levels %v, full %v", inc.Levels, want.Levels)
+	}
+	for k, l := range want.Levels {
+		if inc.Levels[k]["ready"] != l["ready"] {
+			t.Errorf("%s: incremental %q, full %q", k, inc.Levels[k]["ready"], l["ready"])
+		}
+	}
+}

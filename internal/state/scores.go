@@ -1,0 +1,127 @@
+package state
+
+import (
+	"maps"
+
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/query"
+	"github.com/pierhq/pier/internal/scorecard"
+)
+
+// Scores are a snapshot's scorecard results. They are computed when the
+// snapshot is published: in full when scorecards, blueprints or anything
+// relational may have changed, otherwise only for the entities the
+// revision (or a runtime write) touched.
+type Scores struct {
+	Set     *scorecard.Set
+	Results scorecard.Results
+	// Levels gives each entity's level per scorecard, the form search
+	// rules on $scorecard.<id>.level read.
+	Levels map[catalog.Key]map[string]string
+	// Err is set when the scorecards could not be compiled; the loader
+	// validates their shape, so this is unexpected.
+	Err error
+}
+
+// Summary returns a scorecard's levels and rule outcomes over the
+// snapshot, or false if there is no such scorecard.
+func (sc *Scores) Summary(id string) (scorecard.Summary, bool) {
+	if sc == nil || sc.Set == nil {
+		return scorecard.Summary{}, false
+	}
+	card := sc.Set.Scorecard(id)
+	if card == nil {
+		return scorecard.Summary{}, false
+	}
+	return card.Summary(sc.Results), true
+}
+
+// QueryEntity is the view of an entity the query engine evaluates.
+func (s *Snapshot) QueryEntity(e *Entity) *query.Entity {
+	qe := &query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime}
+	if s.Scores != nil {
+		qe.Scorecards = s.Scores.Levels[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: e.Blueprint, ID: e.Identifier}]
+	}
+	return qe
+}
+
+// Graph lets relatedTo rules walk the snapshot.
+func (s *Snapshot) Graph() query.Graph { return snapshotGraph{s} }
+
+type snapshotGraph struct{ s *Snapshot }
+
+func (g snapshotGraph) Entity(blueprint, id string) *catalog.Entity {
+	if e := g.s.Entity(blueprint, id); e != nil {
+		return e.Git
+	}
+	return nil
+}
+
+func (g snapshotGraph) Blueprint(id string) *catalog.Blueprint { return g.s.Blueprints[id] }
+
+func (g snapshotGraph) Referrers(blueprint, id string) []catalog.Key {
+	return g.s.Referrers(blueprint, id)
+}
+
+// compileScores compiles a catalog's scorecards.
+func compileScores(cat *catalog.Catalog) (*scorecard.Set, error) {
+	return scorecard.CompileAll(cat, query.Options{})
+}
+
+// score computes s's scorecard results with set, from prev's where only
+// the given entities can have changed (changed == nil forces a full
+// evaluation).
+func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.Key) *Scores {
+	if err != nil || set == nil {
+		return &Scores{Err: err, Results: scorecard.Results{}, Levels: map[catalog.Key]map[string]string{}}
+	}
+	full := changed == nil || prev == nil || prev.Scores == nil || prev.Scores.Set == nil || prev.Scores.Err != nil
+	for _, card := range set.Scorecards() {
+		full = full || card.Relational() || card.Clocked()
+	}
+	lookup := func(k catalog.Key) *query.Entity {
+		e := s.Entity(k.Blueprint, k.ID)
+		if e == nil {
+			return nil
+		}
+		return &query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime}
+	}
+	sc := &Scores{Set: set}
+	if full {
+		sc.Results = set.EvaluateAll(func(yield func(*query.Entity) bool) {
+			for bp, es := range s.Entities {
+				for id := range es {
+					if !yield(lookup(catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id})) {
+						return
+					}
+				}
+			}
+		}, s.Graph())
+		sc.Levels = make(map[catalog.Key]map[string]string, len(sc.Results))
+		for k, r := range sc.Results {
+			sc.Levels[k] = levelsOf(r)
+		}
+		return sc
+	}
+	sc.Results = maps.Clone(prev.Scores.Results)
+	sc.Levels = maps.Clone(prev.Scores.Levels)
+	if err := set.EvaluateOnly(sc.Results, changed, lookup, s.Graph()); err != nil {
+		sc.Err = err
+	}
+	for _, k := range changed {
+		if r, ok := sc.Results[k]; ok {
+			sc.Levels[k] = levelsOf(r)
+		} else {
+			delete(sc.Levels, k)
+		}
+	}
+	return sc
+}
+
+func levelsOf(r map[string]scorecard.Result) map[string]string {
+	out := make(map[string]string, len(r))
+	for id, res := range r {
+		out[id] = res.Level
+	}
+	return out
+}
