@@ -3,7 +3,7 @@
 // Reconcile is a short pipeline of named steps, each a method with one
 // guarantee (see their doc comments):
 //
-//	load → validate → diff → guard → apply → emit
+//	load → validate → compute → diff → guard → apply → emit
 //
 // A revision that fails any step before apply changes nothing: the last
 // good state keeps serving, and the failure is recorded with its
@@ -124,6 +124,8 @@ type Reconciler struct {
 	// someone else is read again.
 	applied    map[catalog.Key]catalog.Object
 	appliedRec store.Revision
+	// comp carries computed-property results from revision to revision.
+	comp *computed
 }
 
 // New returns a reconciler. sink may be nil.
@@ -166,6 +168,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 		finish(Failed)
 		return res, r.recordFailure(ctx, rev, start, res)
 	}
+	loaded, diags := r.compute(loaded)
+	if len(diags) > 0 {
+		res.Diagnostics = diags
+		finish(Failed)
+		return res, r.recordFailure(ctx, rev, start, res)
+	}
+	res.Catalog = loaded.Catalog
+	res.Objects = loaded.Objects
 	current, err := r.current(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile %s: read state: %w", rev.ID, err)

@@ -252,3 +252,72 @@ func TestCacheYieldsToAnotherWriter(t *testing.T) {
 		t.Fatalf("%d entities stored, want 5", got)
 	}
 }
+
+const computedBlueprints = `
+blueprints: team: {title: "Team", schema: properties: slack: {type: "string"}}
+blueprints: service: {
+	schema: properties: {
+		requests: {type: "number"}
+		limits: {type: "number"}
+		utilization: {type: "number", calculation: {type: "formula", formula: "(requests / limits) * 100"}}
+	}
+	relations: team: {target: "team", required: true, many: false}
+	mirrorProperties: team_slack: path: "team.slack"
+	calculationProperties: label: {type: "string", calculation: ".identifier + \"@\" + .relations.team"}
+}
+entities: service: api: {properties: {requests: 1, limits: 2}, relations: team: "payments"}
+entities: service: web: {properties: {requests: 3, limits: 4}, relations: team: "payments"}
+`
+
+func TestComputedPropertiesAreAppliedAndFollowRelations(t *testing.T) {
+	ctx := context.Background()
+	r, st, sink := setup(t)
+	fs := func(slack string) fstest.MapFS {
+		return fstest.MapFS{
+			"bp.cue":    {Data: []byte(computedBlueprints)},
+			"team.json": {Data: []byte(fmt.Sprintf(`{"entities": {"team": {"payments": {"properties": {"slack": %q}}}}}`, slack))},
+		}
+	}
+	if res, err := r.Reconcile(ctx, Revision{ID: "r1", FS: fs("#payments")}); err != nil || res.Outcome != Applied {
+		t.Fatalf("r1: %v %+v", err, res.Diagnostics)
+	}
+	get := func(id string) catalog.Entity {
+		t.Helper()
+		o, err := st.Get(ctx, catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e catalog.Entity
+		if err := json.Unmarshal(o.JSON, &e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	api := get("api")
+	if api.Properties["utilization"] != float64(50) || api.Properties["team_slack"] != "#payments" || api.Properties["label"] != "api@payments" {
+		t.Fatalf("computed values stored: %v", api.Properties)
+	}
+
+	// Only the team changes in git; both services' mirrors follow.
+	sink.events = nil
+	res, err := r.Reconcile(ctx, Revision{ID: "r2", FS: fs("#payments-eng")})
+	if err != nil || res.Outcome != Applied {
+		t.Fatalf("r2: %v %+v", err, res.Diagnostics)
+	}
+	if c := res.Plan.Total(); c.Updated != 3 {
+		t.Fatalf("r2 updated %d objects, want the team and its two services", c.Updated)
+	}
+	if got := get("web").Properties["team_slack"]; got != "#payments-eng" {
+		t.Fatalf("web's mirror after the team changed: %v", got)
+	}
+
+	// A cycle fails the revision and names it.
+	bad := fs("#payments-eng")
+	bad["bp.cue"] = &fstest.MapFile{Data: []byte(strings.Replace(computedBlueprints,
+		`calculationProperties: label: {type: "string", calculation: ".identifier + \"@\" + .relations.team"}`,
+		`calculationProperties: {label: {type: "string", calculation: ".properties.other"}, other: {type: "string", calculation: ".properties.label"}}`, 1))}
+	res, err = r.Reconcile(ctx, Revision{ID: "r3", FS: bad})
+	if err != nil || res.Outcome != Failed || len(res.Diagnostics) == 0 || !strings.Contains(res.Diagnostics[0].Message, "cycle") || res.Diagnostics[0].Pos.File != "bp.cue" {
+		t.Fatalf("cycle: %v %+v", err, res.Diagnostics)
+	}
+}

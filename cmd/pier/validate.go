@@ -12,6 +12,7 @@ import (
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/reconciler"
 )
 
 const validateUsage = `usage: pier validate [--format text|json|github] [DIR]
@@ -59,6 +60,7 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)
 		return 2
 	}
+	res.Diagnostics = append(res.Diagnostics, reconciler.CheckComputed(res)...)
 	diags := relativeTo(dir, res.Diagnostics)
 	if err := report(stdout, *format, res, diags); err != nil {
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)
