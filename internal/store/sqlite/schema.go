@@ -90,6 +90,27 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at);
 `,
+	// 3: the outbox of outbound webhook deliveries (package outbox).
+	`
+CREATE TABLE outbox (
+	seq          INTEGER PRIMARY KEY AUTOINCREMENT, -- listing order
+	id           TEXT    NOT NULL UNIQUE,           -- the delivery id receivers see
+	subscription TEXT    NOT NULL,
+	url          TEXT    NOT NULL,
+	event        TEXT    NOT NULL,
+	body         TEXT    NOT NULL,
+	state        TEXT    NOT NULL,                  -- pending, delivered, dead
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_at      TEXT    NOT NULL,
+	created_at   TEXT    NOT NULL,
+	delivered_at TEXT    NOT NULL DEFAULT '',
+	last_status  INTEGER NOT NULL DEFAULT 0,
+	last_error   TEXT    NOT NULL DEFAULT ''
+);
+
+-- The worker polls for pending deliveries whose time has come.
+CREATE INDEX outbox_due ON outbox (state, next_at);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
