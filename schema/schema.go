@@ -61,6 +61,7 @@ const (
 	Action     = "#Action"
 	Scorecard  = "#Scorecard"
 	Automation = "#Automation"
+	Webhook    = "#Webhook"
 	Settings   = "#Settings"
 	Relation   = "#Relation"
 	Catalog    = "#Catalog"
@@ -77,7 +78,7 @@ func Compile() (*Schemas, error) {
 		return nil, fmt.Errorf("schema: build: %w", err)
 	}
 	s := &Schemas{defs: map[string]cue.Value{}}
-	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Settings, Catalog, Relation} {
+	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, Settings, Catalog, Relation} {
 		d := v.LookupPath(cue.ParsePath(name))
 		if !d.Exists() {
 			return nil, fmt.Errorf("schema: %s is missing", name)

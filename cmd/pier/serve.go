@@ -26,6 +26,7 @@ import (
 	"github.com/pierhq/pier/internal/github"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/metrics"
+	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
@@ -111,8 +112,9 @@ type daemon struct {
 	repo    string
 
 	// background work stopped at shutdown
-	watch func(ctx context.Context) error
-	poll  *source.Poller
+	watch  func(ctx context.Context) error
+	poll   *source.Poller
+	outbox *outbox.Worker
 
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
@@ -137,7 +139,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	if err != nil {
 		return nil, err
 	}
-	rec := reconciler.New(l, d.store, logSink{log}, reconciler.Options{MaxDeletionShare: cfg.MaxDeletionShare, Logger: log})
+	d.outbox = outbox.NewWorker(d.store, d.subscriptions, outbox.Options{Logger: log, OnResult: d.metrics.OutboundDelivery})
+	events := sinks{logSink{log}, outbox.NewSink(d.store, d.subscriptions, outbox.SinkOptions{Notify: d.outbox.Notify})}
+	rec := reconciler.New(l, d.store, events, reconciler.Options{MaxDeletionShare: cfg.MaxDeletionShare, Logger: log})
 	fetch, err := d.source()
 	if err != nil {
 		return nil, err
@@ -165,7 +169,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		State: d.holder, Store: d.store,
 		Status: d.loop.Status, Reconcile: d.loop.Force,
 		Auth:    &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL},
-		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Logger: log,
+		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Deliveries: d.store, Logger: log,
 	})
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("option listen: %w", err)
@@ -405,6 +409,11 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.poll != nil {
 		d.poll.Start()
 	}
+	outboxDone := make(chan struct{})
+	go func() {
+		defer close(outboxDone)
+		d.outbox.Run(ctx)
+	}()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -418,8 +427,40 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	d.http.Shutdown(shutdown)
 	<-loopDone
+	<-outboxDone
 	wg.Wait()
 	return err
+}
+
+// subscriptions are the outbound webhooks of the state being served, with
+// their secrets read from the environment.
+func (d *daemon) subscriptions() []outbox.Subscription {
+	var out []outbox.Subscription
+	for _, w := range d.holder.Load().Webhooks {
+		if !w.Active() {
+			continue
+		}
+		sub := outbox.Subscription{ID: w.Identifier, URL: w.URL, Events: w.Events, Blueprints: w.Blueprints}
+		if w.SecretEnv != "" {
+			sub.Secret = os.Getenv(w.SecretEnv)
+		}
+		out = append(out, sub)
+	}
+	return out
+}
+
+// sinks hands events to each sink in turn; the first error is returned
+// after all have had them.
+type sinks []reconciler.Sink
+
+func (s sinks) Emit(ctx context.Context, events []reconciler.Event) error {
+	var first error
+	for _, sink := range s {
+		if err := sink.Emit(ctx, events); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // logSink logs the change events of each applied revision; automations

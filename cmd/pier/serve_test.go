@@ -11,16 +11,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/githubfake"
+	"github.com/pierhq/pier/internal/outbox"
 )
 
 const testBlueprints = `
@@ -216,8 +219,36 @@ func (td *testDaemon) push(t *testing.T, sha, secret string) int {
 }
 
 func TestDaemonFollowsARepository(t *testing.T) {
+	// An outbound webhook receiver that fails its first delivery.
+	var (
+		hookMu   sync.Mutex
+		accepted = map[string]int{}
+		attempts int
+		bodies   []map[string]any
+	)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		attempts++
+		if attempts == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if err := outbox.Verify("outbound-secret", r.Header.Get(outbox.HeaderTimestamp), r.Header.Get(outbox.HeaderSignature), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("outbound signature: %v", err)
+		}
+		accepted[r.Header.Get(outbox.HeaderDelivery)]++
+		var b map[string]any
+		json.Unmarshal(body, &b)
+		bodies = append(bodies, b)
+	}))
+	defer receiver.Close()
+	t.Setenv("PIER_TEST_OUTBOUND_SECRET", "outbound-secret")
+	hooks := fmt.Sprintf("webhooks: audit: {url: %q, secretEnv: \"PIER_TEST_OUTBOUND_SECRET\", events: [\"ENTITY_UPDATED\"], blueprints: [\"service\"]}\n", receiver.URL)
+
 	repo := newGitRepo(t)
-	first := repo.commit("initial", map[string]string{"blueprints.cue": testBlueprints, "services/api.cue": service("api", "Staging")})
+	first := repo.commit("initial", map[string]string{"blueprints.cue": testBlueprints, "services/api.cue": service("api", "Staging"), "webhooks.cue": hooks})
 	gh := githubfake.New()
 	defer gh.Close()
 	gh.AddRepo("acme", "catalog")
@@ -244,6 +275,33 @@ func TestDaemonFollowsARepository(t *testing.T) {
 	td.waitFor(t, "the good commit", func(st map[string]any) bool { return st["lastAppliedRevision"] == good })
 	if got := td.lifecycle(t, "api"); got != "Production" {
 		t.Fatalf("api lifecycle after the good commit: %v", got)
+	}
+	// The update reaches the outbound webhook once, after one retry.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		hookMu.Lock()
+		n := len(accepted)
+		hookMu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the outbound webhook never received the update")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	hookMu.Lock()
+	for id, n := range accepted {
+		if n != 1 {
+			t.Errorf("delivery %s accepted %d times", id, n)
+		}
+	}
+	if bodies[0]["eventType"] != "ENTITY_UPDATED" || attempts != 2 {
+		t.Errorf("outbound: %d attempts, body %v", attempts, bodies[0])
+	}
+	hookMu.Unlock()
+	if code, body := td.get(t, "/v1/webhooks/deliveries"); code != 200 || len(body["deliveries"].([]any)) != 1 {
+		t.Errorf("deliveries listing: %d %v", code, body)
 	}
 
 	// A bad commit: attempted, not applied, errors visible; the state

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/validate"
@@ -37,6 +38,11 @@ type Store interface {
 	SetRuntime(ctx context.Context, rt store.Runtime) error
 	Audit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error)
+}
+
+// Deliveries lists outbound webhook deliveries, newest first.
+type Deliveries interface {
+	Deliveries(ctx context.Context, limit int, before string) ([]record.Delivery, error)
 }
 
 // Instrumenter wraps a route's handler with metrics.
@@ -56,6 +62,8 @@ type Options struct {
 	Metrics   Instrumenter
 	// Webhooks, when set, is mounted at /webhooks/github.
 	Webhooks http.Handler
+	// Deliveries, when set, serves GET /v1/webhooks/deliveries.
+	Deliveries Deliveries
 	// Metrics handler, when set, is mounted at /metrics.
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
@@ -125,6 +133,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/scorecards", read, s.listScorecards)
 	s.handle("GET /v1/scorecards/{id}", read, s.getScorecard)
 	s.handle("GET /v1/automations", read, s.listAutomations)
+	s.handle("GET /v1/webhooks", read, s.listWebhooks)
+	s.handle("GET /v1/webhooks/deliveries", read, s.webhookDeliveries)
 	s.handle("GET /v1/status", read, s.status)
 	s.handle("POST /v1/reconcile", write, s.reconcile)
 	s.handle("GET /v1/audit-log", read, s.auditLog)

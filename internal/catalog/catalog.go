@@ -17,6 +17,7 @@ const (
 	KindActionObj     Kind = "action"
 	KindScorecardObj  Kind = "scorecard"
 	KindAutomationObj Kind = "automation"
+	KindWebhookObj    Kind = "webhook"
 )
 
 // Key identifies one catalog object. Blueprint is set for entities only.
@@ -46,7 +47,7 @@ func (k Key) Less(o Key) bool {
 }
 
 var kindOrder = map[Kind]int{
-	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4,
+	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4, KindWebhookObj: 5,
 }
 
 // Object is one catalog object in its canonical JSON form, the unit that
@@ -80,6 +81,7 @@ type Catalog struct {
 	Actions     map[string]*Action
 	Scorecards  map[string]*Scorecard
 	Automations map[string]*Automation
+	Webhooks    map[string]*Webhook
 	Settings    Settings
 }
 
@@ -91,6 +93,7 @@ func New() *Catalog {
 		Actions:     map[string]*Action{},
 		Scorecards:  map[string]*Scorecard{},
 		Automations: map[string]*Automation{},
+		Webhooks:    map[string]*Webhook{},
 	}
 }
 

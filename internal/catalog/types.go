@@ -296,6 +296,21 @@ type Automation struct {
 	Publish          *bool           `json:"publish,omitempty"`
 }
 
+// Webhook subscribes an HTTP endpoint to catalog events.
+type Webhook struct {
+	Identifier  string   `json:"identifier"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	URL         string   `json:"url"`
+	SecretEnv   string   `json:"secretEnv,omitempty"`
+	Events      []string `json:"events,omitempty"`
+	Blueprints  []string `json:"blueprints,omitempty"`
+	Enabled     *bool    `json:"enabled,omitempty"`
+}
+
+// Active reports whether deliveries should be made.
+func (w *Webhook) Active() bool { return w.Enabled == nil || *w.Enabled }
+
 // Settings are catalog-wide switches carried by the revision itself.
 type Settings struct {
 	DeletionGuard DeletionGuard `json:"deletionGuard"`

@@ -386,6 +386,25 @@ func (a *assembly) others() {
 		a.cat.Automations[o.key.ID] = au
 		a.addObject(o, au)
 	}
+	for _, o := range a.sorted(catalog.KindWebhookObj) {
+		path := objectPath(o.key)
+		if !a.shape(schema.Webhook, path, o.node) {
+			continue
+		}
+		wh := &catalog.Webhook{}
+		if !a.decode(o, wh) {
+			continue
+		}
+		wh.Identifier = o.key.ID
+		for i, bp := range wh.Blueprints {
+			if !a.hasBlueprint(bp) {
+				n := lookup(o.node, []string{"blueprints", strconv.Itoa(i)})
+				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: fmt.Sprintf("%s.blueprints[%d]", path, i), Kind: catalog.KindReference, Message: fmt.Sprintf("blueprint %q does not exist", bp)})
+			}
+		}
+		a.cat.Webhooks[o.key.ID] = wh
+		a.addObject(o, wh)
+	}
 }
 
 func (a *assembly) decode(o *object, v any) bool {

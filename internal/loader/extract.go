@@ -21,6 +21,7 @@ var topLevel = map[string]catalog.Kind{
 	"actions":     catalog.KindActionObj,
 	"scorecards":  catalog.KindScorecardObj,
 	"automations": catalog.KindAutomationObj,
+	"webhooks":    catalog.KindWebhookObj,
 	"settings":    "",
 }
 
@@ -63,7 +64,7 @@ func extract(file string, root *node.Node, fileHash string) *extracted {
 		if !ok {
 			x.diags = append(x.diags, catalog.Diagnostic{
 				Pos: f.Pos, Path: catalog.PathElem(f.Name), Kind: catalog.KindUnknownKey,
-				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations or settings", f.Name, suggest(f.Name)),
+				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations, webhooks or settings", f.Name, suggest(f.Name)),
 			})
 			continue
 		}
@@ -182,6 +183,8 @@ func objectPath(k catalog.Key) string {
 		return catalog.Path("actions", k.ID)
 	case catalog.KindScorecardObj:
 		return catalog.Path("scorecards", k.ID)
+	case catalog.KindWebhookObj:
+		return catalog.Path("webhooks", k.ID)
 	}
 	return catalog.Path("automations", k.ID)
 }

@@ -22,6 +22,7 @@ type Metrics struct {
 	http      *httpMetrics
 	github    *githubMetrics
 	scorecard *scorecardMetrics
+	outbound  *outboundMetrics
 }
 
 // New returns a Metrics with its own registry, holding pier's metrics and
@@ -43,6 +44,7 @@ func New() *Metrics {
 		http:      newHTTPMetrics(reg),
 		github:    newGitHubMetrics(reg),
 		scorecard: newScorecardMetrics(reg),
+		outbound:  newOutboundMetrics(reg),
 	}
 }
 

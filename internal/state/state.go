@@ -101,6 +101,7 @@ type Snapshot struct {
 	Actions     map[string]*catalog.Action
 	Scorecards  map[string]*catalog.Scorecard
 	Automations map[string]*catalog.Automation
+	Webhooks    map[string]*catalog.Webhook
 	// Scores are the scorecard results over this snapshot.
 	Scores *Scores
 
@@ -283,7 +284,8 @@ func empty() *Snapshot {
 	return &Snapshot{
 		Blueprints: map[string]*catalog.Blueprint{}, Entities: map[string]map[string]*Entity{},
 		Actions: map[string]*catalog.Action{}, Scorecards: map[string]*catalog.Scorecard{},
-		Automations: map[string]*catalog.Automation{}, sources: map[catalog.Key]catalog.Pos{},
+		Automations: map[string]*catalog.Automation{}, Webhooks: map[string]*catalog.Webhook{},
+		sources: map[catalog.Key]catalog.Pos{},
 	}
 }
 
@@ -320,6 +322,10 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 			v := &catalog.Automation{}
 			err = decode(o.JSON, v)
 			s.Automations[k.ID] = v
+		case catalog.KindWebhookObj:
+			v := &catalog.Webhook{}
+			err = decode(o.JSON, v)
+			s.Webhooks[k.ID] = v
 		case catalog.KindEntityObj:
 			g := &catalog.Entity{}
 			if err = decode(o.JSON, g); err == nil {
@@ -341,7 +347,7 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 // computations that take one.
 func (s *Snapshot) catalog() *catalog.Catalog {
 	c := catalog.New()
-	c.Blueprints, c.Actions, c.Scorecards, c.Automations = s.Blueprints, s.Actions, s.Scorecards, s.Automations
+	c.Blueprints, c.Actions, c.Scorecards, c.Automations, c.Webhooks = s.Blueprints, s.Actions, s.Scorecards, s.Automations, s.Webhooks
 	for bp, es := range s.Entities {
 		m := make(map[string]*catalog.Entity, len(es))
 		for id, e := range es {
@@ -386,6 +392,7 @@ func (h *Holder) Publish(a Applied) {
 	s.Actions = a.Catalog.Actions
 	s.Scorecards = a.Catalog.Scorecards
 	s.Automations = a.Catalog.Automations
+	s.Webhooks = a.Catalog.Webhooks
 	s.objects = a.Objects
 	for bp, es := range a.Catalog.Entities {
 		out := make(map[string]*Entity, len(es))
@@ -445,7 +452,7 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	e := newEntity(old.Git, old.CreatedAt, old.UpdatedAt, runtime, at, by)
 	s := &Snapshot{
 		Revision: prev.Revision, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
-		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations,
+		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations, Webhooks: prev.Webhooks,
 		sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])

@@ -1,0 +1,42 @@
+package api
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+)
+
+// listWebhooks is GET /v1/webhooks: the outbound subscriptions the
+// catalog declares (the secrets' environment variable names, never the
+// secrets).
+func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	snap := s.opts.State.Load()
+	out := make([]any, 0, len(snap.Webhooks))
+	for _, id := range slices.Sorted(maps.Keys(snap.Webhooks)) {
+		out = append(out, snap.Webhooks[id])
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+}
+
+// webhookDeliveries is GET /v1/webhooks/deliveries?limit=N&before=ID:
+// outbound deliveries newest first, with their state, attempts and last
+// answer.
+func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	if s.opts.Deliveries == nil {
+		return writeError(w, http.StatusServiceUnavailable, "no_outbox", "this server does not send webhooks")
+	}
+	limit, err := intParam(r, "limit", 100)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+	}
+	limit = min(max(limit, 1), 1000)
+	ds, err := s.opts.Deliveries.Deliveries(r.Context(), limit, r.URL.Query().Get("before"))
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+	}
+	body := map[string]any{"deliveries": ds}
+	if len(ds) == limit {
+		body["next"] = ds[len(ds)-1].ID
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
