@@ -24,6 +24,7 @@ import (
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/plan"
 	"github.com/pierhq/pier/internal/store"
 )
@@ -82,6 +83,10 @@ type Options struct {
 	MaxDeletionShare float64
 	Logger           *slog.Logger
 	Now              func() time.Time
+	// Outbox, when set, turns a revision's events into outbound
+	// deliveries, which are written in the same transaction as the
+	// revision so that none is lost to a crash between the two.
+	Outbox func(events []Event) ([]record.Delivery, error)
 }
 
 // Outcome of a reconcile.
@@ -190,12 +195,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 	if res.Plan.Empty() {
 		outcome = Unchanged
 	}
-	if err := r.apply(ctx, rev, start, loaded, res.Plan, outcome); err != nil {
+	res.Events = r.events(rev, res.Plan)
+	if err := r.apply(ctx, rev, start, loaded, res.Plan, outcome, res.Events); err != nil {
 		return nil, err
 	}
 	finish(outcome)
 	res.At = start.Add(res.Duration)
-	res.Events = r.emit(ctx, rev, res.Plan)
+	r.emit(ctx, rev, res.Events)
 	r.opts.Logger.Info("reconciled", "revision", rev.ID, "outcome", outcome,
 		"created", res.Plan.Total().Created, "updated", res.Plan.Total().Updated,
 		"deleted", res.Plan.Total().Deleted, "duration", res.Duration)
@@ -303,42 +309,48 @@ func (r *Reconciler) guard(current map[catalog.Key]catalog.Object, res *loader.R
 
 // apply writes the plan, the revision record and the entity history in
 // one store transaction.
-func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, res *loader.Result, p plan.Plan, outcome string) error {
+func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, res *loader.Result, p plan.Plan, outcome string, events []Event) error {
 	t := p.Total()
-	record := store.Revision{
+	rec := store.Revision{
 		Revision:  rev.ID,
 		Result:    outcome,
 		StartedAt: start.UTC(),
 		Duration:  r.opts.Now().Sub(start),
 		Counts:    store.Counts{Created: t.Created, Updated: t.Updated, Deleted: t.Deleted, Entities: res.Catalog.EntityCount()},
 	}
-	if err := r.store.Apply(ctx, record, p.StoreChanges()); err != nil {
+	if r.opts.Outbox != nil && len(events) > 0 {
+		ds, err := r.opts.Outbox(events)
+		if err != nil {
+			return fmt.Errorf("reconcile %s: outbox: %w", rev.ID, err)
+		}
+		rec.Outbox = ds
+	}
+	if err := r.store.Apply(ctx, rec, p.StoreChanges()); err != nil {
 		r.applied = nil
 		return fmt.Errorf("reconcile %s: apply: %w", rev.ID, err)
 	}
-	r.applied, r.appliedRec = res.Objects, record
+	r.applied, r.appliedRec = res.Objects, rec
 	return nil
 }
 
 // recordFailure records a revision that was not applied.
 func (r *Reconciler) recordFailure(ctx context.Context, rev Revision, start time.Time, res *Result) error {
-	record := store.Revision{
+	rec := store.Revision{
 		Revision:  rev.ID,
 		Result:    store.ResultFailed,
 		StartedAt: start.UTC(),
 		Duration:  res.Duration,
 		Errors:    res.Diagnostics,
 	}
-	if err := r.store.RecordFailure(ctx, record); err != nil {
+	if err := r.store.RecordFailure(ctx, rec); err != nil {
 		return fmt.Errorf("reconcile %s: record failure: %w", rev.ID, err)
 	}
 	r.opts.Logger.Warn("revision not applied", "revision", rev.ID, "errors", len(res.Diagnostics))
 	return nil
 }
 
-// emit turns the applied plan's entity changes into events and hands them
-// to the sink.
-func (r *Reconciler) emit(ctx context.Context, rev Revision, p plan.Plan) []Event {
+// events turns the plan's entity changes into change events.
+func (r *Reconciler) events(rev Revision, p plan.Plan) []Event {
 	now := r.opts.Now().UTC()
 	var events []Event
 	for _, c := range p.Changes {
@@ -356,10 +368,14 @@ func (r *Reconciler) emit(ctx context.Context, rev Revision, p plan.Plan) []Even
 		}
 		events = append(events, e)
 	}
+	return events
+}
+
+// emit hands a committed revision's events to the sink.
+func (r *Reconciler) emit(ctx context.Context, rev Revision, events []Event) {
 	if r.sink != nil && len(events) > 0 {
 		if err := r.sink.Emit(ctx, events); err != nil {
 			r.opts.Logger.Error("emit events", "revision", rev.ID, "events", len(events), "err", err)
 		}
 	}
-	return events
 }

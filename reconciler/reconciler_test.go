@@ -11,6 +11,7 @@ import (
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/store/sqlite"
 )
@@ -319,5 +320,40 @@ func TestComputedPropertiesAreAppliedAndFollowRelations(t *testing.T) {
 	res, err = r.Reconcile(ctx, Revision{ID: "r3", FS: bad})
 	if err != nil || res.Outcome != Failed || len(res.Diagnostics) == 0 || !strings.Contains(res.Diagnostics[0].Message, "cycle") || res.Diagnostics[0].Pos.File != "bp.cue" {
 		t.Fatalf("cycle: %v %+v", err, res.Diagnostics)
+	}
+}
+
+// Outbound deliveries are written by the same transaction as the
+// revision: after Reconcile returns they are in the store, without any
+// sink having run.
+func TestOutboxIsWrittenWithTheRevision(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, _ := loader.New(1)
+	build := func(events []Event) ([]record.Delivery, error) {
+		var ds []record.Delivery
+		for i, e := range events {
+			ds = append(ds, record.Delivery{ID: fmt.Sprintf("%s-%d", e.Revision, i), Subscription: "s", URL: "http://127.0.0.1:1/", Event: e.Type, Body: json.RawMessage(`{}`), NextAt: e.At, CreatedAt: e.At})
+		}
+		return ds, nil
+	}
+	r := New(l, st, nil, Options{Outbox: build})
+	if _, err := r.Reconcile(ctx, Revision{ID: "r1", FS: catalogFS(3, "Staging")}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.Deliveries(ctx, 100, "")
+	if err != nil || len(ds) != 4 { // three services and a team
+		t.Fatalf("deliveries after r1: %d, %v", len(ds), err)
+	}
+	// A revision that fails validation queues nothing.
+	if res, _ := r.Reconcile(ctx, Revision{ID: "bad", FS: catalogFS(3, "Prod")}); res.Outcome != Failed {
+		t.Fatalf("bad revision: %s", res.Outcome)
+	}
+	if ds, _ := st.Deliveries(ctx, 100, ""); len(ds) != 4 {
+		t.Fatalf("a failed revision queued deliveries: %d", len(ds))
 	}
 }

@@ -140,8 +140,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		return nil, err
 	}
 	d.outbox = outbox.NewWorker(d.store, d.subscriptions, outbox.Options{Logger: log, OnResult: d.metrics.OutboundDelivery})
-	events := sinks{logSink{log}, outbox.NewSink(d.store, d.subscriptions, outbox.SinkOptions{Notify: d.outbox.Notify})}
-	rec := reconciler.New(l, d.store, events, reconciler.Options{MaxDeletionShare: cfg.MaxDeletionShare, Logger: log})
+	out := outbox.NewSink(d.store, d.subscriptions, outbox.SinkOptions{Notify: d.outbox.Notify})
+	rec := reconciler.New(l, d.store, sinks{logSink{log}, out}, reconciler.Options{
+		MaxDeletionShare: cfg.MaxDeletionShare, Logger: log, Outbox: out.Deliveries,
+	})
 	fetch, err := d.source()
 	if err != nil {
 		return nil, err

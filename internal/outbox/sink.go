@@ -39,12 +39,14 @@ func NewSink(st Store, subs func() []Subscription, opts SinkOptions) *Sink {
 	return &Sink{store: st, subs: subs, opts: opts}
 }
 
-// Emit enqueues the deliveries for events in one transaction. An error
-// means none were enqueued.
-func (s *Sink) Emit(ctx context.Context, events []reconciler.Event) error {
+// Deliveries builds the deliveries of events for the current
+// subscriptions: one per event and matching subscription. The reconciler
+// writes them in the transaction that applies the revision; ids are
+// derived from the events, so building them again gives the same ones.
+func (s *Sink) Deliveries(events []reconciler.Event) ([]Delivery, error) {
 	subs := s.subs()
 	if len(subs) == 0 || len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	now := s.opts.Now().UTC()
 	var ds []Delivery
@@ -55,10 +57,21 @@ func (s *Sink) Emit(ctx context.Context, events []reconciler.Event) error {
 			}
 			d, err := newDelivery(e, sub, now)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			ds = append(ds, d)
 		}
+	}
+	return ds, nil
+}
+
+// Emit enqueues the deliveries of a committed revision's events and wakes
+// the worker. When the reconciler already wrote them with the revision
+// (Deliveries), enqueueing them again changes nothing: ids are stable.
+func (s *Sink) Emit(ctx context.Context, events []reconciler.Event) error {
+	ds, err := s.Deliveries(events)
+	if err != nil {
+		return err
 	}
 	if len(ds) == 0 {
 		return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/outbox/record"
 )
 
 // ErrNotFound is returned when an object or revision does not exist.
@@ -64,6 +65,10 @@ type Revision struct {
 	Duration  time.Duration       `json:"duration"`
 	Counts    Counts              `json:"counts"`
 	Errors    catalog.Diagnostics `json:"errors,omitempty"`
+	// Outbox holds the outbound deliveries of the revision's events,
+	// written by Apply in the same transaction as the changes: a revision
+	// is never applied without its deliveries, whatever crashes after.
+	Outbox []record.Delivery `json:"-"`
 }
 
 // HistoryEntry is one change to one entity.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -23,6 +24,21 @@ func (s *Store) Enqueue(ctx context.Context, ds []record.Delivery) error {
 		return fmt.Errorf("sqlite: enqueue deliveries: %w", err)
 	}
 	defer tx.Rollback()
+	if err := enqueue(ctx, tx, ds); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: enqueue deliveries: %w", err)
+	}
+	return nil
+}
+
+// enqueue inserts deliveries in tx; an id already queued is left alone,
+// so enqueueing the same events twice queues them once.
+func enqueue(ctx context.Context, tx *sql.Tx, ds []record.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox
 		(id, subscription, url, event, body, state, attempts, next_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)
@@ -39,9 +55,6 @@ func (s *Store) Enqueue(ctx context.Context, ds []record.Delivery) error {
 			record.Pending, formatTime(d.NextAt), formatTime(d.CreatedAt)); err != nil {
 			return fmt.Errorf("sqlite: enqueue delivery %s: %w", d.ID, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: enqueue deliveries: %w", err)
 	}
 	return nil
 }

@@ -61,6 +61,9 @@ func (s *Store) apply(ctx context.Context, rev store.Revision, changes []store.C
 			return err
 		}
 	}
+	if err := enqueue(ctx, tx, rev.Outbox); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
