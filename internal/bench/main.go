@@ -32,7 +32,7 @@ func main() {
 	pierBin := flag.String("pier", ".bin/pier", "pier binary")
 	cueBin := flag.String("cue", ".bin/cue", "cue binary")
 	keep := flag.String("dir", "", "write the catalog here and keep it (default: a temporary directory)")
-	mode := flag.String("mode", "all", "loader (vs cue vet), daemon (push latency, search load) or all")
+	mode := flag.String("mode", "all", "loader (vs cue vet), derived (scorecards and computed properties), daemon (push latency, search load) or all")
 	pushes := flag.Int("pushes", 20, "one-entity pushes timed in daemon mode")
 	loadFor := flag.Duration("load", 10*time.Second, "duration of each search load in daemon mode")
 	conc := flag.Int("clients", 8, "concurrent search clients in daemon mode")
@@ -40,6 +40,9 @@ func main() {
 	var err error
 	if *mode == "loader" || *mode == "all" {
 		err = run(*n, *runs, *edits, *pierBin, *cueBin, *keep)
+	}
+	if err == nil && (*mode == "derived" || *mode == "all") {
+		err = derivedBench(*n, 3, 15)
 	}
 	if err == nil && (*mode == "daemon" || *mode == "all") {
 		err = daemonBench(*n, *pushes, *loadFor, *conc, *pierBin)

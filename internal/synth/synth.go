@@ -6,6 +6,7 @@ package synth
 
 import (
 	"fmt"
+	"strings"
 	"os"
 	"path/filepath"
 
@@ -25,6 +26,10 @@ type Options struct {
 	// compiled from the blueprint, so that `cue vet ./entities` does the
 	// same per-entity validation as pier.
 	CUECheck bool
+	// Derived adds computed properties (a calculation and a mirror on
+	// services, an aggregation on teams) and three scorecards of ten
+	// rules, for measuring what derived data costs.
+	Derived bool
 }
 
 const blueprints = `package catalog
@@ -56,6 +61,32 @@ blueprints: service: {
 		required: ["language", "lifecycle", "tier"]
 	}
 	relations: team: {target: "team", required: true, many: false}
+}
+`
+
+// derived is the scorecards Options.Derived adds; the computed
+// declarations are spliced into the blueprints themselves, since a
+// blueprint is declared in one file.
+const derived = `package catalog
+
+scorecards: {
+	for i, name in ["readiness", "security", "operations"] {
+		(name): {
+			blueprintIdentifier: "service"
+			rules: [
+				{identifier: "r1", level: "Bronze", query: {combinator: "and", rules: [{property: "has_readme", operator: "=", value: true}]}},
+				{identifier: "r2", level: "Bronze", query: {combinator: "and", rules: [{property: "test_coverage", operator: ">=", value: 10 + i}]}},
+				{identifier: "r3", level: "Bronze", query: {combinator: "and", rules: [{property: "lifecycle", operator: "!=", value: "Deprecated"}]}},
+				{identifier: "r4", level: "Silver", query: {combinator: "and", rules: [{property: "test_coverage", operator: ">=", value: 40 + i}]}},
+				{identifier: "r5", level: "Silver", query: {combinator: "and", rules: [{property: "replicas", operator: ">=", value: 2}]}},
+				{identifier: "r6", level: "Silver", query: {combinator: "and", rules: [{property: "tags", operator: "contains", value: "svc"}]}},
+				{identifier: "r7", level: "Gold", query: {combinator: "and", rules: [{property: "test_coverage", operator: ">=", value: 80 + i}]}},
+				{identifier: "r8", level: "Gold", query: {combinator: "and", rules: [{property: "tier", operator: "in", value: ["Mission Critical", "Customer Facing"]}]}},
+				{identifier: "r9", level: "Gold", query: {combinator: "and", rules: [{property: "language", operator: "in", value: ["Go", "Rust"]}]}},
+				{identifier: "r10", level: "Gold", query: {combinator: "and", rules: [{property: "on_call", operator: "endsWith", value: "@acme.example"}]}},
+			]
+		}
+	}
 }
 `
 
@@ -116,7 +147,17 @@ func Write(dir string, o Options) error {
 	if err := write("cue.mod/module.cue", []byte("module: \"example.com/synth\"\nlanguage: version: \"v0.17.0\"\n")); err != nil {
 		return err
 	}
-	if err := write("blueprints.cue", []byte(blueprints)); err != nil {
+	bps := blueprints
+	if o.Derived {
+		bps = strings.Replace(bps, "\trelations: team: {target: \"team\", required: true, many: false}\n",
+			"\trelations: team: {target: \"team\", required: true, many: false}\n"+
+				"\tmirrorProperties: team_slack: path: \"team.slack\"\n"+
+				"\tcalculationProperties: coverage_gap: {type: \"number\", calculation: \"100 - .properties.test_coverage\"}\n", 1)
+		bps = strings.Replace(bps, "\t\tsize: {type: \"number\", minimum: 1}\n\t}\n",
+			"\t\tsize: {type: \"number\", minimum: 1}\n\t}\n"+
+				"\taggregationProperties: services: {target: \"service\", calculationSpec: func: \"count\"}\n", 1)
+	}
+	if err := write("blueprints.cue", []byte(bps)); err != nil {
 		return err
 	}
 	teams := []byte("package catalog\n\nentities: team: {\n")
@@ -129,6 +170,11 @@ func Write(dir string, o Options) error {
 	}
 	for i := 0; i < o.Services; i++ {
 		if err := write(ServicePath(i), Service(i, 0, o)); err != nil {
+			return err
+		}
+	}
+	if o.Derived {
+		if err := write("derived.cue", []byte(derived)); err != nil {
 			return err
 		}
 	}
