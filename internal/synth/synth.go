@@ -6,9 +6,9 @@ package synth
 
 import (
 	"fmt"
-	"strings"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/schema"
