@@ -20,7 +20,6 @@ type computed struct {
 	planFrom string // the blueprints the plan was compiled from (see blueprintsKey)
 	snap     *compute.Snapshot
 	values   compute.Result
-	inputs   map[catalog.Key]catalog.Object // the loaded objects values were computed from
 	merged   map[catalog.Key]merged
 }
 
@@ -42,6 +41,7 @@ type merged struct {
 func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagnostics) {
 	if !hasComputed(res.Catalog) {
 		r.comp = nil
+		clear(r.pending)
 		return res, nil
 	}
 	prev := r.comp
@@ -61,7 +61,7 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 	if prev == nil {
 		c.values, errs = c.snap.Evaluate()
 	} else {
-		changed := changedKeys(prev.inputs, res.Objects)
+		changed := slices.Collect(maps.Keys(r.pending))
 		affected := compute.AffectedAcross(prev.snap, c.snap, changed)
 		var fresh compute.Result
 		fresh, errs = c.snap.EvaluateOnly(affected, prev.values)
@@ -77,20 +77,26 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 	for _, err := range errs {
 		r.opts.Logger.Warn("computed property", "err", err)
 	}
-	c.inputs = res.Objects
 	out := r.merge(c, prev, res)
 	r.comp = c
+	clear(r.pending)
 	return out, nil
 }
 
 // merge returns res with computed values merged into its entities. The
-// catalog's maps are shared with the loader and never written: changed
-// blueprints get new inner maps.
+// objects map is the result's own and is updated in place; the catalog's
+// entity maps are shared with the loader and never written, so each
+// blueprint with computed properties gets a new one. Merged entities are
+// rebuilt only where the values or the declaration changed.
 func (r *Reconciler) merge(c, prev *computed, res *loader.Result) *loader.Result {
 	cat := *res.Catalog
 	cat.Entities = maps.Clone(res.Catalog.Entities)
-	objs := maps.Clone(res.Objects)
-	c.merged = make(map[catalog.Key]merged, len(c.values))
+	objs := res.Objects
+	if prev != nil {
+		c.merged = prev.merged // prev is dropped after this revision
+	} else {
+		c.merged = make(map[catalog.Key]merged, len(c.values))
+	}
 	for bp, es := range res.Catalog.Entities {
 		if len(c.plan.Properties(bp)) == 0 {
 			continue
@@ -100,14 +106,12 @@ func (r *Reconciler) merge(c, prev *computed, res *loader.Result) *loader.Result
 			k := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
 			vals, ok := c.values[k]
 			if !ok || len(vals) == 0 {
+				delete(c.merged, k)
 				continue
 			}
-			if prev != nil {
-				if m, ok := prev.merged[k]; ok && m.src == e && sameValues(prev.values[k], vals) {
-					c.merged[k] = m
-					inner[id], objs[k] = m.e, m.obj
-					continue
-				}
+			if m, ok := c.merged[k]; ok && m.src == e && prev != nil && sameValues(prev.values[k], vals) {
+				inner[id], objs[k] = m.e, m.obj
+				continue
 			}
 			me := *e
 			me.Properties = maps.Clone(e.Properties)
@@ -115,6 +119,7 @@ func (r *Reconciler) merge(c, prev *computed, res *loader.Result) *loader.Result
 			obj, err := catalog.NewObject(k, &me, res.Objects[k].Source)
 			if err != nil {
 				r.opts.Logger.Warn("computed property", "entity", k.String(), "err", err)
+				delete(c.merged, k)
 				continue
 			}
 			m := merged{src: e, e: &me, obj: obj}
@@ -123,8 +128,13 @@ func (r *Reconciler) merge(c, prev *computed, res *loader.Result) *loader.Result
 		}
 		cat.Entities[bp] = inner
 	}
+	for k := range c.merged {
+		if _, ok := objs[k]; !ok {
+			delete(c.merged, k) // the entity is gone
+		}
+	}
 	out := *res
-	out.Catalog, out.Objects = &cat, objs
+	out.Catalog = &cat
 	return &out
 }
 
@@ -165,26 +175,6 @@ func blueprintsKey(objs map[catalog.Key]catalog.Object) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
-}
-
-// changedKeys lists the entities whose declaration differs between two
-// loads, deleted ones included.
-func changedKeys(before, after map[catalog.Key]catalog.Object) []catalog.Key {
-	var out []catalog.Key
-	for k, a := range after {
-		if k.Kind != catalog.KindEntityObj {
-			continue
-		}
-		if b, ok := before[k]; !ok || b.Hash != a.Hash {
-			out = append(out, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok && k.Kind == catalog.KindEntityObj {
-			out = append(out, k)
-		}
-	}
-	return out
 }
 
 func sameValues(a, b map[string]any) bool {

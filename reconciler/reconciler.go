@@ -129,8 +129,10 @@ type Reconciler struct {
 	// someone else is read again.
 	applied    map[catalog.Key]catalog.Object
 	appliedRec store.Revision
-	// comp carries computed-property results from revision to revision.
-	comp *computed
+	// comp carries computed-property results from revision to revision;
+	// pending collects the entities changed since they were computed.
+	comp    *computed
+	pending map[catalog.Key]bool
 }
 
 // New returns a reconciler. sink may be nil.
@@ -144,7 +146,7 @@ func New(l *loader.Loader, s Store, sink Sink, opts Options) *Reconciler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Reconciler{loader: l, store: s, sink: sink, opts: opts}
+	return &Reconciler{loader: l, store: s, sink: sink, opts: opts, pending: map[catalog.Key]bool{}}
 }
 
 // Reconcile brings the store to rev. It returns an error only when the
@@ -165,6 +167,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 	loaded, err := r.load(ctx, rev)
 	if err != nil {
 		return nil, err
+	}
+	// What changed is remembered until a revision is computed, so that
+	// the changes of failed revisions in between are not lost to it.
+	for _, k := range loaded.Changed {
+		r.pending[k] = true
 	}
 	res.Catalog = loaded.Catalog
 	res.Objects = loaded.Objects

@@ -357,3 +357,50 @@ func TestOutboxIsWrittenWithTheRevision(t *testing.T) {
 		t.Fatalf("a failed revision queued deliveries: %d", len(ds))
 	}
 }
+
+// Changes made by a revision that failed must still reach the computed
+// values of the next good revision.
+func TestComputedValuesSurviveAFailedRevisionInBetween(t *testing.T) {
+	ctx := context.Background()
+	r, st, _ := setup(t)
+	files := func(slack string, broken bool) fstest.MapFS {
+		fs := fstest.MapFS{
+			"bp.cue":    {Data: []byte(computedBlueprints)},
+			"team.json": {Data: []byte(fmt.Sprintf(`{"entities": {"team": {"payments": {"properties": {"slack": %q}}}}}`, slack))},
+		}
+		if broken {
+			fs["broken.cue"] = &fstest.MapFile{Data: []byte("entities: nope: x: {}")}
+		}
+		return fs
+	}
+	for i, step := range []struct {
+		slack  string
+		broken bool
+		want   string
+	}{{"#a", false, Applied}, {"#b", true, Failed}, {"#b", false, Applied}} {
+		res, err := r.Reconcile(ctx, Revision{ID: fmt.Sprint(i), FS: files(step.slack, step.broken), Changed: changedAfterFirst(i)})
+		if err != nil || res.Outcome != step.want {
+			t.Fatalf("step %d: %v %s %v", i, err, res.Outcome, res.Diagnostics)
+		}
+	}
+	o, err := st.Get(ctx, catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(o.JSON), `"team_slack":"#b"`) {
+		t.Fatalf("api after the failed revision in between: %s", o.JSON)
+	}
+}
+
+// changedAfterFirst makes the reconciler reload only the files that the
+// test changes between steps (the team file, and the broken file coming
+// and going), as a watcher would report them.
+func changedAfterFirst(step int) []string {
+	switch step {
+	case 0:
+		return nil
+	case 1:
+		return []string{"team.json", "broken.cue"}
+	}
+	return []string{"broken.cue"} // the team is as step 1 left it
+}

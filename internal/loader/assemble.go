@@ -170,7 +170,11 @@ func (l *Loader) assemble(changes []fileChange, evaluated int) (*Result, error) 
 	a.diags.Sort()
 	objs := maps.Clone(ix.objs)
 	maps.Copy(objs, a.objs)
-	return &Result{Catalog: a.cat, Objects: objs, Diagnostics: a.diags, Files: len(l.files), Evaluated: evaluated}, nil
+	changed := make([]catalog.Key, 0, len(dirty))
+	for k := range dirty {
+		changed = append(changed, k)
+	}
+	return &Result{Catalog: a.cat, Objects: objs, Diagnostics: a.diags, Files: len(l.files), Evaluated: evaluated, Changed: changed}, nil
 }
 
 // files collects the diagnostics of each file and the settings block.

@@ -34,6 +34,11 @@ type Result struct {
 	// Evaluated counts the files that needed work (not served from the
 	// cache) in this load.
 	Evaluated int
+	// Changed lists the entities whose declarations changed since the
+	// previous load of this Loader (all of them on the first), for
+	// incremental work downstream. Objects is the caller's to modify: each
+	// result gets a map of its own.
+	Changed []catalog.Key
 }
 
 // OK reports whether the revision is valid.
