@@ -11,12 +11,7 @@ import (
 
 // listBlueprints is Port's GET /v1/blueprints.
 func (s *Server) listBlueprints(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	snap := s.opts.State.Load()
-	out := make([]any, 0, len(snap.Blueprints))
-	for _, id := range slices.Sorted(maps.Keys(snap.Blueprints)) {
-		out = append(out, snap.Blueprints[id])
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"blueprints": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"blueprints": byID(s.opts.State.Load().Blueprints)})
 }
 
 // getBlueprint is Port's GET /v1/blueprints/{bp}.
@@ -53,12 +48,7 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request, _ *caller) in
 
 // listScorecards is GET /v1/scorecards.
 func (s *Server) listScorecards(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	snap := s.opts.State.Load()
-	out := make([]any, 0, len(snap.Scorecards))
-	for _, id := range slices.Sorted(maps.Keys(snap.Scorecards)) {
-		out = append(out, snap.Scorecards[id])
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": byID(s.opts.State.Load().Scorecards)})
 }
 
 // getScorecard is GET /v1/scorecards/{id}.
@@ -95,10 +85,15 @@ func (s *Server) entityScorecards(w http.ResponseWriter, r *http.Request, _ *cal
 
 // listAutomations is GET /v1/automations.
 func (s *Server) listAutomations(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	snap := s.opts.State.Load()
-	out := make([]any, 0, len(snap.Automations))
-	for _, id := range slices.Sorted(maps.Keys(snap.Automations)) {
-		out = append(out, snap.Automations[id])
+	return writeJSON(w, http.StatusOK, map[string]any{"automations": byID(s.opts.State.Load().Automations)})
+}
+
+// byID lists a map's values in identifier order, as an empty list rather
+// than null when there are none.
+func byID[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[id])
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"automations": out})
+	return out
 }

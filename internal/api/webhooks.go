@@ -1,21 +1,14 @@
 package api
 
 import (
-	"maps"
 	"net/http"
-	"slices"
 )
 
 // listWebhooks is GET /v1/webhooks: the outbound subscriptions the
 // catalog declares (the secrets' environment variable names, never the
 // secrets).
 func (s *Server) listWebhooks(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	snap := s.opts.State.Load()
-	out := make([]any, 0, len(snap.Webhooks))
-	for _, id := range slices.Sorted(maps.Keys(snap.Webhooks)) {
-		out = append(out, snap.Webhooks[id])
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+	return writeJSON(w, http.StatusOK, map[string]any{"webhooks": byID(s.opts.State.Load().Webhooks)})
 }
 
 // webhookDeliveries is GET /v1/webhooks/deliveries?limit=N&before=ID:
