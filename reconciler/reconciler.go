@@ -49,6 +49,9 @@ const (
 	EntityCreated = "ENTITY_CREATED"
 	EntityUpdated = "ENTITY_UPDATED"
 	EntityDeleted = "ENTITY_DELETED"
+	// TimerPropertyExpired is announced by the timer scheduler, not by a
+	// revision.
+	TimerPropertyExpired = "TIMER_PROPERTY_EXPIRED"
 )
 
 // Event is one entity change of an applied revision.
@@ -56,6 +59,7 @@ type Event struct {
 	Type       string          `json:"eventType"`
 	Blueprint  string          `json:"blueprint"`
 	Identifier string          `json:"identifier"`
+	Property   string          `json:"property,omitempty"` // the timer, for TIMER_PROPERTY_EXPIRED
 	Revision   string          `json:"revision"`
 	Before     json.RawMessage `json:"before,omitempty"`
 	After      json.RawMessage `json:"after,omitempty"`

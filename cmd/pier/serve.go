@@ -27,10 +27,12 @@ import (
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/metrics"
 	"github.com/pierhq/pier/internal/outbox"
+	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/store/sqlite"
+	"github.com/pierhq/pier/internal/timer"
 	"github.com/pierhq/pier/internal/webhook"
 	"github.com/pierhq/pier/reconciler"
 )
@@ -114,7 +116,9 @@ type daemon struct {
 	// background work stopped at shutdown
 	watch  func(ctx context.Context) error
 	poll   *source.Poller
+	timers *source.Poller
 	outbox *outbox.Worker
+	sink   *outbox.Sink
 
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
@@ -141,6 +145,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	}
 	d.outbox = outbox.NewWorker(d.store, d.subscriptions, outbox.Options{Logger: log, OnResult: d.metrics.OutboundDelivery})
 	out := outbox.NewSink(d.store, d.subscriptions, outbox.SinkOptions{Notify: d.outbox.Notify})
+	d.sink = out
+	if d.timers, err = source.NewPoller(source.PollerOptions{Schedule: cfg.Timers, Jitter: -1, Logger: log}, d.fireTimers); err != nil {
+		return nil, fmt.Errorf("option timers: %w", err)
+	}
 	rec := reconciler.New(l, d.store, sinks{logSink{log}, out}, reconciler.Options{
 		MaxDeletionShare: cfg.MaxDeletionShare, Logger: log, Outbox: out.Deliveries,
 	})
@@ -411,6 +419,7 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.poll != nil {
 		d.poll.Start()
 	}
+	d.timers.Start()
 	outboxDone := make(chan struct{})
 	go func() {
 		defer close(outboxDone)
@@ -427,11 +436,39 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.poll != nil {
 		d.poll.Stop(shutdown)
 	}
+	d.timers.Stop(shutdown)
 	d.http.Shutdown(shutdown)
 	<-loopDone
 	<-outboxDone
 	wg.Wait()
 	return err
+}
+
+// fireTimers announces the timer properties that expired since the last
+// check: each expiry is recorded with its outbound deliveries in one
+// transaction, so it is announced once, restarts included.
+func (d *daemon) fireTimers(ctx context.Context) {
+	snap := d.holder.Load()
+	now := time.Now()
+	due := timer.Due(snap, now)
+	if len(due) == 0 {
+		return
+	}
+	var events []reconciler.Event
+	fired, err := d.store.FireTimers(ctx, due, now, func(fired []store.Timer) ([]record.Delivery, error) {
+		events = timer.Events(snap, fired, now)
+		return d.sink.Deliveries(events)
+	})
+	if err != nil {
+		d.log.Error("timers", "err", err)
+		return
+	}
+	for _, e := range events {
+		d.log.Info("timer expired", "blueprint", e.Blueprint, "identifier", e.Identifier, "property", e.Property)
+	}
+	if len(fired) > 0 {
+		d.outbox.Notify()
+	}
 }
 
 // subscriptions are the outbound webhooks of the state being served, with

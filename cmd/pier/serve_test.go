@@ -479,3 +479,57 @@ func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// An expired timer is announced once to its subscribers, and not again
+// after a restart.
+func TestDaemonAnnouncesExpiredTimersOnce(t *testing.T) {
+	var (
+		mu       sync.Mutex
+		received []map[string]any
+	)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b map[string]any
+		json.NewDecoder(r.Body).Decode(&b)
+		mu.Lock()
+		received = append(received, b)
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	dir := t.TempDir()
+	catalogDir := filepath.Join(dir, "catalog")
+	os.MkdirAll(catalogDir, 0o755)
+	os.WriteFile(filepath.Join(catalogDir, "envs.cue"), []byte(`
+blueprints: environment: schema: properties: ttl: {type: "string", format: "timer"}
+entities: environment: "pr-1": properties: ttl: "2020-01-01T00:00:00Z"
+entities: environment: "pr-2": properties: ttl: "2999-01-01T00:00:00Z"
+`), 0o644)
+	os.WriteFile(filepath.Join(catalogDir, "hooks.cue"), []byte(fmt.Sprintf(
+		"webhooks: ttl: {url: %q, events: [\"TIMER_PROPERTY_EXPIRED\"]}\n", receiver.URL)), 0o644)
+	args := []string{"--repo", catalogDir, "--db", filepath.Join(dir, "pier.db"), "--anonymous-reads", "--timers", "@every 100ms"}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(received)
+	}
+	for run := 0; run < 2; run++ {
+		td := startDaemon(t, args...)
+		deadline := time.Now().Add(10 * time.Second)
+		for run == 0 && count() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the expired timer was not announced")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond) // several more checks
+		td.stop()
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("announced %d times, want once", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	b := received[0]
+	if b["eventType"] != "TIMER_PROPERTY_EXPIRED" || b["property"] != "ttl" || b["entity"].(map[string]any)["identifier"] != "pr-1" {
+		t.Fatalf("announcement: %v", b)
+	}
+}

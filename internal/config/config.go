@@ -53,6 +53,7 @@ type Config struct {
 	TokenTTL         time.Duration
 	MaxDeletionShare float64
 	Debounce         time.Duration
+	Timers           string
 	LogLevel         string
 	LogFormat        string
 
@@ -88,6 +89,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.TokenTTL, "token-ttl", time.Hour, "lifetime of issued access tokens")
 	fs.Float64Var(&c.MaxDeletionShare, "max-deletion-share", 0.5, "share of entities one revision may delete unless it opts in (settings.deletionGuard.allow)")
 	fs.DurationVar(&c.Debounce, "debounce", 100*time.Millisecond, "quiet time after a local file change before reconciling")
+	fs.StringVar(&c.Timers, "timers", "@every 30s", "cron schedule for checking timer properties (TIMER_PROPERTY_EXPIRED)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	return fs
@@ -173,6 +175,9 @@ func (c *Config) check() []error {
 	var errs []error
 	if _, err := cron.ParseStandard(c.Poll); err != nil {
 		errs = append(errs, fmt.Errorf("option poll: %q is not a cron schedule: %w", c.Poll, err))
+	}
+	if _, err := cron.ParseStandard(c.Timers); err != nil {
+		errs = append(errs, fmt.Errorf("option timers: %q is not a cron schedule: %w", c.Timers, err))
 	}
 	if c.MaxDeletionShare <= 0 || c.MaxDeletionShare > 1 {
 		errs = append(errs, fmt.Errorf("option max-deletion-share: %v is not in (0, 1]", c.MaxDeletionShare))

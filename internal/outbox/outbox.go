@@ -71,7 +71,8 @@ func (s Subscription) Matches(eventType, blueprint string) bool {
 type Payload struct {
 	EventType  string          `json:"eventType"`
 	Blueprint  BlueprintRef    `json:"blueprint"`
-	Entity     json.RawMessage `json:"entity"` // after the change; before it for a deletion
+	Entity     json.RawMessage `json:"entity"`             // after the change; before it for a deletion
+	Property   string          `json:"property,omitempty"` // the timer that expired
 	Diff       Diff            `json:"diff"`
 	Revision   string          `json:"revision"`
 	DeliveryID string          `json:"deliveryId"`

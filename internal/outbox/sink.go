@@ -95,6 +95,7 @@ func newDelivery(e reconciler.Event, sub Subscription, now time.Time) (Delivery,
 		EventType:  e.Type,
 		Blueprint:  BlueprintRef{Identifier: e.Blueprint},
 		Entity:     entity,
+		Property:   e.Property,
 		Diff:       Diff{Before: e.Before, After: e.After},
 		Revision:   e.Revision,
 		DeliveryID: id,
@@ -119,7 +120,11 @@ func newDelivery(e reconciler.Event, sub Subscription, now time.Time) (Delivery,
 // subscriptionID: 32 hex digits, the same however often it is computed.
 func DeliveryID(e reconciler.Event, subscriptionID string) string {
 	h := sha256.New()
-	for _, f := range []string{e.Revision, e.At.UTC().Format(time.RFC3339Nano), e.Type, e.Blueprint, e.Identifier, subscriptionID} {
+	fields := []string{e.Revision, e.At.UTC().Format(time.RFC3339Nano), e.Type, e.Blueprint, e.Identifier, subscriptionID}
+	if e.Property != "" { // timers: one entity may have several expire at once
+		fields = append(fields, e.Property)
+	}
+	for _, f := range fields {
 		// Length-prefixed, so that no two field lists hash alike.
 		fmt.Fprintf(h, "%d:%s;", len(f), f)
 	}

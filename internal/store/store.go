@@ -103,6 +103,15 @@ type Runtime struct {
 	UpdatedBy  string         `json:"updatedBy"`
 }
 
+// Timer is one expiry of a timer property: the entity, the property and
+// the value (an RFC 3339 time) that has passed.
+type Timer struct {
+	Blueprint  string `json:"blueprint"`
+	Identifier string `json:"identifier"`
+	Property   string `json:"property"`
+	ExpiresAt  string `json:"expiresAt"`
+}
+
 // AuditEntry records one write through the API.
 type AuditEntry struct {
 	ID       int64           `json:"id"`

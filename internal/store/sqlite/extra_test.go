@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/store"
 )
 
@@ -80,5 +81,44 @@ func TestAuditLogAndDeliveries(t *testing.T) {
 	s.Seen(ctx, "d-2", base.Add(8*24*time.Hour))
 	if seen, _ := s.Seen(ctx, "d-1", base.Add(8*24*time.Hour)); seen {
 		t.Fatal("delivery ids are never pruned")
+	}
+}
+
+func TestFireTimersOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	due := []store.Timer{
+		{Blueprint: "environment", Identifier: "pr-1", Property: "ttl", ExpiresAt: "2026-11-22T11:00:00Z"},
+		{Blueprint: "environment", Identifier: "pr-2", Property: "ttl", ExpiresAt: "2026-11-22T11:30:00Z"},
+	}
+	deliveries := func(fired []store.Timer) ([]record.Delivery, error) {
+		var ds []record.Delivery
+		for _, f := range fired {
+			ds = append(ds, record.Delivery{ID: f.Identifier, Subscription: "s", URL: "http://127.0.0.1:1/", Event: "TIMER_PROPERTY_EXPIRED", Body: json.RawMessage(`{}`), NextAt: at, CreatedAt: at})
+		}
+		return ds, nil
+	}
+	fired, err := s.FireTimers(ctx, due, at, deliveries)
+	if err != nil || len(fired) != 2 {
+		t.Fatalf("first: %v %v", fired, err)
+	}
+	// Again, with one new expiry (the timer was extended and expired anew).
+	due = append(due, store.Timer{Blueprint: "environment", Identifier: "pr-1", Property: "ttl", ExpiresAt: "2026-11-22T11:45:00Z"})
+	fired, err = s.FireTimers(ctx, due, at, deliveries)
+	if err != nil || len(fired) != 1 || fired[0].ExpiresAt != "2026-11-22T11:45:00Z" {
+		t.Fatalf("second: %v %v", fired, err)
+	}
+	ds, _ := s.Deliveries(ctx, 10, "")
+	if len(ds) != 2 { // pr-1's second delivery has the same id as its first
+		t.Fatalf("%d deliveries queued", len(ds))
+	}
+	// A failing delivery builder records nothing.
+	due = []store.Timer{{Blueprint: "environment", Identifier: "pr-3", Property: "ttl", ExpiresAt: "2026-11-22T11:50:00Z"}}
+	if _, err := s.FireTimers(ctx, due, at, func([]store.Timer) ([]record.Delivery, error) { return nil, errors.New("boom") }); err == nil {
+		t.Fatal("a failing builder was ignored")
+	}
+	if fired, _ := s.FireTimers(ctx, due, at, deliveries); len(fired) != 1 {
+		t.Fatalf("pr-3 was recorded despite the failure: %v", fired)
 	}
 }

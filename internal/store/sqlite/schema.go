@@ -111,6 +111,18 @@ CREATE TABLE outbox (
 -- The worker polls for pending deliveries whose time has come.
 CREATE INDEX outbox_due ON outbox (state, next_at);
 `,
+	// 4: timer properties that have fired, so that each expiry is
+	// announced once, across restarts.
+	`
+CREATE TABLE timer_expiries (
+	blueprint  TEXT NOT NULL,
+	identifier TEXT NOT NULL,
+	property   TEXT NOT NULL,
+	expires_at TEXT NOT NULL, -- the timer's value as written
+	fired_at   TEXT NOT NULL,
+	PRIMARY KEY (blueprint, identifier, property, expires_at)
+);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
