@@ -139,13 +139,6 @@ func (s *Schemas) Check(def string, data []byte) ([]Violation, error) {
 	return violations(d, v, err), nil
 }
 
-// Lookup returns a compiled definition, for callers that unify values
-// themselves (the differential tests).
-func (s *Schemas) Lookup(def string) (cue.Value, bool) {
-	v, ok := s.defs[def]
-	return v, ok
-}
-
 // violations groups CUE's errors by path and phrases each group once.
 // CUE reports an enum mismatch as one "conflicting values" error per
 // alternative plus an "empty disjunction" summary; an author wants "must

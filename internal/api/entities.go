@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -248,7 +249,11 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	now := s.opts.Now().UTC()
 	actor := c.ID
-	if err := s.opts.Store.SetRuntime(r.Context(), store.Runtime{Blueprint: bp, Identifier: id, Properties: runtime, UpdatedAt: now, UpdatedBy: actor}); err != nil {
+	err = s.opts.Store.SetRuntime(r.Context(), store.Runtime{Blueprint: bp, Identifier: id, Properties: runtime, UpdatedAt: now, UpdatedBy: actor})
+	switch {
+	case errors.Is(err, store.ErrNotFound): // a reconcile deleted it meanwhile
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s: it was deleted by revision %s", bp, quote(id), s.opts.State.Load().Revision))
+	case err != nil:
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
 	}
 	updated := s.opts.State.SetRuntime(bp, id, runtime, now, actor)

@@ -1,11 +1,13 @@
 package catalog
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"sort"
+	"io"
 )
 
 // Kind names a kind of catalog object.
@@ -106,16 +108,6 @@ func (c *Catalog) EntityCount() int {
 	return n
 }
 
-// SortedKeys returns the keys of m in Key order.
-func SortedKeys(m map[Key]Object) []Key {
-	keys := make([]Key, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].Less(keys[j]) })
-	return keys
-}
-
 // Identifiers returns the entity identifiers a relation value names: one
 // for a single relation, several for a many relation, none for null or
 // anything malformed (which validation reports).
@@ -131,6 +123,20 @@ func Identifiers(v any) []string {
 			}
 		}
 		return out
+	}
+	return nil
+}
+
+// Decode parses one JSON document into v, keeping numbers as json.Number
+// so that no precision is lost between a file, the store and the API.
+func Decode(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON value")
 	}
 	return nil
 }

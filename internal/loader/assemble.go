@@ -1,11 +1,8 @@
 package loader
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -714,13 +711,3 @@ func levelNames(ls []catalog.Level) string {
 	}
 	return strings.Join(names, ", ")
 }
-
-func unmarshal(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return d.Decode(v)
-}
-
-func pathBase(p string) string { return path.Base(p) }
-
-func splitPath(p string) []string { return strings.Split(p, "/") }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -183,11 +185,11 @@ func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Res
 }
 
 func isStructural(p string) bool {
-	return pathBase(p) == IgnoreFile || p == "cue.mod" || len(p) > 8 && p[:8] == "cue.mod/"
+	return path.Base(p) == IgnoreFile || p == "cue.mod" || len(p) > 8 && p[:8] == "cue.mod/"
 }
 
 func ignoredDir(p string) bool {
-	for _, el := range splitPath(p) {
+	for _, el := range strings.Split(p, "/") {
 		if skipDir(el) {
 			return true
 		}
@@ -349,5 +351,5 @@ func sum(b []byte) string {
 
 // decodeNode decodes a node into v through its canonical JSON.
 func decodeNode(n *node.Node, v any) error {
-	return unmarshal(n.JSON(), v)
+	return catalog.Decode(n.JSON(), v)
 }

@@ -10,9 +10,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 
@@ -210,14 +208,9 @@ func DiffJSON(before, after []byte) []FieldChange {
 
 // decode parses one JSON document keeping numbers exact.
 func decode(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := catalog.Decode(b, &v); err != nil {
 		return nil, fmt.Errorf("decode object: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("decode object: trailing data after JSON value")
 	}
 	return v, nil
 }

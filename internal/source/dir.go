@@ -65,9 +65,6 @@ func NewDir(root, subdir string) (*Dir, error) {
 	return &Dir{root: abs}, nil
 }
 
-// Root returns the absolute path of the catalog directory.
-func (d *Dir) Root() string { return d.root }
-
 // Snapshot describes the directory as it is now. FS reads the live
 // directory (os.DirFS), so it shows later edits too; ID and Changed
 // describe the moment of the snapshot. Changed is nil on the first call

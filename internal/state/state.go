@@ -308,27 +308,27 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 		switch k.Kind {
 		case catalog.KindBlueprintObj:
 			v := &catalog.Blueprint{}
-			err = decode(o.JSON, v)
+			err = catalog.Decode(o.JSON, v)
 			s.Blueprints[k.ID] = v
 		case catalog.KindActionObj:
 			v := &catalog.Action{}
-			err = decode(o.JSON, v)
+			err = catalog.Decode(o.JSON, v)
 			s.Actions[k.ID] = v
 		case catalog.KindScorecardObj:
 			v := &catalog.Scorecard{}
-			err = decode(o.JSON, v)
+			err = catalog.Decode(o.JSON, v)
 			s.Scorecards[k.ID] = v
 		case catalog.KindAutomationObj:
 			v := &catalog.Automation{}
-			err = decode(o.JSON, v)
+			err = catalog.Decode(o.JSON, v)
 			s.Automations[k.ID] = v
 		case catalog.KindWebhookObj:
 			v := &catalog.Webhook{}
-			err = decode(o.JSON, v)
+			err = catalog.Decode(o.JSON, v)
 			s.Webhooks[k.ID] = v
 		case catalog.KindEntityObj:
 			g := &catalog.Entity{}
-			if err = decode(o.JSON, g); err == nil {
+			if err = catalog.Decode(o.JSON, g); err == nil {
 				r := rt[k]
 				setEntity(s, newEntity(g, o.CreatedAt, o.UpdatedAt, r.Properties, r.UpdatedAt, r.UpdatedBy))
 			}
@@ -463,12 +463,6 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	}
 	h.p.Store(s)
 	return e
-}
-
-func decode(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return d.Decode(v)
 }
 
 // FromResult describes an applied reconcile for Publish.

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/store"
 )
 
@@ -29,7 +29,7 @@ func (s *Store) Runtimes(ctx context.Context) ([]store.Runtime, error) {
 		if err := rows.Scan(&rt.Blueprint, &rt.Identifier, &js, &at, &rt.UpdatedBy); err != nil {
 			return nil, fmt.Errorf("sqlite: read runtime properties: %w", err)
 		}
-		if err := decodeJSON([]byte(js), &rt.Properties); err != nil {
+		if err := catalog.Decode([]byte(js), &rt.Properties); err != nil {
 			return nil, fmt.Errorf("sqlite: runtime properties of %s/%s: %w", rt.Blueprint, rt.Identifier, err)
 		}
 		if rt.UpdatedAt, err = parseTime(at); err != nil {
@@ -144,12 +144,6 @@ func (s *Store) Seen(ctx context.Context, id string, at time.Time) (bool, error)
 		return false, fmt.Errorf("sqlite: prune deliveries: %w", err)
 	}
 	return n == 0, nil
-}
-
-func decodeJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	return d.Decode(v)
 }
 
 // Forget drops a recorded delivery id, so that a delivery whose handling
