@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/pierhq/pier/internal/jqtmpl"
+
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/query"
 )
@@ -252,7 +254,7 @@ func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error)
 		}
 		return nil, fmt.Errorf("jq %q: %v", pr.src, err)
 	}
-	v, err := normalize(out)
+	v, err := jqtmpl.Normalize(out)
 	if err != nil {
 		return nil, fmt.Errorf("jq %q: %v", pr.src, err)
 	}
@@ -418,42 +420,6 @@ func numberOf(f float64) (any, error) {
 		return nil, fmt.Errorf("result %v is not a JSON number", f)
 	}
 	return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
-}
-
-// normalize converts a jq result to the JSON values entities hold,
-// numbers as json.Number.
-func normalize(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, bool, string, json.Number:
-		return x, nil
-	case int:
-		return json.Number(strconv.Itoa(x)), nil
-	case float64:
-		return numberOf(x)
-	case *big.Int:
-		return json.Number(x.String()), nil
-	case []any:
-		out := make([]any, len(x))
-		for i, el := range x {
-			n, err := normalize(el)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for key, el := range x {
-			n, err := normalize(el)
-			if err != nil {
-				return nil, err
-			}
-			out[key] = n
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("result of Go type %T is not JSON", v)
 }
 
 // fits reports whether v may be stored in a property of type typ. Null
