@@ -1,0 +1,139 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrConflict is returned when a run changed between reading and
+// writing it: the writer lost the race and must read it again. It is how
+// two paths that want to move the same run (a review webhook and the
+// expiry sweep, say) never both win.
+var ErrConflict = errors.New("run changed concurrently")
+
+// Run statuses, Port's names. A run moves
+// WAITING_FOR_APPROVAL → APPROVED → DISPATCHED → IN_PROGRESS → SUCCESS |
+// FAILURE, or ends DECLINED, EXPIRED or CANCELLED before dispatch.
+const (
+	RunWaitingForApproval = "WAITING_FOR_APPROVAL"
+	RunApproved           = "APPROVED"
+	RunDispatched         = "DISPATCHED"
+	RunInProgress         = "IN_PROGRESS"
+	RunSuccess            = "SUCCESS"
+	RunFailure            = "FAILURE"
+	RunDeclined           = "DECLINED"
+	RunExpired            = "EXPIRED"
+	RunCancelled          = "CANCELLED"
+)
+
+// RunTerminal reports whether a run in status s is finished: frozen, no
+// transition leaves it.
+func RunTerminal(s string) bool {
+	switch s {
+	case RunSuccess, RunFailure, RunDeclined, RunExpired, RunCancelled:
+		return true
+	}
+	return false
+}
+
+// Run is one request to run a self-service action, and everything that
+// happened to it since.
+type Run struct {
+	ID        string         `json:"id"`
+	Action    string         `json:"action"`
+	Blueprint string         `json:"blueprint,omitempty"`
+	Entity    string         `json:"entity,omitempty"`
+	Inputs    map[string]any `json:"properties"`
+	Status    string         `json:"status"`
+	// StatusLabel is free text a workflow reports ("Deploying to eu-1").
+	StatusLabel string `json:"statusLabel,omitempty"`
+	Requester   string `json:"requester"`
+	// Source says where the request came from: api, pull_request,
+	// automation or schedule.
+	Source string `json:"source"`
+	// RequestKey, when set, is unique among runs: a second request with
+	// the same key (the same pull request seen twice, the same automation
+	// event) finds the first run instead of making another.
+	RequestKey string       `json:"requestKey,omitempty"`
+	Approval   *RunApproval `json:"approval,omitempty"`
+	Dispatch   RunDispatch  `json:"dispatch"`
+	// Link, ExternalRunID and Summary are what the workflow reports (or
+	// what pier learns of the workflow run).
+	Link          string    `json:"link,omitempty"`
+	ExternalRunID string    `json:"externalRunId,omitempty"`
+	Summary       string    `json:"summary,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+	EndedAt       time.Time `json:"endedAt,omitzero"`
+	// Version counts the run's writes; UpdateRun refuses a run whose
+	// Version is not the stored one.
+	Version int64 `json:"version"`
+}
+
+// RunApproval is the approval a run waits for, and its outcome.
+type RunApproval struct {
+	// System is the approval system: github, pier or http:NAME.
+	System string `json:"system"`
+	// Ref identifies the request in that system: a pull request number,
+	// an external change id. URL is where a person sees it.
+	Ref       string    `json:"ref,omitempty"`
+	URL       string    `json:"url,omitempty"`
+	Required  int       `json:"required"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// HeadSHA is the pull request head the decision was made on, checked
+	// again just before dispatch.
+	HeadSHA   string    `json:"headSha,omitempty"`
+	Approvers []string  `json:"approvedBy,omitempty"`
+	DecidedBy string    `json:"decidedBy,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	DecidedAt time.Time `json:"decidedAt,omitzero"`
+}
+
+// RunDispatch records the dispatch. StartedAt is written before the call
+// to GitHub or the webhook and At after it: a run with StartedAt and no
+// At was interrupted mid-dispatch, and must be looked for, not
+// dispatched again.
+type RunDispatch struct {
+	StartedAt     time.Time `json:"startedAt,omitzero"`
+	At            time.Time `json:"at,omitzero"`
+	WorkflowRunID int64     `json:"workflowRunId,omitempty"`
+	Error         string    `json:"error,omitempty"`
+}
+
+// RunEvent is one step in a run's life: a status change, or a note on the
+// way (dispatch started, approval request opened).
+type RunEvent struct {
+	Seq   int64     `json:"seq"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	From  string    `json:"from,omitempty"`
+	To    string    `json:"to,omitempty"`
+	Note  string    `json:"note,omitempty"`
+}
+
+// RunLog is a line a workflow reported (Port's POST
+// /v1/actions/runs/{id}/logs).
+type RunLog struct {
+	At                time.Time `json:"at"`
+	Message           string    `json:"message"`
+	TerminationStatus string    `json:"terminationStatus,omitempty"`
+}
+
+// RunFilter selects runs. Zero fields do not filter.
+type RunFilter struct {
+	Action    string
+	Status    string
+	Blueprint string
+	Entity    string
+	// Active selects runs that are not terminal.
+	Active bool
+	// ApprovalSystem and ApprovalRef find the run behind an approval
+	// request (a pull request's number).
+	ApprovalSystem string
+	ApprovalRef    string
+	WorkflowRunID  int64
+	// Limit bounds the answer (newest first); 0 means 100.
+	Limit int
+	// Before pages: only runs created before the run with this id.
+	Before string
+}
