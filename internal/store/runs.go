@@ -87,6 +87,20 @@ type RunApproval struct {
 	DecidedBy string    `json:"decidedBy,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	DecidedAt time.Time `json:"decidedAt,omitzero"`
+	// Votes are the verdicts given through pier's own API (the in-app
+	// system); other systems keep theirs and are asked again.
+	Votes []RunVote `json:"votes,omitempty"`
+	// FinishedAt is when the request was closed in its system (the pull
+	// request closed or merged) after the run was dispatched or ended.
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+}
+
+// RunVote is one approver's verdict given through pier's API.
+type RunVote struct {
+	User    string    `json:"user"`
+	Approve bool      `json:"approve"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // RunDispatch records the dispatch. StartedAt is written before the call

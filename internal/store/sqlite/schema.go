@@ -123,6 +123,61 @@ CREATE TABLE timer_expiries (
 	PRIMARY KEY (blueprint, identifier, property, expires_at)
 );
 `,
+	// 5: action runs, their events and their logs (see store.Run). The
+	// whole run is kept as JSON; the other columns copy the fields the
+	// filters of Runs need. Index entries end in the rowid, not in id,
+	// so the listing indexes end in (created_at, id), Runs' order.
+	`
+CREATE TABLE runs (
+	id              TEXT    PRIMARY KEY,
+	request_key     TEXT    NOT NULL DEFAULT '',
+	action          TEXT    NOT NULL,
+	status          TEXT    NOT NULL,
+	blueprint       TEXT    NOT NULL DEFAULT '',
+	entity          TEXT    NOT NULL DEFAULT '',
+	approval_system TEXT    NOT NULL DEFAULT '',
+	approval_ref    TEXT    NOT NULL DEFAULT '',
+	workflow_run_id INTEGER NOT NULL DEFAULT 0,
+	created_at      TEXT    NOT NULL,
+	version         INTEGER NOT NULL,
+	json            TEXT    NOT NULL -- the store.Run
+);
+
+-- A request key names at most one run.
+CREATE UNIQUE INDEX runs_request_key ON runs (request_key) WHERE request_key != '';
+-- The daemon lists the active runs at start and on every sweep; finished
+-- runs, nearly all of them, stay out of this index. Its WHERE clause must
+-- be the one Runs writes (runActive), word for word, or it is not used.
+CREATE INDEX runs_active ON runs (created_at, id)
+	WHERE status NOT IN ('SUCCESS', 'FAILURE', 'DECLINED', 'EXPIRED', 'CANCELLED');
+-- A pull_request webhook finds its run; a workflow_run webhook finds its run.
+CREATE INDEX runs_approval ON runs (approval_system, approval_ref);
+CREATE INDEX runs_workflow_run ON runs (workflow_run_id);
+-- An action's runs, an entity's runs, all runs: newest first, paged.
+CREATE INDEX runs_action ON runs (action, created_at, id);
+CREATE INDEX runs_entity ON runs (entity, created_at, id);
+CREATE INDEX runs_created ON runs (created_at, id);
+
+CREATE TABLE run_events (
+	run_id      TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	seq         INTEGER NOT NULL, -- 1, 2, ... per run
+	at          TEXT    NOT NULL,
+	actor       TEXT    NOT NULL,
+	from_status TEXT    NOT NULL,
+	to_status   TEXT    NOT NULL,
+	note        TEXT    NOT NULL,
+	PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE run_logs (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	run_id             TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	at                 TEXT    NOT NULL,
+	message            TEXT    NOT NULL,
+	termination_status TEXT    NOT NULL
+);
+CREATE INDEX run_logs_run ON run_logs (run_id); -- ends in id: a run's logs in order
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
