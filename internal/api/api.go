@@ -64,6 +64,8 @@ type Options struct {
 	Webhooks http.Handler
 	// Deliveries, when set, serves GET /v1/webhooks/deliveries.
 	Deliveries Deliveries
+	// Runs, when set, serves action runs under /v1/actions.
+	Runs Runs
 	// Metrics handler, when set, is mounted at /metrics.
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
@@ -138,6 +140,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/status", read, s.status)
 	s.handle("POST /v1/reconcile", write, s.reconcile)
 	s.handle("GET /v1/audit-log", read, s.auditLog)
+	s.runRoutes()
 
 	if s.opts.Webhooks != nil {
 		s.mux.Handle("/webhooks/github", s.instrument("/webhooks/github", s.opts.Webhooks))

@@ -1,0 +1,322 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/internal/runs"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// Runs is the action-run engine, as the API uses it.
+type Runs interface {
+	Request(ctx context.Context, req runs.Request) (store.Run, error)
+	Get(ctx context.Context, id string) (store.Run, error)
+	List(ctx context.Context, f store.RunFilter) ([]store.Run, error)
+	Events(ctx context.Context, id string) ([]store.RunEvent, error)
+	Logs(ctx context.Context, id string) ([]store.RunLog, error)
+	Report(ctx context.Context, id string, r runs.Report) (store.Run, error)
+	Log(ctx context.Context, id string, l store.RunLog, actor string) (store.Run, error)
+	Vote(ctx context.Context, id, user string, approve bool, reason string) (store.Run, error)
+	Cancel(ctx context.Context, id, user string) (store.Run, error)
+}
+
+func (s *Server) runRoutes() {
+	if s.opts.Runs == nil {
+		return
+	}
+	s.handle("POST /v1/actions/{id}/runs", write, s.requestRun)
+	s.handle("GET /v1/actions/runs", read, s.listRuns)
+	s.handle("GET /v1/actions/runs/{run}", read, s.getRun)
+	s.handle("PATCH /v1/actions/runs/{run}", write, s.reportRun)
+	s.handle("GET /v1/actions/runs/{run}/logs", read, s.runLogs)
+	s.handle("POST /v1/actions/runs/{run}/logs", write, s.addRunLog)
+	s.handle("PATCH /v1/actions/runs/{run}/approval", write, s.approveRun)
+	s.handle("POST /v1/actions/runs/{run}/cancel", write, s.cancelRun)
+}
+
+// runView is a run in Port's shape: link as a list, the action, entity
+// and blueprint as objects, plus pier's approval, dispatch and history.
+type runView struct {
+	ID               string             `json:"id"`
+	Status           string             `json:"status"`
+	StatusLabel      string             `json:"statusLabel,omitempty"`
+	Link             []string           `json:"link"`
+	Summary          string             `json:"summary,omitempty"`
+	ExternalRunID    string             `json:"externalRunId,omitempty"`
+	Source           string             `json:"source"`
+	Action           ref                `json:"action"`
+	Blueprint        *ref               `json:"blueprint,omitempty"`
+	Entity           *ref               `json:"entity,omitempty"`
+	Properties       map[string]any     `json:"properties"`
+	RequiredApproval bool               `json:"requiredApproval"`
+	Approval         *store.RunApproval `json:"approval,omitempty"`
+	Dispatch         *store.RunDispatch `json:"dispatch,omitempty"`
+	CreatedBy        string             `json:"createdBy"`
+	CreatedAt        time.Time          `json:"createdAt"`
+	UpdatedAt        time.Time          `json:"updatedAt"`
+	EndedAt          *time.Time         `json:"endedAt,omitempty"`
+	Events           []store.RunEvent   `json:"events,omitempty"`
+}
+
+type ref struct {
+	Identifier string `json:"identifier"`
+	Title      string `json:"title,omitempty"`
+}
+
+func (s *Server) viewRun(run store.Run, events []store.RunEvent) runView {
+	v := runView{
+		ID: run.ID, Status: run.Status, StatusLabel: run.StatusLabel, Link: []string{}, Summary: run.Summary,
+		ExternalRunID: run.ExternalRunID, Source: run.Source, Action: ref{Identifier: run.Action},
+		Properties: run.Inputs, RequiredApproval: run.Approval != nil, Approval: run.Approval,
+		CreatedBy: run.Requester, CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt, Events: events,
+	}
+	if a := s.opts.State.Load().Actions[run.Action]; a != nil {
+		v.Action.Title = a.Title
+	}
+	if run.Link != "" {
+		v.Link = append(v.Link, run.Link)
+	}
+	if run.Blueprint != "" {
+		v.Blueprint = &ref{Identifier: run.Blueprint}
+	}
+	if run.Entity != "" {
+		v.Entity = &ref{Identifier: run.Entity}
+	}
+	if !run.Dispatch.StartedAt.IsZero() {
+		v.Dispatch = &run.Dispatch
+	}
+	if !run.EndedAt.IsZero() {
+		v.EndedAt = &run.EndedAt
+	}
+	if v.Properties == nil {
+		v.Properties = map[string]any{}
+	}
+	return v
+}
+
+// runError answers an engine error: a refusal with its status and the
+// input at fault, anything else as a 500.
+func runError(w http.ResponseWriter, err error) int {
+	var re *runs.Error
+	if errors.As(err, &re) {
+		kind := map[int]string{403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid_input"}[re.Code]
+		if kind == "" {
+			kind = "run_error"
+		}
+		if re.Field != "" {
+			return writeError(w, re.Code, kind, re.Message, map[string]any{"field": re.Field})
+		}
+		return writeError(w, re.Code, kind, re.Message)
+	}
+	return writeError(w, http.StatusInternalServerError, "internal", err.Error())
+}
+
+// requestRun is Port's POST /v1/actions/{id}/runs: {entity, properties}.
+func (s *Server) requestRun(w http.ResponseWriter, r *http.Request, c *caller) int {
+	var body struct {
+		Entity     json.RawMessage `json:"entity"`
+		Properties map[string]any  `json:"properties"`
+	}
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	entity, err := entityOf(body.Entity)
+	if err != nil {
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "entity"})
+	}
+	run, err := s.opts.Runs.Request(r.Context(), runs.Request{
+		Action: r.PathValue("id"), Entity: entity, Inputs: body.Properties, Requester: c.ID, Source: "api",
+	})
+	if err != nil {
+		return runError(w, err)
+	}
+	w.Header().Set("Location", "/v1/actions/runs/"+run.ID)
+	return writeJSON(w, http.StatusAccepted, map[string]any{"run": s.viewRun(run, nil)})
+}
+
+// entityOf reads Port's entity field: an identifier, or an object with
+// one.
+func entityOf(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var id string
+	if json.Unmarshal(raw, &id) == nil {
+		return id, nil
+	}
+	var obj struct {
+		Identifier string `json:"identifier"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil || obj.Identifier == "" {
+		return "", errors.New("entity: want an identifier or {\"identifier\": ...}")
+	}
+	return obj.Identifier, nil
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	q := r.URL.Query()
+	f := store.RunFilter{
+		Action: firstOf(q.Get("action"), q.Get("action_identifier")), Status: q.Get("status"),
+		Blueprint: q.Get("blueprint"), Entity: firstOf(q.Get("entity"), q.Get("entity_identifier")),
+		Active: q.Get("active") == "true", Before: q.Get("before"),
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return writeError(w, http.StatusBadRequest, "invalid_query", "limit: want a number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	list, err := s.opts.Runs.List(r.Context(), f)
+	if err != nil {
+		return runError(w, err)
+	}
+	views := make([]runView, len(list))
+	for i, run := range list {
+		views[i] = s.viewRun(run, nil)
+	}
+	body := map[string]any{"runs": views}
+	if f.Limit > 0 && len(list) == f.Limit {
+		body["next"] = list[len(list)-1].ID
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	run, err := s.opts.Runs.Get(r.Context(), r.PathValue("run"))
+	if err != nil {
+		return runError(w, err)
+	}
+	evs, err := s.opts.Runs.Events(r.Context(), run.ID)
+	if err != nil {
+		return runError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"run": s.viewRun(run, evs)})
+}
+
+// reportRun is Port's PATCH /v1/actions/runs/{id}: what the workflow
+// reports. link may be a string or a list (the first is kept).
+func (s *Server) reportRun(w http.ResponseWriter, r *http.Request, c *caller) int {
+	var body struct {
+		Status        string          `json:"status"`
+		StatusLabel   string          `json:"statusLabel"`
+		Link          json.RawMessage `json:"link"`
+		Summary       string          `json:"summary"`
+		ExternalRunID string          `json:"externalRunId"`
+	}
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	link, err := linkOf(body.Link)
+	if err != nil {
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "link"})
+	}
+	run, err := s.opts.Runs.Report(r.Context(), r.PathValue("run"), runs.Report{
+		Status: strings.ToUpper(body.Status), StatusLabel: body.StatusLabel, Link: link, Summary: body.Summary,
+		ExternalRunID: body.ExternalRunID, Actor: c.ID,
+	})
+	if err != nil {
+		return runError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"run": s.viewRun(run, nil)})
+}
+
+func linkOf(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one, nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return "", errors.New("link: want a URL or a list of URLs")
+	}
+	if len(many) == 0 {
+		return "", nil
+	}
+	return many[0], nil
+}
+
+func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	ls, err := s.opts.Runs.Logs(r.Context(), r.PathValue("run"))
+	if err != nil {
+		return runError(w, err)
+	}
+	if ls == nil {
+		ls = []store.RunLog{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"runLogs": ls})
+}
+
+// addRunLog is Port's POST /v1/actions/runs/{id}/logs: {message,
+// terminationStatus, statusLabel}.
+func (s *Server) addRunLog(w http.ResponseWriter, r *http.Request, c *caller) int {
+	var body struct {
+		Message           string `json:"message"`
+		TerminationStatus string `json:"terminationStatus"`
+		StatusLabel       string `json:"statusLabel"`
+	}
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	if body.Message == "" {
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", "message is required", map[string]any{"field": "message"})
+	}
+	id := r.PathValue("run")
+	run, err := s.opts.Runs.Log(r.Context(), id, store.RunLog{Message: body.Message, TerminationStatus: strings.ToUpper(body.TerminationStatus)}, c.ID)
+	if err == nil && body.StatusLabel != "" {
+		run, err = s.opts.Runs.Report(r.Context(), id, runs.Report{StatusLabel: body.StatusLabel, Actor: c.ID})
+	}
+	if err != nil {
+		return runError(w, err)
+	}
+	return writeJSON(w, http.StatusCreated, map[string]any{"run": s.viewRun(run, nil)})
+}
+
+// approveRun is Port's PATCH /v1/actions/runs/{id}/approval: {status:
+// APPROVE|DECLINE, description}, by the authenticated approver.
+func (s *Server) approveRun(w http.ResponseWriter, r *http.Request, c *caller) int {
+	var body struct {
+		Status      string `json:"status"`
+		Description string `json:"description"`
+	}
+	if code, ok := decodeBody(w, r, &body); !ok {
+		return code
+	}
+	var approve bool
+	switch strings.ToUpper(body.Status) {
+	case "APPROVE", "APPROVED":
+		approve = true
+	case "DECLINE", "DECLINED":
+	default:
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", `status: want "APPROVE" or "DECLINE"`, map[string]any{"field": "status"})
+	}
+	run, err := s.opts.Runs.Vote(r.Context(), r.PathValue("run"), c.ID, approve, body.Description)
+	if err != nil {
+		return runError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"run": s.viewRun(run, nil)})
+}
+
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, c *caller) int {
+	run, err := s.opts.Runs.Cancel(r.Context(), r.PathValue("run"), c.ID)
+	if err != nil {
+		return runError(w, err)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"run": s.viewRun(run, nil)})
+}

@@ -1,0 +1,375 @@
+// Package githubpr is the approval system of pier's GitOps path: a run
+// that needs approval becomes a pull request on the catalog repository
+// adding the run's request file, and the pull request's reviews are the
+// approval.
+//
+// The decision is always taken from the pull request's reviews as the
+// API lists them (approval.Approvers.DecidePullRequest); webhooks only
+// say when to look again. Approvals count on the pull request's head
+// commit, and the head is checked once more just before dispatch
+// (Recheck): a commit pushed between the decision and the dispatch makes
+// the approvals stale.
+package githubpr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/github"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// Client is what the system needs of GitHub.
+type Client interface {
+	BranchHead(ctx context.Context, owner, repo, branch string) (string, error)
+	CreateBranch(ctx context.Context, owner, repo, branch, fromSHA string) error
+	DeleteBranch(ctx context.Context, owner, repo, branch string) error
+	PutFile(ctx context.Context, owner, repo, branch, path, message string, content []byte) (string, error)
+	GetFile(ctx context.Context, owner, repo, ref, path string) ([]byte, error)
+	CreatePullRequest(ctx context.Context, owner, repo string, pr github.NewPullRequest) (github.PullRequest, error)
+	PullRequest(ctx context.Context, owner, repo string, number int) (github.PullRequest, error)
+	ClosePullRequest(ctx context.Context, owner, repo string, number int) error
+	MergePullRequest(ctx context.Context, owner, repo string, number int, sha, commitTitle string) error
+	RequestReviewers(ctx context.Context, owner, repo string, number int, users, teams []string) error
+	Comment(ctx context.Context, owner, repo string, number int, body string) error
+	Reviews(ctx context.Context, owner, repo string, number int) ([]github.Review, error)
+	SetCommitStatus(ctx context.Context, owner, repo, sha string, s github.Status) error
+}
+
+// BranchPrefix starts the branches pier creates for run requests.
+const BranchPrefix = "pier/run/"
+
+// RunsDir is the catalog directory of run request files. The loader
+// skips it: a request is not catalog data.
+const RunsDir = "runs"
+
+// StatusContext names the commit status pier sets on a decision.
+const StatusContext = "pier/approval"
+
+// System asks for approval with pull requests on the catalog repository.
+type System struct {
+	Client      Client
+	Owner, Repo string
+	// Base is the catalog's branch; Dir its sub-directory, if any.
+	Base, Dir string
+	// Teams checks team membership of reviewers.
+	Teams  approval.Membership
+	RunURL func(id string) string
+	Now    func() time.Time
+}
+
+// RunFile is a run request as committed under runs/: what pier writes
+// for a run it was asked for, and what a person writes to ask by pull
+// request (action, entity, properties; the rest is filled in).
+type RunFile struct {
+	Action      string         `json:"action"`
+	Entity      string         `json:"entity,omitempty"`
+	Properties  map[string]any `json:"properties,omitempty"`
+	Requester   string         `json:"requester,omitempty"`
+	Run         string         `json:"run,omitempty"`
+	Link        string         `json:"link,omitempty"`
+	RequestedAt time.Time      `json:"requestedAt,omitzero"`
+}
+
+// ParseRunFile reads a run request file; errors name the file.
+func ParseRunFile(name string, b []byte) (RunFile, error) {
+	var f RunFile
+	if err := catalog.Decode(b, &f); err != nil {
+		return RunFile{}, fmt.Errorf("%s: %w (want a JSON object with action, entity and properties)", name, err)
+	}
+	if f.Action == "" {
+		return RunFile{}, fmt.Errorf("%s: action is missing", name)
+	}
+	return f, nil
+}
+
+// IsRunFile reports whether a changed file of a pull request is a run
+// request in the catalog at dir.
+func IsRunFile(dir, name string) bool {
+	rel := name
+	if dir != "" && dir != "." {
+		var ok bool
+		if rel, ok = strings.CutPrefix(name, strings.Trim(dir, "/")+"/"); !ok {
+			return false
+		}
+	}
+	return path.Dir(rel) == RunsDir && strings.HasSuffix(rel, ".json")
+}
+
+func (s *System) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func number(run store.Run) (int, error) {
+	n, err := strconv.Atoi(run.Approval.Ref)
+	if err != nil {
+		return 0, fmt.Errorf("run %s: approval ref %q is not a pull request number", run.ID, run.Approval.Ref)
+	}
+	return n, nil
+}
+
+// Open creates the branch, commits the request file and opens the pull
+// request, asking the approvers for review. Each step finds its own
+// earlier work, so a retry after a failure halfway does not duplicate
+// it.
+func (s *System) Open(ctx context.Context, run store.Run, a *catalog.Action, rule approval.Rule) (approval.Request, error) {
+	branch := BranchPrefix + run.ID
+	head, err := s.Client.BranchHead(ctx, s.Owner, s.Repo, s.Base)
+	if err != nil {
+		return approval.Request{}, err
+	}
+	if err := s.Client.CreateBranch(ctx, s.Owner, s.Repo, branch, head); err != nil && !errors.Is(err, github.ErrExists) {
+		return approval.Request{}, err
+	}
+	file := path.Join(s.Dir, RunsDir, run.ID+".json")
+	if _, err := s.Client.GetFile(ctx, s.Owner, s.Repo, branch, file); errors.Is(err, github.ErrNotFound) {
+		body, _ := json.MarshalIndent(RunFile{
+			Action: run.Action, Entity: run.Entity, Properties: run.Inputs, Requester: run.Requester,
+			Run: run.ID, Link: s.RunURL(run.ID), RequestedAt: run.CreatedAt,
+		}, "", "  ")
+		msg := fmt.Sprintf("Request run %s of %s", run.ID, run.Action)
+		if _, err := s.Client.PutFile(ctx, s.Owner, s.Repo, branch, file, msg, append(body, '\n')); err != nil {
+			return approval.Request{}, err
+		}
+	} else if err != nil {
+		return approval.Request{}, err
+	}
+	pr, err := s.Client.CreatePullRequest(ctx, s.Owner, s.Repo, github.NewPullRequest{
+		Title: title(run, a), Body: s.description(run, a, rule), Head: branch, Base: s.Base,
+	})
+	if err != nil {
+		return approval.Request{}, err
+	}
+	users := slices.DeleteFunc(slices.Clone(rule.Users), func(u string) bool { return strings.EqualFold(u, run.Requester) })
+	var teams []string
+	for _, t := range rule.Teams {
+		// GitHub requests review from teams of the repository's
+		// organisation only.
+		org, slug, ok := strings.Cut(t, "/")
+		if !ok {
+			slug = t
+		} else if !strings.EqualFold(org, s.Owner) {
+			continue
+		}
+		teams = append(teams, slug)
+	}
+	if len(users)+len(teams) > 0 {
+		if err := s.Client.RequestReviewers(ctx, s.Owner, s.Repo, pr.Number, users, teams); err != nil {
+			// Not fatal: GitHub refuses reviewers who are not
+			// collaborators; the description names the approvers anyway.
+			_ = s.Client.Comment(ctx, s.Owner, s.Repo, pr.Number, "pier could not request reviews: "+err.Error())
+		}
+	}
+	return approval.Request{Ref: strconv.Itoa(pr.Number), URL: pr.HTMLURL}, nil
+}
+
+func title(run store.Run, a *catalog.Action) string {
+	t := "Run " + firstNonEmpty(a.Title, a.Identifier)
+	if run.Entity != "" {
+		t += " on " + run.Entity
+	}
+	return t + " (requested by " + run.Requester + ")"
+}
+
+// description is the pull request's body: what will run, for whom, and
+// what approves it.
+func (s *System) description(run store.Run, a *catalog.Action, rule approval.Rule) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** asks to run **%s**", run.Requester, firstNonEmpty(a.Title, a.Identifier))
+	if run.Entity != "" {
+		fmt.Fprintf(&b, " on `%s/%s`", run.Blueprint, run.Entity)
+	}
+	fmt.Fprintf(&b, ".\n\n")
+	if a.Description != "" {
+		fmt.Fprintf(&b, "> %s\n\n", a.Description)
+	}
+	if len(run.Inputs) > 0 {
+		b.WriteString("| input | value |\n|---|---|\n")
+		keys := make([]string, 0, len(run.Inputs))
+		for k := range run.Inputs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, _ := json.Marshal(run.Inputs[k])
+			fmt.Fprintf(&b, "| `%s` | `%s` |\n", k, strings.ReplaceAll(string(v), "|", "\\|"))
+		}
+		b.WriteString("\n")
+	}
+	who := "anyone with review rights"
+	var names []string
+	for _, u := range rule.Users {
+		names = append(names, "@"+u)
+	}
+	for _, t := range rule.Teams {
+		if !strings.Contains(t, "/") {
+			t = s.Owner + "/" + t
+		}
+		names = append(names, "@"+t)
+	}
+	if len(names) > 0 {
+		who = strings.Join(names, ", ")
+	}
+	fmt.Fprintf(&b, "**To approve**, approve this pull request: %d approval(s) from %s", rule.Required, who)
+	if !rule.AllowRequester {
+		b.WriteString(" (not the requester)")
+	}
+	fmt.Fprintf(&b, ", on the latest commit, by %s. **To decline**, request changes or close it.\n\n",
+		run.Approval.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Run [`%s`](%s) · pier closes this pull request once the run is dispatched or ends.\n", run.ID, s.RunURL(run.ID))
+	return b.String()
+}
+
+// Check takes the decision from the pull request and its reviews.
+func (s *System) Check(ctx context.Context, run store.Run, _ *catalog.Action, rule approval.Rule) (approval.Decision, error) {
+	n, err := number(run)
+	if err != nil {
+		return approval.Decision{}, err
+	}
+	pr, err := s.Client.PullRequest(ctx, s.Owner, s.Repo, n)
+	if err != nil {
+		return approval.Decision{}, err
+	}
+	rs, err := s.Client.Reviews(ctx, s.Owner, s.Repo, n)
+	if err != nil {
+		return approval.Decision{}, err
+	}
+	reviews := make([]approval.Review, len(rs))
+	for i, r := range rs {
+		reviews[i] = approval.Review{User: r.User, State: r.State, CommitID: r.CommitID, Body: r.Body, At: r.SubmittedAt}
+	}
+	ap := approval.Approvers{Rule: rule, Org: s.Owner, Teams: s.Teams}
+	d, err := ap.DecidePullRequest(ctx, approval.PullRequest{Open: pr.State == "open", HeadSHA: pr.HeadSHA}, run.Requester, reviews, run.Approval.ExpiresAt, s.now())
+	if err == nil && d.Outcome == approval.Declined && pr.Merged {
+		d.Reason = "the pull request was merged before the run was approved"
+	}
+	return d, err
+}
+
+// Recheck confirms, just before dispatch, that the pull request is
+// still open at the commit that was approved.
+func (s *System) Recheck(ctx context.Context, run store.Run) error {
+	n, err := number(run)
+	if err != nil {
+		return err
+	}
+	pr, err := s.Client.PullRequest(ctx, s.Owner, s.Repo, n)
+	if err != nil {
+		return err
+	}
+	switch {
+	case pr.State != "open":
+		return fmt.Errorf("%w: pull request #%d was closed", approval.ErrStale, n)
+	case pr.HeadSHA != run.Approval.HeadSHA:
+		return fmt.Errorf("%w: pull request #%d moved from %.7s to %.7s", approval.ErrStale, n, run.Approval.HeadSHA, pr.HeadSHA)
+	}
+	return nil
+}
+
+// Decided comments the decision on the pull request and sets the
+// pier/approval commit status on the head it was taken on.
+func (s *System) Decided(ctx context.Context, run store.Run, a *catalog.Action, d approval.Decision) error {
+	n, err := number(run)
+	if err != nil {
+		return err
+	}
+	var msg, st string
+	switch d.Outcome {
+	case approval.Approved:
+		msg, st = fmt.Sprintf("✅ Approved by %s. pier is dispatching run [`%s`](%s).", mentions(d.Approvers), run.ID, s.RunURL(run.ID)), github.StateSuccess
+	case approval.Declined:
+		msg, st = "❌ Declined", github.StateFailure
+		if d.DecidedBy != "" {
+			msg += " by @" + d.DecidedBy
+		}
+		if d.Reason != "" {
+			msg += ": " + d.Reason
+		}
+		msg += fmt.Sprintf(". Run [`%s`](%s) will not be dispatched.", run.ID, s.RunURL(run.ID))
+	default:
+		msg, st = fmt.Sprintf("⌛ Expired: %s. Run [`%s`](%s) will not be dispatched.", d.Reason, run.ID, s.RunURL(run.ID)), github.StateFailure
+	}
+	errs := []error{s.Client.Comment(ctx, s.Owner, s.Repo, n, msg)}
+	if d.HeadSHA != "" {
+		errs = append(errs, s.Client.SetCommitStatus(ctx, s.Owner, s.Repo, d.HeadSHA, github.Status{
+			State: st, Context: StatusContext, Description: "run " + run.ID + ": " + d.Outcome.String(), TargetURL: s.RunURL(run.ID),
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// Finish tells the outcome on the pull request and closes it, or merges
+// it when the action says so and the run was dispatched (recording the
+// request in the catalog's history).
+func (s *System) Finish(ctx context.Context, run store.Run, a *catalog.Action) error {
+	n, err := number(run)
+	if err != nil {
+		return err
+	}
+	pr, err := s.Client.PullRequest(ctx, s.Owner, s.Repo, n)
+	if err != nil {
+		return err
+	}
+	dispatched := !run.Dispatch.At.IsZero() && run.Dispatch.Error == ""
+	if pr.State == "open" {
+		if dispatched {
+			msg := fmt.Sprintf("🚀 Run [`%s`](%s) was dispatched", run.ID, s.RunURL(run.ID))
+			if run.Link != "" {
+				msg += ": " + run.Link
+			}
+			if err := s.Client.Comment(ctx, s.Owner, s.Repo, n, msg+"."); err != nil {
+				return err
+			}
+		} else if run.Status == store.RunCancelled || run.Status == store.RunFailure {
+			msg := fmt.Sprintf("Run [`%s`](%s) is %s.", run.ID, s.RunURL(run.ID), strings.ToLower(run.Status))
+			if err := s.Client.Comment(ctx, s.Owner, s.Repo, n, msg); err != nil {
+				return err
+			}
+		}
+		merge := dispatched && run.Approval.HeadSHA == pr.HeadSHA && mergeRequested(a)
+		if merge {
+			err = s.Client.MergePullRequest(ctx, s.Owner, s.Repo, n, pr.HeadSHA, title(run, a))
+		} else {
+			err = s.Client.ClosePullRequest(ctx, s.Owner, s.Repo, n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if strings.HasPrefix(pr.HeadRef, BranchPrefix) {
+		return s.Client.DeleteBranch(ctx, s.Owner, s.Repo, pr.HeadRef)
+	}
+	return nil
+}
+
+func mergeRequested(a *catalog.Action) bool { return a.Approval != nil && a.Approval.Merge }
+
+func mentions(users []string) string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = "@" + u
+	}
+	return strings.Join(out, ", ")
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

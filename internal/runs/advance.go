@@ -1,0 +1,332 @@
+package runs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// maxSteps bounds one Advance: a run has at most a handful of steps
+// (open, decide, dispatch, close), plus retries after lost races.
+const maxSteps = 12
+
+// bg holds the context and wait group of background work.
+type bg struct {
+	mu  sync.Mutex
+	ctx context.Context
+	wg  sync.WaitGroup
+}
+
+// Start gives the engine the context its background work runs in;
+// until then Kick does nothing (runs are picked up by Recover).
+func (e *Engine) Start(ctx context.Context) {
+	e.bg.mu.Lock()
+	e.bg.ctx = ctx
+	e.bg.mu.Unlock()
+}
+
+// Wait waits for background work to finish, after the Start context is
+// cancelled.
+func (e *Engine) Wait() { e.bg.wg.Wait() }
+
+// Kick moves a run along in the background.
+func (e *Engine) Kick(id string) {
+	e.bg.mu.Lock()
+	ctx := e.bg.ctx
+	if ctx == nil || ctx.Err() != nil {
+		e.bg.mu.Unlock()
+		return
+	}
+	e.bg.wg.Add(1)
+	e.bg.mu.Unlock()
+	go func() {
+		defer e.bg.wg.Done()
+		if err := e.Advance(ctx, id); err != nil && ctx.Err() == nil {
+			e.opts.Logger.Warn("run: will retry on the next sweep", "id", id, "err", err)
+		}
+	}()
+}
+
+// Advance moves a run as far as it can go now: opens its approval
+// request, takes the decision, dispatches, closes the request. It
+// returns when the run waits for something outside pier.
+func (e *Engine) Advance(ctx context.Context, id string) error {
+	unlock := e.lock(id)
+	defer unlock()
+	for range maxSteps {
+		run, err := e.store.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		moved, err := e.step(ctx, run)
+		if errors.Is(err, store.ErrConflict) {
+			continue // someone else moved it: look again
+		}
+		if err != nil || !moved {
+			return err
+		}
+	}
+	return fmt.Errorf("run %s: still moving after %d steps", id, maxSteps)
+}
+
+// step takes the run's next step and reports whether it moved.
+func (e *Engine) step(ctx context.Context, run store.Run) (bool, error) {
+	a, ok := e.action(run.Action)
+	if !ok {
+		if run.Status == store.RunWaitingForApproval || run.Status == store.RunApproved && run.Dispatch.StartedAt.IsZero() {
+			_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure, Note: "the action was removed from the catalog"}, &catalog.Action{Identifier: run.Action})
+			return err == nil, err
+		}
+		return false, nil
+	}
+	switch run.Status {
+	case store.RunWaitingForApproval:
+		return e.awaitApproval(ctx, run, a)
+	case store.RunApproved:
+		return e.dispatch(ctx, run, a)
+	}
+	return e.finishApproval(ctx, run, a)
+}
+
+// awaitApproval opens the run's approval request, or asks its system for
+// a decision.
+func (e *Engine) awaitApproval(ctx context.Context, run store.Run, a *catalog.Action) (bool, error) {
+	now := e.opts.Now()
+	ap := run.Approval
+	if ap == nil {
+		return false, fmt.Errorf("run %s waits for approval but has no approval request", run.ID)
+	}
+	expired := !ap.ExpiresAt.IsZero() && !now.Before(ap.ExpiresAt)
+	sys, err := e.opts.Systems(ap.System)
+	if err != nil {
+		if expired {
+			return e.decide(ctx, run, a, nil, approval.Decision{Outcome: approval.Expired, Reason: "expired"})
+		}
+		return false, err
+	}
+	rule, _, err := approval.RuleOf(a)
+	if err != nil {
+		return false, err
+	}
+	if ap.Ref == "" {
+		if expired {
+			return e.decide(ctx, run, a, sys, approval.Decision{Outcome: approval.Expired, Reason: "expired before approval could be requested"})
+		}
+		req, err := sys.Open(ctx, run, a, rule)
+		if err != nil {
+			return false, fmt.Errorf("request approval through %s: %w", ap.System, err)
+		}
+		ap.Ref, ap.URL = req.Ref, req.URL
+		_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "approval requested: " + firstNonEmpty(req.URL, req.Ref)}, a)
+		return err == nil, err
+	}
+	d, err := sys.Check(ctx, run, a, rule)
+	if err != nil {
+		if expired {
+			return e.decide(ctx, run, a, sys, approval.Decision{Outcome: approval.Expired, Reason: "expired"})
+		}
+		return false, fmt.Errorf("check approval through %s: %w", ap.System, err)
+	}
+	if d.Outcome == approval.Pending && expired {
+		d.Outcome, d.Reason = approval.Expired, fmt.Sprintf("no decision by %s", ap.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if d.Outcome == approval.Pending {
+		return false, nil
+	}
+	return e.decide(ctx, run, a, sys, d)
+}
+
+// decide records an approval decision, then tells the system.
+func (e *Engine) decide(ctx context.Context, run store.Run, a *catalog.Action, sys approval.System, d approval.Decision) (bool, error) {
+	now := e.opts.Now().UTC()
+	ap := run.Approval
+	ap.Approvers, ap.DecidedBy, ap.Reason, ap.HeadSHA, ap.DecidedAt = d.Approvers, d.DecidedBy, d.Reason, d.HeadSHA, now
+	ev := store.RunEvent{Actor: firstNonEmpty(d.DecidedBy, "pier")}
+	switch d.Outcome {
+	case approval.Approved:
+		ev.To, ev.Note = store.RunApproved, "approved by "+strings.Join(d.Approvers, ", ")
+	case approval.Declined:
+		ev.To, ev.Note = store.RunDeclined, "declined"
+		if d.DecidedBy != "" {
+			ev.Note += " by " + d.DecidedBy
+		}
+		if d.Reason != "" {
+			ev.Note += ": " + d.Reason
+		}
+	default:
+		ev.To, ev.Note = store.RunExpired, firstNonEmpty(d.Reason, "expired")
+	}
+	stored, err := e.write(ctx, run, ev, a)
+	if err != nil {
+		return false, err
+	}
+	if e.opts.Metrics != nil {
+		e.opts.Metrics.ApprovalWait(run.Action, d.Outcome.String(), now.Sub(run.CreatedAt))
+	}
+	if sys != nil {
+		if err := sys.Decided(ctx, stored, a, d); err != nil {
+			e.opts.Logger.Warn("run: tell the approval system", "id", run.ID, "err", err)
+		}
+	}
+	return true, nil
+}
+
+// dispatch starts an approved run, exactly once.
+func (e *Engine) dispatch(ctx context.Context, run store.Run, a *catalog.Action) (bool, error) {
+	disp, ok := e.opts.Dispatchers[a.InvocationMethod.Type]
+	if !ok {
+		_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure,
+			Note: fmt.Sprintf("invocation method %q is not configured on this pier (GITHUB needs --github-token)", a.InvocationMethod.Type)}, a)
+		return err == nil, err
+	}
+	d := Dispatch{Run: run, Action: a, Data: templateData(run, a, e.entity(run), e.opts.Secrets)}
+	now := e.opts.Now().UTC()
+	if !run.Dispatch.StartedAt.IsZero() {
+		return e.recoverDispatch(ctx, run, a, disp, d)
+	}
+	if ap := run.Approval; ap != nil {
+		sys, err := e.opts.Systems(ap.System)
+		if err != nil {
+			return false, err
+		}
+		if rc, ok := sys.(approval.Rechecker); ok {
+			if err := rc.Recheck(ctx, run); errors.Is(err, approval.ErrStale) {
+				ap.Approvers, ap.DecidedBy, ap.HeadSHA, ap.DecidedAt = nil, "", "", time.Time{}
+				_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunWaitingForApproval, Note: "the approved request changed before dispatch (" + err.Error() + "): approve it again"}, a)
+				return err == nil, err
+			} else if err != nil {
+				return false, fmt.Errorf("re-check approval before dispatch: %w", err)
+			}
+		}
+	}
+	run.Dispatch.StartedAt = now
+	run, err := e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "dispatching"}, a)
+	if err != nil {
+		return false, err
+	}
+	d.Run = run
+	started, err := disp.Dispatch(ctx, d)
+	return e.recordDispatch(ctx, run, a, started, err, e.opts.Now().Sub(now))
+}
+
+// recoverDispatch handles a run whose dispatch started and has no
+// recorded outcome: look for what it started before doing anything
+// else.
+func (e *Engine) recoverDispatch(ctx context.Context, run store.Run, a *catalog.Action, disp Dispatcher, d Dispatch) (bool, error) {
+	started, found, err := disp.Find(ctx, d, run.Dispatch.StartedAt.Add(-time.Minute))
+	switch {
+	case errors.Is(err, ErrCannotFind):
+		run.Dispatch.At = e.opts.Now().UTC()
+		_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure,
+			Note: "the dispatch was interrupted and its outcome is unknown; it is not sent again, so that it never runs twice"}, a)
+		return err == nil, err
+	case err != nil:
+		return false, fmt.Errorf("look for the interrupted dispatch: %w", err)
+	case found:
+		return e.recordDispatch(ctx, run, a, started, nil, 0)
+	}
+	if e.opts.Now().Sub(run.Dispatch.StartedAt) < e.opts.RedispatchAfter {
+		return false, nil // GitHub may not have created the workflow run yet
+	}
+	run.Dispatch.StartedAt, run.Dispatch.Error = e.opts.Now().UTC(), ""
+	run, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "no workflow run found for the interrupted dispatch: dispatching"}, a)
+	if err != nil {
+		return false, err
+	}
+	d.Run = run
+	t0 := e.opts.Now()
+	started, err = disp.Dispatch(ctx, d)
+	return e.recordDispatch(ctx, run, a, started, err, e.opts.Now().Sub(t0))
+}
+
+// recordDispatch writes a dispatch's outcome. An unknown outcome keeps
+// the run dispatching, to be looked for.
+func (e *Engine) recordDispatch(ctx context.Context, run store.Run, a *catalog.Action, s Started, derr error, took time.Duration) (bool, error) {
+	if e.opts.Metrics != nil && took > 0 {
+		e.opts.Metrics.Dispatched(run.Action, a.InvocationMethod.Type, took, derr)
+	}
+	if derr != nil && Unknown(derr) {
+		run.Dispatch.Error = derr.Error()
+		_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "dispatch outcome unknown: " + derr.Error()}, a)
+		if err != nil {
+			return false, err
+		}
+		return false, derr
+	}
+	run.Dispatch.At = e.opts.Now().UTC()
+	if derr != nil {
+		run.Dispatch.Error = derr.Error()
+		run, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure, Note: "dispatch failed: " + derr.Error()}, a)
+		if err != nil {
+			return false, err
+		}
+		return e.finishApproval(ctx, run, a)
+	}
+	run.Dispatch.WorkflowRunID, run.Dispatch.Error = s.WorkflowRunID, ""
+	if s.Link != "" {
+		run.Link = s.Link
+	}
+	ev := store.RunEvent{Actor: "pier", To: store.RunDispatched, Note: "dispatched " + describeInvocation(a)}
+	if s.Final != "" {
+		ev.To, run.Summary = s.Final, s.Summary
+	}
+	run, err := e.write(ctx, run, ev, a)
+	if err != nil {
+		return false, err
+	}
+	return e.finishApproval(ctx, run, a)
+}
+
+func describeInvocation(a *catalog.Action) string {
+	im := a.InvocationMethod
+	if im.Type == "GITHUB" {
+		return fmt.Sprintf("workflow %s in %s/%s", im.Workflow, im.Org, im.Repo)
+	}
+	return "webhook to " + hostOf(im.URL)
+}
+
+// finishApproval closes the run's approval request once the run no
+// longer needs it: dispatched, or ended before dispatch.
+func (e *Engine) finishApproval(ctx context.Context, run store.Run, a *catalog.Action) (bool, error) {
+	ap := run.Approval
+	if ap == nil || ap.Ref == "" || !ap.FinishedAt.IsZero() || run.Status == store.RunWaitingForApproval || run.Status == store.RunApproved {
+		return false, nil
+	}
+	sys, err := e.opts.Systems(ap.System)
+	if err != nil {
+		return false, err
+	}
+	if err := sys.Finish(ctx, run, a); err != nil {
+		return false, fmt.Errorf("close the approval request: %w", err)
+	}
+	ap.FinishedAt = e.opts.Now().UTC()
+	_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "approval request closed"}, a)
+	return err == nil, err
+}
+
+func (e *Engine) entity(run store.Run) *stateEntity {
+	if run.Entity == "" {
+		return nil
+	}
+	snap := e.opts.Catalog()
+	if snap == nil {
+		return nil
+	}
+	return snap.Entity(run.Blueprint, run.Entity)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -1,0 +1,236 @@
+package runs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/outbox/record"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// Store is what the engine needs of the state store.
+type Store interface {
+	CreateRun(ctx context.Context, run store.Run, ev store.RunEvent, out []record.Delivery) (store.Run, bool, error)
+	UpdateRun(ctx context.Context, run store.Run, ev *store.RunEvent, out []record.Delivery) (store.Run, error)
+	Run(ctx context.Context, id string) (store.Run, error)
+	Runs(ctx context.Context, f store.RunFilter) ([]store.Run, error)
+	AddRunLog(ctx context.Context, id string, l store.RunLog) error
+	RunEvents(ctx context.Context, id string) ([]store.RunEvent, error)
+	RunLogs(ctx context.Context, id string) ([]store.RunLog, error)
+}
+
+// Metrics receives what the engine measures. *metrics.Metrics
+// implements it.
+type Metrics interface {
+	RunStatus(action, status string)
+	ApprovalWait(action, outcome string, d time.Duration)
+	Dispatched(action, method string, d time.Duration, err error)
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Catalog returns the catalog being served: actions, entities,
+	// blueprints.
+	Catalog func() *state.Snapshot
+	// Systems resolves an approval system by name (github, pier,
+	// http:NAME).
+	Systems func(name string) (approval.System, error)
+	// Approvers gives the organisation of unqualified team names and the
+	// team lookup, for votes through pier's API.
+	Approvers approval.Approvers
+	// Dispatchers by invocation type (GITHUB, WEBHOOK).
+	Dispatchers map[string]Dispatcher
+	// Notify builds the outbound deliveries of a run's event; they are
+	// written with the event.
+	Notify func(run store.Run, ev store.RunEvent, a *catalog.Action) []record.Delivery
+	// Delivered is called after deliveries were written (Worker.Notify).
+	Delivered func()
+	// Secrets are the values of .secrets in templates.
+	Secrets map[string]string
+	// BaseURL is pier's public URL, for links to runs.
+	BaseURL string
+	// RedispatchAfter is how long an interrupted GitHub dispatch is looked
+	// for before it is assumed not to have happened and is made again:
+	// GitHub creates the workflow run within seconds of the dispatch.
+	RedispatchAfter time.Duration
+	Metrics         Metrics
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Engine moves runs along. It is safe for concurrent use; one replica
+// runs one engine.
+type Engine struct {
+	store Store
+	opts  Options
+
+	mu    sync.Mutex
+	locks map[string]*runLock
+	bg    bg
+}
+
+type stateEntity = state.Entity
+
+type runLock struct {
+	sync.Mutex
+	users int
+}
+
+// New returns an engine over st.
+func New(st Store, opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.RedispatchAfter == 0 {
+		opts.RedispatchAfter = 2 * time.Minute
+	}
+	if opts.Notify == nil {
+		opts.Notify = func(store.Run, store.RunEvent, *catalog.Action) []record.Delivery { return nil }
+	}
+	return &Engine{store: st, opts: opts, locks: map[string]*runLock{}}
+}
+
+// lock serialises the engine's own work on one run; the store's
+// compare-and-swap covers everything else (API reports, restarts).
+func (e *Engine) lock(id string) func() {
+	e.mu.Lock()
+	l := e.locks[id]
+	if l == nil {
+		l = &runLock{}
+		e.locks[id] = l
+	}
+	l.users++
+	e.mu.Unlock()
+	l.Lock()
+	return func() {
+		l.Unlock()
+		e.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(e.locks, id)
+		}
+		e.mu.Unlock()
+	}
+}
+
+// newID returns a run id: "r_" and 16 random base32 characters, Port's
+// shape of run id.
+func newID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return "r_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// RunURL is where a run is shown.
+func (e *Engine) RunURL(id string) string {
+	return strings.TrimSuffix(e.opts.BaseURL, "/") + "/v1/actions/runs/" + id
+}
+
+// Error is a refused request: Code is the HTTP status the API answers
+// (404 unknown, 403 not allowed, 409 wrong state, 422 bad input) and
+// Field, when set, the input at fault.
+type Error struct {
+	Code    int
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+func refuse(code int, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// write stores a change to run made from the version read, with an event
+// and its notifications; a status change is counted.
+func (e *Engine) write(ctx context.Context, run store.Run, ev store.RunEvent, a *catalog.Action) (store.Run, error) {
+	now := e.opts.Now().UTC()
+	run.UpdatedAt = now
+	if ev.At.IsZero() {
+		ev.At = now
+	}
+	if ev.To != "" {
+		ev.From, run.Status = run.Status, ev.To
+		if store.RunTerminal(ev.To) {
+			run.EndedAt = now
+		}
+	}
+	if ev.From == ev.To {
+		ev.From, ev.To = "", ""
+	}
+	next := run
+	next.Version++ // what the notification ids derive from
+	out := e.opts.Notify(next, ev, a)
+	stored, err := e.store.UpdateRun(ctx, run, &ev, out)
+	if err != nil {
+		return store.Run{}, err
+	}
+	e.afterWrite(stored, ev, out)
+	return stored, nil
+}
+
+func (e *Engine) afterWrite(run store.Run, ev store.RunEvent, out []record.Delivery) {
+	if ev.To != "" && e.opts.Metrics != nil {
+		e.opts.Metrics.RunStatus(run.Action, ev.To)
+	}
+	if len(out) > 0 && e.opts.Delivered != nil {
+		e.opts.Delivered()
+	}
+	if ev.To != "" {
+		e.opts.Logger.Info("run", "id", run.ID, "action", run.Action, "from", ev.From, "to", ev.To, "actor", ev.Actor, "note", ev.Note)
+	}
+}
+
+// action returns the run's action from the catalog being served.
+func (e *Engine) action(name string) (*catalog.Action, bool) {
+	snap := e.opts.Catalog()
+	if snap == nil {
+		return nil, false
+	}
+	a, ok := snap.Actions[name]
+	return a, ok
+}
+
+// Get returns a run.
+func (e *Engine) Get(ctx context.Context, id string) (store.Run, error) {
+	run, err := e.store.Run(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Run{}, refuse(404, "", "run %q does not exist", id)
+	}
+	return run, err
+}
+
+// List lists runs.
+func (e *Engine) List(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	return e.store.Runs(ctx, f)
+}
+
+// Events returns a run's history.
+func (e *Engine) Events(ctx context.Context, id string) ([]store.RunEvent, error) {
+	evs, err := e.store.RunEvents(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, refuse(404, "", "run %q does not exist", id)
+	}
+	return evs, err
+}
+
+// Logs returns the log lines workflows reported.
+func (e *Engine) Logs(ctx context.Context, id string) ([]store.RunLog, error) {
+	ls, err := e.store.RunLogs(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, refuse(404, "", "run %q does not exist", id)
+	}
+	return ls, err
+}

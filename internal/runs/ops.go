@@ -1,0 +1,353 @@
+package runs
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// retry runs f on the latest version of the run until it does not lose
+// a race. f returns the run to write and the event, or an error to stop.
+func (e *Engine) retry(ctx context.Context, id string, f func(run store.Run, a *catalog.Action) (store.Run, store.RunEvent, error)) (store.Run, error) {
+	for range maxSteps {
+		run, err := e.Get(ctx, id)
+		if err != nil {
+			return store.Run{}, err
+		}
+		a, ok := e.action(run.Action)
+		if !ok {
+			a = &catalog.Action{Identifier: run.Action}
+		}
+		next, ev, err := f(run, a)
+		if err != nil {
+			return store.Run{}, err
+		}
+		stored, err := e.write(ctx, next, ev, a)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		return stored, err
+	}
+	return store.Run{}, refuse(503, "", "run %s is changing too often; try again", id)
+}
+
+// Report is what a workflow reports about its run (Port's PATCH
+// /v1/actions/runs/{id}).
+type Report struct {
+	Status        string // SUCCESS, FAILURE or IN_PROGRESS; "" keeps it
+	StatusLabel   string
+	Link          string
+	Summary       string
+	ExternalRunID string
+	Actor         string
+}
+
+// Report records a workflow's report. A finished run is frozen; a run
+// not yet dispatched cannot be reported on.
+func (e *Engine) Report(ctx context.Context, id string, r Report) (store.Run, error) {
+	switch r.Status {
+	case "", store.RunSuccess, store.RunFailure, store.RunInProgress:
+	default:
+		return store.Run{}, refuse(422, "status", "status %q: a workflow reports SUCCESS, FAILURE or IN_PROGRESS", r.Status)
+	}
+	return e.retry(ctx, id, func(run store.Run, _ *catalog.Action) (store.Run, store.RunEvent, error) {
+		if err := reportable(run); err != nil {
+			return run, store.RunEvent{}, err
+		}
+		if r.StatusLabel != "" {
+			run.StatusLabel = r.StatusLabel
+		}
+		if r.Link != "" {
+			run.Link = r.Link
+		}
+		if r.Summary != "" {
+			run.Summary = r.Summary
+		}
+		if r.ExternalRunID != "" {
+			run.ExternalRunID = r.ExternalRunID
+		}
+		ev := store.RunEvent{Actor: r.Actor, Note: "reported"}
+		switch {
+		case r.Status != "" && r.Status != run.Status:
+			ev.To = r.Status
+		case r.Status == "" && run.Status == store.RunDispatched:
+			ev.To = store.RunInProgress
+		}
+		if r.StatusLabel != "" {
+			ev.Note = "reported: " + r.StatusLabel
+		}
+		return run, ev, nil
+	})
+}
+
+// reportable refuses reports on runs that are not running.
+func reportable(run store.Run) error {
+	switch {
+	case store.RunTerminal(run.Status):
+		return refuse(409, "status", "run %s is %s; a finished run does not change", run.ID, run.Status)
+	case run.Status != store.RunDispatched && run.Status != store.RunInProgress:
+		return refuse(409, "status", "run %s is %s and has not been dispatched", run.ID, run.Status)
+	}
+	return nil
+}
+
+// Log appends a workflow's log line; a termination status ends the run
+// (Port's POST /v1/actions/runs/{id}/logs).
+func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, actor string) (store.Run, error) {
+	switch l.TerminationStatus {
+	case "", store.RunSuccess, store.RunFailure:
+	default:
+		return store.Run{}, refuse(422, "terminationStatus", "terminationStatus %q: want SUCCESS or FAILURE", l.TerminationStatus)
+	}
+	run, err := e.Get(ctx, id)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if store.RunTerminal(run.Status) {
+		return store.Run{}, refuse(409, "", "run %s is %s; a finished run does not change", id, run.Status)
+	}
+	if l.At.IsZero() {
+		l.At = e.opts.Now().UTC()
+	}
+	if err := e.store.AddRunLog(ctx, id, l); err != nil {
+		return store.Run{}, err
+	}
+	if l.TerminationStatus == "" {
+		return run, nil
+	}
+	return e.Report(ctx, id, Report{Status: l.TerminationStatus, Actor: actor})
+}
+
+// Vote records an approver's verdict given through pier's API (the
+// in-app approval system, Port's PATCH /v1/actions/runs/{id}/approval),
+// under the action's rule, and takes the decision if there is one.
+func (e *Engine) Vote(ctx context.Context, id, user string, approve bool, reason string) (store.Run, error) {
+	who := e.opts.Approvers
+	run, err := e.retry(ctx, id, func(run store.Run, a *catalog.Action) (store.Run, store.RunEvent, error) {
+		if run.Status != store.RunWaitingForApproval || run.Approval == nil {
+			return run, store.RunEvent{}, refuse(409, "", "run %s is %s, not waiting for approval", id, run.Status)
+		}
+		if run.Approval.System != approval.InApp {
+			return run, store.RunEvent{}, refuse(409, "", "run %s is approved through %s: %s", id, run.Approval.System, firstNonEmpty(run.Approval.URL, run.Approval.Ref))
+		}
+		rule, _, err := approval.RuleOf(a)
+		if err != nil {
+			return run, store.RunEvent{}, err
+		}
+		who.Rule = rule
+		if strings.EqualFold(user, run.Requester) && !rule.AllowRequester {
+			return run, store.RunEvent{}, refuse(403, "", "%s requested run %s and may not approve or decline it", user, id)
+		}
+		ok, err := who.Allowed(ctx, user)
+		if err != nil {
+			return run, store.RunEvent{}, err
+		}
+		if !ok {
+			return run, store.RunEvent{}, refuse(403, "", "%s is not an approver of action %s", user, a.Identifier)
+		}
+		if !approve && rule.RequireReason && strings.TrimSpace(reason) == "" {
+			return run, store.RunEvent{}, refuse(422, "description", "declining a run of %s needs a reason (description)", a.Identifier)
+		}
+		votes := slices.DeleteFunc(slices.Clone(run.Approval.Votes), func(v store.RunVote) bool { return strings.EqualFold(v.User, user) })
+		run.Approval.Votes = append(votes, store.RunVote{User: user, Approve: approve, Reason: reason, At: e.opts.Now().UTC()})
+		note := "approved by " + user
+		if !approve {
+			note = "declined by " + user
+		}
+		return run, store.RunEvent{Actor: user, Note: note}, nil
+	})
+	if err != nil {
+		return store.Run{}, err
+	}
+	if err := e.Advance(ctx, id); err != nil {
+		e.opts.Logger.Warn("run: advance after vote", "id", id, "err", err)
+	}
+	return e.Get(ctx, run.ID)
+}
+
+// Cancel cancels a run that has not been dispatched; only its requester
+// may.
+func (e *Engine) Cancel(ctx context.Context, id, user string) (store.Run, error) {
+	unlock := e.lock(id) // not while a dispatch is in flight
+	run, err := e.retry(ctx, id, func(run store.Run, _ *catalog.Action) (store.Run, store.RunEvent, error) {
+		if !strings.EqualFold(user, run.Requester) {
+			return run, store.RunEvent{}, refuse(403, "", "only %s, who requested run %s, may cancel it", run.Requester, id)
+		}
+		if run.Status != store.RunWaitingForApproval && (run.Status != store.RunApproved || !run.Dispatch.StartedAt.IsZero()) {
+			return run, store.RunEvent{}, refuse(409, "", "run %s is %s; only a run not yet dispatched can be cancelled", id, run.Status)
+		}
+		return run, store.RunEvent{Actor: user, To: store.RunCancelled, Note: "cancelled by " + user}, nil
+	})
+	unlock()
+	if err != nil {
+		return store.Run{}, err
+	}
+	e.Kick(id) // close its approval request
+	return run, nil
+}
+
+// runIDPattern finds a run id in a workflow run's title.
+var runIDPattern = regexp.MustCompile(`\br_[a-z2-7]{16}\b`)
+
+// WorkflowRun is what a workflow_run webhook says.
+type WorkflowRun struct {
+	ID           int64
+	DisplayTitle string
+	Status       string
+	Conclusion   string
+	HTMLURL      string
+}
+
+// WorkflowRunUpdated applies a workflow_run webhook to the run it
+// belongs to: found by the workflow run's id, or by the run id in its
+// title. It reports whether the workflow run is one of pier's.
+func (e *Engine) WorkflowRunUpdated(ctx context.Context, wr WorkflowRun) (bool, error) {
+	var id string
+	if rs, err := e.store.Runs(ctx, store.RunFilter{WorkflowRunID: wr.ID, Limit: 1}); err != nil {
+		return false, err
+	} else if len(rs) == 1 {
+		id = rs[0].ID
+	} else if m := runIDPattern.FindString(wr.DisplayTitle); m != "" {
+		id = m
+	} else {
+		return false, nil
+	}
+	unlock := e.lock(id)
+	defer unlock()
+	_, err := e.progress(ctx, id, Progress{WorkflowRunID: wr.ID, Link: wr.HTMLURL, Status: WorkflowStatus(wr.Status, wr.Conclusion)}, "github")
+	var re *Error
+	if errors.As(err, &re) && re.Code == 404 {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// progress moves a dispatched run after what its workflow run shows. A
+// run still recorded as dispatching is dispatched: the workflow run is
+// the proof.
+func (e *Engine) progress(ctx context.Context, id string, p Progress, actor string) (store.Run, error) {
+	run, err := e.retry(ctx, id, func(run store.Run, a *catalog.Action) (store.Run, store.RunEvent, error) {
+		ev := store.RunEvent{Actor: actor}
+		if run.Status == store.RunApproved && !run.Dispatch.StartedAt.IsZero() {
+			run.Dispatch.At, run.Dispatch.Error = e.opts.Now().UTC(), ""
+			ev.To, ev.Note = store.RunDispatched, "dispatched: workflow run found"
+		} else if run.Status != store.RunDispatched && run.Status != store.RunInProgress {
+			return run, ev, errNoChange
+		}
+		changed := ev.To != ""
+		if p.WorkflowRunID != 0 && run.Dispatch.WorkflowRunID != p.WorkflowRunID {
+			run.Dispatch.WorkflowRunID, changed = p.WorkflowRunID, true
+		}
+		if p.Link != "" && run.Link == "" {
+			run.Link, changed = p.Link, true
+		}
+		follow := a.InvocationMethod.ReportWorkflowStatus == nil || *a.InvocationMethod.ReportWorkflowStatus
+		switch {
+		case p.Status == store.RunInProgress && run.Status == store.RunDispatched:
+			ev.To, ev.Note = store.RunInProgress, "workflow run started"
+		case (p.Status == store.RunSuccess || p.Status == store.RunFailure) && follow:
+			ev.To, ev.Note = p.Status, "workflow run completed"
+		}
+		if ev.To == "" && !changed {
+			return run, ev, errNoChange
+		}
+		return run, ev, nil
+	})
+	if err == errNoChange {
+		return e.Get(ctx, id)
+	}
+	return run, err
+}
+
+// errNoChange stops retry without writing.
+var errNoChange = &Error{Code: 200, Message: "no change"}
+
+// Track polls a dispatched run's workflow run, for when webhooks are
+// missed.
+func (e *Engine) Track(ctx context.Context, run store.Run) error {
+	a, ok := e.action(run.Action)
+	if !ok {
+		return nil
+	}
+	tr, ok := e.opts.Dispatchers[a.InvocationMethod.Type].(Tracker)
+	if !ok {
+		return nil
+	}
+	p, found, err := tr.Track(ctx, Dispatch{Run: run, Action: a})
+	if err != nil || !found {
+		return err
+	}
+	unlock := e.lock(run.ID)
+	defer unlock()
+	_, err = e.progress(ctx, run.ID, p, "pier")
+	return err
+}
+
+// Sweep looks at every unfinished run: takes decisions that webhooks
+// missed, expires approvals, finishes interrupted dispatches and polls
+// workflow runs. Runs waiting on a declared HTTP system are left to
+// PollSystem, on that system's schedule.
+func (e *Engine) Sweep(ctx context.Context) error {
+	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, run := range runs {
+		if ctx.Err() != nil {
+			break
+		}
+		switch {
+		case run.Status == store.RunWaitingForApproval && run.Approval != nil && strings.HasPrefix(run.Approval.System, "http:") &&
+			(run.Approval.ExpiresAt.IsZero() || e.opts.Now().Before(run.Approval.ExpiresAt)) && run.Approval.Ref != "":
+			continue
+		case run.Status == store.RunDispatched || run.Status == store.RunInProgress:
+			if err := e.Advance(ctx, run.ID); err != nil {
+				errs = append(errs, err)
+			}
+			if err := e.Track(ctx, run); err != nil {
+				errs = append(errs, err)
+			}
+		default:
+			if err := e.Advance(ctx, run.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// PollSystem asks a declared approval system about each run waiting on
+// it.
+func (e *Engine) PollSystem(ctx context.Context, system string) error {
+	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Status: store.RunWaitingForApproval, Limit: 1000})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, run := range runs {
+		if run.Approval != nil && run.Approval.System == system {
+			if err := e.Advance(ctx, run.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Pull finds the run behind an approval request (a pull request number)
+// and moves it along: webhooks about the request are a hint to look
+// again, never the decision itself.
+func (e *Engine) Pull(ctx context.Context, system, ref string) (bool, error) {
+	rs, err := e.store.Runs(ctx, store.RunFilter{ApprovalSystem: system, ApprovalRef: ref, Limit: 1})
+	if err != nil || len(rs) == 0 {
+		return false, err
+	}
+	return true, e.Advance(ctx, rs[0].ID)
+}

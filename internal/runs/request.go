@@ -1,0 +1,313 @@
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/itchyny/gojq"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/jqtmpl"
+	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/internal/query"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/validate"
+)
+
+// Request asks for a run.
+type Request struct {
+	Action string
+	// Entity is the identifier of the entity a DAY-2 or DELETE action
+	// runs on.
+	Entity string
+	// Inputs are the user inputs (Port's "properties").
+	Inputs    map[string]any
+	Requester string
+	// Source says where the request came from: api, pull_request,
+	// automation, schedule.
+	Source string
+	// RequestKey makes the request idempotent: a second request with the
+	// same key returns the first run.
+	RequestKey string
+	// Approval is an approval request that exists already: the pull
+	// request a person opened to ask for the run.
+	Approval *store.RunApproval
+}
+
+// Request validates req against the action and stores the run: waiting
+// for approval if the action's rule asks for it, approved otherwise. The
+// run is moved along in the background (Kick); the stored run is
+// returned at once. A refused request is an *Error.
+func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
+	snap := e.opts.Catalog()
+	a, ok := e.action(req.Action)
+	if !ok {
+		return store.Run{}, refuse(404, "", "action %q does not exist", req.Action)
+	}
+	run := store.Run{
+		ID: newID(), Action: a.Identifier, Blueprint: a.Trigger.BlueprintIdentifier,
+		Requester: req.Requester, Source: req.Source, RequestKey: req.RequestKey,
+		CreatedAt: e.opts.Now().UTC(),
+	}
+	run.UpdatedAt = run.CreatedAt
+	ent, err := checkEntity(snap, a, req.Entity)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if ent != nil {
+		run.Entity = ent.Identifier
+	}
+	if run.Inputs, err = checkInputs(snap, a, req.Inputs); err != nil {
+		return store.Run{}, err
+	}
+	rule, needs, err := approval.RuleOf(a)
+	if err != nil {
+		return store.Run{}, refuse(500, "", "%v", err)
+	}
+	if needs && a.Approval != nil && len(a.Approval.When) > 0 {
+		if needs, err = approvalNeeded(ctx, a, run, ent); err != nil {
+			return store.Run{}, refuse(500, "", "action %s: approval.when: %v", a.Identifier, err)
+		}
+	}
+	ev := store.RunEvent{At: run.CreatedAt, Actor: req.Requester, To: store.RunApproved, Note: "no approval needed"}
+	if needs {
+		ap := &store.RunApproval{System: rule.System, Required: rule.Required, ExpiresAt: run.CreatedAt.Add(rule.Expiry)}
+		if req.Approval != nil {
+			ap.System, ap.Ref, ap.URL = req.Approval.System, req.Approval.Ref, req.Approval.URL
+		}
+		run.Approval = ap
+		ev = store.RunEvent{At: run.CreatedAt, Actor: req.Requester, To: store.RunWaitingForApproval,
+			Note: fmt.Sprintf("%d approval(s) needed through %s by %s", rule.Required, ap.System, ap.ExpiresAt.Format("2006-01-02 15:04 MST"))}
+	}
+	run.Status = ev.To
+	next := run
+	next.Version = 1
+	out := e.opts.Notify(next, ev, a)
+	stored, created, err := e.store.CreateRun(ctx, run, ev, out)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if created {
+		e.afterWrite(stored, ev, out)
+		e.Kick(stored.ID)
+	}
+	return stored, nil
+}
+
+// checkEntity enforces the trigger: DAY-2 and DELETE run on an existing
+// entity of the action's blueprint that satisfies its condition; CREATE
+// takes none.
+func checkEntity(snap *state.Snapshot, a *catalog.Action, id string) (*state.Entity, error) {
+	t := a.Trigger
+	if t.Operation == "CREATE" || t.Operation == "" {
+		if id != "" {
+			return nil, refuse(422, "entity", "action %s creates an entity and runs on none; leave out entity", a.Identifier)
+		}
+		return nil, nil
+	}
+	if id == "" {
+		return nil, refuse(422, "entity", "action %s is a %s action on %s entities: name the entity", a.Identifier, t.Operation, t.BlueprintIdentifier)
+	}
+	ent := snap.Entity(t.BlueprintIdentifier, id)
+	if ent == nil {
+		return nil, refuse(422, "entity", "entity %s/%s does not exist", t.BlueprintIdentifier, id)
+	}
+	if len(t.Condition) > 0 {
+		var q catalog.Query
+		if err := catalog.Decode(t.Condition, &q); err != nil {
+			return nil, refuse(500, "", "action %s: trigger.condition: %v", a.Identifier, err)
+		}
+		cq, err := query.Compile(q)
+		if err != nil {
+			return nil, refuse(500, "", "action %s: trigger.condition: %v", a.Identifier, err)
+		}
+		if !cq.Match(snap.QueryEntity(ent), snap.Graph()) {
+			return nil, refuse(422, "entity", "entity %s/%s does not meet the condition of action %s", t.BlueprintIdentifier, id, a.Identifier)
+		}
+	}
+	return ent, nil
+}
+
+// checkInputs validates inputs against the action's userInputs with the
+// same rules and messages as entity properties, fills in defaults, and
+// checks that entity inputs name existing entities.
+func checkInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (map[string]any, error) {
+	var props map[string]catalog.Property
+	var required []string
+	if ui := a.Trigger.UserInputs; ui != nil {
+		props = ui.Properties
+		if len(ui.Required) > 0 {
+			_ = json.Unmarshal(ui.Required, &required) // a jq string is not enforced
+		}
+	}
+	out := make(map[string]any, len(props))
+	names := slices.Sorted(maps.Keys(in))
+	for _, name := range names {
+		if _, ok := props[name]; !ok {
+			known := slices.Sorted(maps.Keys(props))
+			return nil, refuse(422, name, "action %s has no input %q (inputs: %s)", a.Identifier, name, strings.Join(known, ", "))
+		}
+	}
+	v, err := validate.Compile(&catalog.Blueprint{Identifier: "action " + a.Identifier, Schema: catalog.BlueprintSchema{Properties: props}})
+	if err != nil {
+		return nil, refuse(500, "", "action %s: userInputs: %v", a.Identifier, err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		p := props[name]
+		val, ok := in[name]
+		if !ok || val == nil {
+			if p.Default == nil {
+				if slices.Contains(required, name) {
+					return nil, refuse(422, name, "input %q is required", name)
+				}
+				continue
+			}
+			val = p.Default
+		}
+		n, err := node.FromAny(val, catalog.Pos{File: "request"})
+		if err != nil {
+			return nil, refuse(422, name, "input %q: %v", name, err)
+		}
+		if ds := v.CheckProperty(name, n, ""); len(ds) > 0 {
+			return nil, refuse(422, name, "input %q %s", name, strings.TrimPrefix(ds[0].Message, "properties."+name+" "))
+		}
+		if p.Format == "entity" || (p.Items != nil && p.Items.Format == "entity") {
+			bp := p.Blueprint
+			if p.Items != nil && bp == "" {
+				bp = p.Items.Blueprint
+			}
+			for _, id := range entityRefs(n.Any()) {
+				if snap.Entity(bp, id) == nil {
+					return nil, refuse(422, name, "input %q: entity %s/%s does not exist", name, bp, id)
+				}
+			}
+		}
+		out[name] = n.Any()
+	}
+	return out, nil
+}
+
+// entityRefs returns the identifiers an entity input names: a string, a
+// list of strings, or Port's {identifier: ...} objects.
+func entityRefs(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case map[string]any:
+		if id, ok := x["identifier"].(string); ok {
+			return []string{id}
+		}
+	case []any:
+		var ids []string
+		for _, el := range x {
+			ids = append(ids, entityRefs(el)...)
+		}
+		return ids
+	}
+	return nil
+}
+
+// approvalNeeded evaluates the rule's `when`: a query whose `property`
+// rules name inputs, or {jq: ...} over the template data, which must
+// yield true.
+func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *state.Entity) (bool, error) {
+	var j struct {
+		JQ string `json:"jq"`
+	}
+	if err := catalog.Decode(a.Approval.When, &j); err == nil && j.JQ != "" {
+		q, err := gojq.Parse(j.JQ)
+		if err != nil {
+			return false, err
+		}
+		code, err := gojq.Compile(q)
+		if err != nil {
+			return false, err
+		}
+		v, ok := code.RunWithContext(ctx, templateData(run, a, ent, nil)).Next()
+		if !ok {
+			return false, nil
+		}
+		if err, isErr := v.(error); isErr {
+			return false, err
+		}
+		return v == true, nil
+	}
+	var q catalog.Query
+	if err := catalog.Decode(a.Approval.When, &q); err != nil {
+		return false, err
+	}
+	cq, err := query.Compile(q)
+	if err != nil {
+		return false, err
+	}
+	// The inputs stand in for an entity's properties.
+	return cq.Match(&query.Entity{Entity: &catalog.Entity{Identifier: run.ID, Blueprint: run.Blueprint, Properties: run.Inputs}}, nil), nil
+}
+
+// templateData is what `{{ }}` templates and jq conditions see: Port's
+// .inputs, .entity, .trigger, .run, plus .action and .secrets.
+func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets map[string]string) map[string]any {
+	inputs := map[string]any{}
+	maps.Copy(inputs, run.Inputs)
+	entity := map[string]any{}
+	if ent != nil {
+		entity = map[string]any{
+			"identifier": ent.Identifier, "title": ent.Title, "icon": ent.Icon, "blueprint": ent.Blueprint,
+			"team": anySlice(ent.Team), "properties": ent.Properties, "relations": ent.Relations,
+		}
+	}
+	user := map[string]any{"id": run.Requester, "login": run.Requester}
+	if strings.Contains(run.Requester, "@") {
+		user["email"] = run.Requester
+	}
+	sec := make(map[string]any, len(secrets))
+	for k, v := range secrets {
+		sec[k] = v
+	}
+	return map[string]any{
+		"inputs": inputs,
+		"entity": entity,
+		"action": map[string]any{"identifier": a.Identifier, "title": a.Title},
+		"trigger": map[string]any{
+			"by":        map[string]any{"user": user},
+			"operation": a.Trigger.Operation,
+			"at":        run.CreatedAt.Format("2006-01-02T15:04:05Z07:00"),
+		},
+		"run":     map[string]any{"id": run.ID, "source": run.Source},
+		"secrets": sec,
+	}
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// render renders a template value over a run's data.
+func render(ctx context.Context, v any, data map[string]any) (any, error) {
+	t, err := jqtmpl.Compile(v)
+	if err != nil {
+		return nil, err
+	}
+	return t.Render(ctx, data)
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
