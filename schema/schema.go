@@ -62,9 +62,11 @@ const (
 	Scorecard  = "#Scorecard"
 	Automation = "#Automation"
 	Webhook    = "#Webhook"
-	Settings   = "#Settings"
-	Relation   = "#Relation"
-	Catalog    = "#Catalog"
+	// ApprovalSystem is checked under approvalSystems.
+	ApprovalSystem = "#ApprovalSystem"
+	Settings       = "#Settings"
+	Relation       = "#Relation"
+	Catalog        = "#Catalog"
 )
 
 // Compile builds the embedded schema package.
@@ -78,7 +80,7 @@ func Compile() (*Schemas, error) {
 		return nil, fmt.Errorf("schema: build: %w", err)
 	}
 	s := &Schemas{defs: map[string]cue.Value{}}
-	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, Settings, Catalog, Relation} {
+	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, ApprovalSystem, Settings, Catalog, Relation} {
 		d := v.LookupPath(cue.ParsePath(name))
 		if !d.Exists() {
 			return nil, fmt.Errorf("schema: %s is missing", name)

@@ -54,6 +54,12 @@ func TestCheckPhrasesViolations(t *testing.T) {
 		{"unknown field", Blueprint, `{"schema":{"properties":{}},"colour":"red"}`, "colour", `field "colour" is not allowed here`},
 		{"missing", Blueprint, `{"title":"x"}`, "schema", `missing required field "schema"`},
 		{"type", Relation, `{"target":"team","many":"yes"}`, "many", `must be bool; got "yes"`},
+		{"approval system closed", ApprovalSystem, approvalSystem(`"timeout": 5`), "timeout", `field "timeout" is not allowed here`},
+		{"approval system method", ApprovalSystem, approvalSystem(`"deletionRequest": {"endpoint": {"url": "https://x", "method": "FETCH"}}`), "deletionRequest.endpoint.method", `must be one of`},
+		{"approval system url", ApprovalSystem, approvalSystem(`"deletionRequest": {"endpoint": {"url": "ftp://x", "method": "GET"}}`), "deletionRequest.endpoint.url", `invalid value "ftp://x"`},
+		{"approval system pointer", ApprovalSystem, approvalSystem(`"memberListRequest": {"endpoint": {"url": "{{ .secrets.URL }}", "method": "GET"}, "parser": {"memberArrayPath": "members", "memberItems": {"email": "/e", "memberId": "/i"}}}`), "memberListRequest.parser.memberArrayPath", `invalid value "members"`},
+		{"approval system members", ApprovalSystem, approvalSystem(`"memberListRequest": {"endpoint": {"url": "https://x", "method": "GET"}, "parser": {"memberArrayPath": "/m"}}`), "memberListRequest.parser.memberItems", `missing required field "memberItems"`},
+		{"approval system status parser", ApprovalSystem, `{"creationRequest": {"endpoint": {"url": "https://x", "method": "POST"}}, "statusRequest": {"endpoint": {"url": "https://x", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": 1}}}`, "statusRequest.parser.approvalMatcher", `must be string`},
 		{"invocation", Action, `{"trigger":{"type":"self-service","operation":"CREATE"},"invocationMethod":{"type":"FTP"}}`, "invocationMethod.type", `must be one of`},
 	}
 	for _, tt := range tests {
@@ -73,4 +79,10 @@ func TestCheckPhrasesViolations(t *testing.T) {
 			t.Errorf("no violation at %s; got %+v", tt.path, vs)
 		})
 	}
+}
+
+// approvalSystem is a valid approval system with one more field.
+func approvalSystem(extra string) string {
+	return `{"creationRequest": {"endpoint": {"url": "https://x/c", "method": "POST"}}, ` +
+		`"statusRequest": {"endpoint": {"url": "https://x/{{ .approval.id }}", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": "ok"}}, ` + extra + `}`
 }

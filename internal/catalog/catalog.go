@@ -20,6 +20,8 @@ const (
 	KindScorecardObj  Kind = "scorecard"
 	KindAutomationObj Kind = "automation"
 	KindWebhookObj    Kind = "webhook"
+	// KindApprovalSystemObj is a declared HTTP approval system.
+	KindApprovalSystemObj Kind = "approvalSystem"
 )
 
 // Key identifies one catalog object. Blueprint is set for entities only.
@@ -50,6 +52,7 @@ func (k Key) Less(o Key) bool {
 
 var kindOrder = map[Kind]int{
 	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4, KindWebhookObj: 5,
+	KindApprovalSystemObj: 6,
 }
 
 // Object is one catalog object in its canonical JSON form, the unit that
@@ -84,18 +87,21 @@ type Catalog struct {
 	Scorecards  map[string]*Scorecard
 	Automations map[string]*Automation
 	Webhooks    map[string]*Webhook
-	Settings    Settings
+	// ApprovalSystems are the declared HTTP approval systems.
+	ApprovalSystems map[string]*ApprovalSystem
+	Settings        Settings
 }
 
 // New returns an empty catalog ready to fill.
 func New() *Catalog {
 	return &Catalog{
-		Blueprints:  map[string]*Blueprint{},
-		Entities:    map[string]map[string]*Entity{},
-		Actions:     map[string]*Action{},
-		Scorecards:  map[string]*Scorecard{},
-		Automations: map[string]*Automation{},
-		Webhooks:    map[string]*Webhook{},
+		Blueprints:      map[string]*Blueprint{},
+		Entities:        map[string]map[string]*Entity{},
+		Actions:         map[string]*Action{},
+		Scorecards:      map[string]*Scorecard{},
+		Automations:     map[string]*Automation{},
+		Webhooks:        map[string]*Webhook{},
+		ApprovalSystems: map[string]*ApprovalSystem{},
 	}
 }
 

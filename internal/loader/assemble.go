@@ -307,8 +307,8 @@ func (a *assembly) hasBlueprint(id string) bool {
 	return len(a.ix.decls[catalog.Key{Kind: catalog.KindBlueprintObj, ID: id}]) > 0
 }
 
-// others decodes actions, scorecards and automations and checks the
-// blueprints they name.
+// others decodes actions, scorecards, automations, webhooks and approval
+// systems and checks what they name.
 func (a *assembly) others() {
 	for _, o := range a.sorted(catalog.KindActionObj) {
 		path := objectPath(o.key)
@@ -324,6 +324,7 @@ func (a *assembly) others() {
 			n := lookup(o.node, []string{"trigger", "blueprintIdentifier"})
 			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".trigger.blueprintIdentifier", Kind: catalog.KindReference, Message: fmt.Sprintf("blueprint %q does not exist", bp)})
 		}
+		a.approvalSystemRef(o, act)
 		if act.Trigger.Operation != "CREATE" && act.Trigger.BlueprintIdentifier == "" {
 			n := lookup(o.node, []string{"trigger", "operation"})
 			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".trigger", Kind: catalog.KindReference, Message: fmt.Sprintf("a %s action needs trigger.blueprintIdentifier: the blueprint of the entity it acts on", act.Trigger.Operation)})
@@ -406,6 +407,7 @@ func (a *assembly) others() {
 		a.cat.Webhooks[o.key.ID] = wh
 		a.addObject(o, wh)
 	}
+	a.approvalSystems()
 }
 
 func (a *assembly) decode(o *object, v any) bool {

@@ -16,13 +16,14 @@ var identifierRE = regexp.MustCompile(schema.IdentifierPattern)
 // topLevel lists the keys a catalog file may declare, with the kind of
 // object each holds.
 var topLevel = map[string]catalog.Kind{
-	"blueprints":  catalog.KindBlueprintObj,
-	"entities":    catalog.KindEntityObj,
-	"actions":     catalog.KindActionObj,
-	"scorecards":  catalog.KindScorecardObj,
-	"automations": catalog.KindAutomationObj,
-	"webhooks":    catalog.KindWebhookObj,
-	"settings":    "",
+	"blueprints":      catalog.KindBlueprintObj,
+	"entities":        catalog.KindEntityObj,
+	"actions":         catalog.KindActionObj,
+	"scorecards":      catalog.KindScorecardObj,
+	"automations":     catalog.KindAutomationObj,
+	"webhooks":        catalog.KindWebhookObj,
+	"approvalSystems": catalog.KindApprovalSystemObj,
+	"settings":        "",
 }
 
 // object is one catalog object as declared in one file.
@@ -64,7 +65,7 @@ func extract(file string, root *node.Node, fileHash string) *extracted {
 		if !ok {
 			x.diags = append(x.diags, catalog.Diagnostic{
 				Pos: f.Pos, Path: catalog.PathElem(f.Name), Kind: catalog.KindUnknownKey,
-				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations, webhooks or settings", f.Name, suggest(f.Name)),
+				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations, webhooks, approvalSystems or settings", f.Name, suggest(f.Name)),
 			})
 			continue
 		}
@@ -185,6 +186,8 @@ func objectPath(k catalog.Key) string {
 		return catalog.Path("scorecards", k.ID)
 	case catalog.KindWebhookObj:
 		return catalog.Path("webhooks", k.ID)
+	case catalog.KindApprovalSystemObj:
+		return catalog.Path("approvalSystems", k.ID)
 	}
 	return catalog.Path("automations", k.ID)
 }
@@ -198,7 +201,7 @@ func suggest(name string) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if d := distance(strings.ToLower(name), k); d < bestD {
+		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
 			best, bestD = k, d
 		}
 	}

@@ -102,6 +102,9 @@ type Snapshot struct {
 	Scorecards  map[string]*catalog.Scorecard
 	Automations map[string]*catalog.Automation
 	Webhooks    map[string]*catalog.Webhook
+	// ApprovalSystems are the declared HTTP approval systems, for the
+	// daemon that polls their pending approvals.
+	ApprovalSystems map[string]*catalog.ApprovalSystem
 	// Scores are the scorecard results over this snapshot.
 	Scores *Scores
 
@@ -285,7 +288,7 @@ func empty() *Snapshot {
 		Blueprints: map[string]*catalog.Blueprint{}, Entities: map[string]map[string]*Entity{},
 		Actions: map[string]*catalog.Action{}, Scorecards: map[string]*catalog.Scorecard{},
 		Automations: map[string]*catalog.Automation{}, Webhooks: map[string]*catalog.Webhook{},
-		sources: map[catalog.Key]catalog.Pos{},
+		ApprovalSystems: map[string]*catalog.ApprovalSystem{}, sources: map[catalog.Key]catalog.Pos{},
 	}
 }
 
@@ -326,6 +329,10 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 			v := &catalog.Webhook{}
 			err = catalog.Decode(o.JSON, v)
 			s.Webhooks[k.ID] = v
+		case catalog.KindApprovalSystemObj:
+			v := &catalog.ApprovalSystem{}
+			err = catalog.Decode(o.JSON, v)
+			s.ApprovalSystems[k.ID] = v
 		case catalog.KindEntityObj:
 			g := &catalog.Entity{}
 			if err = catalog.Decode(o.JSON, g); err == nil {
@@ -348,6 +355,7 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 func (s *Snapshot) catalog() *catalog.Catalog {
 	c := catalog.New()
 	c.Blueprints, c.Actions, c.Scorecards, c.Automations, c.Webhooks = s.Blueprints, s.Actions, s.Scorecards, s.Automations, s.Webhooks
+	c.ApprovalSystems = s.ApprovalSystems
 	for bp, es := range s.Entities {
 		m := make(map[string]*catalog.Entity, len(es))
 		for id, e := range es {
@@ -393,6 +401,7 @@ func (h *Holder) Publish(a Applied) {
 	s.Scorecards = a.Catalog.Scorecards
 	s.Automations = a.Catalog.Automations
 	s.Webhooks = a.Catalog.Webhooks
+	s.ApprovalSystems = a.Catalog.ApprovalSystems
 	s.objects = a.Objects
 	for bp, es := range a.Catalog.Entities {
 		out := make(map[string]*Entity, len(es))
@@ -453,7 +462,7 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	s := &Snapshot{
 		Revision: prev.Revision, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
 		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations, Webhooks: prev.Webhooks,
-		sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
+		ApprovalSystems: prev.ApprovalSystems, sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
 	s.Entities[blueprint][id] = e

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
 )
 
 func catalogWith(lifecycle string) *catalog.Catalog {
@@ -108,5 +109,46 @@ func TestScoresIncrementalMatchesFull(t *testing.T) {
 		if inc.Levels[k]["ready"] != l["ready"] {
 			t.Errorf("%s: incremental %q, full %q", k, inc.Levels[k]["ready"], l["ready"])
 		}
+	}
+}
+
+// Approval systems survive a restart (Restore from the store), every
+// publication and runtime writes, and reach the rebuilt catalog.
+func TestApprovalSystemsRestoreAndCarryOver(t *testing.T) {
+	as := &catalog.ApprovalSystem{Identifier: "snow", Schedule: "@every 30s",
+		CreationRequest: catalog.ApprovalRequest{Endpoint: catalog.Endpoint{URL: "https://snow.example/c", Method: "POST"}, Parser: &catalog.ApprovalParser{ApprovalID: "/result/sys_id"}},
+		StatusRequest: catalog.ApprovalRequest{Endpoint: catalog.Endpoint{URL: "https://snow.example/s/{{ .approval.id }}", Method: "GET",
+			Headers: []catalog.Header{{Name: "Authorization", Value: "Bearer {{ .secrets.SNOW }}"}}},
+			Parser: &catalog.ApprovalParser{StatusValue: "/result/approval", ApprovalMatcher: "^approved$"}},
+	}
+	key := catalog.Key{Kind: catalog.KindApprovalSystemObj, ID: "snow"}
+	obj, err := catalog.NewObject(key, as, catalog.Pos{File: "approvals.cue", Line: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHolder()
+	st := &store.State{Revision: "r1", Objects: map[catalog.Key]store.Object{key: {Key: key, JSON: obj.JSON, Hash: obj.Hash, Source: obj.Source}}}
+	if err := h.Restore(st, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s := h.Load()
+	got := s.ApprovalSystems["snow"]
+	if got == nil || got.Schedule != "@every 30s" || got.StatusRequest.Endpoint.Headers[0].Value != "Bearer {{ .secrets.SNOW }}" || got.CreationRequest.Parser.ApprovalID != "/result/sys_id" {
+		t.Fatalf("restored %+v", got)
+	}
+	if s.catalog().ApprovalSystems["snow"] != got || s.Source(key).File != "approvals.cue" {
+		t.Error("the rebuilt catalog or the source lost the approval system")
+	}
+
+	c := catalogWith("Staging")
+	c.ApprovalSystems["snow"] = as
+	h.Publish(Applied{Revision: "r2", At: time.Now(), Catalog: c})
+	h.SetRuntime("service", "api", map[string]any{"health": "Healthy"}, time.Now(), "ci")
+	if h.Load().ApprovalSystems["snow"] != as {
+		t.Error("a runtime write dropped the approval systems")
+	}
+	h.Publish(Applied{Revision: "r3", At: time.Now(), Catalog: catalogWith("Staging")})
+	if len(h.Load().ApprovalSystems) != 0 {
+		t.Error("a revision without approval systems kept them")
 	}
 }

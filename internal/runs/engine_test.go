@@ -1,0 +1,541 @@
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/outbox"
+	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/store/sqlite"
+	"github.com/pierhq/pier/reconciler"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// recorder is a Dispatcher that records dispatches and can be told to
+// fail or to leave the outcome unknown.
+type recorder struct {
+	mu         sync.Mutex
+	dispatched []Dispatch
+	// fail makes the next dispatches fail: refuse (definite) or unknown.
+	fail    string
+	visible bool // whether dispatches made are found by Find
+}
+
+func (r *recorder) Dispatch(_ context.Context, d Dispatch) (Started, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.fail {
+	case "refuse":
+		return Started{}, errors.New("422 workflow does not exist")
+	case "unknown-before":
+		return Started{}, unknownError{errors.New("connection reset")}
+	case "unknown-after":
+		r.dispatched = append(r.dispatched, d)
+		return Started{}, unknownError{errors.New("timeout awaiting headers")}
+	}
+	r.dispatched = append(r.dispatched, d)
+	return Started{WorkflowRunID: int64(100 + len(r.dispatched)), Link: "https://github.com/acme/workflows/actions/runs/1"}, nil
+}
+
+func (r *recorder) Find(_ context.Context, d Dispatch, _ time.Time) (Started, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, x := range r.dispatched {
+		if x.Run.ID == d.Run.ID && r.visible {
+			return Started{WorkflowRunID: int64(101 + i)}, true, nil
+		}
+	}
+	return Started{}, false, nil
+}
+
+func (r *recorder) count(runID string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, d := range r.dispatched {
+		if d.Run.ID == runID {
+			n++
+		}
+	}
+	return n
+}
+
+type env struct {
+	st    *sqlite.Store
+	eng   *Engine
+	gh    *recorder
+	clock *clock
+}
+
+func newEnv(t *testing.T, opts ...func(*Options)) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l, err := loader.New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := reconciler.New(l, st, nil, reconciler.Options{}).Reconcile(ctx, reconciler.Revision{ID: "r1", FS: os.DirFS("testdata/catalog")})
+	if err != nil || res.Outcome == reconciler.Failed {
+		t.Fatalf("reconcile: %v %v", err, res.Diagnostics)
+	}
+	h := state.NewHolder()
+	h.Publish(state.FromResult(res))
+	e := &env{st: st, gh: &recorder{visible: true}, clock: &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}}
+	notifier := Notifier{RunURL: func(id string) string { return "http://pier/v1/actions/runs/" + id }, Now: e.clock.Now}
+	o := Options{
+		Catalog: h.Load,
+		Systems: func(name string) (approval.System, error) {
+			if name == approval.InApp {
+				return approval.InAppSystem{RunURL: notifier.RunURL, Now: e.clock.Now}, nil
+			}
+			return nil, errors.New("no system " + name)
+		},
+		Dispatchers: map[string]Dispatcher{"GITHUB": e.gh},
+		Notify:      notifier.Deliveries,
+		Now:         e.clock.Now,
+		BaseURL:     "http://pier",
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	e.eng = New(st, o)
+	return e
+}
+
+// request asks for a run and waits for the engine to settle.
+func (e *env) request(t *testing.T, req Request) store.Run {
+	t.Helper()
+	if req.Requester == "" {
+		req.Requester = "alice"
+	}
+	run, err := e.eng.Request(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	return e.advance(t, run.ID)
+}
+
+func (e *env) advance(t *testing.T, id string) store.Run {
+	t.Helper()
+	if err := e.eng.Advance(context.Background(), id); err != nil {
+		t.Fatalf("Advance: %v", err)
+	}
+	run, err := e.st.Run(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func (e *env) statuses(t *testing.T, id string) []string {
+	t.Helper()
+	evs, err := e.st.RunEvents(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		if ev.To != "" {
+			out = append(out, ev.To)
+		}
+	}
+	return out
+}
+
+func TestRequestValidation(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name  string
+		req   Request
+		code  int
+		field string
+		msg   string
+	}{
+		{"unknown action", Request{Action: "nope"}, 404, "", `action "nope" does not exist`},
+		{"DAY-2 without entity", Request{Action: "extend_ttl"}, 422, "entity", "name the entity"},
+		{"missing entity", Request{Action: "extend_ttl", Entity: "ghost"}, 422, "entity", "environment/ghost does not exist"},
+		{"condition not met", Request{Action: "extend_ttl", Entity: "production"}, 422, "entity", "does not meet the condition"},
+		{"CREATE with entity", Request{Action: "two_approvers", Entity: "production"}, 422, "entity", "runs on none"},
+		{"unknown input", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"dayz": 3}}, 422, "dayz", `no input "dayz"`},
+		{"wrong type", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": "ten"}}, 422, "days", "number"},
+		{"above maximum", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("31")}}, 422, "days", "30"},
+		{"too long", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"reason": strings.Repeat("x", 21)}}, 422, "reason", "20"},
+		{"entity input must exist", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"owner": "ghosts"}}, 422, "owner", "team/ghosts does not exist"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Requester = "alice"
+			_, err := e.eng.Request(context.Background(), tt.req)
+			var re *Error
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want a refusal", err)
+			}
+			if re.Code != tt.code || re.Field != tt.field || !strings.Contains(re.Message, tt.msg) {
+				t.Fatalf("got %d %q %q, want %d %q containing %q", re.Code, re.Field, re.Message, tt.code, tt.field, tt.msg)
+			}
+		})
+	}
+	runs, _ := e.st.Runs(context.Background(), store.RunFilter{})
+	if len(runs) != 0 {
+		t.Fatalf("refused requests stored %d runs", len(runs))
+	}
+}
+
+func TestNoApprovalDispatchesOnceAndFollowsTheWorkflow(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("2"), "owner": "platform"}})
+	if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 {
+		t.Fatalf("status %s, %d dispatches", run.Status, e.gh.count(run.ID))
+	}
+	in, err := GitHubDispatcher{}.Inputs(ctx, e.gh.dispatched[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"pier_run_id": run.ID, "environment": "preview-42", "days": "2", "by": "alice"}
+	for k, v := range want {
+		if in[k] != v {
+			t.Errorf("input %s = %q, want %q (all: %v)", k, in[k], v, in)
+		}
+	}
+	if _, extra := in[RunIDInput]; extra {
+		t.Errorf("port_run_id added although pier_run_id carries the run id")
+	}
+	// More advancing never dispatches again.
+	for range 3 {
+		e.advance(t, run.ID)
+	}
+	if err := e.eng.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.gh.count(run.ID); n != 1 {
+		t.Fatalf("%d dispatches", n)
+	}
+	ok, err := e.eng.WorkflowRunUpdated(ctx, WorkflowRun{ID: run.Dispatch.WorkflowRunID, Status: "in_progress"})
+	if err != nil || !ok {
+		t.Fatalf("in_progress: %v %v", ok, err)
+	}
+	ok, err = e.eng.WorkflowRunUpdated(ctx, WorkflowRun{ID: 999, DisplayTitle: "Extend TTL " + run.ID, Status: "completed", Conclusion: "success", HTMLURL: "https://github.com/x"})
+	if err != nil || !ok {
+		t.Fatalf("completed: %v %v", ok, err)
+	}
+	got := e.statuses(t, run.ID)
+	if strings.Join(got, ",") != "APPROVED,DISPATCHED,IN_PROGRESS,SUCCESS" {
+		t.Fatalf("statuses %v", got)
+	}
+	_, err = e.eng.Report(ctx, run.ID, Report{Status: store.RunFailure})
+	var re *Error
+	if !errors.As(err, &re) || re.Code != 409 {
+		t.Fatalf("report on a finished run: %v", err)
+	}
+	if ok, _ := e.eng.WorkflowRunUpdated(ctx, WorkflowRun{ID: 5, DisplayTitle: "someone else's run"}); ok {
+		t.Fatal("matched a foreign workflow run")
+	}
+}
+
+func TestInAppApproval(t *testing.T) {
+	ctx := context.Background()
+	t.Run("conditional approval approved by an allowed approver", func(t *testing.T) {
+		e := newEnv(t)
+		run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("10")}})
+		if run.Status != store.RunWaitingForApproval || run.Approval.Ref != run.ID || run.Approval.Required != 1 {
+			t.Fatalf("run %+v approval %+v", run.Status, run.Approval)
+		}
+		if !run.Approval.ExpiresAt.Equal(e.clock.Now().Add(48 * time.Hour)) {
+			t.Fatalf("expires %v", run.Approval.ExpiresAt)
+		}
+		for _, tt := range []struct {
+			user string
+			code int
+		}{{"alice", 403}, {"mallory", 403}} {
+			_, err := e.eng.Vote(ctx, run.ID, tt.user, true, "")
+			var re *Error
+			if !errors.As(err, &re) || re.Code != tt.code {
+				t.Fatalf("vote by %s: %v", tt.user, err)
+			}
+		}
+		if e.gh.count(run.ID) != 0 {
+			t.Fatal("dispatched before approval")
+		}
+		run, err := e.eng.Vote(ctx, run.ID, "Pat", true, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 || run.Approval.DecidedBy != "Pat" {
+			t.Fatalf("after approval: %s, %d dispatches, %+v", run.Status, e.gh.count(run.ID), run.Approval)
+		}
+		if got := strings.Join(e.statuses(t, run.ID), ","); got != "WAITING_FOR_APPROVAL,APPROVED,DISPATCHED" {
+			t.Fatalf("statuses %s", got)
+		}
+	})
+	t.Run("decline needs a reason", func(t *testing.T) {
+		e := newEnv(t)
+		run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("10")}})
+		_, err := e.eng.Vote(ctx, run.ID, "sam", false, " ")
+		var re *Error
+		if !errors.As(err, &re) || re.Code != 422 || re.Field != "description" {
+			t.Fatalf("decline without reason: %v", err)
+		}
+		run, err = e.eng.Vote(ctx, run.ID, "sam", false, "too long")
+		if err != nil || run.Status != store.RunDeclined || run.Approval.Reason != "too long" {
+			t.Fatalf("declined: %v %s %+v", err, run.Status, run.Approval)
+		}
+		if e.gh.count(run.ID) != 0 {
+			t.Fatal("a declined run was dispatched")
+		}
+		if _, err := e.eng.Vote(ctx, run.ID, "pat", true, ""); err == nil {
+			t.Fatal("voted on a declined run")
+		}
+	})
+	t.Run("two approvals needed", func(t *testing.T) {
+		e := newEnv(t)
+		run := e.request(t, Request{Action: "two_approvers"})
+		run, _ = e.eng.Vote(ctx, run.ID, "pat", true, "")
+		run, _ = e.eng.Vote(ctx, run.ID, "PAT", true, "")
+		if run.Status != store.RunWaitingForApproval {
+			t.Fatalf("one person twice approved it: %s", run.Status)
+		}
+		run, _ = e.eng.Vote(ctx, run.ID, "sam", true, "")
+		if run.Status != store.RunDispatched {
+			t.Fatalf("status %s", run.Status)
+		}
+	})
+	t.Run("expiry", func(t *testing.T) {
+		e := newEnv(t)
+		run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("10")}})
+		e.clock.Add(47 * time.Hour)
+		if err := e.eng.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := e.st.Run(ctx, run.ID); r.Status != store.RunWaitingForApproval {
+			t.Fatalf("expired early: %s", r.Status)
+		}
+		e.clock.Add(time.Hour)
+		if err := e.eng.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := e.st.Run(ctx, run.ID)
+		if r.Status != store.RunExpired || e.gh.count(run.ID) != 0 {
+			t.Fatalf("status %s, %d dispatches", r.Status, e.gh.count(run.ID))
+		}
+		if _, err := e.eng.Vote(ctx, run.ID, "pat", true, ""); err == nil {
+			t.Fatal("approved an expired run")
+		}
+	})
+	t.Run("cancel", func(t *testing.T) {
+		e := newEnv(t)
+		run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("10")}})
+		if _, err := e.eng.Cancel(ctx, run.ID, "pat"); err == nil {
+			t.Fatal("someone else cancelled the run")
+		}
+		run, err := e.eng.Cancel(ctx, run.ID, "alice")
+		if err != nil || run.Status != store.RunCancelled {
+			t.Fatalf("cancel: %v %s", err, run.Status)
+		}
+	})
+}
+
+func TestInterruptedDispatch(t *testing.T) {
+	ctx := context.Background()
+	t.Run("the workflow run is found: not dispatched again", func(t *testing.T) {
+		e := newEnv(t)
+		e.gh.fail = "unknown-after" // GitHub took it, the answer was lost
+		run, err := e.eng.Request(ctx, Request{Action: "two_approvers", Requester: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.eng.Vote(ctx, run.ID, "pat", true, "")
+		run, _ = e.eng.Vote(ctx, run.ID, "sam", true, "")
+		if run.Status != store.RunApproved || run.Dispatch.StartedAt.IsZero() || !run.Dispatch.At.IsZero() {
+			t.Fatalf("after an unknown outcome: %s %+v", run.Status, run.Dispatch)
+		}
+		e.gh.fail = ""
+		run = e.advance(t, run.ID)
+		if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 {
+			t.Fatalf("status %s, %d dispatches", run.Status, e.gh.count(run.ID))
+		}
+	})
+	t.Run("nothing found: dispatched again only after the grace period", func(t *testing.T) {
+		e := newEnv(t)
+		e.gh.fail = "unknown-before" // never reached GitHub
+		run, _ := e.eng.Request(ctx, Request{Action: "two_approvers", Requester: "alice"})
+		e.eng.Vote(ctx, run.ID, "pat", true, "")
+		e.eng.Vote(ctx, run.ID, "sam", true, "")
+		e.gh.fail = ""
+		run = e.advance(t, run.ID)
+		if run.Status != store.RunApproved || e.gh.count(run.ID) != 0 {
+			t.Fatalf("re-dispatched at once: %s %d", run.Status, e.gh.count(run.ID))
+		}
+		e.clock.Add(3 * time.Minute)
+		run = e.advance(t, run.ID)
+		if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 {
+			t.Fatalf("status %s, %d dispatches", run.Status, e.gh.count(run.ID))
+		}
+	})
+	t.Run("a refused dispatch fails the run", func(t *testing.T) {
+		e := newEnv(t)
+		e.gh.fail = "refuse"
+		run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42"})
+		if run.Status != store.RunFailure || !strings.Contains(run.Dispatch.Error, "422") {
+			t.Fatalf("status %s %+v", run.Status, run.Dispatch)
+		}
+	})
+}
+
+func TestConcurrentAdvanceDispatchesOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	run, err := e.eng.Request(ctx, Request{Action: "two_approvers", Requester: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.eng.Vote(ctx, run.ID, "pat", true, "")
+	// Two engines over one store stand in for two processes racing: each
+	// has its own locks, only the store's compare-and-swap is shared.
+	other := New(e.st, e.eng.opts)
+	other.opts.Dispatchers = map[string]Dispatcher{"GITHUB": e.gh}
+	e.eng.opts.Systems = other.opts.Systems
+	var wg sync.WaitGroup
+	var errs atomic.Int32
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := e.eng.Vote(ctx, run.ID, "sam", true, ""); err != nil {
+			errs.Add(1)
+		}
+	}()
+	for _, eng := range []*Engine{e.eng, other, e.eng, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				eng.Advance(ctx, run.ID)
+			}
+		}()
+	}
+	wg.Wait()
+	e.advance(t, run.ID)
+	if n := e.gh.count(run.ID); n != 1 {
+		t.Fatalf("%d dispatches", n)
+	}
+}
+
+func TestWebhookInvocation(t *testing.T) {
+	ctx := context.Background()
+	var got struct {
+		body      []byte
+		header    http.Header
+		callCount atomic.Int32
+	}
+	var answer atomic.Int32
+	answer.Store(200)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.callCount.Add(1)
+		got.body, _ = io.ReadAll(r.Body)
+		got.header = r.Header.Clone()
+		w.WriteHeader(int(answer.Load()))
+		io.WriteString(w, `{"deployed": true}`)
+	}))
+	defer hook.Close()
+	e := newEnv(t, func(o *Options) {
+		o.Dispatchers = map[string]Dispatcher{"WEBHOOK": WebhookDispatcher{Client: hook.Client()}}
+		o.Secrets = map[string]string{"HOOK_URL": hook.URL, "HOOK_SECRET": "shh"}
+	})
+	run := e.request(t, Request{Action: "notify", Inputs: map[string]any{"message": "hello"}})
+	if run.Status != store.RunSuccess || run.Summary != `{"deployed": true}` {
+		t.Fatalf("synchronized webhook: %s %q", run.Status, run.Summary)
+	}
+	var body map[string]any
+	json.Unmarshal(got.body, &body)
+	if body["text"] != "hello" || body["run"] != run.ID || got.header.Get("X-Run") != run.ID {
+		t.Fatalf("body %s headers %v", got.body, got.header)
+	}
+	// Port's scheme: v1,base64(HMAC-SHA256(secret, timestamp.body)).
+	err := outbox.Verify("shh", got.header.Get(HeaderPortTimestamp), got.header.Get(HeaderPortSignature), got.body, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatalf("signature: %v", err)
+	}
+
+	answer.Store(500)
+	run = e.request(t, Request{Action: "notify", Inputs: map[string]any{"message": "again"}})
+	if run.Status != store.RunFailure || !strings.Contains(run.Dispatch.Error, "500") {
+		t.Fatalf("refused webhook: %s %+v", run.Status, run.Dispatch)
+	}
+
+	// An interrupted webhook dispatch is never sent again.
+	run, err = e.eng.Request(ctx, Request{Action: "notify", Requester: "alice", Inputs: map[string]any{"message": "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := e.st.Run(ctx, run.ID)
+	if cur.Status == store.RunApproved {
+		cur.Dispatch.StartedAt = e.clock.Now()
+		if _, err := e.st.UpdateRun(ctx, cur, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := got.callCount.Load()
+	run = e.advance(t, run.ID)
+	if run.Status == store.RunFailure && got.callCount.Load() != before {
+		t.Fatal("an interrupted webhook was sent again")
+	}
+}
+
+func TestNotifications(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	run := e.request(t, Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("10")}})
+	e.eng.Vote(ctx, run.ID, "pat", true, "")
+	ds, err := e.st.Due(ctx, e.clock.Now().Add(time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, d := range ds {
+		if d.Subscription != "action:extend_ttl" {
+			t.Fatalf("delivery to %s", d.Subscription)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(d.Body, &m); err != nil {
+			t.Fatalf("slack body %s: %v", d.Body, err)
+		}
+		texts = append(texts, m["text"])
+	}
+	all := strings.Join(texts, "\n")
+	for _, want := range []string{"waiting for approval", "asks to run", "approved", "dispatched"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no notification saying %q in:\n%s", want, all)
+		}
+	}
+}
