@@ -24,6 +24,10 @@ func skipDir(name string) bool {
 	return name == "cue.mod" || name == "node_modules" || strings.HasPrefix(name, ".") && name != "."
 }
 
+// RunsDir, at the catalog's root, holds run requests (files asking for
+// an action run, by pull request), which are not catalog data.
+const RunsDir = "runs"
+
 // listFiles walks fsys and returns the catalog files in lexical order,
 // honouring .pierignore files at any depth. Bad ignore lines are
 // reported, not fatal.
@@ -38,7 +42,7 @@ func listFiles(fsys fs.FS) ([]string, catalog.Diagnostics, error) {
 			return err
 		}
 		if d.IsDir() {
-			if p != "." && skipDir(d.Name()) {
+			if p != "." && skipDir(d.Name()) || p == RunsDir {
 				return fs.SkipDir
 			}
 			if p != "." && gitignore.NewMatcher(patterns).Match(strings.Split(p, "/"), true) {

@@ -132,6 +132,10 @@ func TestDiagnostics(t *testing.T) {
 			"sub/local.yaml":    "nope: [",
 			"sub/kept.yaml":     "entities: {team: {kept: {}}}",
 		}, nil},
+		{"run requests are not catalog data", map[string]string{
+			"runs/r_1.json":     `{"action": "deploy", "entity": "x", "properties": {"v": 1}}`,
+			"sub/runs/bad.json": `{"runs": "only the root's runs/ is skipped"}`,
+		}, []want{{"sub/runs/bad.json:1:2", catalog.KindUnknownKey, `unknown top-level key "runs"`}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

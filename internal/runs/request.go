@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/itchyny/gojq"
 
@@ -267,11 +268,15 @@ func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets m
 	if strings.Contains(run.Requester, "@") {
 		user["email"] = run.Requester
 	}
+	data := map[string]any{}
+	if run.Approval != nil {
+		data["approval"] = map[string]any{"id": run.Approval.Ref, "url": run.Approval.URL, "expiresAt": run.Approval.ExpiresAt.Format(time.RFC3339)}
+	}
 	sec := make(map[string]any, len(secrets))
 	for k, v := range secrets {
 		sec[k] = v
 	}
-	return map[string]any{
+	maps.Copy(data, map[string]any{
 		"inputs": inputs,
 		"entity": entity,
 		"action": map[string]any{"identifier": a.Identifier, "title": a.Title},
@@ -280,9 +285,18 @@ func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets m
 			"operation": a.Trigger.Operation,
 			"at":        run.CreatedAt.Format("2006-01-02T15:04:05Z07:00"),
 		},
-		"run":     map[string]any{"id": run.ID, "source": run.Source},
+		"run":     map[string]any{"id": run.ID, "source": run.Source, "link": "", "requester": run.Requester},
 		"secrets": sec,
-	}
+	})
+	return data
+}
+
+// TemplateData is what a run's templates see, for approval systems
+// declared in the catalog.
+func (e *Engine) TemplateData(run store.Run, a *catalog.Action) map[string]any {
+	d := templateData(run, a, e.entity(run), e.opts.Secrets)
+	d["run"].(map[string]any)["link"] = e.RunURL(run.ID)
+	return d
 }
 
 func anySlice(ss []string) []any {

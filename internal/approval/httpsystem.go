@@ -1,0 +1,52 @@
+package approval
+
+import (
+	"context"
+
+	"github.com/pierhq/pier/internal/approval/httpcap"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
+)
+
+// HTTPSystem is a System declared in the catalog (approvalSystems),
+// reached through its HTTP requests: creation opens the approval, status
+// is polled on the system's schedule, post-apply follows a dispatch and
+// deletion any other end.
+type HTTPSystem struct {
+	Client *httpcap.System
+	Name   string // http:NAME
+	// Data returns the template data of a run: .run, .inputs, .entity,
+	// .trigger, .action, .approval.
+	Data func(run store.Run, a *catalog.Action) map[string]any
+}
+
+func (h HTTPSystem) Open(ctx context.Context, run store.Run, a *catalog.Action, _ Rule) (Request, error) {
+	st, err := h.Client.Create(ctx, h.Data(run, a))
+	if err != nil {
+		return Request{}, err
+	}
+	return Request{Ref: st.ID, URL: st.URL}, nil
+}
+
+func (h HTTPSystem) Check(ctx context.Context, run store.Run, a *catalog.Action, _ Rule) (Decision, error) {
+	st, err := h.Client.Status(ctx, h.Data(run, a))
+	if err != nil {
+		return Decision{}, err
+	}
+	switch st.Decision {
+	case httpcap.Approved:
+		return Decision{Outcome: Approved, Approvers: []string{h.Name}, DecidedBy: h.Name, Reason: st.Display}, nil
+	case httpcap.Rejected:
+		return Decision{Outcome: Declined, DecidedBy: h.Name, Reason: st.Display}, nil
+	}
+	return Decision{}, nil // pending: the engine expires it at the run's deadline
+}
+
+func (HTTPSystem) Decided(context.Context, store.Run, *catalog.Action, Decision) error { return nil }
+
+func (h HTTPSystem) Finish(ctx context.Context, run store.Run, a *catalog.Action) error {
+	if !run.Dispatch.At.IsZero() && run.Dispatch.Error == "" {
+		return h.Client.PostApply(ctx, h.Data(run, a))
+	}
+	return h.Client.Delete(ctx, h.Data(run, a))
+}
