@@ -28,6 +28,7 @@ import (
 	"github.com/pierhq/pier/internal/metrics"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/outbox/record"
+	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
@@ -119,6 +120,7 @@ type daemon struct {
 	timers *source.Poller
 	outbox *outbox.Worker
 	sink   *outbox.Sink
+	runs   *runsWiring
 
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
@@ -165,12 +167,27 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	if err := d.githubClient(); err != nil {
 		return nil, err
 	}
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("option listen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			d.ln.Close()
+		}
+	}()
+	d.addr = d.ln.Addr().String()
+	if err := d.setupRuns(); err != nil {
+		return nil, err
+	}
 
 	hooks := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Insecure: cfg.WebhookInsecure,
 		Deliveries: d.store, Metrics: d.metrics, Logger: log,
 	})
 	hooks.On("push", d.onPush)
+	hooks.On("pull_request", d.runs.onPullRequest)
+	hooks.On("pull_request_review", d.runs.onReview)
+	hooks.On("workflow_run", d.runs.onWorkflowRun)
 	clients := make([]api.Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {
 		clients[i] = api.Client{ID: c.ID, Secret: c.Secret}
@@ -179,12 +196,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		State: d.holder, Store: d.store,
 		Status: d.loop.Status, Reconcile: d.loop.Force,
 		Auth:    &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL},
-		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Deliveries: d.store, Logger: log,
+		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, Logger: log,
 	})
-	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("option listen: %w", err)
-	}
-	d.addr = d.ln.Addr().String()
 	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return d, nil
 }
@@ -420,6 +433,7 @@ func (d *daemon) run(ctx context.Context) error {
 		d.poll.Start()
 	}
 	d.timers.Start()
+	d.runs.start(ctx)
 	outboxDone := make(chan struct{})
 	go func() {
 		defer close(outboxDone)
@@ -438,6 +452,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	d.timers.Stop(shutdown)
 	d.http.Shutdown(shutdown)
+	d.runs.stop(shutdown)
 	<-loopDone
 	<-outboxDone
 	wg.Wait()
@@ -485,7 +500,7 @@ func (d *daemon) subscriptions() []outbox.Subscription {
 		}
 		out = append(out, sub)
 	}
-	return out
+	return append(out, runs.NotificationSubscriptions(d.holder.Load())...)
 }
 
 // sinks hands events to each sink in turn; the first error is returned

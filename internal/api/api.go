@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -191,17 +192,59 @@ func (s *Server) handle(pattern string, acc access, h handler) {
 }
 
 // methodNotAllowed answers a known path with an unrouted method in JSON,
-// with the Allow header, instead of ServeMux's plain-text 405: a
-// method-less pattern is less specific than the routed ones, so it only
-// sees the other methods.
+// with the Allow header, instead of ServeMux's plain-text 405. Paths that
+// overlap another (Port's /v1/actions/{id}/runs and
+// /v1/actions/runs/{run}) are left out, because ServeMux refuses two
+// patterns that match the same request with neither more specific; an
+// unrouted method there gets the JSON 404.
 func (s *Server) methodNotAllowed() {
 	for path, methods := range s.methods {
 		allow := strings.Join(methods, ", ")
-		s.mux.Handle(path, s.instrument(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := s.instrument(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, allow))
-		})))
+		}))
+		if s.overlaps(path) {
+			continue
+		}
+		// One pattern per method: a method-less pattern would conflict
+		// with a routed method on a less specific path (/v1/actions/runs
+		// against GET /v1/actions/{id}).
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if !slices.Contains(methods, m) {
+				s.mux.Handle(m+" "+path, h)
+			}
+		}
 	}
+}
+
+// overlaps reports whether another routed path matches some of the same
+// requests as path with neither more specific: each has a wildcard where
+// the other has a literal.
+func (s *Server) overlaps(path string) bool {
+	segs := strings.Split(path, "/")
+	for other := range s.methods {
+		os := strings.Split(other, "/")
+		if other == path || len(os) != len(segs) {
+			continue
+		}
+		wild := func(seg string) bool { return strings.HasPrefix(seg, "{") }
+		mine, theirs, disjoint := false, false, false
+		for i := range segs {
+			switch {
+			case wild(segs[i]) && !wild(os[i]):
+				mine = true
+			case !wild(segs[i]) && wild(os[i]):
+				theirs = true
+			case !wild(segs[i]) && segs[i] != os[i]:
+				disjoint = true
+			}
+		}
+		if mine && theirs && !disjoint {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -54,6 +55,8 @@ type Config struct {
 	MaxDeletionShare float64
 	Debounce         time.Duration
 	Timers           string
+	RunsPoll         string
+	PublicURL        string
 	LogLevel         string
 	LogFormat        string
 
@@ -90,6 +93,8 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&c.MaxDeletionShare, "max-deletion-share", 0.5, "share of entities one revision may delete unless it opts in (settings.deletionGuard.allow)")
 	fs.DurationVar(&c.Debounce, "debounce", 100*time.Millisecond, "quiet time after a local file change before reconciling")
 	fs.StringVar(&c.Timers, "timers", "@every 30s", "cron schedule for checking timer properties (TIMER_PROPERTY_EXPIRED)")
+	fs.StringVar(&c.RunsPoll, "runs-poll", "@every 30s", "cron schedule for looking at unfinished action runs: decisions webhooks missed, approval expiry, interrupted dispatches, workflow runs")
+	fs.StringVar(&c.PublicURL, "public-url", "", "pier's URL as people and workflows reach it, for links in pull requests and notifications (default: http://LISTEN)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	return fs
@@ -178,6 +183,14 @@ func (c *Config) check() []error {
 	}
 	if _, err := cron.ParseStandard(c.Timers); err != nil {
 		errs = append(errs, fmt.Errorf("option timers: %q is not a cron schedule: %w", c.Timers, err))
+	}
+	if _, err := cron.ParseStandard(c.RunsPoll); err != nil {
+		errs = append(errs, fmt.Errorf("option runs-poll: %q is not a cron schedule: %w", c.RunsPoll, err))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("option public-url: %q is not an http(s) URL", c.PublicURL))
+		}
 	}
 	if c.MaxDeletionShare <= 0 || c.MaxDeletionShare > 1 {
 		errs = append(errs, fmt.Errorf("option max-deletion-share: %v is not in (0, 1]", c.MaxDeletionShare))

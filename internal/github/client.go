@@ -7,8 +7,10 @@
 // status codes — so that a daemon running out of API budget shows up on a
 // dashboard before it shows up as stale commit statuses.
 //
-// Each area of the API gets its own file (statuses.go); the functions say
-// which GitHub endpoint they call.
+// Each area of the API gets its own file (statuses.go, git.go,
+// contents.go, pulls.go, reviews.go, teams.go, actions.go); the functions
+// say which GitHub endpoint they call, and their errors which object they
+// were about. errors.go has the errors callers can match.
 package github
 
 import (
@@ -18,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gogithub "github.com/google/go-github/v62/github"
@@ -53,7 +56,16 @@ type Options struct {
 	HTTPClient *http.Client
 	// Metrics, if not nil, gets every response.
 	Metrics Recorder
+	// TeamCacheTTL is how long TeamMember remembers an answer:
+	// DefaultTeamCacheTTL if zero, not at all if negative.
+	TeamCacheTTL time.Duration
 }
+
+// DefaultTeamCacheTTL bounds how stale a team membership may be. Approval
+// checks ask the same questions on every review; a minute of delay in
+// seeing someone join or leave a team is the price of not spending the
+// API budget on them.
+const DefaultTeamCacheTTL = 60 * time.Second
 
 // Client calls GitHub for pier. It is safe for concurrent use.
 type Client struct {
@@ -61,6 +73,11 @@ type Client struct {
 	// webHost is the host of the web UI and of git remotes, the one
 	// ParseRepoURL accepts besides github.com.
 	webHost string
+
+	now     func() time.Time
+	teamTTL time.Duration
+	teamMu  sync.Mutex
+	teams   map[string]membership // by lower-case org/team/user
 }
 
 // New returns a client for the API at opts.BaseURL.
@@ -92,7 +109,11 @@ func New(opts Options) (*Client, error) {
 	gh.BaseURL = base
 	gh.UploadURL = uploadURL(base)
 	gh.UserAgent = "pier"
-	return &Client{gh: gh, webHost: webHost(base)}, nil
+	ttl := opts.TeamCacheTTL
+	if ttl == 0 {
+		ttl = DefaultTeamCacheTTL
+	}
+	return &Client{gh: gh, webHost: webHost(base), now: time.Now, teamTTL: ttl, teams: map[string]membership{}}, nil
 }
 
 // baseURL parses and normalises the API root.

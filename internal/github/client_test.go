@@ -313,6 +313,21 @@ func TestAgainstFake(t *testing.T) {
 	}
 }
 
+// newFake starts the GitHub fake with the repository octo-org/catalog,
+// and a client for it.
+func newFake(t *testing.T) (*Client, *githubfake.Fake) {
+	t.Helper()
+	f := githubfake.New()
+	t.Cleanup(f.Close)
+	f.AddRepo("octo-org", "catalog")
+	f.RequireToken("s3cr3t")
+	c, err := New(Options{BaseURL: f.URL(), Token: "s3cr3t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, f
+}
+
 func isStatus(err error, code int) bool {
 	var e *gogithub.ErrorResponse
 	return errors.As(err, &e) && e.Response.StatusCode == code

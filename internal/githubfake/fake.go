@@ -8,14 +8,23 @@
 // client is tested against GitHub's behaviour rather than against a mock
 // that repeats the client's own assumptions.
 //
-// Each area of the API lives in its own file (statuses.go); later ones
-// (pull requests, reviews, workflow dispatch) add a file and a line in
-// routes.
+// Each area of the API lives in its own file, with the helpers that set up
+// and read back its state: statuses.go (commit statuses), git.go (commits
+// and branches), contents.go (files), pulls.go (pull requests and review
+// requests), reviews.go, comments.go (issue comments), teams.go (team
+// membership) and actions.go (workflow dispatch and runs). A new area adds
+// a file and its lines in routes.
+//
+// Helpers that name something the test never created (a repository, a
+// pull request, a run) panic: that is a mistake in the test, not a
+// behaviour to model.
 package githubfake
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,13 +44,22 @@ type Fake struct {
 
 	mu       sync.Mutex
 	now      func() time.Time
-	token    string          // the token required, or "" for none
-	repos    map[string]bool // by repoKey
+	token    string                 // the token required, or "" for none
+	repos    map[string]*repository // by repoKey
 	statuses map[string][]Status
+	teams    map[string]string // membership state by teamKey
+	dispatch DispatchMode
+	failures []failure
 	nextID   int64
 	rate     rateLimit
 	requests []Request
-	user     User
+	user     User // the token's user: who pier acts as
+}
+
+// failure is a pending FailNext.
+type failure struct {
+	method, prefix string
+	code           int
 }
 
 // Request is a request the fake received, for tests to assert on.
@@ -66,6 +84,31 @@ type User struct {
 	SiteAdmin bool   `json:"site_admin"`
 }
 
+// userJSON returns the simple-user shape of login: the token's user, or
+// another person with a stable made-up id.
+func (f *Fake) userJSON(login string) User {
+	if strings.EqualFold(login, f.user.Login) {
+		return f.user
+	}
+	return User{
+		Login:     login,
+		ID:        stableID("user:" + strings.ToLower(login)),
+		NodeID:    base64.StdEncoding.EncodeToString([]byte("User" + login)),
+		AvatarURL: "https://avatars.githubusercontent.com/" + login,
+		URL:       f.srv.URL + "/users/" + login,
+		HTMLURL:   "https://github.com/" + login,
+		Type:      "User",
+	}
+}
+
+// stableID makes up an id for what the fake does not number itself
+// (people, repositories, teams): the same name, the same id.
+func stableID(name string) int64 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 1000 + int64(h.Sum32())
+}
+
 type rateLimit struct {
 	limit, remaining int
 	reset            time.Time
@@ -76,8 +119,9 @@ type rateLimit struct {
 func New() *Fake {
 	f := &Fake{
 		now:      time.Now,
-		repos:    map[string]bool{},
+		repos:    map[string]*repository{},
 		statuses: map[string][]Status{},
+		teams:    map[string]string{},
 		mux:      http.NewServeMux(),
 	}
 	f.rate = rateLimit{limit: DefaultRateLimit, remaining: DefaultRateLimit, reset: f.now().Add(time.Hour)}
@@ -99,6 +143,29 @@ func New() *Fake {
 func (f *Fake) routes() {
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.createStatus)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{rest...}", f.listStatuses)
+
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/git/ref/{ref...}", f.getRef)
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/git/refs", f.createRef)
+	f.mux.HandleFunc("DELETE /repos/{owner}/{repo}/git/refs/{ref...}", f.deleteRef)
+
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", f.getContents)
+	f.mux.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", f.putContents)
+
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/pulls", f.createPull)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", f.getPull)
+	f.mux.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", f.updatePull)
+	f.mux.HandleFunc("PUT /repos/{owner}/{repo}/pulls/{number}/merge", f.mergePull)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/files", f.listPullFiles)
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", f.requestReviewers)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", f.listRequestedReviewers)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/reviews", f.listReviews)
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.createComment)
+
+	f.mux.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", f.getTeamMembership)
+
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", f.dispatchWorkflow)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/actions/workflows/{workflow}/runs", f.listWorkflowRuns)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{id}", f.getWorkflowRun)
 }
 
 // URL returns the API base URL, without a trailing slash (as
@@ -112,13 +179,22 @@ func (f *Fake) Client() *http.Client { return f.srv.Client() }
 // Close shuts the server down.
 func (f *Fake) Close() { f.srv.Close() }
 
-// AddRepo makes owner/repo exist. Requests for any other repository are
-// answered 404, as GitHub does for a repository that does not exist or
-// that the token cannot see.
+// AddRepo makes owner/repo exist, with a default branch "main" holding
+// one commit (a README.md), as GitHub creates a repository initialised
+// with a README; adding it again changes nothing. Requests for any other
+// repository are answered 404, as GitHub does for a repository that does
+// not exist or that the token cannot see.
 func (f *Fake) AddRepo(owner, repo string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.repos[repoKey(owner, repo)] = true
+	key := repoKey(owner, repo)
+	if f.repos[key] != nil {
+		return
+	}
+	rp := newRepository(owner, repo)
+	f.repos[key] = rp
+	c := rp.newCommit(f.now(), "Initial commit", map[string][]byte{"README.md": []byte("# " + repo + "\n")}, nil)
+	rp.branches[defaultBranch] = c.sha
 }
 
 // RequireToken makes every request need "Authorization: Bearer token" (or
@@ -146,6 +222,18 @@ func (f *Fake) SetNow(now func() time.Time) {
 	f.now = now
 }
 
+// FailNext makes the next request with method (any if empty) whose path
+// starts with pathPrefix fail with code and GitHub's error body, before it
+// reaches the endpoint, so nothing happens; later requests are served
+// normally. It stands in for GitHub's 5xx answers (and a proxy's 502 or
+// 504), after which a client cannot know whether its request took effect.
+// Requests refused for the rate limit or authentication do not use it up.
+func (f *Fake) FailNext(method, pathPrefix string, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures = append(f.failures, failure{method: method, prefix: pathPrefix, code: code})
+}
+
 // Requests returns every request received so far, oldest first.
 func (f *Fake) Requests() []Request {
 	f.mu.Lock()
@@ -169,6 +257,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	})
 	limited := f.countRequest(w.Header())
 	token := f.token
+	fail := 0
+	if !limited && (token == "" || bearer(r.Header.Get("Authorization")) == token) {
+		fail = f.takeFailure(r)
+	}
 	f.mu.Unlock()
 
 	w.Header().Set("X-GitHub-Media-Type", "github.v3; format=json")
@@ -188,6 +280,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnauthorized, "Bad credentials")
 			return
 		}
+	}
+	if fail != 0 {
+		writeError(w, fail, http.StatusText(fail))
+		return
 	}
 	if _, pattern := f.mux.Handler(r); pattern == "" {
 		writeError(w, http.StatusNotFound, "Not Found")
@@ -217,6 +313,18 @@ func (f *Fake) countRequest(h http.Header) (limited bool) {
 	return limited
 }
 
+// takeFailure removes and returns the code of the first FailNext that
+// matches r, or 0. f.mu must be held.
+func (f *Fake) takeFailure(r *http.Request) int {
+	for i, fl := range f.failures {
+		if (fl.method == "" || fl.method == r.Method) && strings.HasPrefix(r.URL.Path, fl.prefix) {
+			f.failures = append(f.failures[:i], f.failures[i+1:]...)
+			return fl.code
+		}
+	}
+	return 0
+}
+
 // bearer returns the token of an Authorization header, in either of the
 // forms GitHub accepts.
 func bearer(h string) string {
@@ -230,7 +338,21 @@ func bearer(h string) string {
 
 // repoExists reports whether owner/repo was added. f.mu must be held.
 func (f *Fake) repoExists(owner, repo string) bool {
+	return f.repos[repoKey(owner, repo)] != nil
+}
+
+// repo returns owner/repo, or nil if it was not added. f.mu must be held.
+func (f *Fake) repo(owner, repo string) *repository {
 	return f.repos[repoKey(owner, repo)]
+}
+
+// mustRepo is repo for helpers. f.mu must be held.
+func (f *Fake) mustRepo(owner, repo string) *repository {
+	rp := f.repo(owner, repo)
+	if rp == nil {
+		panic("githubfake: no repository " + owner + "/" + repo + " (AddRepo first)")
+	}
+	return rp
 }
 
 // repoKey identifies a repository; GitHub's names are case-insensitive.
@@ -255,7 +377,30 @@ type fieldError struct {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, errorBody{Message: msg, DocumentationURL: "https://docs.github.com/rest", Status: strconv.Itoa(code)})
+	apiError(w, code, "https://docs.github.com/rest", msg)
+}
+
+// apiError writes GitHub's error body, with the documentation of the
+// endpoint and, for a 422 Validation Failed, the fields at fault.
+func apiError(w http.ResponseWriter, code int, doc, msg string, errs ...fieldError) {
+	writeJSON(w, code, errorBody{Message: msg, Errors: errs, DocumentationURL: doc, Status: strconv.Itoa(code)})
+}
+
+// decode reads a JSON request body into v; an empty body is an empty
+// object. On malformed JSON it answers 400 as GitHub does and returns
+// false.
+func decode(w http.ResponseWriter, r *http.Request, doc string, v any) bool {
+	err := json.NewDecoder(r.Body).Decode(v)
+	if err != nil && err != io.EOF {
+		apiError(w, http.StatusBadRequest, doc, "Problems parsing JSON")
+		return false
+	}
+	return true
+}
+
+// notSupplied is GitHub's answer for a missing required field.
+func notSupplied(w http.ResponseWriter, doc, field string) {
+	apiError(w, http.StatusUnprocessableEntity, doc, "Invalid request.\n\n\""+field+"\" wasn't supplied.")
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -36,10 +36,17 @@ func client(t *testing.T, f *Fake, token string) *github.Client {
 	return c
 }
 
-// post sends a raw request to the fake and decodes the JSON answer.
+// post sends a raw POST to the fake and decodes the JSON answer.
 func post(t *testing.T, f *Fake, path, body string) (int, http.Header, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, f.URL()+path, strings.NewReader(body))
+	return call(t, f, http.MethodPost, path, body)
+}
+
+// call sends a raw request to the fake and decodes the JSON answer (nil
+// for an empty one).
+func call(t *testing.T, f *Fake, method, path, body string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.URL()+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer t")
 	resp, err := f.Client().Do(req)
 	if err != nil {
@@ -48,8 +55,10 @@ func post(t *testing.T, f *Fake, path, body string) (int, http.Header, map[strin
 	defer resp.Body.Close()
 	var out map[string]any
 	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("answer is not a JSON object: %v: %s", err, b)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("answer is not a JSON object: %v: %s", err, b)
+		}
 	}
 	return resp.StatusCode, resp.Header, out
 }
@@ -351,5 +360,34 @@ func TestConcurrent(t *testing.T) {
 	}
 	if len(st) != 20 || len(seen) != 20 {
 		t.Errorf("%d statuses, %d distinct ids; want 20", len(st), len(seen))
+	}
+}
+
+func TestFailNext(t *testing.T) {
+	f := New()
+	defer f.Close()
+	f.AddRepo("o", "r")
+	f.FailNext("POST", "/repos/o/r/statuses/", http.StatusBadGateway)
+	c := client(t, f, "")
+	ctx := context.Background()
+	st := &github.RepoStatus{State: github.String("success")}
+
+	// Other requests are not affected.
+	if _, _, err := c.Repositories.ListStatuses(ctx, "o", "r", sha, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err := c.Repositories.CreateStatus(ctx, "o", "r", sha, st)
+	var e *github.ErrorResponse
+	if !errors.As(err, &e) || resp.StatusCode != 502 || e.Message != "Bad Gateway" || resp.Header.Get("X-RateLimit-Remaining") == "" {
+		t.Errorf("first: %v", err)
+	}
+	if _, _, err := c.Repositories.CreateStatus(ctx, "o", "r", sha, st); err != nil {
+		t.Errorf("second: %v", err)
+	}
+	if n := len(f.Statuses("o", "r", sha)); n != 1 {
+		t.Errorf("%d statuses, want the second only", n)
+	}
+	if n := len(f.Requests()); n != 3 {
+		t.Errorf("%d requests recorded, want 3", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -130,12 +131,6 @@ func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	perPage := queryInt(r, "per_page", 30)
-	if perPage > 100 {
-		perPage = 100
-	}
-	page := queryInt(r, "page", 1)
-
 	f.mu.Lock()
 	if !f.repoExists(owner, repo) {
 		f.mu.Unlock()
@@ -149,20 +144,34 @@ func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 
-	last := max(1, (len(newest)+perPage-1)/perPage)
-	start := min((page-1)*perPage, len(newest))
-	end := min(start+perPage, len(newest))
-	if link := linkHeader(f.srv.URL+r.URL.EscapedPath(), page, perPage, last); link != "" {
-		w.Header().Set("Link", link)
-	}
+	start, end := f.paginate(w, r, len(newest))
 	writeJSON(w, http.StatusOK, newest[start:end])
 }
 
+// paginate applies GitHub's pagination to a list of n items — per_page
+// (default 30, at most 100) and page — sets the Link header, and returns
+// the bounds of the page asked for (empty past the end).
+func (f *Fake) paginate(w http.ResponseWriter, r *http.Request, n int) (start, end int) {
+	perPage := min(queryInt(r, "per_page", 30), 100)
+	page := queryInt(r, "page", 1)
+	last := max(1, (n+perPage-1)/perPage)
+	start = min((page-1)*perPage, n)
+	end = min(start+perPage, n)
+	if link := linkHeader(f.srv.URL+r.URL.EscapedPath(), r.URL.Query(), page, perPage, last); link != "" {
+		w.Header().Set("Link", link)
+	}
+	return start, end
+}
+
 // linkHeader builds GitHub's pagination Link header: prev and first after
-// the first page, next and last before the last one.
-func linkHeader(base string, page, perPage, last int) string {
+// the first page, next and last before the last one. The links keep the
+// request's other parameters (filters), as GitHub's do.
+func linkHeader(base string, query url.Values, page, perPage, last int) string {
 	link := func(p int, rel string) string {
-		q := url.Values{"per_page": {strconv.Itoa(perPage)}, "page": {strconv.Itoa(p)}}
+		q := url.Values{}
+		maps.Copy(q, query)
+		q.Set("per_page", strconv.Itoa(perPage))
+		q.Set("page", strconv.Itoa(p))
 		return fmt.Sprintf("<%s?%s>; rel=%q", base, q.Encode(), rel)
 	}
 	var parts []string

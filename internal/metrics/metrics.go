@@ -23,6 +23,7 @@ type Metrics struct {
 	github    *githubMetrics
 	scorecard *scorecardMetrics
 	outbound  *outboundMetrics
+	runs      *runMetrics
 }
 
 // New returns a Metrics with its own registry, holding pier's metrics and
@@ -45,6 +46,7 @@ func New() *Metrics {
 		github:    newGitHubMetrics(reg),
 		scorecard: newScorecardMetrics(reg),
 		outbound:  newOutboundMetrics(reg),
+		runs:      newRunMetrics(reg),
 	}
 }
 

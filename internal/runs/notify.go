@@ -93,6 +93,10 @@ func (n Notifier) Deliveries(run store.Run, ev store.RunEvent, a *catalog.Action
 	}
 	if n.Subscriptions != nil {
 		for _, s := range n.Subscriptions() {
+			// Actions' own targets are told of their runs only, above.
+			if strings.HasPrefix(s.ID, "action:") {
+				continue
+			}
 			if len(s.Events) > 0 && s.Matches(EventRunUpdated, run.Blueprint) {
 				add(s.ID, s.URL, false)
 			}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+	"github.com/robfig/cron/v3"
+
+	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/approval/githubpr"
+	"github.com/pierhq/pier/internal/approval/httpcap"
+	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/runs"
+	"github.com/pierhq/pier/internal/source"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/webhook"
+)
+
+// secretPrefix names the environment variables templates read as
+// .secrets.NAME: PIER_SECRET_NAME.
+const secretPrefix = "PIER_SECRET_"
+
+// secretsFromEnv returns the PIER_SECRET_* variables by NAME.
+func secretsFromEnv() map[string]string {
+	out := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, secretPrefix) {
+			out[strings.TrimPrefix(k, secretPrefix)] = v
+		}
+	}
+	return out
+}
+
+// runsWiring is the action-run side of the daemon: the engine, the
+// approval systems it uses and the schedules that look at unfinished
+// runs.
+type runsWiring struct {
+	d       *daemon
+	engine  *runs.Engine
+	github  *githubpr.System // nil without a GitHub token and repository
+	sweep   *source.Poller
+	secrets map[string]string
+
+	mu       sync.Mutex
+	http     map[*catalog.ApprovalSystem]*httpcap.System
+	lastPoll map[string]time.Time // http system -> last status poll
+}
+
+func (d *daemon) setupRuns() error {
+	w := &runsWiring{d: d, secrets: secretsFromEnv(), http: map[*catalog.ApprovalSystem]*httpcap.System{}, lastPoll: map[string]time.Time{}}
+	base := d.cfg.PublicURL
+	if base == "" {
+		base = "http://" + d.addr
+	}
+	runURL := func(id string) string { return strings.TrimSuffix(base, "/") + "/v1/actions/runs/" + id }
+	dispatchers := map[string]runs.Dispatcher{"WEBHOOK": runs.WebhookDispatcher{}}
+	approvers := approval.Approvers{}
+	if d.github != nil {
+		dispatchers["GITHUB"] = runs.GitHubDispatcher{Client: d.github}
+		approvers = approval.Approvers{Org: d.owner, Teams: d.github}
+		w.github = &githubpr.System{
+			Client: d.github, Owner: d.owner, Repo: d.repo, Base: d.cfg.Branch, Dir: d.cfg.Path,
+			Teams: d.github, RunURL: runURL,
+		}
+	}
+	notifier := runs.Notifier{Subscriptions: d.subscriptions, RunURL: runURL}
+	w.engine = runs.New(d.store, runs.Options{
+		Catalog:     d.holder.Load,
+		Systems:     w.system,
+		Approvers:   approvers,
+		Dispatchers: dispatchers,
+		Notify:      notifier.Deliveries,
+		Delivered:   d.outbox.Notify,
+		Secrets:     w.secrets,
+		BaseURL:     base,
+		Metrics:     d.metrics,
+		Logger:      d.log.With("component", "runs"),
+	})
+	var err error
+	if w.sweep, err = source.NewPoller(source.PollerOptions{Schedule: d.cfg.RunsPoll, Jitter: -1, Logger: d.log}, w.tick); err != nil {
+		return fmt.Errorf("option runs-poll: %w", err)
+	}
+	d.runs = w
+	return nil
+}
+
+// system resolves an approval system by name.
+func (w *runsWiring) system(name string) (approval.System, error) {
+	switch {
+	case name == approval.InApp:
+		return approval.InAppSystem{Approvers: w.engineApprovers(), RunURL: w.engine.RunURL}, nil
+	case name == approval.GitHub:
+		if w.github == nil {
+			return nil, errors.New("approval through pull requests needs --github-token and a GitHub catalog repository (--github-repo)")
+		}
+		return w.github, nil
+	case strings.HasPrefix(name, "http:"):
+		id := strings.TrimPrefix(name, "http:")
+		def := w.d.holder.Load().ApprovalSystems[id]
+		if def == nil {
+			return nil, fmt.Errorf("approval system %q is not declared in the catalog", id)
+		}
+		c, err := w.httpClient(def)
+		if err != nil {
+			return nil, err
+		}
+		return approval.HTTPSystem{Client: c, Name: name, Data: w.engine.TemplateData}, nil
+	}
+	return nil, fmt.Errorf("unknown approval system %q", name)
+}
+
+func (w *runsWiring) engineApprovers() approval.Approvers {
+	if w.d.github == nil {
+		return approval.Approvers{}
+	}
+	return approval.Approvers{Org: w.d.owner, Teams: w.d.github}
+}
+
+// httpClient compiles a declared system once per catalog version of it.
+func (w *runsWiring) httpClient(def *catalog.ApprovalSystem) (*httpcap.System, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.http[def]; ok {
+		return c, nil
+	}
+	c, err := httpcap.New(def, httpcap.Options{Secrets: func(name string) (string, bool) {
+		v, ok := w.secrets[name]
+		return v, ok
+	}})
+	if err != nil {
+		return nil, err
+	}
+	if len(w.http) > 64 {
+		clear(w.http) // versions of old catalogs
+	}
+	w.http[def] = c
+	return c, nil
+}
+
+// tick is the runs schedule: sweep every unfinished run, and poll each
+// declared HTTP approval system whose own schedule is due.
+func (w *runsWiring) tick(ctx context.Context) {
+	if err := w.engine.Sweep(ctx); err != nil && ctx.Err() == nil {
+		w.d.log.Warn("runs sweep", "err", err)
+	}
+	now := time.Now()
+	for id, def := range w.d.holder.Load().ApprovalSystems {
+		sched, err := cron.ParseStandard(scheduleOf(def))
+		if err != nil {
+			continue // the loader reported it
+		}
+		w.mu.Lock()
+		last := w.lastPoll[id]
+		due := last.IsZero() || !sched.Next(last).After(now)
+		if due {
+			w.lastPoll[id] = now
+		}
+		w.mu.Unlock()
+		if due {
+			if err := w.engine.PollSystem(ctx, "http:"+id); err != nil && ctx.Err() == nil {
+				w.d.log.Warn("approval system poll", "system", id, "err", err)
+			}
+		}
+	}
+}
+
+func scheduleOf(def *catalog.ApprovalSystem) string {
+	if def.Schedule != "" {
+		return def.Schedule
+	}
+	return catalog.DefaultApprovalSchedule
+}
+
+// onPullRequest handles pull_request webhooks on the catalog repository:
+// a pull request of pier's is looked at again (closing it declines its
+// run, a new commit makes approvals stale); a pull request a person
+// opened adding a run request under runs/ becomes a run.
+func (w *runsWiring) onPullRequest(ctx context.Context, dl webhook.Delivery) error {
+	e, ok := dl.Payload.(*gh.PullRequestEvent)
+	if !ok || w.github == nil || !w.catalogRepo(e.GetRepo()) {
+		return nil
+	}
+	n := e.GetNumber()
+	if n == 0 {
+		n = e.GetPullRequest().GetNumber()
+	}
+	found, err := w.engine.Pull(ctx, approval.GitHub, strconv.Itoa(n))
+	if err != nil || found {
+		return err
+	}
+	switch e.GetAction() {
+	case "opened", "reopened", "synchronize":
+	default:
+		return nil
+	}
+	pr := e.GetPullRequest()
+	if pr.GetBase().GetRef() != w.d.cfg.Branch || strings.HasPrefix(pr.GetHead().GetRef(), githubpr.BranchPrefix) || pr.GetState() != "open" {
+		return nil
+	}
+	return w.requestFromPullRequest(ctx, n, pr.GetUser().GetLogin(), pr.GetHead().GetSHA(), pr.GetHTMLURL())
+}
+
+// requestFromPullRequest turns a person's pull request adding a run
+// request file into a run, approved by the pull request's reviews. A bad
+// request is answered on the pull request.
+func (w *runsWiring) requestFromPullRequest(ctx context.Context, n int, author, head, url string) error {
+	c := w.d.github
+	files, err := c.PullRequestFiles(ctx, w.d.owner, w.d.repo, n)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if f.Status != "added" || !githubpr.IsRunFile(w.d.cfg.Path, f.Filename) {
+			continue
+		}
+		body, err := c.GetFile(ctx, w.d.owner, w.d.repo, head, f.Filename)
+		if err != nil {
+			return err
+		}
+		rf, err := githubpr.ParseRunFile(f.Filename, body)
+		if err == nil {
+			_, err = w.engine.Request(ctx, runs.Request{
+				Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties, Requester: author, Source: "pull_request",
+				RequestKey: fmt.Sprintf("pr:%s/%s#%d", w.d.owner, w.d.repo, n),
+				Approval:   &store.RunApproval{System: approval.GitHub, Ref: strconv.Itoa(n), URL: url},
+			})
+		}
+		if err != nil {
+			var re *runs.Error
+			if errors.As(err, &re) {
+				where := f.Filename
+				if re.Field != "" {
+					where += " (" + re.Field + ")"
+				}
+				return c.Comment(ctx, w.d.owner, w.d.repo, n, fmt.Sprintf("pier cannot run this request: %s: %s", where, re.Message))
+			}
+			return err
+		}
+		return nil // one run per pull request
+	}
+	return nil
+}
+
+// onReview looks at a pier pull request again after a review.
+func (w *runsWiring) onReview(ctx context.Context, dl webhook.Delivery) error {
+	e, ok := dl.Payload.(*gh.PullRequestReviewEvent)
+	if !ok || w.github == nil || !w.catalogRepo(e.GetRepo()) {
+		return nil
+	}
+	_, err := w.engine.Pull(ctx, approval.GitHub, strconv.Itoa(e.GetPullRequest().GetNumber()))
+	return err
+}
+
+// onWorkflowRun follows a dispatched run's workflow run.
+func (w *runsWiring) onWorkflowRun(ctx context.Context, dl webhook.Delivery) error {
+	e, ok := dl.Payload.(*gh.WorkflowRunEvent)
+	if !ok {
+		return nil
+	}
+	wr := e.GetWorkflowRun()
+	_, err := w.engine.WorkflowRunUpdated(ctx, runs.WorkflowRun{
+		ID: wr.GetID(), DisplayTitle: wr.GetDisplayTitle(), Status: wr.GetStatus(), Conclusion: wr.GetConclusion(), HTMLURL: wr.GetHTMLURL(),
+	})
+	return err
+}
+
+func (w *runsWiring) catalogRepo(r *gh.Repository) bool {
+	return strings.EqualFold(r.GetOwner().GetLogin(), w.d.owner) && strings.EqualFold(r.GetName(), w.d.repo)
+}
+
+// start picks up every unfinished run (a restart's interrupted
+// dispatches first) and starts the schedule.
+func (w *runsWiring) start(ctx context.Context) {
+	w.engine.Start(ctx)
+	go w.tick(ctx)
+	w.sweep.Start()
+}
+
+func (w *runsWiring) stop(ctx context.Context) {
+	w.sweep.Stop(ctx)
+	w.engine.Wait()
+}

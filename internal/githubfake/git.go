@@ -1,0 +1,332 @@
+package githubfake
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// defaultBranch is the default branch of every repository of the fake.
+const defaultBranch = "main"
+
+// repository is what the fake keeps of one repository: its git data, and
+// the pull requests and workflows that hang off it.
+type repository struct {
+	owner, name string
+	id          int64
+	commits     map[string]*commit // by SHA
+	branches    map[string]string  // head commit SHA by branch name
+	pulls       map[int]*pull      // by number
+	lastNumber  int
+	workflows   []*workflow
+	runs        []*WorkflowRun // oldest first
+	dispatches  []Dispatch
+}
+
+// commit is a commit with its whole tree: a test repository is small, and
+// a full copy per commit keeps diffs and merges simple.
+type commit struct {
+	sha     string
+	parents []string
+	message string
+	date    time.Time
+	files   map[string][]byte // by path
+}
+
+func newRepository(owner, name string) *repository {
+	return &repository{
+		owner:    owner,
+		name:     name,
+		id:       stableID("repo:" + repoKey(owner, name)),
+		commits:  map[string]*commit{},
+		branches: map[string]string{},
+		pulls:    map[int]*pull{},
+	}
+}
+
+// newCommit records a commit of files on parents. Its SHA is made up but
+// unique, and looks like git's.
+func (rp *repository) newCommit(now time.Time, message string, files map[string][]byte, parents []string) *commit {
+	h := sha1.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s", rp.fullName(), len(rp.commits), strings.Join(parents, ","), message)
+	c := &commit{
+		sha:     hex.EncodeToString(h.Sum(nil)),
+		parents: parents,
+		message: message,
+		date:    now.UTC().Truncate(time.Second),
+		files:   files,
+	}
+	rp.commits[c.sha] = c
+	return c
+}
+
+// commitOn commits changes (a nil content deletes the path) on top of
+// branch, which must exist, and moves the branch.
+func (f *Fake) commitOn(rp *repository, branch, message string, changes map[string][]byte) *commit {
+	parent := rp.commits[rp.branches[branch]]
+	files := maps.Clone(parent.files)
+	for path, content := range changes {
+		if content == nil {
+			delete(files, path)
+		} else {
+			files[path] = bytes.Clone(content)
+		}
+	}
+	c := rp.newCommit(f.now(), message, files, []string{parent.sha})
+	f.moveBranch(rp, branch, c.sha)
+	return c
+}
+
+// moveBranch points branch at sha, and with it the head of every open
+// pull request from that branch, as a push does on GitHub.
+func (f *Fake) moveBranch(rp *repository, branch, sha string) {
+	rp.branches[branch] = sha
+	for _, p := range rp.pulls {
+		if p.state == "open" && p.head == branch && p.headSHA != sha {
+			p.headSHA = sha
+			p.updatedAt = f.stamp()
+		}
+	}
+}
+
+// resolve returns the commit that ref names: a branch (with or without
+// refs/heads/) or a full commit SHA.
+func (rp *repository) resolve(ref string) (*commit, bool) {
+	if sha, ok := rp.branches[strings.TrimPrefix(ref, "refs/heads/")]; ok {
+		return rp.commits[sha], true
+	}
+	c, ok := rp.commits[strings.ToLower(ref)]
+	return c, ok
+}
+
+// ancestors returns sha and every commit it descends from.
+func (rp *repository) ancestors(sha string) map[string]bool {
+	seen := map[string]bool{}
+	for queue := []string{sha}; len(queue) > 0; queue = queue[1:] {
+		if s := queue[0]; !seen[s] {
+			seen[s] = true
+			queue = append(queue, rp.commits[s].parents...)
+		}
+	}
+	return seen
+}
+
+// mergeBase returns the nearest common ancestor of a and b, the commit a
+// pull request's changes are counted from.
+func (rp *repository) mergeBase(a, b string) string {
+	inA := rp.ancestors(a)
+	seen := map[string]bool{}
+	for queue := []string{b}; len(queue) > 0; queue = queue[1:] {
+		s := queue[0]
+		if inA[s] {
+			return s
+		}
+		if !seen[s] {
+			seen[s] = true
+			queue = append(queue, rp.commits[s].parents...)
+		}
+	}
+	return "" // unrelated histories: not in this fake, where all start at main
+}
+
+// fileChange is one path that differs between two trees.
+type fileChange struct {
+	path     string
+	status   string // added, modified or removed
+	old, new []byte
+}
+
+// diff returns the paths that differ between the trees of from and to, in
+// path order.
+func diff(from, to *commit) []fileChange {
+	var out []fileChange
+	for path, n := range to.files {
+		o, ok := from.files[path]
+		switch {
+		case !ok:
+			out = append(out, fileChange{path: path, status: "added", new: n})
+		case !bytes.Equal(o, n):
+			out = append(out, fileChange{path: path, status: "modified", old: o, new: n})
+		}
+	}
+	for path, o := range from.files {
+		if _, ok := to.files[path]; !ok {
+			out = append(out, fileChange{path: path, status: "removed", old: o})
+		}
+	}
+	slices.SortFunc(out, func(a, b fileChange) int { return strings.Compare(a.path, b.path) })
+	return out
+}
+
+// Commit makes a commit on branch of owner/repo that sets files (a nil
+// content deletes the path), as a push would, and returns its SHA. A
+// missing branch is created from main first. The head of an open pull
+// request from branch moves with it, so reviews given before are on an
+// older commit.
+func (f *Fake) Commit(owner, repo, branch string, files map[string][]byte) (sha string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.mustRepo(owner, repo)
+	if _, ok := rp.branches[branch]; !ok {
+		rp.branches[branch] = rp.branches[defaultBranch]
+	}
+	paths := slices.Sorted(maps.Keys(files))
+	return f.commitOn(rp, branch, "Update "+strings.Join(paths, ", "), files).sha
+}
+
+// Branch returns the head commit of branch of owner/repo.
+func (f *Fake) Branch(owner, repo, branch string) (sha string, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sha, ok = f.mustRepo(owner, repo).branches[branch]
+	return sha, ok
+}
+
+// File returns the content of path at ref (a branch or a commit SHA) of
+// owner/repo.
+func (f *Fake) File(owner, repo, ref, path string) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.mustRepo(owner, repo).resolve(ref)
+	if !ok {
+		return nil, false
+	}
+	content, ok := c.files[path]
+	return bytes.Clone(content), ok
+}
+
+// gitRef is GitHub's reference shape
+// (https://docs.github.com/rest/git/refs).
+type gitRef struct {
+	Ref    string    `json:"ref"`
+	NodeID string    `json:"node_id"`
+	URL    string    `json:"url"`
+	Object gitObject `json:"object"`
+}
+
+type gitObject struct {
+	Type string `json:"type"`
+	SHA  string `json:"sha"`
+	URL  string `json:"url"`
+}
+
+func (f *Fake) refJSON(rp *repository, branch string) gitRef {
+	ref := "refs/heads/" + branch
+	sha := rp.branches[branch]
+	return gitRef{
+		Ref:    ref,
+		NodeID: base64.StdEncoding.EncodeToString([]byte("Ref" + ref)),
+		URL:    f.apiURL(rp, "git/"+ref),
+		Object: gitObject{Type: "commit", SHA: sha, URL: f.apiURL(rp, "git/commits/"+sha)},
+	}
+}
+
+// getRef implements GET /repos/{owner}/{repo}/git/ref/{ref}. Only
+// branches (heads/...) exist in the fake.
+func (f *Fake) getRef(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/git/refs#get-a-reference"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")
+	if rp == nil || !ok {
+		apiError(w, http.StatusNotFound, doc, "Not Found")
+		return
+	}
+	if _, ok := rp.branches[branch]; !ok {
+		apiError(w, http.StatusNotFound, doc, "Not Found")
+		return
+	}
+	writeJSON(w, http.StatusOK, f.refJSON(rp, branch))
+}
+
+// createRef implements POST /repos/{owner}/{repo}/git/refs for branches.
+func (f *Fake) createRef(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/git/refs#create-a-reference"
+	var in struct {
+		Ref *string `json:"ref"`
+		SHA *string `json:"sha"`
+	}
+	if !decode(w, r, doc, &in) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	switch {
+	case rp == nil:
+		apiError(w, http.StatusNotFound, doc, "Not Found")
+		return
+	case in.Ref == nil:
+		notSupplied(w, doc, "ref")
+		return
+	case in.SHA == nil:
+		notSupplied(w, doc, "sha")
+		return
+	}
+	branch, ok := strings.CutPrefix(*in.Ref, "refs/heads/")
+	if !ok || branch == "" {
+		apiError(w, http.StatusUnprocessableEntity, doc, "Reference name must start with 'refs/' and have at least two slashes.")
+		return
+	}
+	if _, exists := rp.branches[branch]; exists {
+		apiError(w, http.StatusUnprocessableEntity, doc, "Reference already exists")
+		return
+	}
+	if rp.commits[strings.ToLower(*in.SHA)] == nil {
+		apiError(w, http.StatusUnprocessableEntity, doc, "Object does not exist")
+		return
+	}
+	rp.branches[branch] = strings.ToLower(*in.SHA)
+	ref := f.refJSON(rp, branch)
+	w.Header().Set("Location", ref.URL)
+	writeJSON(w, http.StatusCreated, ref)
+}
+
+// deleteRef implements DELETE /repos/{owner}/{repo}/git/refs/{ref}. As on
+// GitHub, deleting a branch closes the open pull requests from or into it.
+func (f *Fake) deleteRef(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/git/refs#delete-a-reference"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	if rp == nil {
+		apiError(w, http.StatusNotFound, doc, "Not Found")
+		return
+	}
+	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")
+	if _, exists := rp.branches[branch]; !ok || !exists {
+		apiError(w, http.StatusUnprocessableEntity, doc, "Reference does not exist")
+		return
+	}
+	delete(rp.branches, branch)
+	for _, p := range rp.pulls {
+		if p.state == "open" && (p.head == branch || p.base == branch) {
+			f.closePull(p)
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiURL is the API URL of path under rp.
+func (f *Fake) apiURL(rp *repository, path string) string {
+	return f.srv.URL + "/repos/" + rp.fullName() + "/" + path
+}
+
+// webURL is the github.com URL of path under rp.
+func (rp *repository) webURL(path string) string {
+	return "https://github.com/" + rp.fullName() + "/" + path
+}
+
+func (rp *repository) fullName() string { return rp.owner + "/" + rp.name }
+
+// stamp is the fake's time now, as GitHub gives it: UTC, to the second.
+// f.mu must be held.
+func (f *Fake) stamp() time.Time { return f.now().UTC().Truncate(time.Second) }
