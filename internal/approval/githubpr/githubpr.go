@@ -26,6 +26,7 @@ import (
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/github"
+	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/store"
 )
 
@@ -49,9 +50,9 @@ type Client interface {
 // BranchPrefix starts the branches pier creates for run requests.
 const BranchPrefix = "pier/run/"
 
-// RunsDir is the catalog directory of run request files. The loader
-// skips it: a request is not catalog data.
-const RunsDir = "runs"
+// RunsDir is the catalog directory of run request files, which the
+// loader skips.
+const RunsDir = loader.RunsDir
 
 // StatusContext names the commit status pier sets on a decision.
 const StatusContext = "pier/approval"
