@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -148,6 +149,33 @@ func (rp *repository) run(id int64) *WorkflowRun {
 // workflow with `run-name: ${{ inputs.port_run_id }}`: the value of the
 // first input (by name) whose name contains "run_id", or the workflow's
 // name when there is none.
+// hold holds the answers to workflow dispatches.
+type hold struct {
+	dispatched chan int64
+	release    chan struct{}
+}
+
+// HoldDispatches makes every later workflow dispatch take effect (the
+// run is created) and then wait for release before GitHub answers; each
+// held dispatch's run id is sent on the returned channel. It stands in
+// for the moment a crash would lose: GitHub has started the workflow,
+// the client has not heard.
+func (f *Fake) HoldDispatches() (dispatched <-chan int64, release func()) {
+	h := &hold{dispatched: make(chan int64, 16), release: make(chan struct{})}
+	f.mu.Lock()
+	f.hold = h
+	f.mu.Unlock()
+	var once sync.Once
+	return h.dispatched, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.hold = nil
+			f.mu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
 func (f *Fake) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event"
 	var in struct {
@@ -217,6 +245,16 @@ func (f *Fake) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 	rp.runs = append(rp.runs, run)
 	rp.dispatches = append(rp.dispatches, Dispatch{Workflow: wf.file, Ref: *in.Ref, Inputs: inputs, RunID: run.ID})
 
+	if h := f.hold; h != nil {
+		// The dispatch took effect; the answer waits for the test.
+		f.mu.Unlock()
+		h.dispatched <- run.ID
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+		f.mu.Lock()
+	}
 	if f.dispatch == DispatchReturnsRun && in.ReturnRunDetails != nil && *in.ReturnRunDetails {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"workflow_run_id": run.ID,

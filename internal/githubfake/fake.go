@@ -49,6 +49,7 @@ type Fake struct {
 	statuses map[string][]Status
 	teams    map[string]string // membership state by teamKey
 	dispatch DispatchMode
+	hold     *hold
 	failures []failure
 	nextID   int64
 	rate     rateLimit
