@@ -113,7 +113,7 @@ func TestCheckRecheckDecidedFinish(t *testing.T) {
 	if d := check(); d.Outcome != approval.Pending {
 		t.Fatalf("no reviews: %v", d.Outcome)
 	}
-	fx.fake.Review("acme", "catalog", n, "alice", "APPROVED") // the requester
+	fx.fake.Review("acme", "catalog", n, "alice", "APPROVED")   // the requester
 	fx.fake.Review("acme", "catalog", n, "mallory", "APPROVED") // not in the team
 	if d := check(); d.Outcome != approval.Pending {
 		t.Fatalf("requester and non-member approvals counted: %+v", d)
