@@ -213,7 +213,7 @@ func (e *Engine) dispatch(ctx context.Context, run store.Run, a *catalog.Action)
 	}
 	d.Run = run
 	started, err := disp.Dispatch(ctx, d)
-	return e.recordDispatch(ctx, run, a, started, err, e.opts.Now().Sub(now))
+	return e.recordDispatch(ctx, run, a, started, err, e.opts.Now().Sub(now), "")
 }
 
 // recoverDispatch handles a run whose dispatch started and has no
@@ -230,7 +230,7 @@ func (e *Engine) recoverDispatch(ctx context.Context, run store.Run, a *catalog.
 	case err != nil:
 		return false, fmt.Errorf("look for the interrupted dispatch: %w", err)
 	case found:
-		return e.recordDispatch(ctx, run, a, started, nil, 0)
+		return e.recordDispatch(ctx, run, a, started, nil, 0, "the interrupted dispatch started a workflow run: ")
 	}
 	if e.opts.Now().Sub(run.Dispatch.StartedAt) < e.opts.RedispatchAfter {
 		return false, nil // GitHub may not have created the workflow run yet
@@ -243,12 +243,12 @@ func (e *Engine) recoverDispatch(ctx context.Context, run store.Run, a *catalog.
 	d.Run = run
 	t0 := e.opts.Now()
 	started, err = disp.Dispatch(ctx, d)
-	return e.recordDispatch(ctx, run, a, started, err, e.opts.Now().Sub(t0))
+	return e.recordDispatch(ctx, run, a, started, err, e.opts.Now().Sub(t0), "")
 }
 
 // recordDispatch writes a dispatch's outcome. An unknown outcome keeps
 // the run dispatching, to be looked for.
-func (e *Engine) recordDispatch(ctx context.Context, run store.Run, a *catalog.Action, s Started, derr error, took time.Duration) (bool, error) {
+func (e *Engine) recordDispatch(ctx context.Context, run store.Run, a *catalog.Action, s Started, derr error, took time.Duration, how string) (bool, error) {
 	if e.opts.Metrics != nil && took > 0 {
 		e.opts.Metrics.Dispatched(run.Action, a.InvocationMethod.Type, took, derr)
 	}
@@ -273,7 +273,7 @@ func (e *Engine) recordDispatch(ctx context.Context, run store.Run, a *catalog.A
 	if s.Link != "" {
 		run.Link = s.Link
 	}
-	ev := store.RunEvent{Actor: "pier", To: store.RunDispatched, Note: "dispatched " + describeInvocation(a)}
+	ev := store.RunEvent{Actor: "pier", To: store.RunDispatched, Note: how + "dispatched " + describeInvocation(a)}
 	if s.Final != "" {
 		ev.To, run.Summary = s.Final, s.Summary
 	}

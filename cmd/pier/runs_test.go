@@ -1,0 +1,565 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/githubfake"
+)
+
+const runsCatalog = `
+blueprints: environment: {
+	title: "Environment"
+	schema: properties: type: {type: "string", enum: ["production", "ephemeral"]}
+}
+entities: environment: "preview-42": properties: type: "ephemeral"
+
+// The seed's TTL: up to 5 days runs at once, more needs the platform team.
+actions: extend_ttl: {
+	title: "Extend TTL"
+	trigger: {
+		type: "self-service", operation: "DAY-2", blueprintIdentifier: "environment"
+		userInputs: {properties: days: {type: "number", minimum: 1, maximum: 30}, required: ["days"]}
+	}
+	approval: {
+		approvals: 1
+		approvers: teams: ["platform"]
+		when: {combinator: "and", rules: [{property: "days", operator: ">", value: 5}]}
+	}
+	invocationMethod: {
+		type: "GITHUB", org: "acme", repo: "workflows", workflow: "extend.yml"
+		workflowInputs: {pier_run_id: "{{ .run.id }}", environment: "{{ .entity.identifier }}", days: "{{ .inputs.days }}"}
+	}
+}
+actions: hasty: {
+	trigger: {type: "self-service", operation: "CREATE", blueprintIdentifier: "environment"}
+	approval: {approvals: 1, expiresIn: "2s"}
+	invocationMethod: {type: "GITHUB", org: "acme", repo: "workflows", workflow: "extend.yml"}
+}
+`
+
+const (
+	runsWebhookSecret = "hook-secret"
+	runsClientSecret  = "alice-secret"
+)
+
+type runsEnv struct {
+	t     *testing.T
+	fake  *githubfake.Fake
+	repo  *gitRepo
+	td    *testDaemon
+	db    string
+	token string
+	extra []string
+}
+
+// newRunsEnv is a catalog repository (git, over file://), the GitHub
+// fake standing in for github.com (the catalog as acme/catalog, the
+// workflows repository, the platform team) and pier serving both.
+func newRunsEnv(t *testing.T, extra ...string) *runsEnv {
+	t.Helper()
+	f := githubfake.New()
+	t.Cleanup(f.Close)
+	f.RequireToken("ghs_runs")
+	f.AddRepo("acme", "catalog")
+	f.AddRepo("acme", "workflows")
+	f.AddWorkflow("acme", "workflows", "extend.yml")
+	f.AddTeamMember("acme", "platform", "pat", "active")
+	f.AddTeamMember("acme", "platform", "sam", "active")
+	e := &runsEnv{t: t, fake: f, repo: newGitRepo(t), db: filepath.Join(t.TempDir(), "pier.db"), extra: extra}
+	e.repo.commit("catalog", map[string]string{"catalog.cue": runsCatalog})
+	e.start()
+	return e
+}
+
+func (e *runsEnv) args() []string {
+	return append([]string{
+		"--repo", "file://" + e.repo.bare, "--db", e.db, "--cache-dir", filepath.Join(filepath.Dir(e.db), "git"),
+		"--github-api-url", e.fake.URL(), "--github-token", "ghs_runs", "--github-repo", "acme/catalog",
+		"--webhook-secret", runsWebhookSecret, "--client-id", "alice", "--client-secret", runsClientSecret,
+		"--anonymous-reads",
+	}, e.extra...)
+}
+
+func (e *runsEnv) start() {
+	e.t.Helper()
+	e.td = startDaemon(e.t, e.args()...)
+	e.td.waitFor(e.t, "the catalog", func(st map[string]any) bool { return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != "" })
+	code, body := e.call("POST", "/v1/auth/access_token", "", map[string]any{"clientId": "alice", "clientSecret": runsClientSecret})
+	if code != 200 {
+		e.t.Fatalf("token: %d %v", code, body)
+	}
+	e.token = body["accessToken"].(string)
+}
+
+func (e *runsEnv) call(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, e.td.url+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// request asks for a run through Port's API.
+func (e *runsEnv) request(action, entity string, inputs map[string]any) map[string]any {
+	e.t.Helper()
+	body := map[string]any{"properties": inputs}
+	if entity != "" {
+		body["entity"] = entity
+	}
+	code, out := e.call("POST", "/v1/actions/"+action+"/runs", e.token, body)
+	if code != http.StatusAccepted {
+		e.t.Fatalf("request %s: %d %v", action, code, out)
+	}
+	return out["run"].(map[string]any)
+}
+
+func (e *runsEnv) run(id string) map[string]any {
+	e.t.Helper()
+	code, out := e.call("GET", "/v1/actions/runs/"+id, "", nil)
+	if code != 200 {
+		e.t.Fatalf("get run %s: %d %v", id, code, out)
+	}
+	return out["run"].(map[string]any)
+}
+
+// waitRun waits until the run satisfies cond.
+func (e *runsEnv) waitRun(id, what string, cond func(run map[string]any) bool) map[string]any {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		run := e.run(id)
+		if cond(run) {
+			return run
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for run %s to be %s: %v", id, what, run)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *runsEnv) waitStatus(id, status string) map[string]any {
+	e.t.Helper()
+	return e.waitRun(id, status, func(r map[string]any) bool { return r["status"] == status })
+}
+
+// pullRequest waits for the run's pull request and returns its number.
+func (e *runsEnv) pullRequest(id string) int {
+	e.t.Helper()
+	run := e.waitRun(id, "with a pull request", func(r map[string]any) bool {
+		ap, _ := r["approval"].(map[string]any)
+		return ap != nil && ap["ref"] != nil && ap["ref"] != ""
+	})
+	n, err := strconv.Atoi(run["approval"].(map[string]any)["ref"].(string))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// example loads a payload from the shared GitHub webhook examples and
+// lets the test change what it needs.
+func (e *runsEnv) example(name string, edit func(p map[string]any)) []byte {
+	e.t.Helper()
+	raw, err := os.ReadFile("../../../shared/github-webhook-examples/" + name)
+	if err != nil {
+		e.t.Fatalf("the shared webhook examples are not beside the checkout: %v", err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(raw, &p); err != nil {
+		e.t.Fatal(err)
+	}
+	repo := p["repository"].(map[string]any)
+	repo["name"], repo["full_name"] = "catalog", "acme/catalog"
+	repo["owner"].(map[string]any)["login"] = "acme"
+	edit(p)
+	out, _ := json.Marshal(p)
+	return out
+}
+
+// deliverHook posts a signed webhook and expects it accepted.
+func (e *runsEnv) deliverHook(event string, body []byte) {
+	e.t.Helper()
+	code, out := e.td.deliver(e.t, event, fmt.Sprintf("runs-%d", deliveries.Add(1)), body, runsWebhookSecret)
+	if code != http.StatusOK && code != http.StatusAccepted && code != http.StatusNoContent {
+		e.t.Fatalf("webhook %s: %d %v", event, code, out)
+	}
+}
+
+// review submits a review on GitHub and delivers the webhook GitHub
+// would send for it.
+func (e *runsEnv) review(n int, user, state string) {
+	e.t.Helper()
+	e.fake.Review("acme", "catalog", n, user, state)
+	pr, _ := e.fake.PullRequest("acme", "catalog", n)
+	e.deliverHook("pull_request_review", e.example("pull_request_review.submitted.json", func(p map[string]any) {
+		rv := p["review"].(map[string]any)
+		rv["state"], rv["commit_id"] = strings.ToLower(state), pr.HeadSHA
+		rv["user"].(map[string]any)["login"] = user
+		p["pull_request"].(map[string]any)["number"] = n
+	}))
+}
+
+// workflowRun moves the workflow run on GitHub and delivers the
+// workflow_run webhook.
+func (e *runsEnv) workflowRun(id int64, status, conclusion string) {
+	e.t.Helper()
+	e.fake.SetRunStatus("acme", "workflows", id, status, conclusion)
+	wr, _ := e.fake.Run("acme", "workflows", id)
+	e.deliverHook("workflow_run", e.example("workflow_run.completed.json", func(p map[string]any) {
+		p["action"] = map[string]string{"in_progress": "in_progress", "completed": "completed"}[status]
+		r := p["workflow_run"].(map[string]any)
+		r["id"], r["display_title"], r["status"], r["html_url"] = id, wr.DisplayTitle, status, wr.HTMLURL
+		if conclusion == "" {
+			r["conclusion"] = nil
+		} else {
+			r["conclusion"] = conclusion
+		}
+	}))
+}
+
+func statuses(run map[string]any) string {
+	var out []string
+	for _, ev := range run["events"].([]any) {
+		if to, _ := ev.(map[string]any)["to"].(string); to != "" {
+			out = append(out, to)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func TestRunApprovedOnAPullRequest(t *testing.T) {
+	e := newRunsEnv(t)
+	run := e.request("extend_ttl", "preview-42", map[string]any{"days": 10})
+	id := run["id"].(string)
+	if run["status"] != "WAITING_FOR_APPROVAL" {
+		t.Fatalf("status %v", run["status"])
+	}
+	n := e.pullRequest(id)
+	pr, _ := e.fake.PullRequest("acme", "catalog", n)
+	if pr.Head != "pier/run/"+id || !strings.Contains(pr.Body, "@acme/platform") || len(pr.RequestedTeams) != 1 {
+		t.Fatalf("pull request %+v", pr)
+	}
+	if _, ok := e.fake.File("acme", "catalog", pr.Head, "runs/"+id+".json"); !ok {
+		t.Fatal("the pull request does not add the run request file")
+	}
+
+	// The requester's own approval and an outsider's do not count.
+	e.review(n, "alice", "APPROVED")
+	e.review(n, "mallory", "APPROVED")
+	time.Sleep(200 * time.Millisecond)
+	if got := e.run(id)["status"]; got != "WAITING_FOR_APPROVAL" {
+		t.Fatalf("approved by the requester or an outsider: %v", got)
+	}
+	if d := e.fake.Dispatches("acme", "workflows"); len(d) != 0 {
+		t.Fatalf("dispatched before approval: %v", d)
+	}
+
+	e.review(n, "pat", "APPROVED")
+	run = e.waitStatus(id, "DISPATCHED")
+	ds := e.fake.Dispatches("acme", "workflows")
+	if len(ds) != 1 || ds[0].Inputs["pier_run_id"] != id || ds[0].Inputs["days"] != "10" || ds[0].Inputs["environment"] != "preview-42" {
+		t.Fatalf("dispatches %+v", ds)
+	}
+	if run["link"].([]any)[0] != fmt.Sprintf("https://github.com/acme/workflows/actions/runs/%d", ds[0].RunID) {
+		t.Fatalf("link %v", run["link"])
+	}
+	e.waitRun(id, "with its pull request closed", func(r map[string]any) bool {
+		ap := r["approval"].(map[string]any)
+		return ap["finishedAt"] != nil
+	})
+	pr, _ = e.fake.PullRequest("acme", "catalog", n)
+	all := strings.Join(pr.Comments, "\n")
+	if pr.State != "closed" || !strings.Contains(all, "Approved by @pat") || !strings.Contains(all, "was dispatched") {
+		t.Fatalf("pull request after dispatch: %s %q", pr.State, pr.Comments)
+	}
+
+	e.workflowRun(ds[0].RunID, "in_progress", "")
+	e.waitStatus(id, "IN_PROGRESS")
+	e.workflowRun(ds[0].RunID, "completed", "success")
+	run = e.waitStatus(id, "SUCCESS")
+	if got := statuses(run); got != "WAITING_FOR_APPROVAL,APPROVED,DISPATCHED,IN_PROGRESS,SUCCESS" {
+		t.Fatalf("history %s", got)
+	}
+	// A finished run is frozen.
+	if code, _ := e.call("PATCH", "/v1/actions/runs/"+id, e.token, map[string]any{"status": "FAILURE"}); code != http.StatusConflict {
+		t.Fatalf("PATCH on a finished run: %d", code)
+	}
+	if len(e.fake.Dispatches("acme", "workflows")) != 1 {
+		t.Fatal("dispatched twice")
+	}
+	metrics := scrape(t, e.td)
+	for _, want := range []string{`pier_action_runs_total{action="extend_ttl",status="SUCCESS"} 1`, `pier_action_approval_wait_seconds_count{action="extend_ttl",outcome="approved"} 1`, `pier_action_dispatch_duration_seconds_count{method="GITHUB"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestRunWithoutApprovalReportedByTheWorkflow(t *testing.T) {
+	e := newRunsEnv(t)
+	// 422 names the input.
+	code, out := e.call("POST", "/v1/actions/extend_ttl/runs", e.token, map[string]any{"entity": "preview-42", "properties": map[string]any{"days": 31}})
+	if code != http.StatusUnprocessableEntity || out["field"] != "days" {
+		t.Fatalf("bad input: %d %v", code, out)
+	}
+	run := e.request("extend_ttl", "preview-42", map[string]any{"days": 2})
+	id := run["id"].(string)
+	e.waitStatus(id, "DISPATCHED")
+	// The workflow reports back as it would to Port.
+	code, out = e.call("PATCH", "/v1/actions/runs/"+id, e.token, map[string]any{"statusLabel": "Extending", "link": []string{"https://ci.example/1"}})
+	if code != 200 || out["run"].(map[string]any)["status"] != "IN_PROGRESS" {
+		t.Fatalf("report: %d %v", code, out)
+	}
+	if code, out = e.call("POST", "/v1/actions/runs/"+id+"/logs", e.token, map[string]any{"message": "extended to Friday"}); code != http.StatusCreated {
+		t.Fatalf("log: %d %v", code, out)
+	}
+	code, out = e.call("POST", "/v1/actions/runs/"+id+"/logs", e.token, map[string]any{"message": "done", "terminationStatus": "SUCCESS"})
+	if code != http.StatusCreated || out["run"].(map[string]any)["status"] != "SUCCESS" {
+		t.Fatalf("terminating log: %d %v", code, out)
+	}
+	_, logs := e.call("GET", "/v1/actions/runs/"+id+"/logs", "", nil)
+	if n := len(logs["runLogs"].([]any)); n != 2 {
+		t.Fatalf("%d logs", n)
+	}
+	if _, out := e.call("GET", "/v1/actions/runs?action=extend_ttl&status=SUCCESS", "", nil); len(out["runs"].([]any)) != 1 {
+		t.Fatalf("list: %v", out)
+	}
+}
+
+func TestRunDeclinedOnAPullRequest(t *testing.T) {
+	e := newRunsEnv(t)
+	id := e.request("extend_ttl", "preview-42", map[string]any{"days": 14})["id"].(string)
+	n := e.pullRequest(id)
+	e.review(n, "mallory", "CHANGES_REQUESTED") // not allowed: ignored
+	e.review(n, "sam", "APPROVED")
+	e.waitStatus(id, "DISPATCHED")
+
+	id = e.request("extend_ttl", "preview-42", map[string]any{"days": 20})["id"].(string)
+	n = e.pullRequest(id)
+	e.review(n, "pat", "CHANGES_REQUESTED")
+	run := e.waitStatus(id, "DECLINED")
+	if by := run["approval"].(map[string]any)["decidedBy"]; by != "pat" {
+		t.Fatalf("declined by %v", by)
+	}
+	e.waitRun(id, "closed", func(r map[string]any) bool { return r["approval"].(map[string]any)["finishedAt"] != nil })
+	if pr, _ := e.fake.PullRequest("acme", "catalog", n); pr.State != "closed" || !strings.Contains(strings.Join(pr.Comments, "\n"), "Declined by @pat") {
+		t.Fatalf("pull request %+v", pr)
+	}
+	if got := len(e.fake.Dispatches("acme", "workflows")); got != 1 {
+		t.Fatalf("%d dispatches, want only the first run's", got)
+	}
+
+	// Closing the pull request declines too (the pull_request webhook is
+	// the hint; the state comes from the API).
+	id = e.request("extend_ttl", "preview-42", map[string]any{"days": 9})["id"].(string)
+	n = e.pullRequest(id)
+	e.fake.ClosePR("acme", "catalog", n)
+	e.deliverHook("pull_request", e.example("pull_request.closed.json", func(p map[string]any) {
+		p["number"] = n
+		p["pull_request"].(map[string]any)["number"] = n
+	}))
+	e.waitStatus(id, "DECLINED")
+}
+
+func TestRunApprovalExpires(t *testing.T) {
+	e := newRunsEnv(t, "--runs-poll", "@every 1s")
+	id := e.request("hasty", "", nil)["id"].(string)
+	n := e.pullRequest(id)
+	run := e.waitStatus(id, "EXPIRED")
+	if !strings.Contains(statuses(run), "WAITING_FOR_APPROVAL,EXPIRED") {
+		t.Fatalf("history %s", statuses(run))
+	}
+	e.waitRun(id, "closed", func(r map[string]any) bool { return r["approval"].(map[string]any)["finishedAt"] != nil })
+	if pr, _ := e.fake.PullRequest("acme", "catalog", n); pr.State != "closed" {
+		t.Fatalf("pull request still %s", pr.State)
+	}
+	// A late approval changes nothing.
+	e.review(n, "pat", "APPROVED")
+	time.Sleep(100 * time.Millisecond)
+	if got := e.run(id)["status"]; got != "EXPIRED" || len(e.fake.Dispatches("acme", "workflows")) != 0 {
+		t.Fatalf("late approval: %v", got)
+	}
+}
+
+func TestRunRequestedByPullRequest(t *testing.T) {
+	e := newRunsEnv(t)
+	// A person asks for the run GitOps-style: a pull request adding a
+	// run request file.
+	e.fake.Commit("acme", "catalog", "ask-ttl", map[string][]byte{
+		"runs/preview-42-ttl.json": []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 12}}`),
+	})
+	n := e.fake.OpenPullRequest("acme", "catalog", "kim", "ask-ttl", "main", "Extend preview-42", "")
+	e.deliverHook("pull_request", e.example("pull_request.opened.json", func(p map[string]any) {
+		p["number"] = n
+		pr := p["pull_request"].(map[string]any)
+		pr["number"], pr["state"] = n, "open"
+		pr["user"].(map[string]any)["login"] = "kim"
+		head, _ := e.fake.Branch("acme", "catalog", "ask-ttl")
+		pr["head"].(map[string]any)["ref"], pr["head"].(map[string]any)["sha"] = "ask-ttl", head
+		pr["base"].(map[string]any)["ref"] = "main"
+	}))
+	var id string
+	deadline := time.Now().Add(10 * time.Second)
+	for id == "" && time.Now().Before(deadline) {
+		_, out := e.call("GET", "/v1/actions/runs?action=extend_ttl", "", nil)
+		if rs := out["runs"].([]any); len(rs) == 1 {
+			id = rs[0].(map[string]any)["id"].(string)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if id == "" {
+		t.Fatal("no run for the pull request")
+	}
+	run := e.run(id)
+	if run["createdBy"] != "kim" || run["source"] != "pull_request" || run["approval"].(map[string]any)["ref"] != strconv.Itoa(n) {
+		t.Fatalf("run %v", run)
+	}
+	e.review(n, "pat", "APPROVED")
+	e.waitStatus(id, "DISPATCHED")
+
+	// A bad request is answered on its pull request.
+	e.fake.Commit("acme", "catalog", "ask-bad", map[string][]byte{
+		"runs/bad.json": []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 99}}`),
+	})
+	m := e.fake.OpenPullRequest("acme", "catalog", "kim", "ask-bad", "main", "Too long", "")
+	e.deliverHook("pull_request", e.example("pull_request.opened.json", func(p map[string]any) {
+		p["number"] = m
+		pr := p["pull_request"].(map[string]any)
+		pr["number"], pr["state"] = m, "open"
+		head, _ := e.fake.Branch("acme", "catalog", "ask-bad")
+		pr["head"].(map[string]any)["ref"], pr["head"].(map[string]any)["sha"] = "ask-bad", head
+		pr["base"].(map[string]any)["ref"] = "main"
+	}))
+	pr, _ := e.fake.PullRequest("acme", "catalog", m)
+	if !strings.Contains(strings.Join(pr.Comments, "\n"), "runs/bad.json (days)") {
+		t.Fatalf("comments %q", pr.Comments)
+	}
+}
+
+// TestRunDispatchSurvivesACrash kills pier (SIGKILL, a real separate
+// process) after GitHub took the dispatch and before pier heard back,
+// restarts it, and checks that the run ends up dispatched exactly once.
+func TestRunDispatchSurvivesACrash(t *testing.T) {
+	if os.Getenv("PIER_TEST_NO_SUBPROCESS") != "" {
+		t.Skip("subprocesses disabled")
+	}
+	e := newRunsEnv(t)
+	e.td.stop() // the crash test runs pier as a process it can kill
+
+	held, release := e.fake.HoldDispatches()
+	defer release()
+	bin := os.Args[0]
+	proc := exec.Command(bin, "-test.run=^TestPierProcess$")
+	proc.Env = append(os.Environ(), "PIER_TEST_PROCESS="+strings.Join(append([]string{"serve"}, e.args()...), "\x1f"))
+	logs := &syncBuffer{}
+	proc.Stdout, proc.Stderr = logs, logs
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Process.Kill()
+	addr := waitForAddr(t, logs)
+	e.td = &testDaemon{url: "http://" + addr}
+	e.td.waitFor(t, "the catalog", func(st map[string]any) bool { return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != "" })
+	_, tok := e.call("POST", "/v1/auth/access_token", "", map[string]any{"clientId": "alice", "clientSecret": runsClientSecret})
+	e.token = tok["accessToken"].(string)
+	id := e.request("extend_ttl", "preview-42", map[string]any{"days": 1})["id"].(string)
+
+	select {
+	case <-held:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no dispatch reached GitHub; pier said:\n%s", logs.String())
+	}
+	run := e.run(id)
+	if run["status"] != "APPROVED" || run["dispatch"] == nil {
+		t.Fatalf("before the crash the run should be dispatching: %v", run)
+	}
+	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+	release()
+
+	e.start() // the same database, in-process this time
+	run = e.waitStatus(id, "DISPATCHED")
+	ds := e.fake.Dispatches("acme", "workflows")
+	if len(ds) != 1 || ds[0].Inputs["pier_run_id"] != id {
+		t.Fatalf("dispatches after restart: %+v", ds)
+	}
+	if run["link"].([]any)[0] != fmt.Sprintf("https://github.com/acme/workflows/actions/runs/%d", ds[0].RunID) {
+		t.Fatalf("the recovered run does not link its workflow run: %v", run)
+	}
+	if !strings.Contains(fmt.Sprint(run["events"]), "the interrupted dispatch started a workflow run") {
+		t.Fatalf("events %v", run["events"])
+	}
+}
+
+// TestPierProcess is pier's main, run as a child process by crash tests.
+func TestPierProcess(t *testing.T) {
+	args := os.Getenv("PIER_TEST_PROCESS")
+	if args == "" {
+		t.Skip("only as a child process")
+	}
+	os.Exit(run(t.Context(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+}
+
+// waitForAddr reads the child's "API http://ADDR/v1/blueprints" line.
+func waitForAddr(t *testing.T, logs *syncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if _, rest, ok := strings.Cut(line, "API      http://"); ok {
+				return strings.TrimSuffix(rest, "/v1/blueprints")
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("pier did not start:\n%s", logs.String())
+	return ""
+}
+
+// syncBuffer is a buffer a child process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
