@@ -95,7 +95,9 @@ func (e *runsEnv) args() []string {
 func (e *runsEnv) start() {
 	e.t.Helper()
 	e.td = startDaemon(e.t, e.args()...)
-	e.td.waitFor(e.t, "the catalog", func(st map[string]any) bool { return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != "" })
+	e.td.waitFor(e.t, "the catalog", func(st map[string]any) bool {
+		return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != ""
+	})
 	code, body := e.call("POST", "/v1/auth/access_token", "", map[string]any{"clientId": "alice", "clientSecret": runsClientSecret})
 	if code != 200 {
 		e.t.Fatalf("token: %d %v", code, body)
@@ -487,7 +489,9 @@ func TestRunDispatchSurvivesACrash(t *testing.T) {
 	defer proc.Process.Kill()
 	addr := waitForAddr(t, logs)
 	e.td = &testDaemon{url: "http://" + addr}
-	e.td.waitFor(t, "the catalog", func(st map[string]any) bool { return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != "" })
+	e.td.waitFor(t, "the catalog", func(st map[string]any) bool {
+		return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != ""
+	})
 	_, tok := e.call("POST", "/v1/auth/access_token", "", map[string]any{"clientId": "alice", "clientSecret": runsClientSecret})
 	e.token = tok["accessToken"].(string)
 	id := e.request("extend_ttl", "preview-42", map[string]any{"days": 1})["id"].(string)
