@@ -26,6 +26,9 @@ commands:
   diff --base REV [--head REV] [--repo DIR]
                             the entity-level plan between two git revisions
   serve [options]           follow a catalog repository and serve its state (API, webhooks, metrics)
+  run ACTION [--entity ID] [--input NAME=VALUE ...] [--wait]
+                            request a self-service action run from a pier server
+  receive [--listen ADDR]   print the webhooks pier sends (develop webhook actions locally)
   schema vendor [DIR]       vendor pier's CUE schema into DIR/cue.mod/pkg for the cue tool
   version                   print the version
 
@@ -55,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDiff(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "run":
+		return runRun(ctx, args[1:], stdout, stderr)
+	case "receive":
+		return runReceive(ctx, args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

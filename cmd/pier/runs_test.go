@@ -567,3 +567,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestPierRunCLI(t *testing.T) {
+	// No workflow_run webhook here: pier polls the workflow run.
+	e := newRunsEnv(t, "--runs-poll", "@every 1s")
+	cli := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), append([]string{"run"}, append(args, "--url", e.td.url, "--client-id", "alice", "--client-secret", runsClientSecret)...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, _, stderr := cli("extend_ttl", "--entity", "preview-42", "--input", "days=31")
+	if code != 2 || !strings.Contains(stderr, "Unprocessable Entity (days)") {
+		t.Fatalf("bad input: exit %d, %s", code, stderr)
+	}
+	code, _, stderr = cli("extend_ttl", "--entity", "preview-42", "--input", "days")
+	if code != 2 || !strings.Contains(stderr, "want NAME=VALUE") {
+		t.Fatalf("malformed input: exit %d, %s", code, stderr)
+	}
+
+	// The workflow finishes once it is dispatched; no webhook tells pier.
+	go func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if ds := e.fake.Dispatches("acme", "workflows"); len(ds) == 1 {
+				e.fake.SetRunStatus("acme", "workflows", ds[0].RunID, "completed", "success")
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	code, stdout, stderr := cli("extend_ttl", "--entity", "preview-42", "--input", "days=2", "--wait")
+	if code != 0 || !strings.Contains(stdout, "DISPATCHED") || !strings.Contains(stdout, "SUCCESS") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
