@@ -597,7 +597,7 @@ func TestPierRunCLI(t *testing.T) {
 		}
 	}()
 	code, stdout, stderr := cli("extend_ttl", "--entity", "preview-42", "--input", "days=2", "--wait")
-	if code != 0 || !strings.Contains(stdout, "DISPATCHED") || !strings.Contains(stdout, "SUCCESS") {
+	if code != 0 || !strings.Contains(stdout, "SUCCESS https://github.com/acme/workflows/actions/runs/") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
