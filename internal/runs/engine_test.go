@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/approval"
+	"github.com/pierhq/pier/internal/approval/httpcap"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/state"
@@ -537,5 +538,106 @@ func TestNotifications(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("no notification saying %q in:\n%s", want, all)
 		}
+	}
+}
+
+// board is a ServiceNow-like change board: change requests with an
+// approval field a test sets.
+type board struct {
+	mu       sync.Mutex
+	approval map[string]string // sys_id -> requested|approved|rejected
+	bodies   []map[string]any
+	calls    []string
+}
+
+func (b *board) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, r.Method+" "+r.URL.Path)
+	if r.Header.Get("Authorization") != "Bearer board-token" {
+		http.Error(w, `{"error": "unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	id := strings.TrimPrefix(r.URL.Path, "/api/now/table/change_request/")
+	switch {
+	case r.Method == "POST":
+		var body map[string]any
+		json.NewDecoder(r.Body).Decode(&body)
+		b.bodies = append(b.bodies, body)
+		id = "chg" + strings.Repeat("0", 3) + string(rune('0'+len(b.bodies)))
+		b.approval[id] = "requested"
+	case r.Method == "GET" && b.approval[id] == "":
+		http.Error(w, `{"error": "no such change"}`, http.StatusNotFound)
+		return
+	case r.Method == "PATCH" || r.Method == "DELETE":
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"result": map[string]any{"sys_id": id, "number": "CHG" + id, "approval": b.approval[id]}})
+}
+
+func (b *board) set(id, approval string) {
+	b.mu.Lock()
+	b.approval[id] = approval
+	b.mu.Unlock()
+}
+
+func TestDeclaredHTTPApprovalSystem(t *testing.T) {
+	ctx := context.Background()
+	bd := &board{approval: map[string]string{}}
+	srv := httptest.NewServer(bd)
+	defer srv.Close()
+	var e *env
+	e = newEnv(t, func(o *Options) {
+		o.Secrets = map[string]string{"BOARD_URL": srv.URL, "BOARD_TOKEN": "board-token"}
+		inapp := o.Systems
+		o.Systems = func(name string) (approval.System, error) {
+			if name != "http:change-board" {
+				return inapp(name)
+			}
+			def := o.Catalog().ApprovalSystems["change-board"]
+			c, err := httpcap.New(def, httpcap.Options{Secrets: func(n string) (string, bool) { v, ok := o.Secrets[n]; return v, ok }})
+			if err != nil {
+				return nil, err
+			}
+			return approval.HTTPSystem{Client: c, Name: name, Data: e.eng.TemplateData}, nil
+		}
+	})
+	run := e.request(t, Request{Action: "board_change", Inputs: map[string]any{"days": json.Number("4")}})
+	if run.Status != store.RunWaitingForApproval || run.Approval.Ref != "chg0001" || run.Approval.URL != srv.URL+"/change/chg0001" {
+		t.Fatalf("run %s approval %+v", run.Status, run.Approval)
+	}
+	if got := bd.bodies[0]; got["correlation_id"] != run.ID || got["short_description"] != "board_change requested by alice" || got["days"] != float64(4) {
+		t.Fatalf("creation body %v", got)
+	}
+	// The schedule polls; still requested.
+	if err := e.eng.PollSystem(ctx, "http:change-board"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.st.Run(ctx, run.ID); r.Status != store.RunWaitingForApproval {
+		t.Fatalf("status %s", r.Status)
+	}
+	bd.set("chg0001", "approved")
+	if err := e.eng.PollSystem(ctx, "http:change-board"); err != nil {
+		t.Fatal(err)
+	}
+	run, _ = e.st.Run(ctx, run.ID)
+	if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 || run.Approval.Reason != "CHGchg0001" {
+		t.Fatalf("after approval: %s %+v", run.Status, run.Approval)
+	}
+	// Post-apply told the board.
+	if last := bd.calls[len(bd.calls)-1]; last != "PATCH /api/now/table/change_request/chg0001" {
+		t.Fatalf("calls %v", bd.calls)
+	}
+
+	rejected := e.request(t, Request{Action: "board_change"})
+	bd.set(rejected.Approval.Ref, "rejected")
+	e.eng.PollSystem(ctx, "http:change-board")
+	rejected, _ = e.st.Run(ctx, rejected.ID)
+	if rejected.Status != store.RunDeclined || e.gh.count(rejected.ID) != 0 {
+		t.Fatalf("rejected change: %s", rejected.Status)
+	}
+	if last := bd.calls[len(bd.calls)-1]; last != "DELETE /api/now/table/change_request/"+rejected.Approval.Ref {
+		t.Fatalf("calls %v", bd.calls)
 	}
 }
