@@ -20,11 +20,11 @@ build:
 	$(GO) build -o $(BIN)/pier ./cmd/pier
 
 ## run: serve catalog-example from a local SQLite file, reloading on every
-## edit. The API client below is for local development only.
+## edit. dev/pier.yaml holds API clients for local development only.
 run: build
 	@mkdir -p $(DATA)
-	$(BIN)/pier serve --repo $(CATALOG) --db $(DATA)/pier.db --listen $(LISTEN) \
-		--anonymous-reads --client-id pier-dev --client-secret pier-dev-secret --webhook-insecure
+	PIER_SECRET_ACCESS_BROKER=dev-broker-secret \
+	$(BIN)/pier serve --config dev/pier.yaml --repo $(CATALOG) --db $(DATA)/pier.db --listen $(LISTEN)
 
 ## test: every test, as CI runs them (under ten minutes on 2 cores)
 test:

@@ -119,6 +119,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "run %s of %s: %s\n", run.ID, action, run.Status)
 	if !*wait {
 		printApproval(stdout, run)
+		fmt.Fprintf(stdout, "follow it: %s/v1/actions/runs/%s\n", c.base, run.ID)
 		return 0
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -296,7 +296,7 @@ func describeInvocation(a *catalog.Action) string {
 // longer needs it: dispatched, or ended before dispatch.
 func (e *Engine) finishApproval(ctx context.Context, run store.Run, a *catalog.Action) (bool, error) {
 	ap := run.Approval
-	if ap == nil || ap.Ref == "" || !ap.FinishedAt.IsZero() || run.Status == store.RunWaitingForApproval || run.Status == store.RunApproved {
+	if ap == nil || ap.Ref == "" || ap.System == approval.InApp || !ap.FinishedAt.IsZero() || run.Status == store.RunWaitingForApproval || run.Status == store.RunApproved {
 		return false, nil
 	}
 	sys, err := e.opts.Systems(ap.System)

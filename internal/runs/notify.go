@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -76,15 +77,18 @@ func (n Notifier) Deliveries(run store.Run, ev store.RunEvent, a *catalog.Action
 	var out []record.Delivery
 	add := func(sub, url string, slack bool) {
 		id := deliveryID(run, sub)
-		var body []byte
-		if slack {
-			body, _ = json.Marshal(map[string]string{"text": n.slackText(run, ev, a)})
-		} else {
-			body, _ = json.Marshal(RunPayload{
-				EventType: EventRunUpdated, Action: map[string]any{"identifier": a.Identifier, "title": a.Title},
-				Run: run, Event: ev, Link: n.RunURL(run.ID), DeliveryID: id, Timestamp: now.UTC(),
-			})
+		var v any = RunPayload{
+			EventType: EventRunUpdated, Action: map[string]any{"identifier": a.Identifier, "title": a.Title},
+			Run: run, Event: ev, Link: n.RunURL(run.ID), DeliveryID: id, Timestamp: now.UTC(),
 		}
+		if slack {
+			v = map[string]string{"text": n.slackText(run, ev, a)}
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // Slack's <url|text> links stay readable
+		enc.Encode(v)
+		body := bytes.TrimSpace(buf.Bytes())
 		out = append(out, record.Delivery{ID: id, Subscription: sub, URL: url, Event: EventRunUpdated, Body: body,
 			State: record.Pending, NextAt: now.UTC(), CreatedAt: now.UTC()})
 	}
