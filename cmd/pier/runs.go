@@ -81,6 +81,7 @@ func (d *daemon) setupRuns() error {
 		Secrets:     w.secrets,
 		BaseURL:     base,
 		Metrics:     d.metrics,
+		Audit:       d.store.Audit,
 		Logger:      d.log.With("component", "runs"),
 	})
 	var err error

@@ -601,3 +601,36 @@ func TestPierRunCLI(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
+
+// An older GitHub Enterprise Server refuses return_run_details: pier
+// dispatches again without it (nothing was dispatched by the refusal)
+// and finds its workflow run by the run id in the run's title.
+func TestRunDispatchWithoutRunDetails(t *testing.T) {
+	e := newRunsEnv(t)
+	e.fake.SetDispatchMode(githubfake.DispatchRejectsField)
+	id := e.request("extend_ttl", "preview-42", map[string]any{"days": 3})["id"].(string)
+	run := e.waitStatus(id, "DISPATCHED")
+	if len(run["link"].([]any)) != 0 {
+		t.Fatalf("a link without run details: %v", run["link"])
+	}
+	ds := e.fake.Dispatches("acme", "workflows")
+	if len(ds) != 1 {
+		t.Fatalf("%d dispatches", len(ds))
+	}
+	e.workflowRun(ds[0].RunID, "completed", "failure")
+	run = e.waitStatus(id, "FAILURE")
+	if run["link"].([]any)[0] != fmt.Sprintf("https://github.com/acme/workflows/actions/runs/%d", ds[0].RunID) {
+		t.Fatalf("link %v", run["link"])
+	}
+	_, audit := e.call("GET", "/v1/audit-log", "", nil)
+	var seen []string
+	for _, en := range audit["entries"].([]any) {
+		m := en.(map[string]any)
+		if strings.HasSuffix(m["resource"].(string), id) && strings.HasPrefix(m["action"].(string), "run.") {
+			seen = append(seen, m["action"].(string))
+		}
+	}
+	if strings.Join(seen, ",") != "run.failure,run.dispatched,run.approved" {
+		t.Fatalf("audit log of the run: %v", seen)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,8 +65,11 @@ type Options struct {
 	// GitHub creates the workflow run within seconds of the dispatch.
 	RedispatchAfter time.Duration
 	Metrics         Metrics
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// Audit records every status change in the audit log, whoever made
+	// it (a reviewer on GitHub, the sweep, a workflow's report).
+	Audit  func(ctx context.Context, e store.AuditEntry) error
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Engine moves runs along. It is safe for concurrent use; one replica
@@ -178,7 +182,23 @@ func (e *Engine) write(ctx context.Context, run store.Run, ev store.RunEvent, a 
 		return store.Run{}, err
 	}
 	e.afterWrite(stored, ev, out)
+	e.audit(ctx, stored, ev)
 	return stored, nil
+}
+
+// audit records a status change.
+func (e *Engine) audit(ctx context.Context, run store.Run, ev store.RunEvent) {
+	if e.opts.Audit == nil || ev.To == "" {
+		return
+	}
+	details, _ := json.Marshal(map[string]string{"from": ev.From, "to": ev.To, "note": ev.Note})
+	err := e.opts.Audit(context.WithoutCancel(ctx), store.AuditEntry{
+		At: ev.At, Actor: firstNonEmpty(ev.Actor, "pier"), Action: "run." + strings.ToLower(ev.To),
+		Resource: "actions/" + run.Action + "/runs/" + run.ID, Status: 200, Details: details,
+	})
+	if err != nil {
+		e.opts.Logger.Error("audit log write failed", "run", run.ID, "err", err)
+	}
 }
 
 func (e *Engine) afterWrite(run store.Run, ev store.RunEvent, out []record.Delivery) {
