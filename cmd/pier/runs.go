@@ -16,6 +16,7 @@ import (
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/approval/githubpr"
 	"github.com/pierhq/pier/internal/approval/httpcap"
+	"github.com/pierhq/pier/internal/automation"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/source"
@@ -44,6 +45,8 @@ func secretsFromEnv() map[string]string {
 type runsWiring struct {
 	d       *daemon
 	engine  *runs.Engine
+	autos   *automation.Automations
+	sched   *automation.Scheduler
 	github  *githubpr.System // nil without a GitHub token and repository
 	sweep   *source.Poller
 	secrets map[string]string
@@ -71,8 +74,16 @@ func (d *daemon) setupRuns() error {
 		}
 	}
 	notifier := runs.Notifier{Subscriptions: d.subscriptions, RunURL: runURL}
+	autos := automation.Options{
+		Catalog: d.holder.Load, Enqueue: d.store.Enqueue, Delivered: d.outbox.Notify,
+		Secrets: w.secrets, Logger: d.log.With("component", "automations"),
+	}
+	if d.github != nil {
+		autos.Repo, autos.Owner, autos.Name, autos.Base, autos.Dir = d.github, d.owner, d.repo, d.cfg.Branch, d.cfg.Path
+	}
 	w.engine = runs.New(d.store, runs.Options{
 		Catalog:     d.holder.Load,
+		Actions:     func(name string) (*catalog.Action, bool) { return w.autos.Action(name) },
 		Systems:     w.system,
 		Approvers:   approvers,
 		Dispatchers: dispatchers,
@@ -84,6 +95,9 @@ func (d *daemon) setupRuns() error {
 		Audit:       d.store.Audit,
 		Logger:      d.log.With("component", "runs"),
 	})
+	autos.Runs = w.engine
+	w.autos = automation.New(autos)
+	w.sched = &automation.Scheduler{Catalog: d.holder.Load, Runs: w.engine, Logger: d.log.With("component", "schedule"), Now: time.Now}
 	var err error
 	if w.sweep, err = source.NewPoller(source.PollerOptions{Schedule: d.cfg.RunsPoll, Jitter: -1, Logger: d.log}, w.tick); err != nil {
 		return fmt.Errorf("option runs-poll: %w", err)
@@ -145,9 +159,11 @@ func (w *runsWiring) httpClient(def *catalog.ApprovalSystem) (*httpcap.System, e
 	return c, nil
 }
 
-// tick is the runs schedule: sweep every unfinished run, and poll each
-// declared HTTP approval system whose own schedule is due.
+// tick is the runs schedule: start scheduled actions whose time has
+// come, sweep every unfinished run, and poll each declared HTTP approval
+// system whose own schedule is due.
 func (w *runsWiring) tick(ctx context.Context) {
+	w.sched.Tick(ctx)
 	if err := w.engine.Sweep(ctx); err != nil && ctx.Err() == nil {
 		w.d.log.Warn("runs sweep", "err", err)
 	}

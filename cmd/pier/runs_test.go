@@ -69,6 +69,11 @@ type runsEnv struct {
 // workflows repository, the platform team) and pier serving both.
 func newRunsEnv(t *testing.T, extra ...string) *runsEnv {
 	t.Helper()
+	return newRunsEnvWith(t, runsCatalog, extra...)
+}
+
+func newRunsEnvWith(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
+	t.Helper()
 	f := githubfake.New()
 	t.Cleanup(f.Close)
 	f.RequireToken("ghs_runs")
@@ -78,7 +83,8 @@ func newRunsEnv(t *testing.T, extra ...string) *runsEnv {
 	f.AddTeamMember("acme", "platform", "pat", "active")
 	f.AddTeamMember("acme", "platform", "sam", "active")
 	e := &runsEnv{t: t, fake: f, repo: newGitRepo(t), db: filepath.Join(t.TempDir(), "pier.db"), extra: extra}
-	e.repo.commit("catalog", map[string]string{"catalog.cue": runsCatalog})
+	e.repo.commit("catalog", map[string]string{"catalog.cue": catalogSrc})
+	f.Commit("acme", "catalog", "main", map[string][]byte{"catalog.cue": []byte(catalogSrc)})
 	e.start()
 	return e
 }

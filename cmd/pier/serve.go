@@ -500,7 +500,11 @@ func (d *daemon) subscriptions() []outbox.Subscription {
 		}
 		out = append(out, sub)
 	}
-	return append(out, runs.NotificationSubscriptions(d.holder.Load())...)
+	out = append(out, runs.NotificationSubscriptions(d.holder.Load())...)
+	if d.runs != nil {
+		out = append(out, d.runs.autos.Subscriptions()...)
+	}
+	return out
 }
 
 // sinks hands events to each sink in turn; the first error is returned

@@ -57,6 +57,10 @@ type Subscription struct {
 	// Blueprints lists the blueprints whose entities' events to send;
 	// empty means all.
 	Blueprints []string
+	// Handle, when set, takes the delivery in-process instead of an HTTP
+	// request: automations react to events this way, with the outbox's
+	// durability, retries and bookkeeping. An error is a failed attempt.
+	Handle func(ctx context.Context, d Delivery) error
 }
 
 // Matches reports whether the subscription wants an event of type

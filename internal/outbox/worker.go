@@ -243,6 +243,12 @@ func (w *Worker) post(ctx context.Context, d Delivery) (int, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
+	if sub.Handle != nil {
+		if err := sub.Handle(ctx, d); err != nil {
+			return 0, err
+		}
+		return http.StatusOK, nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(d.Body))
 	if err != nil {
 		return 0, fmt.Errorf("build request: %w", err)

@@ -43,6 +43,9 @@ type Options struct {
 	// Catalog returns the catalog being served: actions, entities,
 	// blueprints.
 	Catalog func() *state.Snapshot
+	// Actions resolves actions the catalog does not list by name: the
+	// invocations automations declare inline ("automation:ID").
+	Actions func(name string) (*catalog.Action, bool)
 	// Systems resolves an approval system by name (github, pier,
 	// http:NAME).
 	Systems func(name string) (approval.System, error)
@@ -215,12 +218,15 @@ func (e *Engine) afterWrite(run store.Run, ev store.RunEvent, out []record.Deliv
 
 // action returns the run's action from the catalog being served.
 func (e *Engine) action(name string) (*catalog.Action, bool) {
-	snap := e.opts.Catalog()
-	if snap == nil {
-		return nil, false
+	if snap := e.opts.Catalog(); snap != nil {
+		if a, ok := snap.Actions[name]; ok {
+			return a, true
+		}
 	}
-	a, ok := snap.Actions[name]
-	return a, ok
+	if e.opts.Actions != nil {
+		return e.opts.Actions(name)
+	}
+	return nil, false
 }
 
 // Get returns a run.

@@ -40,6 +40,8 @@ type Request struct {
 	// Approval is an approval request that exists already: the pull
 	// request a person opened to ask for the run.
 	Approval *store.RunApproval
+	// Event is what an automation reacts to; templates see it as .event.
+	Event map[string]any
 }
 
 // Request validates req against the action and stores the run: waiting
@@ -54,7 +56,7 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 	}
 	run := store.Run{
 		ID: newID(), Action: a.Identifier, Blueprint: a.Trigger.BlueprintIdentifier,
-		Requester: req.Requester, Source: req.Source, RequestKey: req.RequestKey,
+		Requester: req.Requester, Source: req.Source, RequestKey: req.RequestKey, Event: req.Event,
 		CreatedAt: e.opts.Now().UTC(),
 	}
 	run.UpdatedAt = run.CreatedAt
@@ -288,6 +290,7 @@ func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets m
 		},
 		"run":     map[string]any{"id": run.ID, "source": run.Source, "link": "", "requester": run.Requester},
 		"secrets": sec,
+		"event":   run.Event,
 	})
 	return data
 }

@@ -54,9 +54,12 @@ type Run struct {
 	// RequestKey, when set, is unique among runs: a second request with
 	// the same key (the same pull request seen twice, the same automation
 	// event) finds the first run instead of making another.
-	RequestKey string       `json:"requestKey,omitempty"`
-	Approval   *RunApproval `json:"approval,omitempty"`
-	Dispatch   RunDispatch  `json:"dispatch"`
+	RequestKey string `json:"requestKey,omitempty"`
+	// Event is the event an automation's run reacts to (its templates'
+	// .event); nil for runs people ask for.
+	Event    map[string]any `json:"event,omitempty"`
+	Approval *RunApproval   `json:"approval,omitempty"`
+	Dispatch RunDispatch    `json:"dispatch"`
 	// Link, ExternalRunID and Summary are what the workflow reports (or
 	// what pier learns of the workflow run).
 	Link          string    `json:"link,omitempty"`
