@@ -189,3 +189,17 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestValidateReportsABrokenAutomation(t *testing.T) {
+	dir := copyDir(t, "../../catalog-example")
+	bad := `{"automations": {"broken": {"trigger": {"type": "automation", "event": {"type": "ENTITY_CREATED"},
+  "condition": {"type": "JQ", "expressions": [".diff.after |"]}}, "actions": [{"type": "run-action", "action": "no_such_action"}]}}}`
+	if err := os.WriteFile(filepath.Join(dir, "automations", "broken.json"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "validate", dir)
+	if code != 1 || !strings.Contains(out, "broken.json:1:18: automations.broken: automation broken: trigger.condition.expressions[0]") ||
+		!strings.Contains(out, `run-action names action "no_such_action", which does not exist`) {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}

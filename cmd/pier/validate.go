@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pierhq/pier/internal/automation"
+
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/reconciler"
@@ -61,6 +63,9 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	res.Diagnostics = append(res.Diagnostics, reconciler.CheckComputed(res)...)
+	if res.OK() {
+		res.Diagnostics = append(res.Diagnostics, automation.Check(res.Catalog, res.Objects)...)
+	}
 	diags := relativeTo(dir, res.Diagnostics)
 	if err := report(stdout, *format, res, diags); err != nil {
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)

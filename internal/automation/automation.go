@@ -279,3 +279,39 @@ func firstNonEmpty(ss ...string) string {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// Check compiles every automation of a loaded catalog and returns what
+// would keep one from running (bad jq, a condition the query language
+// refuses, a step without its action), at the automation's position,
+// for `pier validate`.
+func Check(c *catalog.Catalog, objects map[catalog.Key]catalog.Object) catalog.Diagnostics {
+	var ds catalog.Diagnostics
+	for _, id := range sortedKeys(c.Automations) {
+		a := c.Automations[id]
+		if _, err := Compile(a); err != nil {
+			k := catalog.Key{Kind: catalog.KindAutomationObj, ID: id}
+			ds = append(ds, catalog.Diagnostic{Pos: objects[k].Source, Path: catalog.Path("automations", id), Kind: catalog.KindReference, Message: err.Error()})
+		}
+		for _, step := range stepActions(a) {
+			if _, ok := c.Actions[step]; !ok {
+				k := catalog.Key{Kind: catalog.KindAutomationObj, ID: id}
+				ds = append(ds, catalog.Diagnostic{Pos: objects[k].Source, Path: catalog.Path("automations", id), Kind: catalog.KindReference, Message: fmt.Sprintf("run-action names action %q, which does not exist", step)})
+			}
+		}
+	}
+	return ds
+}
+
+func stepActions(a *catalog.Automation) []string {
+	var steps []Step
+	if catalog.Decode(a.Actions, &steps) != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range steps {
+		if s.Type == "run-action" && s.Action != "" {
+			out = append(out, s.Action)
+		}
+	}
+	return out
+}

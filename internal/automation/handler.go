@@ -374,7 +374,7 @@ func hasProperty(bp *catalog.Blueprint, name string) bool {
 }
 func hasRelation(bp *catalog.Blueprint, name string) bool { _, ok := bp.Relations[name]; return ok }
 
-func sortedKeys(m map[string]any) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -325,6 +325,7 @@ func (a *assembly) others() {
 			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".trigger.blueprintIdentifier", Kind: catalog.KindReference, Message: fmt.Sprintf("blueprint %q does not exist", bp)})
 		}
 		a.approvalSystemRef(o, act)
+		a.actionTemplates(o, act, path)
 		if act.Trigger.Operation != "CREATE" && act.Trigger.BlueprintIdentifier == "" {
 			n := lookup(o.node, []string{"trigger", "operation"})
 			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".trigger", Kind: catalog.KindReference, Message: fmt.Sprintf("a %s action needs trigger.blueprintIdentifier: the blueprint of the entity it acts on", act.Trigger.Operation)})

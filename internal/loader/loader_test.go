@@ -132,6 +132,12 @@ func TestDiagnostics(t *testing.T) {
 			"sub/local.yaml":    "nope: [",
 			"sub/kept.yaml":     "entities: {team: {kept: {}}}",
 		}, nil},
+		{"action templates and schedule", map[string]string{"a.json": `{"actions": {"a": {"trigger": {"type": "self-service", "operation": "CREATE"}, "schedule": "every day",
+  "invocationMethod": {"type": "GITHUB", "org": "o", "repo": "r", "workflow": "w.yml", "workflowInputs": {"ok": "{{ .run.id }}", "bad": "{{ .inputs | }}"}}}}}`},
+			[]want{
+				{"a.json:1:92", catalog.KindShape, `"every day" is not a cron schedule: exactly 5 fields`},
+				{"a.json:2:137", catalog.KindShape, `workflowInputs.bad: template: jq ".inputs |"`},
+			}},
 		{"run requests are not catalog data", map[string]string{
 			"runs/r_1.json":     `{"action": "deploy", "entity": "x", "properties": {"v": 1}}`,
 			"sub/runs/bad.json": `{"runs": "only the root's runs/ is skipped"}`,
