@@ -407,6 +407,7 @@ func (d *daemon) reportStatus(sha, state, desc string) {
 func (d *daemon) run(ctx context.Context) error {
 	defer d.store.Close()
 	errc := make(chan error, 3)
+	d.runs.start(ctx) // before the API takes requests for runs
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -433,7 +434,6 @@ func (d *daemon) run(ctx context.Context) error {
 		d.poll.Start()
 	}
 	d.timers.Start()
-	d.runs.start(ctx)
 	outboxDone := make(chan struct{})
 	go func() {
 		defer close(outboxDone)

@@ -67,7 +67,11 @@ type Options struct {
 	// for before it is assumed not to have happened and is made again:
 	// GitHub creates the workflow run within seconds of the dispatch.
 	RedispatchAfter time.Duration
-	Metrics         Metrics
+	// ApprovalPollEvery and TrackEvery bound how often Sweep asks about
+	// one waiting run's approval (default 5m) and one running run's
+	// workflow run (default 1m).
+	ApprovalPollEvery, TrackEvery time.Duration
+	Metrics                       Metrics
 	// Audit records every status change in the audit log, whoever made
 	// it (a reviewer on GitHub, the sweep, a workflow's report).
 	Audit  func(ctx context.Context, e store.AuditEntry) error
@@ -81,9 +85,10 @@ type Engine struct {
 	store Store
 	opts  Options
 
-	mu    sync.Mutex
-	locks map[string]*runLock
-	bg    bg
+	mu     sync.Mutex
+	locks  map[string]*runLock
+	polled map[string]time.Time // run -> when Sweep last asked about it
+	bg     bg
 }
 
 type stateEntity = state.Entity
@@ -104,10 +109,16 @@ func New(st Store, opts Options) *Engine {
 	if opts.RedispatchAfter == 0 {
 		opts.RedispatchAfter = 2 * time.Minute
 	}
+	if opts.ApprovalPollEvery == 0 {
+		opts.ApprovalPollEvery = 5 * time.Minute
+	}
+	if opts.TrackEvery == 0 {
+		opts.TrackEvery = time.Minute
+	}
 	if opts.Notify == nil {
 		opts.Notify = func(store.Run, store.RunEvent, *catalog.Action) []record.Delivery { return nil }
 	}
-	return &Engine{store: st, opts: opts, locks: map[string]*runLock{}}
+	return &Engine{store: st, opts: opts, locks: map[string]*runLock{}, polled: map[string]time.Time{}}
 }
 
 // lock serialises the engine's own work on one run; the store's

@@ -192,6 +192,7 @@ func TestRequestValidation(t *testing.T) {
 		{"wrong type", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": "ten"}}, 422, "days", "number"},
 		{"above maximum", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"days": json.Number("31")}}, 422, "days", "30"},
 		{"too long", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"reason": strings.Repeat("x", 21)}}, 422, "reason", "20"},
+		{"approval system out of reach", Request{Action: "needs_github"}, 503, "", "needs approval through github: no system github"},
 		{"entity input must exist", Request{Action: "extend_ttl", Entity: "preview-42", Inputs: map[string]any{"owner": "ghosts"}}, 422, "owner", "team/ghosts does not exist"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
@@ -291,25 +292,52 @@ func (e *Engine) Track(ctx context.Context, run store.Run) error {
 
 // Sweep looks at every unfinished run: takes decisions that webhooks
 // missed, expires approvals, finishes interrupted dispatches and polls
-// workflow runs. Runs waiting on a declared HTTP system are left to
+// workflow runs. GitHub's rate limit is shared by every run, so a run is
+// asked about at most every ApprovalPollEvery (waiting) or TrackEvery
+// (running) — webhooks bring news sooner — except when its approval has
+// expired. Runs waiting on a declared HTTP system are left to
 // PollSystem, on that system's schedule.
 func (e *Engine) Sweep(ctx context.Context) error {
 	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Limit: 1000})
 	if err != nil {
 		return err
 	}
+	now := e.opts.Now()
+	e.mu.Lock()
+	polled := make(map[string]time.Time, len(runs))
+	for _, run := range runs {
+		if t, ok := e.polled[run.ID]; ok {
+			polled[run.ID] = t
+		}
+	}
+	e.polled = polled // forget finished runs
+	e.mu.Unlock()
+	due := func(id string, every time.Duration) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if t, ok := e.polled[id]; ok && now.Sub(t) < every {
+			return false
+		}
+		e.polled[id] = now
+		return true
+	}
 	var errs []error
 	for _, run := range runs {
 		if ctx.Err() != nil {
 			break
 		}
+		ap := run.Approval
+		expired := ap != nil && !ap.ExpiresAt.IsZero() && !now.Before(ap.ExpiresAt)
 		switch {
-		case run.Status == store.RunWaitingForApproval && run.Approval != nil && strings.HasPrefix(run.Approval.System, "http:") &&
-			(run.Approval.ExpiresAt.IsZero() || e.opts.Now().Before(run.Approval.ExpiresAt)) && run.Approval.Ref != "":
+		case run.Status == store.RunWaitingForApproval && ap != nil && ap.Ref != "" && !expired &&
+			(strings.HasPrefix(ap.System, "http:") || !due(run.ID, e.opts.ApprovalPollEvery)):
 			continue
 		case run.Status == store.RunDispatched || run.Status == store.RunInProgress:
 			if err := e.Advance(ctx, run.ID); err != nil {
 				errs = append(errs, err)
+			}
+			if !due(run.ID, e.opts.TrackEvery) {
+				continue
 			}
 			if err := e.Track(ctx, run); err != nil {
 				errs = append(errs, err)
@@ -343,11 +371,15 @@ func (e *Engine) PollSystem(ctx context.Context, system string) error {
 
 // Pull finds the run behind an approval request (a pull request number)
 // and moves it along: webhooks about the request are a hint to look
-// again, never the decision itself.
+// again, never the decision itself. It reports whether there is such a
+// run.
 func (e *Engine) Pull(ctx context.Context, system, ref string) (bool, error) {
 	rs, err := e.store.Runs(ctx, store.RunFilter{ApprovalSystem: system, ApprovalRef: ref, Limit: 1})
 	if err != nil || len(rs) == 0 {
 		return false, err
 	}
-	return true, e.Advance(ctx, rs[0].ID)
+	// In the background: GitHub waits ten seconds for a webhook's
+	// answer, and looking again may take several API calls.
+	e.Kick(rs[0].ID)
+	return true, nil
 }

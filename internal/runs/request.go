@@ -80,6 +80,13 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 		}
 	}
 	ev := store.RunEvent{At: run.CreatedAt, Actor: req.Requester, To: store.RunApproved, Note: "no approval needed"}
+	if needs && req.Approval == nil {
+		// Refuse now rather than let the run wait a week for a system
+		// this pier cannot reach.
+		if _, err := e.opts.Systems(rule.System); err != nil {
+			return store.Run{}, refuse(503, "", "action %s needs approval through %s: %v", a.Identifier, rule.System, err)
+		}
+	}
 	if needs {
 		ap := &store.RunApproval{System: rule.System, Required: rule.Required, ExpiresAt: run.CreatedAt.Add(rule.Expiry)}
 		if req.Approval != nil {
