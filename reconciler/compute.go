@@ -13,14 +13,20 @@ import (
 )
 
 // computed is what the reconciler keeps between revisions so that
-// computed properties are re-evaluated only for the entities a change
-// can affect.
+// computed properties are re-evaluated, and merged into entities, only
+// for the entities a change can affect.
 type computed struct {
 	plan     *compute.Plan
 	planFrom string // the blueprints the plan was compiled from (see blueprintsKey)
 	snap     *compute.Snapshot
 	values   compute.Result
 	merged   map[catalog.Key]merged
+	// entities are the catalog's entity maps with merged entities, per
+	// blueprint with computed properties; objects the merged entities'
+	// objects. Both carry over to the next revision, which updates only
+	// what its change touched.
+	entities map[string]map[string]*catalog.Entity
+	objects  map[catalog.Key]catalog.Object
 }
 
 // merged is an entity with its computed values, and its canonical form.
@@ -36,8 +42,10 @@ type merged struct {
 // property. A declaration that cannot be compiled (a cycle, bad jq, an
 // unknown relation in a path) fails the revision; a value that cannot be
 // computed for one entity is null and logged. Only the entities a change
-// can affect are re-evaluated; the others keep their merged form, and
-// with it their identity, which the state relies on to reuse views.
+// can affect are re-evaluated and re-merged; the others keep their
+// merged form, and with it their identity, which the state relies on to
+// reuse views. The previous revision's structures are taken over, not
+// copied: they are the reconciler's own.
 func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagnostics) {
 	if !hasComputed(res.Catalog) {
 		r.comp = nil
@@ -56,86 +64,131 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 		}
 		c.plan, prev = plan, nil // a new plan: evaluate everything
 	}
-	c.snap = c.plan.Bind(res.Catalog)
 	var errs []error
+	var out *loader.Result
 	if prev == nil {
+		c.snap = c.plan.Bind(res.Catalog)
 		c.values, errs = c.snap.Evaluate()
+		out = r.mergeAll(c, res)
 	} else {
 		changed := slices.Collect(maps.Keys(r.pending))
-		affected := compute.AffectedAcross(prev.snap, c.snap, changed)
+		var affected []catalog.Key
+		c.snap, affected = prev.snap.Rebind(res.Catalog, changed)
 		var fresh compute.Result
 		fresh, errs = c.snap.EvaluateOnly(affected, prev.values)
-		c.values = maps.Clone(prev.values)
+		c.values = prev.values
+		old := make(map[catalog.Key]map[string]any, len(affected))
 		for _, k := range affected {
+			old[k] = c.values[k]
 			if v, ok := fresh[k]; ok {
 				c.values[k] = v
 			} else {
 				delete(c.values, k)
 			}
 		}
+		out = r.mergeTouched(c, prev, res, affected, old)
 	}
 	for _, err := range errs {
 		r.opts.Logger.Warn("computed property", "err", err)
 	}
-	out := r.merge(c, prev, res)
 	r.comp = c
 	clear(r.pending)
 	return out, nil
 }
 
-// merge returns res with computed values merged into its entities. The
-// objects map is the result's own and is updated in place; the catalog's
-// entity maps are shared with the loader and never written, so each
-// blueprint with computed properties gets a new one. Merged entities are
-// rebuilt only where the values or the declaration changed.
-func (r *Reconciler) merge(c, prev *computed, res *loader.Result) *loader.Result {
+// mergeAll returns res with computed values merged into every entity.
+// The objects map is the result's own and is updated in place; the
+// catalog's entity maps are shared with the loader and never written, so
+// each blueprint with computed properties gets a new one.
+func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 	cat := *res.Catalog
 	cat.Entities = maps.Clone(res.Catalog.Entities)
-	objs := res.Objects
-	if prev != nil {
-		c.merged = prev.merged // prev is dropped after this revision
-	} else {
-		c.merged = make(map[catalog.Key]merged, len(c.values))
-	}
+	c.merged = make(map[catalog.Key]merged, len(c.values))
+	c.entities = map[string]map[string]*catalog.Entity{}
+	c.objects = make(map[catalog.Key]catalog.Object, len(c.values))
 	for bp, es := range res.Catalog.Entities {
 		if len(c.plan.Properties(bp)) == 0 {
 			continue
 		}
 		inner := maps.Clone(es)
 		for id, e := range es {
-			k := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
-			vals, ok := c.values[k]
-			if !ok || len(vals) == 0 {
-				delete(c.merged, k)
-				continue
-			}
-			if m, ok := c.merged[k]; ok && m.src == e && prev != nil && sameValues(prev.values[k], vals) {
-				inner[id], objs[k] = m.e, m.obj
-				continue
-			}
-			me := *e
-			me.Properties = maps.Clone(e.Properties)
-			maps.Copy(me.Properties, vals)
-			obj, err := catalog.NewObject(k, &me, res.Objects[k].Source)
-			if err != nil {
-				r.opts.Logger.Warn("computed property", "entity", k.String(), "err", err)
-				delete(c.merged, k)
-				continue
-			}
-			m := merged{src: e, e: &me, obj: obj}
-			c.merged[k] = m
-			inner[id], objs[k] = m.e, m.obj
+			r.mergeOne(c, res, catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}, e, inner, nil, false)
 		}
+		c.entities[bp] = inner
 		cat.Entities[bp] = inner
 	}
-	for k := range c.merged {
-		if _, ok := objs[k]; !ok {
-			delete(c.merged, k) // the entity is gone
-		}
-	}
+	maps.Copy(res.Objects, c.objects)
 	out := *res
 	out.Catalog = &cat
 	return &out
+}
+
+// mergeTouched is mergeAll for a revision whose change touched only the
+// entities keys names: the other entities keep what the previous
+// revision merged. old holds the touched entities' previous values.
+func (r *Reconciler) mergeTouched(c, prev *computed, res *loader.Result, keys []catalog.Key, old map[catalog.Key]map[string]any) *loader.Result {
+	cat := *res.Catalog
+	cat.Entities = maps.Clone(res.Catalog.Entities)
+	c.merged, c.objects = prev.merged, prev.objects
+	c.entities = make(map[string]map[string]*catalog.Entity, len(prev.entities))
+	byBP := map[string][]catalog.Key{}
+	for _, k := range keys {
+		byBP[k.Blueprint] = append(byBP[k.Blueprint], k)
+	}
+	for bp, es := range res.Catalog.Entities {
+		if len(c.plan.Properties(bp)) == 0 {
+			continue
+		}
+		// The published state may still read the previous map: copy it
+		// once, then change only what was touched.
+		inner := maps.Clone(prev.entities[bp])
+		if inner == nil {
+			inner = maps.Clone(es)
+		}
+		for _, k := range byBP[bp] {
+			r.mergeOne(c, res, k, es[k.ID], inner, old, true)
+		}
+		c.entities[bp] = inner
+		cat.Entities[bp] = inner
+	}
+	maps.Copy(res.Objects, c.objects)
+	out := *res
+	out.Catalog = &cat
+	return &out
+}
+
+// mergeOne merges k's computed values into its entity e (nil when the
+// entity is gone), rebuilding the merged form only when the entity or
+// its values changed since the last merge.
+func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e *catalog.Entity, inner map[string]*catalog.Entity, old map[catalog.Key]map[string]any, incremental bool) {
+	vals := c.values[k]
+	if e == nil || len(vals) == 0 {
+		delete(c.merged, k)
+		delete(c.objects, k)
+		if e == nil {
+			delete(inner, k.ID)
+		} else {
+			inner[k.ID] = e
+		}
+		return
+	}
+	if m, ok := c.merged[k]; ok && m.src == e && incremental && sameValues(old[k], vals) {
+		inner[k.ID], c.objects[k] = m.e, m.obj
+		return
+	}
+	me := *e
+	me.Properties = maps.Clone(e.Properties)
+	maps.Copy(me.Properties, vals)
+	obj, err := catalog.NewObject(k, &me, res.Objects[k].Source)
+	if err != nil {
+		r.opts.Logger.Warn("computed property", "entity", k.String(), "err", err)
+		delete(c.merged, k)
+		delete(c.objects, k)
+		inner[k.ID] = e
+		return
+	}
+	c.merged[k] = merged{src: e, e: &me, obj: obj}
+	inner[k.ID], c.objects[k] = &me, obj
 }
 
 // CheckComputed compiles a valid load's computed-property declarations

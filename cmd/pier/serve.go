@@ -141,6 +141,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	if err := d.restore(ctx); err != nil {
 		return nil, err
 	}
+	d.holder.OnMoves = d.recordLevels
 	l, err := loader.New(0)
 	if err != nil {
 		return nil, err
@@ -355,6 +356,17 @@ func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err e
 	d.mu.Unlock()
 	c := res.Plan.Total()
 	d.reportStatus(rev.ID, "success", fmt.Sprintf("applied: %d created, %d updated, %d deleted", c.Created, c.Updated, c.Deleted))
+}
+
+// recordLevels keeps scorecard level changes as history. It runs under
+// the holder's lock, so changes are written in the order they happened.
+func (d *daemon) recordLevels(revision string, at time.Time, moves []state.LevelMove) {
+	changes := state.LevelChanges(revision, at, moves)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.store.RecordLevels(ctx, changes); err != nil {
+		d.log.Error("scorecard history", "revision", revision, "err", err)
+	}
 }
 
 func (d *daemon) setEntityMetrics() {

@@ -39,6 +39,7 @@ type Store interface {
 	SetRuntime(ctx context.Context, rt store.Runtime) error
 	Audit(ctx context.Context, e store.AuditEntry) error
 	AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error)
+	LevelHistory(ctx context.Context, f store.LevelFilter) ([]store.LevelChange, error)
 }
 
 // Deliveries lists outbound webhook deliveries, newest first.
@@ -129,6 +130,8 @@ func (s *Server) routes() {
 	s.handle("POST /v1/blueprints/{bp}/entities", write, s.upsertEntity)
 	s.handle("PATCH /v1/blueprints/{bp}/entities/{id}", write, s.patchEntity)
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards", read, s.entityScorecards)
+	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards/history", read, s.entityLevelHistory)
+	s.handle("GET /v1/scorecards/{id}/history", read, s.scorecardHistory)
 	s.handle("GET /v1/entities/{bp}/{id}/history", read, s.entityHistory)
 	s.handle("POST /v1/entities/search", read, s.search)
 	s.handle("GET /v1/actions", read, s.listActions)

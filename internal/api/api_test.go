@@ -42,6 +42,11 @@ func newFixture(t *testing.T, anonymous bool) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{st: st, holder: state.NewHolder(), rec: reconciler.New(l, st, nil, reconciler.Options{})}
+	f.holder.OnMoves = func(rev string, at time.Time, moves []state.LevelMove) {
+		if err := st.RecordLevels(ctx, state.LevelChanges(rev, at, moves)); err != nil {
+			t.Errorf("record levels: %v", err)
+		}
+	}
 	f.reconcile(t, "rev1")
 	srv := New(Options{
 		State: f.holder, Store: st,
@@ -307,6 +312,19 @@ func TestScorecards(t *testing.T) {
 	code, body = f.do(t, "GET", "/v1/blueprints/service/entities/payments-api/scorecards", "", nil)
 	if code != 200 || body["scorecards"].(map[string]any)["security_compliance"] == nil {
 		t.Fatalf("entity scorecards: %d %v", code, body)
+	}
+	// The history has every entity's first level, and follows a runtime
+	// write that changes one.
+	code, body = f.do(t, "GET", "/v1/scorecards/production_readiness/history?limit=1000", "", nil)
+	if code != 200 || len(body["history"].([]any)) != 12 {
+		t.Fatalf("history: %d, %v", code, body)
+	}
+	first := body["history"].([]any)[0].(map[string]any)
+	if first["from"] != "" || first["revision"] != "rev1" || first["to"] == "" {
+		t.Fatalf("first level %v", first)
+	}
+	if code, body = f.do(t, "GET", "/v1/scorecards/nope/history", "", nil); code != 404 {
+		t.Fatalf("unknown scorecard: %d %v", code, body)
 	}
 	// $scorecard in search agrees with the summary.
 	q := map[string]any{"combinator": "and", "rules": []any{

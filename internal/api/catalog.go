@@ -5,8 +5,10 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/store"
 )
 
 // listBlueprints is Port's GET /v1/blueprints.
@@ -96,4 +98,46 @@ func byID[V any](m map[string]V) []V {
 		out = append(out, m[id])
 	}
 	return out
+}
+
+// scorecardHistory is GET /v1/scorecards/{id}/history: every entity
+// reaching another level of the scorecard, newest first (?limit,
+// ?before=<id> to page).
+func (s *Server) scorecardHistory(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	id := r.PathValue("id")
+	if s.opts.State.Load().Scorecards[id] == nil {
+		return writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("scorecard %q does not exist", id))
+	}
+	return s.levelHistory(w, r, store.LevelFilter{Scorecard: id})
+}
+
+// entityLevelHistory is GET /v1/blueprints/{bp}/entities/{id}/scorecards/history.
+func (s *Server) entityLevelHistory(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	return s.levelHistory(w, r, store.LevelFilter{Blueprint: r.PathValue("bp"), Identifier: r.PathValue("id"), Scorecard: r.URL.Query().Get("scorecard")})
+}
+
+func (s *Server) levelHistory(w http.ResponseWriter, r *http.Request, f store.LevelFilter) int {
+	q := r.URL.Query()
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return writeError(w, http.StatusBadRequest, "invalid_query", "before: want a positive number")
+		}
+		f.Before = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return writeError(w, http.StatusBadRequest, "invalid_query", "limit: want a number from 1 to 1000")
+		}
+		f.Limit = n
+	}
+	changes, err := s.opts.Store.LevelHistory(r.Context(), f)
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+	}
+	if changes == nil {
+		changes = []store.LevelChange{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"history": changes})
 }

@@ -20,8 +20,8 @@ import (
 //
 // It works on the relations of this snapshot. A change that removes or
 // redirects a relation also affects what the old relation reached: the
-// caller should join the Affected of the previous snapshot (see
-// AffectedAcross). Keys of entities that no longer exist are kept, as
+// caller should join the Affected of the previous snapshot (Rebind
+// does). Keys of entities that no longer exist are kept, as
 // they name values to drop.
 //
 // Aggregation filters that use relatedTo can depend on entities that
@@ -135,28 +135,6 @@ func (s *Snapshot) referrers(to []catalog.Key, from, rel string) []catalog.Key {
 			}
 		}
 	}
-	return out
-}
-
-// AffectedAcross is Affected over a change from prev to next: the union
-// of what the changed entities reached before and after, so that an
-// entity that stopped relating to another still has its values
-// recomputed. prev may be nil.
-func AffectedAcross(prev, next *Snapshot, changed []catalog.Key) []catalog.Key {
-	out := next.Affected(changed)
-	if prev == nil {
-		return out
-	}
-	seen := make(map[catalog.Key]bool, len(out))
-	for _, k := range out {
-		seen[k] = true
-	}
-	for _, k := range prev.Affected(changed) {
-		if !seen[k] {
-			out = append(out, k)
-		}
-	}
-	sortKeys(out)
 	return out
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -545,12 +546,14 @@ func TestIncremental(t *testing.T) {
 			}
 			next := incrementalFixture()
 			changed := tt.edit(next)
-			nextSnap := p.Bind(next)
-			want, errs := nextSnap.Evaluate()
+			want, errs := p.Bind(next).Evaluate()
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			keys := AffectedAcross(prevSnap, nextSnap, []catalog.Key{changed})
+			nextSnap, keys := prevSnap.Rebind(next, []catalog.Key{changed})
+			if got, want := sortedRefs(nextSnap), sortedRefs(p.Bind(next)); !reflect.DeepEqual(got, want) {
+				t.Fatalf("rebound index differs from a fresh one:\n got %v\nwant %v", got, want)
+			}
 			part, errs := nextSnap.EvaluateOnly(keys, prev)
 			if len(errs) > 0 {
 				t.Fatal(errs)
@@ -596,4 +599,16 @@ func TestJQRefs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sortedRefs is a snapshot's reverse index in a comparable form.
+func sortedRefs(s *Snapshot) map[catalog.Key][]string {
+	out := map[catalog.Key][]string{}
+	for k, rs := range s.refs {
+		for _, r := range rs {
+			out[k] = append(out[k], r.from.String()+"."+r.rel)
+		}
+		slices.Sort(out[k])
+	}
+	return out
 }

@@ -42,25 +42,77 @@ type Snapshot struct {
 func (p *Plan) Bind(c *catalog.Catalog) *Snapshot {
 	s := &Snapshot{p: p, c: c, refs: map[catalog.Key][]ref{}, graph: query.GraphOf(c)}
 	for bpID, es := range c.Entities {
-		bp := c.Blueprints[bpID]
-		if bp == nil {
+		for _, e := range es {
+			s.index(entityKey(bpID, e.Identifier), e, 1)
+		}
+	}
+	return s
+}
+
+// index adds (sign 1) or removes (sign -1) the references entity e,
+// whose key is from, makes through its relations.
+func (s *Snapshot) index(from catalog.Key, e *catalog.Entity, sign int) {
+	bp := s.c.Blueprints[from.Blueprint]
+	if bp == nil {
+		return
+	}
+	for name, v := range e.Relations {
+		rel, ok := bp.Relations[name]
+		if !ok {
 			continue
 		}
-		for _, e := range es {
-			from := entityKey(bpID, e.Identifier)
-			for name, v := range e.Relations {
-				rel, ok := bp.Relations[name]
-				if !ok {
-					continue
-				}
-				for _, id := range catalog.Identifiers(v) {
-					to := entityKey(rel.Target, id)
-					s.refs[to] = append(s.refs[to], ref{from: from, rel: name})
+		for _, id := range catalog.Identifiers(v) {
+			to := entityKey(rel.Target, id)
+			r := ref{from: from, rel: name}
+			if sign > 0 {
+				s.refs[to] = append(s.refs[to], r)
+				continue
+			}
+			if i := slices.Index(s.refs[to], r); i >= 0 {
+				s.refs[to] = slices.Delete(s.refs[to], i, i+1)
+				if len(s.refs[to]) == 0 {
+					delete(s.refs, to)
 				}
 			}
 		}
 	}
-	return s
+}
+
+// Rebind moves the snapshot on to c: the catalog it was bound to, with
+// the entities named by changed created, edited or removed, under the
+// same plan. It returns the new snapshot and, sorted, the entities whose
+// computed values may change: what the changed entities reached before
+// the change and after it, so that an entity that stopped relating to
+// another still has its values recomputed. Only the changed entities'
+// references are re-indexed, so it costs what the change touches, not
+// what the catalog holds; s is spent, its index now the new snapshot's.
+func (s *Snapshot) Rebind(c *catalog.Catalog, changed []catalog.Key) (*Snapshot, []catalog.Key) {
+	before := s.Affected(changed)
+	n := &Snapshot{p: s.p, c: s.c, refs: s.refs, graph: query.GraphOf(c)}
+	s.refs = nil
+	for _, k := range changed {
+		if e := s.c.Entities[k.Blueprint][k.ID]; e != nil && k.Kind == catalog.KindEntityObj {
+			n.index(k, e, -1)
+		}
+	}
+	n.c = c
+	for _, k := range changed {
+		if e := c.Entities[k.Blueprint][k.ID]; e != nil && k.Kind == catalog.KindEntityObj {
+			n.index(k, e, 1)
+		}
+	}
+	affected := n.Affected(changed)
+	seen := make(map[catalog.Key]bool, len(affected))
+	for _, k := range affected {
+		seen[k] = true
+	}
+	for _, k := range before {
+		if !seen[k] {
+			affected = append(affected, k)
+		}
+	}
+	sortKeys(affected)
+	return n, affected
 }
 
 // Evaluate computes every computed property of every entity of c.

@@ -2,10 +2,14 @@ package state
 
 import (
 	"maps"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/query"
 	"github.com/pierhq/pier/internal/scorecard"
+	"github.com/pierhq/pier/internal/store"
 )
 
 // Scores are a snapshot's scorecard results. They are computed when the
@@ -21,6 +25,70 @@ type Scores struct {
 	// Err is set when the scorecards could not be compiled; the loader
 	// validates their shape, so this is unexpected.
 	Err error
+	// Moves are the entities whose level changed since the snapshot
+	// these scores were computed from: what the scorecard history
+	// records. Empty for a snapshot restored from the store.
+	Moves []LevelMove
+}
+
+// LevelMove is one entity reaching another level of one scorecard. From
+// is "" for an entity new to the scorecard, To "" for one that left it.
+type LevelMove struct {
+	Key       catalog.Key
+	Scorecard string
+	From, To  string
+}
+
+// LevelChanges are moves as the store's scorecard history keeps them.
+func LevelChanges(revision string, at time.Time, moves []LevelMove) []store.LevelChange {
+	out := make([]store.LevelChange, len(moves))
+	for i, m := range moves {
+		out[i] = store.LevelChange{Scorecard: m.Scorecard, Blueprint: m.Key.Blueprint, Identifier: m.Key.ID,
+			From: m.From, To: m.To, Revision: revision, At: at.UTC()}
+	}
+	return out
+}
+
+// moves compares the levels of the entities keys names (all of them
+// when keys is nil) between two score sets.
+func moves(prev, next map[catalog.Key]map[string]string, keys []catalog.Key) []LevelMove {
+	var out []LevelMove
+	diff := func(k catalog.Key) {
+		old, cur := prev[k], next[k]
+		for card, to := range cur {
+			if from := old[card]; from != to {
+				out = append(out, LevelMove{Key: k, Scorecard: card, From: from, To: to})
+			}
+		}
+		for card, from := range old {
+			if _, ok := cur[card]; !ok {
+				out = append(out, LevelMove{Key: k, Scorecard: card, From: from})
+			}
+		}
+	}
+	if keys != nil {
+		for _, k := range keys {
+			diff(k)
+		}
+	} else {
+		seen := make(map[catalog.Key]bool, len(next))
+		for k := range next {
+			seen[k] = true
+			diff(k)
+		}
+		for k := range prev {
+			if !seen[k] {
+				diff(k)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b LevelMove) int {
+		if c := strings.Compare(a.Key.String(), b.Key.String()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Scorecard, b.Scorecard)
+	})
+	return out
 }
 
 // Summary returns a scorecard's levels and rule outcomes over the
@@ -101,6 +169,13 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 		for k, r := range sc.Results {
 			sc.Levels[k] = levelsOf(r)
 		}
+		if prev != nil {
+			var old map[catalog.Key]map[string]string
+			if prev.Scores != nil {
+				old = prev.Scores.Levels
+			}
+			sc.Moves = moves(old, sc.Levels, nil)
+		}
 		return sc
 	}
 	sc.Results = maps.Clone(prev.Scores.Results)
@@ -115,6 +190,7 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 			delete(sc.Levels, k)
 		}
 	}
+	sc.Moves = moves(prev.Scores.Levels, sc.Levels, changed)
 	return sc
 }
 

@@ -274,6 +274,19 @@ func fieldValues(e *Entity, field string) []string {
 type Holder struct {
 	p  atomic.Pointer[Snapshot]
 	mu sync.Mutex // serialises writers
+	// OnMoves, when set, is told of the scorecard level changes of each
+	// publish (a reconcile or a runtime write), in order, with the
+	// revision and time they belong to: the daemon keeps them as the
+	// scorecard history. Set it before the first publish.
+	OnMoves func(revision string, at time.Time, moves []LevelMove)
+}
+
+// published stores s and reports its level changes.
+func (h *Holder) published(s *Snapshot, at time.Time) {
+	h.p.Store(s)
+	if h.OnMoves != nil && s.Scores != nil && len(s.Scores.Moves) > 0 {
+		h.OnMoves(s.Revision, at, s.Scores.Moves)
+	}
 }
 
 // NewHolder returns a holder with an empty snapshot.
@@ -426,7 +439,7 @@ func (h *Holder) Publish(a Applied) {
 	}
 	set, err := compileScores(a.Catalog)
 	s.Scores = score(prev, s, set, err, a.changedEntities())
-	h.p.Store(s)
+	h.published(s, a.At)
 }
 
 // changedEntities lists the entities the revision touched, or nil when it
@@ -470,7 +483,7 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	if prev.Scores != nil {
 		s.Scores = score(prev, s, prev.Scores.Set, prev.Scores.Err, []catalog.Key{{Kind: catalog.KindEntityObj, Blueprint: blueprint, ID: id}})
 	}
-	h.p.Store(s)
+	h.published(s, at)
 	return e
 }
 

@@ -153,3 +153,24 @@ type Store interface {
 	History(ctx context.Context, blueprint, id string) ([]HistoryEntry, error)
 	Close() error
 }
+
+// LevelChange is one entity reaching another level of one scorecard.
+type LevelChange struct {
+	ID         int64     `json:"id"`
+	Scorecard  string    `json:"scorecard"`
+	Blueprint  string    `json:"blueprint"`
+	Identifier string    `json:"identifier"`
+	From       string    `json:"from"` // "" when the entity entered the scorecard
+	To         string    `json:"to"`   // "" when it left it
+	Revision   string    `json:"revision"`
+	At         time.Time `json:"at"`
+}
+
+// LevelFilter selects level changes. Zero fields do not filter.
+type LevelFilter struct {
+	Scorecard, Blueprint, Identifier string
+	// Limit bounds the answer, newest first (0: 100); Before pages: only
+	// changes with a smaller id.
+	Limit  int
+	Before int64
+}

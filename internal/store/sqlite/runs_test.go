@@ -439,3 +439,45 @@ func TestRunsMigrateFromVersion4(t *testing.T) {
 		t.Errorf("after migration: version %d, %d timer expiries, %v; want 5, 1", v, n, err)
 	}
 }
+
+func TestLevelHistory(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "pier.db"))
+	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	err := s.RecordLevels(ctx, []store.LevelChange{
+		{Scorecard: "quality", Blueprint: "svc", Identifier: "a", From: "", To: "Basic", Revision: "r1", At: at},
+		{Scorecard: "quality", Blueprint: "svc", Identifier: "b", From: "", To: "Gold", Revision: "r1", At: at},
+		{Scorecard: "security", Blueprint: "svc", Identifier: "a", From: "", To: "Bronze", Revision: "r1", At: at},
+		{Scorecard: "quality", Blueprint: "svc", Identifier: "a", From: "Basic", To: "Bronze", Revision: "r2", At: at.Add(time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		f    store.LevelFilter
+		want string
+	}{
+		{store.LevelFilter{}, "a:Bronze a:Bronze b:Gold a:Basic"},
+		{store.LevelFilter{Scorecard: "quality"}, "a:Bronze b:Gold a:Basic"},
+		{store.LevelFilter{Blueprint: "svc", Identifier: "a", Scorecard: "quality"}, "a:Bronze a:Basic"},
+		{store.LevelFilter{Limit: 2}, "a:Bronze a:Bronze"},
+		{store.LevelFilter{Before: 3}, "b:Gold a:Basic"},
+	}
+	for _, tt := range tests {
+		got, err := s.LevelHistory(ctx, tt.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, c := range got {
+			parts = append(parts, c.Identifier+":"+c.To)
+		}
+		if strings.Join(parts, " ") != tt.want {
+			t.Errorf("%+v: got %v, want %s", tt.f, parts, tt.want)
+		}
+	}
+	last, _ := s.LevelHistory(ctx, store.LevelFilter{Limit: 1})
+	if last[0].From != "Basic" || last[0].Revision != "r2" || !last[0].At.Equal(at.Add(time.Hour)) {
+		t.Fatalf("newest %+v", last[0])
+	}
+}

@@ -178,6 +178,22 @@ CREATE TABLE run_logs (
 );
 CREATE INDEX run_logs_run ON run_logs (run_id); -- ends in id: a run's logs in order
 `,
+	// 6: scorecard level history: one row each time an entity reaches
+	// another level of a scorecard.
+	`
+CREATE TABLE scorecard_history (
+	id         INTEGER PRIMARY KEY,
+	scorecard  TEXT NOT NULL,
+	blueprint  TEXT NOT NULL,
+	identifier TEXT NOT NULL,
+	from_level TEXT NOT NULL, -- '' when the entity entered the scorecard
+	to_level   TEXT NOT NULL, -- '' when it left it
+	revision   TEXT NOT NULL,
+	at         TEXT NOT NULL
+);
+CREATE INDEX scorecard_history_entity ON scorecard_history (blueprint, identifier);
+CREATE INDEX scorecard_history_card ON scorecard_history (scorecard);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
