@@ -435,8 +435,8 @@ func TestRunsMigrateFromVersion4(t *testing.T) {
 		t.Errorf("Runs after migration = %v, %v", runIDs(got), err)
 	}
 	var v int
-	if err := db.QueryRow(`SELECT max(version), (SELECT count(*) FROM timer_expiries) FROM schema_version`).Scan(&v, &n); err != nil || v != 5 || n != 1 {
-		t.Errorf("after migration: version %d, %d timer expiries, %v; want 5, 1", v, n, err)
+	if err := db.QueryRow(`SELECT max(version), (SELECT count(*) FROM timer_expiries) FROM schema_version`).Scan(&v, &n); err != nil || v < 5 || n != 1 {
+		t.Errorf("after migration: version %d, %d timer expiries, %v; want at least 5, 1", v, n, err)
 	}
 }
 
