@@ -1,6 +1,7 @@
 package state
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -83,10 +84,7 @@ func moves(prev, next map[catalog.Key]map[string]string, keys []catalog.Key) []L
 		}
 	}
 	slices.SortFunc(out, func(a, b LevelMove) int {
-		if c := strings.Compare(a.Key.String(), b.Key.String()); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Scorecard, b.Scorecard)
+		return cmp.Or(strings.Compare(a.Key.Blueprint, b.Key.Blueprint), strings.Compare(a.Key.ID, b.Key.ID), strings.Compare(a.Scorecard, b.Scorecard))
 	})
 	return out
 }
