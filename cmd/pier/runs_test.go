@@ -421,19 +421,7 @@ func TestRunRequestedByPullRequest(t *testing.T) {
 	e := newRunsEnv(t)
 	// A person asks for the run GitOps-style: a pull request adding a
 	// run request file.
-	e.fake.Commit("acme", "catalog", "ask-ttl", map[string][]byte{
-		"runs/preview-42-ttl.json": []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 12}}`),
-	})
-	n := e.fake.OpenPullRequest("acme", "catalog", "kim", "ask-ttl", "main", "Extend preview-42", "")
-	e.deliverHook("pull_request", e.example("pull_request.opened.json", func(p map[string]any) {
-		p["number"] = n
-		pr := p["pull_request"].(map[string]any)
-		pr["number"], pr["state"] = n, "open"
-		pr["user"].(map[string]any)["login"] = "kim"
-		head, _ := e.fake.Branch("acme", "catalog", "ask-ttl")
-		pr["head"].(map[string]any)["ref"], pr["head"].(map[string]any)["sha"] = "ask-ttl", head
-		pr["base"].(map[string]any)["ref"] = "main"
-	}))
+	n := e.askByPullRequest("ask-ttl", "runs/preview-42-ttl.json", `{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 12}}`)
 	var id string
 	deadline := time.Now().Add(10 * time.Second)
 	for id == "" && time.Now().Before(deadline) {
@@ -454,22 +442,28 @@ func TestRunRequestedByPullRequest(t *testing.T) {
 	e.waitStatus(id, "DISPATCHED")
 
 	// A bad request is answered on its pull request.
-	e.fake.Commit("acme", "catalog", "ask-bad", map[string][]byte{
-		"runs/bad.json": []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 99}}`),
-	})
-	m := e.fake.OpenPullRequest("acme", "catalog", "kim", "ask-bad", "main", "Too long", "")
-	e.deliverHook("pull_request", e.example("pull_request.opened.json", func(p map[string]any) {
-		p["number"] = m
-		pr := p["pull_request"].(map[string]any)
-		pr["number"], pr["state"] = m, "open"
-		head, _ := e.fake.Branch("acme", "catalog", "ask-bad")
-		pr["head"].(map[string]any)["ref"], pr["head"].(map[string]any)["sha"] = "ask-bad", head
-		pr["base"].(map[string]any)["ref"] = "main"
-	}))
+	m := e.askByPullRequest("ask-bad", "runs/bad.json", `{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 99}}`)
 	pr, _ := e.fake.PullRequest("acme", "catalog", m)
 	if !strings.Contains(strings.Join(pr.Comments, "\n"), "runs/bad.json (days)") {
 		t.Fatalf("comments %q", pr.Comments)
 	}
+}
+
+// askByPullRequest is kim asking for a run the GitOps way: a branch
+// adding a run request file, a pull request, and GitHub's webhook.
+func (e *runsEnv) askByPullRequest(branch, file, request string) int {
+	e.t.Helper()
+	head := e.fake.Commit("acme", "catalog", branch, map[string][]byte{file: []byte(request)})
+	n := e.fake.OpenPullRequest("acme", "catalog", "kim", branch, "main", "Run request", "")
+	e.deliverHook("pull_request", e.example("pull_request.opened.json", func(p map[string]any) {
+		p["number"] = n
+		pr := p["pull_request"].(map[string]any)
+		pr["number"], pr["state"] = n, "open"
+		pr["user"].(map[string]any)["login"] = "kim"
+		pr["head"].(map[string]any)["ref"], pr["head"].(map[string]any)["sha"] = branch, head
+		pr["base"].(map[string]any)["ref"] = "main"
+	}))
+	return n
 }
 
 // TestRunDispatchSurvivesACrash kills pier (SIGKILL, a real separate
