@@ -73,6 +73,9 @@ func BenchmarkValidateCUE(b *testing.B) {
 // validator allocates only for errors (and for uniqueItems arrays longer
 // than pairwiseMax, which it hashes).
 func TestValidEntitiesDoNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
 	bp := fuzzBlueprints()[0]
 	p := compilePair(t, bp)
 	g := newGen(7)
