@@ -13,6 +13,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 	"github.com/robfig/cron/v3"
 
+	"github.com/pierhq/pier/internal/api"
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/approval/githubpr"
 	"github.com/pierhq/pier/internal/approval/httpcap"
@@ -303,4 +304,25 @@ func (w *runsWiring) start(ctx context.Context) {
 func (w *runsWiring) stop(ctx context.Context) {
 	w.sweep.Stop(ctx)
 	w.engine.Wait()
+}
+
+// members answers GET /v1/approval-systems/{id}/members.
+func (w *runsWiring) members(ctx context.Context, id string) ([]api.Member, error) {
+	def := w.d.holder.Load().ApprovalSystems[id]
+	if def == nil {
+		return nil, fmt.Errorf("approval system %q is not declared", id)
+	}
+	c, err := w.httpClient(def)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := c.Members(ctx, map[string]any{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Member, len(ms))
+	for i, m := range ms {
+		out[i] = api.Member{ID: m.ID, Email: m.Email}
+	}
+	return out, nil
 }

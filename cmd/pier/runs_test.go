@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -632,5 +634,38 @@ func TestRunDispatchWithoutRunDetails(t *testing.T) {
 	}
 	if strings.Join(seen, ",") != "run.failure,run.dispatched,run.approved" {
 		t.Fatalf("audit log of the run: %v", seen)
+	}
+}
+
+func TestApprovalSystemMembers(t *testing.T) {
+	board := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer board-token" {
+			http.Error(w, `{"error": "who are you"}`, http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `{"result": [{"user": {"email": "pat@acme.example", "value": "u1"}}, {"user": {"email": "sam@acme.example", "value": "u2"}}]}`)
+	}))
+	defer board.Close()
+	t.Setenv("PIER_SECRET_BOARD_TOKEN", "board-token")
+	catalogSrc := runsCatalog + fmt.Sprintf(`
+approvalSystems: board: {
+	creationRequest: {endpoint: {url: "%[1]s/c", method: "POST"}, parser: approvalId: "/id"}
+	statusRequest: {endpoint: {url: "%[1]s/s/{{ .approval.id }}", method: "GET"}, parser: {statusValue: "/state", approvalMatcher: "^ok$"}}
+	memberListRequest: {
+		endpoint: {url: "%[1]s/members", method: "GET", headers: [{name: "Authorization", value: "Bearer {{ .secrets.BOARD_TOKEN }}"}]}
+		parser: {memberArrayPath: "/result", memberItems: {email: "/user/email", memberId: "/user/value"}}
+	}
+}
+`, board.URL)
+	e := newRunsEnvWith(t, catalogSrc)
+	code, out := e.call("GET", "/v1/approval-systems/board/members", "", nil)
+	if code != 200 || fmt.Sprint(out["members"]) != "[map[email:pat@acme.example id:u1] map[email:sam@acme.example id:u2]]" {
+		t.Fatalf("members: %d %v", code, out)
+	}
+	if code, out = e.call("GET", "/v1/approval-systems/nope/members", "", nil); code != 404 {
+		t.Fatalf("unknown system: %d %v", code, out)
+	}
+	if code, out = e.call("GET", "/v1/approval-systems", "", nil); code != 200 || len(out["approvalSystems"].([]any)) != 1 {
+		t.Fatalf("list: %d %v", code, out)
 	}
 }

@@ -197,7 +197,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		State: d.holder, Store: d.store,
 		Status: d.loop.Status, Reconcile: d.loop.Force,
 		Auth:    &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL},
-		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, Logger: log,
+		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
 	})
 	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return d, nil

@@ -68,6 +68,9 @@ type Options struct {
 	Deliveries Deliveries
 	// Runs, when set, serves action runs under /v1/actions.
 	Runs Runs
+	// ApprovalMembers, when set, answers the member lists of declared
+	// approval systems.
+	ApprovalMembers ApprovalMembers
 	// Metrics handler, when set, is mounted at /metrics.
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
@@ -139,6 +142,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/scorecards", read, s.listScorecards)
 	s.handle("GET /v1/scorecards/{id}", read, s.getScorecard)
 	s.handle("GET /v1/automations", read, s.listAutomations)
+	s.handle("GET /v1/approval-systems", read, s.listApprovalSystems)
+	s.handle("GET /v1/approval-systems/{id}", read, s.getApprovalSystem)
+	s.handle("GET /v1/approval-systems/{id}/members", read, s.approvalMembers)
 	s.handle("GET /v1/webhooks", read, s.listWebhooks)
 	s.handle("GET /v1/webhooks/deliveries", read, s.webhookDeliveries)
 	s.handle("GET /v1/status", read, s.status)
