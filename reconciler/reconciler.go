@@ -89,8 +89,10 @@ type Options struct {
 	Now              func() time.Time
 	// Outbox, when set, turns a revision's events into outbound
 	// deliveries, which are written in the same transaction as the
-	// revision so that none is lost to a crash between the two.
-	Outbox func(events []Event) ([]record.Delivery, error)
+	// revision so that none is lost to a crash between the two. It gets
+	// the revision's catalog: a subscription (or automation) added by a
+	// revision receives that revision's events.
+	Outbox func(c *catalog.Catalog, events []Event) ([]record.Delivery, error)
 }
 
 // Outcome of a reconcile.
@@ -330,7 +332,7 @@ func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, r
 		Counts:    store.Counts{Created: t.Created, Updated: t.Updated, Deleted: t.Deleted, Entities: res.Catalog.EntityCount()},
 	}
 	if r.opts.Outbox != nil && len(events) > 0 {
-		ds, err := r.opts.Outbox(events)
+		ds, err := r.opts.Outbox(res.Catalog, events)
 		if err != nil {
 			return fmt.Errorf("reconcile %s: outbox: %w", rev.ID, err)
 		}

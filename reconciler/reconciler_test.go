@@ -338,7 +338,7 @@ func TestOutboxIsWrittenWithTheRevision(t *testing.T) {
 	}
 	defer st.Close()
 	l, _ := loader.New(1)
-	build := func(events []Event) ([]record.Delivery, error) {
+	build := func(_ *catalog.Catalog, events []Event) ([]record.Delivery, error) {
 		var ds []record.Delivery
 		for i, e := range events {
 			ds = append(ds, record.Delivery{ID: fmt.Sprintf("%s-%d", e.Revision, i), Subscription: "s", URL: "http://127.0.0.1:1/", Event: e.Type, Body: json.RawMessage(`{}`), NextAt: e.At, CreatedAt: e.At})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,5 +177,25 @@ func TestAutomationsFireOncePerEvent(t *testing.T) {
 	_, out := e.call("GET", "/v1/actions/runs?action=welcome", "", nil)
 	if n := len(out["runs"].([]any)); n != 2 {
 		t.Fatalf("%d welcome runs", n)
+	}
+
+	// An automation reacts to the events of the revision that adds it.
+	sha = e.repo.commit("an automation and a service", map[string]string{
+		"services/api2.cue": "entities: service: api2: properties: repository: \"https://github.com/acme/frontend/api2\"\n",
+		"more.cue": `automations: welcome_twice: {
+	trigger: {type: "entity-created", blueprintIdentifier: "service"}
+	actions: [{type: "run-action", action: "welcome", properties: name: "again-{{ .event.entity.identifier }}"}]
+}
+`,
+	})
+	e.td.push(t, sha, runsWebhookSecret)
+	got = hook.wait(t, "/welcome", 4)
+	var names2 []string
+	for _, b := range got[2:] {
+		names2 = append(names2, b["service"].(string))
+	}
+	slices.Sort(names2)
+	if strings.Join(names2, ",") != "again-api2,api2" {
+		t.Fatalf("welcomes for the new revision: %v", names2)
 	}
 }

@@ -153,7 +153,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		return nil, fmt.Errorf("option timers: %w", err)
 	}
 	rec := reconciler.New(l, d.store, sinks{logSink{log}, out}, reconciler.Options{
-		MaxDeletionShare: cfg.MaxDeletionShare, Logger: log, Outbox: out.Deliveries,
+		MaxDeletionShare: cfg.MaxDeletionShare, Logger: log,
+		Outbox: func(c *catalog.Catalog, events []reconciler.Event) ([]record.Delivery, error) {
+			return out.DeliveriesTo(d.revisionSubscriptions(c), events)
+		},
 	})
 	fetch, err := d.source()
 	if err != nil {
@@ -498,11 +501,24 @@ func (d *daemon) fireTimers(ctx context.Context) {
 	}
 }
 
-// subscriptions are the outbound webhooks of the state being served, with
-// their secrets read from the environment.
+// subscriptions are the outbound webhooks, action notification targets
+// and automations of the state being served.
 func (d *daemon) subscriptions() []outbox.Subscription {
+	snap := d.holder.Load()
+	return d.subscriptionsOf(snap.Webhooks, snap.Actions, snap.Automations)
+}
+
+// revisionSubscriptions are those of a revision being applied, so that
+// what it adds receives its events.
+func (d *daemon) revisionSubscriptions(c *catalog.Catalog) []outbox.Subscription {
+	return d.subscriptionsOf(c.Webhooks, c.Actions, c.Automations)
+}
+
+// subscriptionsOf builds subscriptions, with webhook secrets read from
+// the environment.
+func (d *daemon) subscriptionsOf(webhooks map[string]*catalog.Webhook, actions map[string]*catalog.Action, autos map[string]*catalog.Automation) []outbox.Subscription {
 	var out []outbox.Subscription
-	for _, w := range d.holder.Load().Webhooks {
+	for _, w := range webhooks {
 		if !w.Active() {
 			continue
 		}
@@ -512,9 +528,9 @@ func (d *daemon) subscriptions() []outbox.Subscription {
 		}
 		out = append(out, sub)
 	}
-	out = append(out, runs.NotificationSubscriptions(d.holder.Load())...)
+	out = append(out, runs.NotificationSubscriptions(actions)...)
 	if d.runs != nil {
-		out = append(out, d.runs.autos.Subscriptions()...)
+		out = append(out, d.runs.autos.Subscriptions(autos)...)
 	}
 	return out
 }

@@ -92,7 +92,11 @@ func (a *Automations) rule(id string) (*Rule, error) {
 	if snap == nil {
 		return nil, nil
 	}
-	def := snap.Automations[id]
+	return a.compiled(snap.Automations[id])
+}
+
+// compiled compiles def once per catalog version of it.
+func (a *Automations) compiled(def *catalog.Automation) (*Rule, error) {
 	if def == nil {
 		return nil, nil
 	}
@@ -112,15 +116,12 @@ func (a *Automations) rule(id string) (*Rule, error) {
 	return r, nil
 }
 
-// Subscriptions returns an outbox subscription per automation of the
-// catalog being served, and the one that sends their notifications.
-func (a *Automations) Subscriptions() []outbox.Subscription {
-	snap := a.opts.Catalog()
-	if snap == nil {
-		return nil
-	}
-	ids := make([]string, 0, len(snap.Automations))
-	for id, def := range snap.Automations {
+// Subscriptions returns an outbox subscription per automation of autos
+// (the catalog being served, or the revision being applied), and the one
+// that sends their notifications.
+func (a *Automations) Subscriptions(autos map[string]*catalog.Automation) []outbox.Subscription {
+	ids := make([]string, 0, len(autos))
+	for id, def := range autos {
 		if def.Publish == nil || *def.Publish {
 			ids = append(ids, id)
 		}
@@ -130,7 +131,7 @@ func (a *Automations) Subscriptions() []outbox.Subscription {
 	// for it: its event type is no catalog event.
 	subs := []outbox.Subscription{{ID: NotifySubscription, Events: []string{"AUTOMATION_NOTIFICATION"}, Handle: a.notify}}
 	for _, id := range ids {
-		r, err := a.rule(id)
+		r, err := a.compiled(autos[id])
 		if err != nil {
 			a.opts.Logger.Warn("automation left out", "automation", id, "err", err)
 			continue
@@ -164,18 +165,22 @@ func (a *Automations) Action(name string) (*catalog.Action, bool) {
 // handler takes one delivery of an event to automation id.
 func (a *Automations) handler(id string) func(ctx context.Context, d outbox.Delivery) error {
 	return func(ctx context.Context, d outbox.Delivery) error {
-		r, err := a.rule(id)
-		if err != nil || r == nil {
-			// Removed from the catalog (or broken) since the event: the
-			// catalog being served decides.
-			a.opts.Logger.Info("automation: event dropped", "automation", id, "delivery", d.ID, "err", err)
-			return nil
-		}
 		var event map[string]any
 		if err := catalog.Decode(d.Body, &event); err != nil {
 			return fmt.Errorf("automation %s: event: %w", id, err)
 		}
 		snap := a.opts.Catalog()
+		r, err := a.rule(id)
+		if err != nil || r == nil {
+			// The revision that added the automation may be applied and
+			// not yet served: wait for it. Otherwise it was removed (or
+			// broken) since the event, and the catalog served decides.
+			if rev, _ := event["revision"].(string); rev != "" && snap != nil && rev != snap.Revision {
+				return fmt.Errorf("automation %s: not in the served catalog (%s) yet; the event is from %s", id, snap.Revision, rev)
+			}
+			a.opts.Logger.Info("automation: event dropped", "automation", id, "delivery", d.ID, "err", err)
+			return nil
+		}
 		ok, err := r.Matches(ctx, event, snap.Graph())
 		if err != nil {
 			return fmt.Errorf("automation %s: conditions: %w", id, err)

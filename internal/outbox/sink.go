@@ -44,7 +44,12 @@ func NewSink(st Store, subs func() []Subscription, opts SinkOptions) *Sink {
 // writes them in the transaction that applies the revision; ids are
 // derived from the events, so building them again gives the same ones.
 func (s *Sink) Deliveries(events []reconciler.Event) ([]Delivery, error) {
-	subs := s.subs()
+	return s.DeliveriesTo(s.subs(), events)
+}
+
+// DeliveriesTo is Deliveries for the given subscriptions: those of the
+// revision being applied, rather than of the state being served.
+func (s *Sink) DeliveriesTo(subs []Subscription, events []reconciler.Event) ([]Delivery, error) {
 	if len(subs) == 0 || len(events) == 0 {
 		return nil, nil
 	}

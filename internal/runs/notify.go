@@ -13,7 +13,6 @@ import (
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/outbox/record"
-	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
 )
 
@@ -28,13 +27,10 @@ func actionSubscription(action string) string { return "action:" + action }
 // action that names a webhook to tell of its approval requests and
 // outcomes. The daemon serves them with the catalog's webhooks, so that
 // the outbox worker can find where to send.
-func NotificationSubscriptions(snap *state.Snapshot) []outbox.Subscription {
-	if snap == nil {
-		return nil
-	}
+func NotificationSubscriptions(actions map[string]*catalog.Action) []outbox.Subscription {
 	var subs []outbox.Subscription
-	for _, id := range sortedKeys(snap.Actions) {
-		n := snap.Actions[id].ApprovalNotification
+	for _, id := range sortedKeys(actions) {
+		n := actions[id].ApprovalNotification
 		if n != nil && n.Type == "webhook" && n.URL != "" {
 			subs = append(subs, outbox.Subscription{ID: actionSubscription(id), URL: n.URL, Events: []string{EventRunUpdated}})
 		}
