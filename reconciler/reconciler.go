@@ -331,6 +331,11 @@ func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, r
 		Duration:  r.opts.Now().Sub(start),
 		Counts:    store.Counts{Created: t.Created, Updated: t.Updated, Deleted: t.Deleted, Entities: res.Catalog.EntityCount()},
 	}
+	settings, err := json.Marshal(res.Catalog.Settings)
+	if err != nil {
+		return fmt.Errorf("reconcile %s: settings: %w", rev.ID, err)
+	}
+	rec.Settings = settings
 	if r.opts.Outbox != nil && len(events) > 0 {
 		ds, err := r.opts.Outbox(res.Catalog, events)
 		if err != nil {

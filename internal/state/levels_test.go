@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/store/sqlite"
 	"github.com/pierhq/pier/reconciler"
@@ -72,4 +73,43 @@ scorecards: quality: {
 		t.Fatal(err)
 	}
 	expect()
+}
+
+// Catalog-wide levels are settings, not objects: a restart must bring
+// them back with the state, or scorecards fall back to Port's defaults
+// until the next reconcile.
+func TestRestoreKeepsCatalogLevels(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, _ := loader.New(1)
+	res, err := reconciler.New(l, st, nil, reconciler.Options{}).Reconcile(ctx, reconciler.Revision{ID: "r1", FS: fstest.MapFS{"c.cue": {Data: []byte(`
+settings: levels: [{title: "Low"}, {title: "High"}]
+blueprints: svc: {title: "S", schema: properties: cov: {type: "number"}}
+scorecards: quality: {
+	blueprintIdentifier: "svc"
+	rules: [{identifier: "most", level: "High", query: {combinator: "and", rules: [{property: "cov", operator: ">=", value: 80}]}}]
+}
+entities: svc: {a: properties: cov: 10, b: properties: cov: 90}
+`)}}})
+	if err != nil || res.Outcome == reconciler.Failed {
+		t.Fatalf("%v %v", err, res.Diagnostics)
+	}
+	state, err := st.State(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHolder()
+	if err := h.Restore(state, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	snap := h.Load()
+	got := fmt.Sprintln(snap.Scores.Levels[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "a"}]["quality"],
+		snap.Scores.Levels[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "b"}]["quality"])
+	if got != "Low High\n" {
+		t.Fatalf("restored levels: %s, want Low High", got)
+	}
 }

@@ -105,6 +105,8 @@ type Snapshot struct {
 	// ApprovalSystems are the declared HTTP approval systems, for the
 	// daemon that polls their pending approvals.
 	ApprovalSystems map[string]*catalog.ApprovalSystem
+	// Settings are the catalog-wide settings (default scorecard levels).
+	Settings catalog.Settings
 	// Scores are the scorecard results over this snapshot.
 	Scores *Scores
 
@@ -318,6 +320,11 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 	}
 	s := empty()
 	s.Revision, s.AppliedAt = st.Revision, appliedAt
+	if len(st.Settings) > 0 {
+		if err := catalog.Decode(st.Settings, &s.Settings); err != nil {
+			return fmt.Errorf("restore settings: %w", err)
+		}
+	}
 	for k, o := range st.Objects {
 		s.sources[k] = o.Source
 		var err error
@@ -368,7 +375,7 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 func (s *Snapshot) catalog() *catalog.Catalog {
 	c := catalog.New()
 	c.Blueprints, c.Actions, c.Scorecards, c.Automations, c.Webhooks = s.Blueprints, s.Actions, s.Scorecards, s.Automations, s.Webhooks
-	c.ApprovalSystems = s.ApprovalSystems
+	c.ApprovalSystems, c.Settings = s.ApprovalSystems, s.Settings
 	for bp, es := range s.Entities {
 		m := make(map[string]*catalog.Entity, len(es))
 		for id, e := range es {
@@ -415,6 +422,7 @@ func (h *Holder) Publish(a Applied) {
 	s.Automations = a.Catalog.Automations
 	s.Webhooks = a.Catalog.Webhooks
 	s.ApprovalSystems = a.Catalog.ApprovalSystems
+	s.Settings = a.Catalog.Settings
 	s.objects = a.Objects
 	for bp, es := range a.Catalog.Entities {
 		out := make(map[string]*Entity, len(es))
@@ -475,7 +483,7 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	s := &Snapshot{
 		Revision: prev.Revision, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
 		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations, Webhooks: prev.Webhooks,
-		ApprovalSystems: prev.ApprovalSystems, sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
+		ApprovalSystems: prev.ApprovalSystems, Settings: prev.Settings, sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
 	s.Entities[blueprint][id] = e

@@ -65,6 +65,9 @@ type Revision struct {
 	Duration  time.Duration       `json:"duration"`
 	Counts    Counts              `json:"counts"`
 	Errors    catalog.Diagnostics `json:"errors,omitempty"`
+	// Settings are the catalog-wide settings of an applied revision
+	// (JSON catalog.Settings): not objects, so kept with the revision.
+	Settings json.RawMessage `json:"-"`
 	// Outbox holds the outbound deliveries of the revision's events,
 	// written by Apply in the same transaction as the changes: a revision
 	// is never applied without its deliveries, whatever crashes after.
@@ -128,6 +131,10 @@ type AuditEntry struct {
 type State struct {
 	Revision string
 	Objects  map[catalog.Key]Object
+	// Settings are the applied revision's catalog-wide settings (JSON
+	// catalog.Settings; nil before the first apply, or for a revision
+	// applied before pier kept them).
+	Settings json.RawMessage
 }
 
 // Store is pier's state store.

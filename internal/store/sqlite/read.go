@@ -33,8 +33,12 @@ func (s *Store) State(ctx context.Context) (st *store.State, err error) {
 	defer tx.Rollback() // read-only: nothing to commit
 
 	st = &store.State{}
-	err = tx.QueryRowContext(ctx, `SELECT revision FROM revisions WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`).
-		Scan(&st.Revision)
+	var settings []byte
+	err = tx.QueryRowContext(ctx, `SELECT revision, settings FROM revisions WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`).
+		Scan(&st.Revision, &settings)
+	if settings != nil {
+		st.Settings = json.RawMessage(settings)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
@@ -223,7 +227,7 @@ func (s *Store) LastApplied(ctx context.Context) (store.Revision, error) {
 	return rev, nil
 }
 
-const revisionColumns = `seq, revision, result, started_at, duration_ns, created, updated, deleted, entities, errors`
+const revisionColumns = `seq, revision, result, started_at, duration_ns, created, updated, deleted, entities, errors, settings`
 
 func scanRevision(sc scanner) (store.Revision, error) {
 	var (
@@ -231,9 +235,10 @@ func scanRevision(sc scanner) (store.Revision, error) {
 		started  string
 		duration int64
 		errs     []byte
+		settings []byte
 	)
 	err := sc.Scan(&rev.Seq, &rev.Revision, &rev.Result, &started, &duration,
-		&rev.Counts.Created, &rev.Counts.Updated, &rev.Counts.Deleted, &rev.Counts.Entities, &errs)
+		&rev.Counts.Created, &rev.Counts.Updated, &rev.Counts.Deleted, &rev.Counts.Entities, &errs, &settings)
 	if err != nil {
 		return store.Revision{}, err
 	}
@@ -241,6 +246,9 @@ func scanRevision(sc scanner) (store.Revision, error) {
 		return store.Revision{}, fmt.Errorf("revision %d: %w", rev.Seq, err)
 	}
 	rev.Duration = time.Duration(duration)
+	if settings != nil {
+		rev.Settings = json.RawMessage(settings)
+	}
 	if errs != nil {
 		if err := json.Unmarshal(errs, &rev.Errors); err != nil {
 			return store.Revision{}, fmt.Errorf("revision %d: decode errors: %w", rev.Seq, err)

@@ -194,6 +194,11 @@ CREATE TABLE scorecard_history (
 CREATE INDEX scorecard_history_entity ON scorecard_history (blueprint, identifier);
 CREATE INDEX scorecard_history_card ON scorecard_history (scorecard);
 `,
+	// 7: the catalog-wide settings of applied revisions (scorecard levels
+	// among them), which are not objects: a restart restores them.
+	`
+ALTER TABLE revisions ADD COLUMN settings TEXT; -- JSON catalog.Settings, NULL for failed revisions
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed

@@ -238,10 +238,10 @@ func insertRevision(ctx context.Context, db execer, rev store.Revision) (int64, 
 		errs = string(b)
 	}
 	res, err := db.ExecContext(ctx, `INSERT INTO revisions
-		(revision, result, started_at, duration_ns, created, updated, deleted, entities, errors)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(revision, result, started_at, duration_ns, created, updated, deleted, entities, errors, settings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rev.Revision, rev.Result, formatTime(rev.StartedAt), int64(rev.Duration),
-		rev.Counts.Created, rev.Counts.Updated, rev.Counts.Deleted, rev.Counts.Entities, errs)
+		rev.Counts.Created, rev.Counts.Updated, rev.Counts.Deleted, rev.Counts.Entities, errs, nullJSON(rev.Settings))
 	if err != nil {
 		return 0, fmt.Errorf("insert revision: %w", err)
 	}
