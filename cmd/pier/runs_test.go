@@ -443,6 +443,23 @@ func TestRunRequestedByPullRequest(t *testing.T) {
 	e.review(n, "pat", "APPROVED")
 	e.waitStatus(id, "DISPATCHED")
 
+	// A request that needs no approval runs at once, and its pull
+	// request is closed after the dispatch.
+	k := e.askByPullRequest("ask-short", "runs/short.json", `{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 2}}`)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if pr, _ := e.fake.PullRequest("acme", "catalog", k); pr.State == "closed" {
+			if !strings.Contains(strings.Join(pr.Comments, "\n"), "was dispatched") {
+				t.Fatalf("comments %q", pr.Comments)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pull request of a run without approval was not closed")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	// A bad request is answered on its pull request.
 	m := e.askByPullRequest("ask-bad", "runs/bad.json", `{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 99}}`)
 	pr, _ := e.fake.PullRequest("acme", "catalog", m)

@@ -73,7 +73,7 @@ func (s *Server) viewRun(run store.Run, events []store.RunEvent) runView {
 	v := runView{
 		ID: run.ID, Status: run.Status, StatusLabel: run.StatusLabel, Link: []string{}, Summary: run.Summary,
 		ExternalRunID: run.ExternalRunID, Source: run.Source, Action: ref{Identifier: run.Action},
-		Properties: run.Inputs, RequiredApproval: run.Approval != nil, Approval: run.Approval,
+		Properties: run.Inputs, RequiredApproval: run.Approval != nil && run.Approval.Required > 0, Approval: run.Approval,
 		CreatedBy: run.Requester, CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt, Events: events,
 	}
 	if a := s.opts.State.Load().Actions[run.Action]; a != nil {

@@ -191,7 +191,7 @@ func (e *Engine) dispatch(ctx context.Context, run store.Run, a *catalog.Action)
 	if !run.Dispatch.StartedAt.IsZero() {
 		return e.recoverDispatch(ctx, run, a, disp, d)
 	}
-	if ap := run.Approval; ap != nil {
+	if ap := run.Approval; ap != nil && ap.Required > 0 {
 		sys, err := e.opts.Systems(ap.System)
 		if err != nil {
 			return false, err

@@ -80,6 +80,11 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 		}
 	}
 	ev := store.RunEvent{At: run.CreatedAt, Actor: req.Requester, To: store.RunApproved, Note: "no approval needed"}
+	if !needs && req.Approval != nil {
+		// Asked for by pull request, but nothing to approve: the pull
+		// request is kept only to be closed once the run is dispatched.
+		run.Approval = &store.RunApproval{System: req.Approval.System, Ref: req.Approval.Ref, URL: req.Approval.URL}
+	}
 	if needs && req.Approval == nil {
 		// Refuse now rather than let the run wait a week for a system
 		// this pier cannot reach.
