@@ -4,8 +4,10 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/compute"
@@ -96,6 +98,10 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 	return out, nil
 }
 
+// parallelMerge is how many entities make it worth another goroutine;
+// tests lower it to run the parallel path on small catalogs.
+var parallelMerge = 2048
+
 // mergeAll returns res with computed values merged into every entity.
 // The objects map is the result's own and is updated in place; the
 // catalog's entity maps are shared with the loader and never written, so
@@ -106,16 +112,53 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 	c.merged = make(map[catalog.Key]merged, len(c.values))
 	c.entities = map[string]map[string]*catalog.Entity{}
 	c.objects = make(map[catalog.Key]catalog.Object, len(c.values))
+	type job struct {
+		k   catalog.Key
+		e   *catalog.Entity
+		m   merged
+		err error
+	}
+	var jobs []job
 	for bp, es := range res.Catalog.Entities {
 		if len(c.plan.Properties(bp)) == 0 {
 			continue
 		}
 		inner := maps.Clone(es)
 		for id, e := range es {
-			r.mergeOne(c, res, catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}, e, inner, nil, false)
+			k := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
+			if len(c.values[k]) > 0 {
+				jobs = append(jobs, job{k: k, e: e})
+			}
 		}
 		c.entities[bp] = inner
 		cat.Entities[bp] = inner
+	}
+	// Encoding each merged entity is most of the work, and independent:
+	// spread it over the CPUs.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(jobs)/parallelMerge))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(jobs); i += workers {
+				j := &jobs[i]
+				me := *j.e
+				me.Properties = maps.Clone(j.e.Properties)
+				maps.Copy(me.Properties, c.values[j.k])
+				obj, err := catalog.NewObject(j.k, &me, res.Objects[j.k].Source)
+				j.m, j.err = merged{src: j.e, e: &me, obj: obj}, err
+			}
+		}()
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		if j.err != nil {
+			r.opts.Logger.Warn("computed property", "entity", j.k.String(), "err", j.err)
+			continue
+		}
+		c.merged[j.k] = j.m
+		c.entities[j.k.Blueprint][j.k.ID], c.objects[j.k] = j.m.e, j.m.obj
 	}
 	maps.Copy(res.Objects, c.objects)
 	out := *res

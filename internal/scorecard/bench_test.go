@@ -3,6 +3,7 @@ package scorecard
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -160,5 +161,29 @@ func TestBenchDistribution(t *testing.T) {
 				t.Errorf("%s: rule %s passed %d failed %d", sum.Identifier, r.Identifier, r.Passed, r.Failed)
 			}
 		}
+	}
+}
+
+// TestEvaluateAllInParallel checks that the parallel full evaluation
+// gives exactly what entity-by-entity evaluation gives.
+func TestEvaluateAllInParallel(t *testing.T) {
+	es := make([]*query.Entity, 6000) // enough for several workers
+	for i := range es {
+		es[i] = benchEntity(i)
+	}
+	set, err := CompileAll(catalogOf(benchScorecards(t, true)), opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := set.EvaluateAll(slices.Values(es), nil)
+	want := Results{}
+	ev := set.evaluator(nil)
+	for _, e := range es {
+		if r := ev.entity(e); r != nil {
+			want[entityKey(e.Entity)] = r
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parallel results differ: %d vs %d entities", len(got), len(want))
 	}
 }

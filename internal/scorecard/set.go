@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"iter"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/query"
@@ -163,15 +165,38 @@ func (s *Set) Len() int { return len(s.cards) }
 // and against one graph g (nil when no rule uses relatedTo). Entities
 // the iterator yields twice keep the last result.
 func (s *Set) EvaluateAll(entities iter.Seq[*query.Entity], g query.Graph) Results {
-	out := Results{}
-	ev := s.evaluator(g)
+	var all []*query.Entity
 	for e := range entities {
-		if e == nil || e.Entity == nil {
-			continue
+		if e != nil && e.Entity != nil {
+			all = append(all, e)
 		}
-		if r := ev.entity(e); r != nil {
-			out[entityKey(e.Entity)] = r
-		}
+	}
+	// Entities are scored independently: split them over the CPUs, an
+	// evaluator each (evaluators keep per-run state), and join.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(all)/2048))
+	parts := make([]Results, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := s.evaluator(g)
+			out := make(Results, len(all)/workers+1)
+			for i := w; i < len(all); i += workers {
+				if r := ev.entity(all[i]); r != nil {
+					out[entityKey(all[i].Entity)] = r
+				}
+			}
+			parts[w] = out
+		}()
+	}
+	wg.Wait()
+	if workers == 1 {
+		return parts[0]
+	}
+	out := make(Results, len(all))
+	for _, p := range parts {
+		maps.Copy(out, p)
 	}
 	return out
 }
