@@ -94,6 +94,16 @@ automations: auto_assign_team: {
 	]
 }
 
+// Tell a channel when a welcome run succeeds: RUN_UPDATED, filtered by jq.
+automations: announce_welcomes: {
+	trigger: {
+		type: "automation"
+		event: {type: "RUN_UPDATED", actionIdentifier: "welcome"}
+		condition: {type: "JQ", expressions: [".run.status == \"SUCCESS\""]}
+	}
+	actions: [{type: "send-notification", channel: "webhook", url: "%[1]s/runs", message: "welcome run {{ .event.run.id }} succeeded"}]
+}
+
 automations: destroy_expired_environment: {
 	trigger: {
 		type: "automation"
@@ -170,6 +180,9 @@ func TestAutomationsFireOncePerEvent(t *testing.T) {
 	}
 	if n := len(hook.got("/slack")); n != 1 {
 		t.Fatalf("%d slack messages after a restart", n)
+	}
+	if got := hook.got("/runs"); len(got) != 2 || !strings.HasPrefix(got[0]["message"].(string), "welcome run r_") {
+		t.Fatalf("run announcements: %v", got)
 	}
 	if _, ok := e.fake.PullRequest("acme", "catalog", prNumber+1); ok {
 		t.Fatal("a second pull request")
