@@ -267,7 +267,7 @@ func (e *Engine) progress(ctx context.Context, id string, p Progress, actor stri
 }
 
 // errNoChange stops retry without writing.
-var errNoChange = &Error{Code: 200, Message: "no change"}
+var errNoChange = errors.New("no change")
 
 // Track polls a dispatched run's workflow run, for when webhooks are
 // missed.
