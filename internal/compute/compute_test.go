@@ -1,8 +1,10 @@
 package compute
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/synth"
 )
 
 // evalOne compiles c, evaluates it and returns the values of entity k.
@@ -611,4 +615,36 @@ func sortedRefs(s *Snapshot) map[catalog.Key][]string {
 		slices.Sort(out[k])
 	}
 	return out
+}
+
+// TestParallelEvaluate checks the parallel full evaluation against the
+// sequential one on a synthetic catalog with calculations, mirrors
+// through relations and aggregations over them.
+func TestParallelEvaluate(t *testing.T) {
+	dir := t.TempDir()
+	if err := synth.Write(dir, synth.Options{Services: 600, Derived: true, Teams: 7}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := loader.New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Load(context.Background(), os.DirFS(dir))
+	if err != nil || !res.OK() {
+		t.Fatalf("load: %v %v", err, res.Diagnostics)
+	}
+	p, err := Compile(res.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, werrs := p.Bind(res.Catalog).Evaluate()
+	defer func(n int) { parallelEvaluate = n }(parallelEvaluate)
+	parallelEvaluate = 50
+	got, gerrs := p.Bind(res.Catalog).Evaluate()
+	if !reflect.DeepEqual(got, want) || len(gerrs) != len(werrs) {
+		t.Fatalf("parallel evaluation differs: %d values (%d errors), sequential %d (%d)", len(got), len(gerrs), len(want), len(werrs))
+	}
+	if len(want) < 600 {
+		t.Fatalf("only %d entities have computed values", len(want))
+	}
 }

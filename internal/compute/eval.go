@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/pierhq/pier/internal/jqtmpl"
 
@@ -122,14 +125,62 @@ func (p *Plan) Evaluate(c *catalog.Catalog) (Result, []error) { return p.Bind(c)
 // not stop it: each names the entity and property, which is left out of
 // the result, and what reads it sees null.
 func (s *Snapshot) Evaluate() (Result, []error) {
-	ev := s.newEvaluator(nil, nil)
+	var keys []catalog.Key
 	for _, bp := range sortedKeys(s.p.byBlueprint) {
 		for _, id := range sortedKeys(s.c.Entities[bp]) {
-			ev.all(entityKey(bp, id))
+			keys = append(keys, entityKey(bp, id))
 		}
 	}
-	return ev.result(nil), ev.errs
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(keys)/parallelEvaluate))
+	if workers == 1 {
+		ev := s.newEvaluator(nil, nil)
+		for _, k := range keys {
+			ev.all(k)
+		}
+		return ev.result(nil), ev.errs
+	}
+	// Entities are spread over the CPUs, an evaluator each. A value two
+	// workers both need (a team's aggregation that several services
+	// mirror) is computed by each: the same value, a little repeated
+	// work, no locking. Each worker returns its own entities' values.
+	type part struct {
+		vals Result
+		errs []error
+	}
+	parts := make([]part, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make(map[catalog.Key]bool, len(keys)/workers+1)
+			ev := s.newEvaluator(nil, nil)
+			for i := w; i < len(keys); i += workers {
+				mine[keys[i]] = true
+				ev.all(keys[i])
+			}
+			parts[w] = part{ev.result(mine), ev.errs}
+		}()
+	}
+	wg.Wait()
+	out := make(Result, len(keys))
+	var errs []error
+	seen := map[string]bool{}
+	for _, p := range parts {
+		maps.Copy(out, p.vals)
+		for _, err := range p.errs {
+			if !seen[err.Error()] { // a shared value's error, reported once
+				seen[err.Error()] = true
+				errs = append(errs, err)
+			}
+		}
+	}
+	return out, errs
 }
+
+// parallelEvaluate is how many entities make it worth another goroutine;
+// tests lower it to run the parallel path on small catalogs.
+var parallelEvaluate = 2048
 
 // EvaluateOnly computes the computed properties of the entities keys
 // names. Values of other entities it needs are taken from prev when
