@@ -42,7 +42,7 @@ func main() {
 		err = run(*n, *runs, *edits, *pierBin, *cueBin, *keep)
 	}
 	if err == nil && (*mode == "derived" || *mode == "all") {
-		err = derivedBench(*n, 3, 31)
+		err = derivedBench(*n, 5, 31)
 	}
 	if err == nil && (*mode == "daemon" || *mode == "all") {
 		err = daemonBench(*n, *pushes, *loadFor, *conc, *pierBin)

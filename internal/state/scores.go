@@ -26,10 +26,22 @@ type Scores struct {
 	// Err is set when the scorecards could not be compiled; the loader
 	// validates their shape, so this is unexpected.
 	Err error
-	// Moves are the entities whose level changed since the snapshot
-	// these scores were computed from: what the scorecard history
-	// records. Empty for a snapshot restored from the store.
-	Moves []LevelMove
+	// changed names the entities that may have moved since the scores
+	// these were computed from (nil: any of them), and from are those
+	// scores' levels: moves are found only when someone keeps the
+	// history (Holder.OnMoves). A restored snapshot has no from.
+	changed []catalog.Key
+	from    map[catalog.Key]map[string]string
+	hasFrom bool
+}
+
+// Moves returns the entities whose level changed since the scores these
+// were computed from: what the scorecard history records.
+func (sc *Scores) Moves() []LevelMove {
+	if sc == nil || !sc.hasFrom {
+		return nil
+	}
+	return moves(sc.from, sc.Levels, sc.changed)
 }
 
 // LevelMove is one entity reaching another level of one scorecard. From
@@ -51,11 +63,28 @@ func LevelChanges(revision string, at time.Time, moves []LevelMove) []store.Leve
 }
 
 // moves compares the levels of the entities keys names (all of them
-// when keys is nil) between two score sets.
+// when keys is nil) between two score sets, in key order.
 func moves(prev, next map[catalog.Key]map[string]string, keys []catalog.Key) []LevelMove {
+	if keys == nil {
+		keys = make([]catalog.Key, 0, len(next))
+		for k := range next {
+			keys = append(keys, k)
+		}
+		for k := range prev {
+			if _, ok := next[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+	} else {
+		keys = slices.Clone(keys)
+	}
+	slices.SortFunc(keys, func(a, b catalog.Key) int {
+		return cmp.Or(strings.Compare(a.Blueprint, b.Blueprint), strings.Compare(a.ID, b.ID))
+	})
 	var out []LevelMove
-	diff := func(k catalog.Key) {
+	for _, k := range keys {
 		old, cur := prev[k], next[k]
+		start := len(out)
 		for card, to := range cur {
 			if from := old[card]; from != to {
 				out = append(out, LevelMove{Key: k, Scorecard: card, From: from, To: to})
@@ -66,26 +95,8 @@ func moves(prev, next map[catalog.Key]map[string]string, keys []catalog.Key) []L
 				out = append(out, LevelMove{Key: k, Scorecard: card, From: from})
 			}
 		}
+		slices.SortFunc(out[start:], func(a, b LevelMove) int { return strings.Compare(a.Scorecard, b.Scorecard) })
 	}
-	if keys != nil {
-		for _, k := range keys {
-			diff(k)
-		}
-	} else {
-		seen := make(map[catalog.Key]bool, len(next))
-		for k := range next {
-			seen[k] = true
-			diff(k)
-		}
-		for k := range prev {
-			if !seen[k] {
-				diff(k)
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b LevelMove) int {
-		return cmp.Or(strings.Compare(a.Key.Blueprint, b.Key.Blueprint), strings.Compare(a.Key.ID, b.Key.ID), strings.Compare(a.Scorecard, b.Scorecard))
-	})
 	return out
 }
 
@@ -168,11 +179,10 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 			sc.Levels[k] = levelsOf(r)
 		}
 		if prev != nil {
-			var old map[catalog.Key]map[string]string
+			sc.hasFrom = true
 			if prev.Scores != nil {
-				old = prev.Scores.Levels
+				sc.from = prev.Scores.Levels
 			}
-			sc.Moves = moves(old, sc.Levels, nil)
 		}
 		return sc
 	}
@@ -188,7 +198,7 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 			delete(sc.Levels, k)
 		}
 	}
-	sc.Moves = moves(prev.Scores.Levels, sc.Levels, changed)
+	sc.from, sc.changed, sc.hasFrom = prev.Scores.Levels, changed, true
 	return sc
 }
 

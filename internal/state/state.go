@@ -286,8 +286,10 @@ type Holder struct {
 // published stores s and reports its level changes.
 func (h *Holder) published(s *Snapshot, at time.Time) {
 	h.p.Store(s)
-	if h.OnMoves != nil && s.Scores != nil && len(s.Scores.Moves) > 0 {
-		h.OnMoves(s.Revision, at, s.Scores.Moves)
+	if h.OnMoves != nil {
+		if moves := s.Scores.Moves(); len(moves) > 0 {
+			h.OnMoves(s.Revision, at, moves)
+		}
 	}
 }
 
