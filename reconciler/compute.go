@@ -146,7 +146,7 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 				me := *j.e
 				me.Properties = maps.Clone(j.e.Properties)
 				maps.Copy(me.Properties, c.values[j.k])
-				obj, err := catalog.NewObject(j.k, &me, res.Objects[j.k].Source)
+				obj, err := mergedObject(j.k, &me, res.Objects[j.k], c.values[j.k])
 				j.m, j.err = merged{src: j.e, e: &me, obj: obj}, err
 			}
 		}()
@@ -222,7 +222,7 @@ func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e 
 	me := *e
 	me.Properties = maps.Clone(e.Properties)
 	maps.Copy(me.Properties, vals)
-	obj, err := catalog.NewObject(k, &me, res.Objects[k].Source)
+	obj, err := mergedObject(k, &me, res.Objects[k], vals)
 	if err != nil {
 		r.opts.Logger.Warn("computed property", "entity", k.String(), "err", err)
 		delete(c.merged, k)
@@ -322,4 +322,14 @@ func computeDiagnostics(err error, res *loader.Result) catalog.Diagnostics {
 	}
 	out.Sort()
 	return out
+}
+
+// mergedObject is the object of the merged entity me: the loader's
+// object with vals spliced into its properties, or me encoded when the
+// splice does not apply.
+func mergedObject(k catalog.Key, me *catalog.Entity, loaded catalog.Object, vals map[string]any) (catalog.Object, error) {
+	if b, ok := spliceProperties(loaded.JSON, vals); ok {
+		return catalog.Object{Key: k, JSON: b, Hash: catalog.HashJSON(b), Source: loaded.Source}, nil
+	}
+	return catalog.NewObject(k, me, loaded.Source)
 }
