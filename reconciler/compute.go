@@ -24,11 +24,9 @@ type computed struct {
 	values   compute.Result
 	merged   map[catalog.Key]merged
 	// entities are the catalog's entity maps with merged entities, per
-	// blueprint with computed properties; objects the merged entities'
-	// objects. Both carry over to the next revision, which updates only
-	// what its change touched.
+	// blueprint with computed properties. They and merged carry over to
+	// the next revision, which updates only what its change touched.
 	entities map[string]map[string]*catalog.Entity
-	objects  map[catalog.Key]catalog.Object
 }
 
 // merged is an entity with its computed values, and its canonical form.
@@ -111,7 +109,6 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 	cat.Entities = maps.Clone(res.Catalog.Entities)
 	c.merged = make(map[catalog.Key]merged, len(c.values))
 	c.entities = map[string]map[string]*catalog.Entity{}
-	c.objects = make(map[catalog.Key]catalog.Object, len(c.values))
 	type job struct {
 		k   catalog.Key
 		e   *catalog.Entity
@@ -158,9 +155,8 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 			continue
 		}
 		c.merged[j.k] = j.m
-		c.entities[j.k.Blueprint][j.k.ID], c.objects[j.k] = j.m.e, j.m.obj
+		c.entities[j.k.Blueprint][j.k.ID], res.Objects[j.k] = j.m.e, j.m.obj
 	}
-	maps.Copy(res.Objects, c.objects)
 	out := *res
 	out.Catalog = &cat
 	return &out
@@ -172,7 +168,7 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 func (r *Reconciler) mergeTouched(c, prev *computed, res *loader.Result, keys []catalog.Key, old map[catalog.Key]map[string]any) *loader.Result {
 	cat := *res.Catalog
 	cat.Entities = maps.Clone(res.Catalog.Entities)
-	c.merged, c.objects = prev.merged, prev.objects
+	c.merged = prev.merged
 	c.entities = make(map[string]map[string]*catalog.Entity, len(prev.entities))
 	byBP := map[string][]catalog.Key{}
 	for _, k := range keys {
@@ -194,7 +190,9 @@ func (r *Reconciler) mergeTouched(c, prev *computed, res *loader.Result, keys []
 		c.entities[bp] = inner
 		cat.Entities[bp] = inner
 	}
-	maps.Copy(res.Objects, c.objects)
+	for k, m := range c.merged {
+		res.Objects[k] = m.obj
+	}
 	out := *res
 	out.Catalog = &cat
 	return &out
@@ -207,7 +205,6 @@ func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e 
 	vals := c.values[k]
 	if e == nil || len(vals) == 0 {
 		delete(c.merged, k)
-		delete(c.objects, k)
 		if e == nil {
 			delete(inner, k.ID)
 		} else {
@@ -216,7 +213,7 @@ func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e 
 		return
 	}
 	if m, ok := c.merged[k]; ok && m.src == e && incremental && sameValues(old[k], vals) {
-		inner[k.ID], c.objects[k] = m.e, m.obj
+		inner[k.ID] = m.e
 		return
 	}
 	me := *e
@@ -226,12 +223,11 @@ func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e 
 	if err != nil {
 		r.opts.Logger.Warn("computed property", "entity", k.String(), "err", err)
 		delete(c.merged, k)
-		delete(c.objects, k)
 		inner[k.ID] = e
 		return
 	}
 	c.merged[k] = merged{src: e, e: &me, obj: obj}
-	inner[k.ID], c.objects[k] = &me, obj
+	inner[k.ID] = &me
 }
 
 // CheckComputed compiles a valid load's computed-property declarations

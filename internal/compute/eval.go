@@ -320,16 +320,23 @@ func (ev *evaluator) prop(e *catalog.Entity, k catalog.Key, name string) any {
 // plan found it reads, and no others, so that what it sees does not
 // depend on evaluation order.
 func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error) {
-	props := make(map[string]any, len(e.Properties)+len(pr.selfDeps))
-	for n, v := range e.Properties {
-		props[n] = v
+	// gojq never writes its input, so the entity's own maps are passed
+	// as they are; only a calculation that reads other computed values
+	// needs a copy to add them to.
+	props := e.Properties
+	if len(pr.selfDeps) > 0 {
+		props = make(map[string]any, len(e.Properties)+len(pr.selfDeps))
+		maps.Copy(props, e.Properties)
+		for _, n := range pr.selfDeps {
+			props[n] = ev.value(k, ev.s.p.props[k.Blueprint][n])
+		}
 	}
-	for _, n := range pr.selfDeps {
-		props[n] = ev.value(k, ev.s.p.props[k.Blueprint][n])
+	if props == nil {
+		props = map[string]any{}
 	}
-	rels := make(map[string]any, len(e.Relations))
-	for n, v := range e.Relations {
-		rels[n] = v
+	rels := e.Relations
+	if rels == nil {
+		rels = map[string]any{}
 	}
 	team := make([]any, len(e.Team))
 	for i, t := range e.Team {
