@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/githubfake"
+	"github.com/pierhq/pier/internal/outbox"
+	"github.com/pierhq/pier/internal/runs"
 )
 
 const runsCatalog = `
@@ -684,5 +688,42 @@ approvalSystems: board: {
 	}
 	if code, out = e.call("GET", "/v1/approval-systems", "", nil); code != 200 || len(out["approvalSystems"].([]any)) != 1 {
 		t.Fatalf("list: %d %v", code, out)
+	}
+}
+
+func TestPierReceive(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // pier receive listens on it itself
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &syncBuffer{}
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"receive", "--listen", addr, "--secret", "shh"}, out, out) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "listening") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	body := []byte(`{"runId": "r_1"}`)
+	ts := time.Now().Unix()
+	for _, sig := range []string{outbox.Sign("shh", ts, body), outbox.Sign("wrong", ts, body)} {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/grants", bytes.NewReader(body))
+		req.Header.Set(runs.HeaderPortTimestamp, strconv.FormatInt(ts, 10))
+		req.Header.Set(runs.HeaderPortSignature, sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+	got := out.String()
+	if !strings.Contains(got, "POST /grants") || !strings.Contains(got, "signature: valid") || !strings.Contains(got, "signature: BAD") || !strings.Contains(got, `"runId": "r_1"`) {
+		t.Fatalf("output:\n%s", got)
 	}
 }
