@@ -105,7 +105,7 @@ func (s *Server) viewRun(run store.Run, events []store.RunEvent) runView {
 func runError(w http.ResponseWriter, err error) int {
 	var re *runs.Error
 	if errors.As(err, &re) {
-		kind := map[int]string{403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid_input"}[re.Code]
+		kind := map[int]string{403: "forbidden", 404: "not_found", 409: "conflict", 422: "invalid_input", 503: "unavailable"}[re.Code]
 		if kind == "" {
 			kind = "run_error"
 		}
