@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/pierhq/pier/internal/jqtmpl"
 
@@ -134,6 +135,7 @@ func (s *Snapshot) Evaluate() (Result, []error) {
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(keys)/parallelEvaluate))
 	if workers == 1 {
 		ev := s.newEvaluator(nil, nil)
+		defer ev.done()
 		for _, k := range keys {
 			ev.all(k)
 		}
@@ -155,6 +157,7 @@ func (s *Snapshot) Evaluate() (Result, []error) {
 			defer wg.Done()
 			mine := make(map[catalog.Key]bool, len(keys)/workers+1)
 			ev := s.newEvaluator(nil, nil)
+			defer ev.done()
 			for i := w; i < len(keys); i += workers {
 				mine[keys[i]] = true
 				ev.all(keys[i])
@@ -193,6 +196,7 @@ func (s *Snapshot) EvaluateOnly(keys []catalog.Key, prev Result) (Result, []erro
 		want[k] = true
 	}
 	ev := s.newEvaluator(prev, want)
+	defer ev.done()
 	for _, k := range keys {
 		ev.all(k)
 	}
@@ -216,6 +220,34 @@ type evaluator struct {
 	state map[catalog.Key]map[string]uint8 // 1 done, 2 failed
 	errs  []error
 	match map[*prop]*query.Matcher
+
+	// ctx bounds jq evaluations. A context with a timer per expression
+	// cost a tenth of evaluating 20,000 calculations, so one is shared
+	// and renewed when less than half of the timeout is left: every
+	// expression gets between half the timeout and all of it.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	deadline time.Time
+}
+
+// jqContext returns the context a jq evaluation runs under.
+func (ev *evaluator) jqContext() context.Context {
+	timeout := ev.s.p.timeout
+	if now := time.Now(); ev.ctx == nil || ev.deadline.Sub(now) < timeout/2 {
+		if ev.cancel != nil {
+			ev.cancel()
+		}
+		ev.deadline = now.Add(timeout)
+		ev.ctx, ev.cancel = context.WithDeadline(context.Background(), ev.deadline)
+	}
+	return ev.ctx
+}
+
+// done releases the evaluator's timer.
+func (ev *evaluator) done() {
+	if ev.cancel != nil {
+		ev.cancel()
+	}
 }
 
 func (s *Snapshot) newEvaluator(prev Result, fresh map[catalog.Key]bool) *evaluator {
@@ -351,8 +383,7 @@ func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error)
 		"properties": props,
 		"relations":  rels,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ev.s.p.timeout)
-	defer cancel()
+	ctx := ev.jqContext()
 	iter := pr.code.RunWithContext(ctx, in)
 	out, ok := iter.Next()
 	if !ok {
@@ -360,7 +391,7 @@ func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error)
 	}
 	if err, isErr := out.(error); isErr {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("jq %q: stopped after %v", pr.src, ev.s.p.timeout)
+			return nil, fmt.Errorf("jq %q: stopped after at most %v", pr.src, ev.s.p.timeout)
 		}
 		return nil, fmt.Errorf("jq %q: %v", pr.src, err)
 	}
