@@ -10,6 +10,7 @@ import (
 
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
 )
 
@@ -311,7 +312,8 @@ func (e *Engine) finishApproval(ctx context.Context, run store.Run, a *catalog.A
 	return err == nil, err
 }
 
-func (e *Engine) entity(run store.Run) *stateEntity {
+// entity is the entity a run acts on, as served now.
+func (e *Engine) entity(run store.Run) *state.Entity {
 	if run.Entity == "" {
 		return nil
 	}

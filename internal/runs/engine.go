@@ -91,7 +91,6 @@ type Engine struct {
 	bg     bg
 }
 
-type stateEntity = state.Entity
 
 type runLock struct {
 	sync.Mutex
