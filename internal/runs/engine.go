@@ -91,7 +91,6 @@ type Engine struct {
 	bg     bg
 }
 
-
 type runLock struct {
 	sync.Mutex
 	users int
