@@ -3,7 +3,8 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -61,7 +62,7 @@ func EntityDefinition(bp *catalog.Blueprint) string {
 		_, agg := bp.AggregationProperties[name]
 		return calc || mirror || agg
 	}
-	for _, name := range sortedKeys(bp.Schema.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(bp.Schema.Properties)) {
 		p := bp.Schema.Properties[name]
 		if p.Runtime || p.Calculation != nil || computed(name) {
 			continue
@@ -76,7 +77,7 @@ func EntityDefinition(bp *catalog.Blueprint) string {
 		}
 	}
 	b.WriteString("\t}\n\trelations: {\n")
-	for _, name := range sortedKeys(bp.Relations) {
+	for _, name := range slices.Sorted(maps.Keys(bp.Relations)) {
 		r := bp.Relations[name]
 		switch {
 		case r.Required && r.Many:
@@ -221,12 +222,3 @@ func literalOf(v any) string {
 }
 
 func quote(s string) string { return literal.String.Quote(s) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pierhq/pier/internal/compiled"
+
 	gh "github.com/google/go-github/v62/github"
 	"github.com/robfig/cron/v3"
 
@@ -52,13 +54,20 @@ type runsWiring struct {
 	sweep   *source.Poller
 	secrets map[string]string
 
+	http *compiled.Cache[catalog.ApprovalSystem, *httpcap.System]
+
 	mu       sync.Mutex
-	http     map[*catalog.ApprovalSystem]*httpcap.System
 	lastPoll map[string]time.Time // http system -> last status poll
 }
 
 func (d *daemon) setupRuns() error {
-	w := &runsWiring{d: d, secrets: secretsFromEnv(), http: map[*catalog.ApprovalSystem]*httpcap.System{}, lastPoll: map[string]time.Time{}}
+	w := &runsWiring{d: d, secrets: secretsFromEnv(), lastPoll: map[string]time.Time{}}
+	w.http = compiled.New(64, func(def *catalog.ApprovalSystem) (*httpcap.System, error) {
+		return httpcap.New(def, httpcap.Options{Secrets: func(name string) (string, bool) {
+			v, ok := w.secrets[name]
+			return v, ok
+		}})
+	})
 	base := d.cfg.PublicURL
 	if base == "" {
 		base = "http://" + d.addr
@@ -141,23 +150,7 @@ func (w *runsWiring) engineApprovers() approval.Approvers {
 
 // httpClient compiles a declared system once per catalog version of it.
 func (w *runsWiring) httpClient(def *catalog.ApprovalSystem) (*httpcap.System, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if c, ok := w.http[def]; ok {
-		return c, nil
-	}
-	c, err := httpcap.New(def, httpcap.Options{Secrets: func(name string) (string, bool) {
-		v, ok := w.secrets[name]
-		return v, ok
-	}})
-	if err != nil {
-		return nil, err
-	}
-	if len(w.http) > 64 {
-		clear(w.http) // versions of old catalogs
-	}
-	w.http[def] = c
-	return c, nil
+	return w.http.Get(def)
 }
 
 // tick is the runs schedule: start scheduled actions whose time has

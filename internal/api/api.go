@@ -21,8 +21,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/pierhq/pier/internal/compiled"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -85,8 +86,7 @@ type Server struct {
 	mux     *http.ServeMux
 	methods map[string][]string // path pattern -> methods routed
 
-	vmu        sync.Mutex
-	validators map[*catalog.Blueprint]*validate.Validator
+	validators *compiled.Cache[catalog.Blueprint, *validate.Validator]
 }
 
 // New builds the API.
@@ -103,7 +103,7 @@ func New(opts Options) *Server {
 	if opts.Auth == nil {
 		opts.Auth = &Auth{}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), methods: map[string][]string{}, validators: map[*catalog.Blueprint]*validate.Validator{}}
+	s := &Server{opts: opts, mux: http.NewServeMux(), methods: map[string][]string{}, validators: compiled.New(1024, validate.Compile)}
 	s.routes()
 	s.methodNotAllowed()
 	return s
@@ -358,18 +358,5 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, bool) {
 // validator returns the compiled validator of a blueprint of the current
 // snapshot, compiling it on first use.
 func (s *Server) validator(bp *catalog.Blueprint) (*validate.Validator, error) {
-	s.vmu.Lock()
-	defer s.vmu.Unlock()
-	if v, ok := s.validators[bp]; ok {
-		return v, nil
-	}
-	v, err := validate.Compile(bp)
-	if err != nil {
-		return nil, err
-	}
-	if len(s.validators) > 1024 {
-		clear(s.validators) // blueprints of old snapshots
-	}
-	s.validators[bp] = v
-	return v, nil
+	return s.validators.Get(bp)
 }

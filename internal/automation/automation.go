@@ -20,7 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
+	"slices"
 
 	"github.com/itchyny/gojq"
 
@@ -286,7 +288,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // for `pier validate`.
 func Check(c *catalog.Catalog, objects map[catalog.Key]catalog.Object) catalog.Diagnostics {
 	var ds catalog.Diagnostics
-	for _, id := range sortedKeys(c.Automations) {
+	for _, id := range slices.Sorted(maps.Keys(c.Automations)) {
 		a := c.Automations[id]
 		if _, err := Compile(a); err != nil {
 			k := catalog.Key{Kind: catalog.KindAutomationObj, ID: id}

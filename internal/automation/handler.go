@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/pierhq/pier/internal/compiled"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/entityedit"
@@ -67,8 +70,7 @@ type Options struct {
 type Automations struct {
 	opts Options
 
-	mu    sync.Mutex
-	rules map[*catalog.Automation]*Rule // compiled, per catalog version
+	rules *compiled.Cache[catalog.Automation, *Rule]
 }
 
 // New returns the automations of the catalog opts.Catalog serves.
@@ -82,7 +84,7 @@ func New(opts Options) *Automations {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Automations{opts: opts, rules: map[*catalog.Automation]*Rule{}}
+	return &Automations{opts: opts, rules: compiled.New(256, Compile)}
 }
 
 // rule returns the compiled rule of the automation id in the catalog
@@ -95,25 +97,13 @@ func (a *Automations) rule(id string) (*Rule, error) {
 	return a.compiled(snap.Automations[id])
 }
 
-// compiled compiles def once per catalog version of it.
+// compiled compiles def once per catalog version of it; nil is no
+// automation.
 func (a *Automations) compiled(def *catalog.Automation) (*Rule, error) {
 	if def == nil {
 		return nil, nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if r, ok := a.rules[def]; ok {
-		return r, nil
-	}
-	r, err := Compile(def)
-	if err != nil {
-		return nil, err
-	}
-	if len(a.rules) > 256 {
-		clear(a.rules) // versions of old catalogs
-	}
-	a.rules[def] = r
-	return r, nil
+	return a.rules.Get(def)
 }
 
 // Subscriptions returns an outbox subscription per automation of autos
@@ -275,11 +265,7 @@ func renderMap(ctx context.Context, m map[string]any, data map[string]any) (map[
 	if len(m) == 0 {
 		return nil, nil
 	}
-	v := make(map[string]any, len(m))
-	for k, x := range m {
-		v[k] = x
-	}
-	t, err := jqtmpl.Compile(v)
+	t, err := jqtmpl.Compile(m)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +337,7 @@ func (a *Automations) updateEntity(ctx context.Context, r *Rule, s Step, key str
 // the seed's `team` is the entity's team otherwise.
 func changesOf(s Step, bp *catalog.Blueprint) []entityedit.Change {
 	var out []entityedit.Change
-	for _, name := range sortedKeys(s.Properties) {
+	for _, name := range slices.Sorted(maps.Keys(s.Properties)) {
 		v := s.Properties[name]
 		switch {
 		case bp != nil && hasProperty(bp, name):
@@ -364,7 +350,7 @@ func changesOf(s Step, bp *catalog.Blueprint) []entityedit.Change {
 			out = append(out, entityedit.Change{Section: "properties", Name: name, Value: v})
 		}
 	}
-	for _, name := range sortedKeys(s.Relations) {
+	for _, name := range slices.Sorted(maps.Keys(s.Relations)) {
 		out = append(out, entityedit.Change{Section: "relations", Name: name, Value: s.Relations[name]})
 	}
 	if s.Team != nil {
@@ -378,15 +364,6 @@ func hasProperty(bp *catalog.Blueprint, name string) bool {
 	return ok
 }
 func hasRelation(bp *catalog.Blueprint, name string) bool { _, ok := bp.Relations[name]; return ok }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // enqueueNotification queues a send-notification or webhook step as an
 // outbox delivery whose id derives from the event, so it is sent once.

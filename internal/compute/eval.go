@@ -127,8 +127,8 @@ func (p *Plan) Evaluate(c *catalog.Catalog) (Result, []error) { return p.Bind(c)
 // the result, and what reads it sees null.
 func (s *Snapshot) Evaluate() (Result, []error) {
 	var keys []catalog.Key
-	for _, bp := range sortedKeys(s.p.byBlueprint) {
-		for _, id := range sortedKeys(s.c.Entities[bp]) {
+	for _, bp := range slices.Sorted(maps.Keys(s.p.byBlueprint)) {
+		for _, id := range slices.Sorted(maps.Keys(s.c.Entities[bp])) {
 			keys = append(keys, entityKey(bp, id))
 		}
 	}

@@ -3,6 +3,7 @@ package compute
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -153,7 +154,7 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", bp, name, fmt.Sprintf(format, args...)))
 	}
 	// First pass: declare, so that dependencies can be resolved.
-	for _, bpID := range sortedKeys(c.Blueprints) {
+	for _, bpID := range slices.Sorted(maps.Keys(c.Blueprints)) {
 		bp := c.Blueprints[bpID]
 		m := map[string]*prop{}
 		add := func(name string, pr *prop) {
@@ -164,7 +165,7 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 			pr.blueprint, pr.name = bpID, name
 			m[name] = pr
 		}
-		for _, name := range sortedKeys(bp.Schema.Properties) {
+		for _, name := range slices.Sorted(maps.Keys(bp.Schema.Properties)) {
 			sp := bp.Schema.Properties[name]
 			if sp.Calculation == nil {
 				continue
@@ -178,14 +179,14 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 				fail(bpID, name, "unknown calculation type %q (want formula or jq)", sp.Calculation.Type)
 			}
 		}
-		for _, name := range sortedKeys(bp.CalculationProperties) {
+		for _, name := range slices.Sorted(maps.Keys(bp.CalculationProperties)) {
 			cp := bp.CalculationProperties[name]
 			add(name, &prop{kind: Calculation, typ: cp.Type, src: cp.Calculation})
 		}
-		for _, name := range sortedKeys(bp.MirrorProperties) {
+		for _, name := range slices.Sorted(maps.Keys(bp.MirrorProperties)) {
 			add(name, &prop{kind: Mirror, src: bp.MirrorProperties[name].Path})
 		}
-		for _, name := range sortedKeys(bp.AggregationProperties) {
+		for _, name := range slices.Sorted(maps.Keys(bp.AggregationProperties)) {
 			add(name, &prop{kind: Aggregation, typ: bp.AggregationProperties[name].Type})
 		}
 		if len(m) > 0 {
@@ -193,9 +194,9 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 		}
 	}
 	// Second pass: compile each and find its dependencies.
-	for _, bpID := range sortedKeys(p.props) {
+	for _, bpID := range slices.Sorted(maps.Keys(p.props)) {
 		bp := c.Blueprints[bpID]
-		for _, name := range sortedKeys(p.props[bpID]) {
+		for _, name := range slices.Sorted(maps.Keys(p.props[bpID])) {
 			pr := p.props[bpID][name]
 			if !validType(pr.typ) {
 				fail(bpID, name, "unknown type %q", pr.typ)
@@ -276,7 +277,7 @@ func (p *Plan) compileJQ(pr *prop) error {
 	pr.code = code
 	names, all := jqRefs(pr.src)
 	if all {
-		for _, name := range sortedKeys(p.props[pr.blueprint]) {
+		for _, name := range slices.Sorted(maps.Keys(p.props[pr.blueprint])) {
 			if name != pr.name {
 				names = append(names, name)
 			}
@@ -369,14 +370,14 @@ func (p *Plan) compileAggregation(c *catalog.Catalog, bp *catalog.Blueprint, pr 
 	pr.target = ap.Target
 	// Entities of the target that point at this one; failing that,
 	// those this one points at.
-	for _, name := range sortedKeys(t.Relations) {
+	for _, name := range slices.Sorted(maps.Keys(t.Relations)) {
 		if t.Relations[name].Target == bp.Identifier {
 			pr.rels = append(pr.rels, name)
 		}
 	}
 	pr.incoming = len(pr.rels) > 0
 	if !pr.incoming {
-		for _, name := range sortedKeys(bp.Relations) {
+		for _, name := range slices.Sorted(maps.Keys(bp.Relations)) {
 			if bp.Relations[name].Target == t.Identifier {
 				pr.rels = append(pr.rels, name)
 			}
@@ -485,8 +486,8 @@ func (p *Plan) order() error {
 		rank++
 		return nil
 	}
-	for _, bp := range sortedKeys(p.props) {
-		for _, name := range sortedKeys(p.props[bp]) {
+	for _, bp := range slices.Sorted(maps.Keys(p.props)) {
+		for _, name := range slices.Sorted(maps.Keys(p.props[bp])) {
 			if err := visit(p.props[bp][name]); err != nil {
 				return err
 			}
@@ -534,14 +535,5 @@ func (p *Plan) Properties(bp string) []string {
 	for _, pr := range p.byBlueprint[bp] {
 		out = append(out, pr.name)
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
 	return out
 }

@@ -6,9 +6,10 @@
 // Port's rule is kept: a string that is one template and nothing else
 // renders as the expression's JSON value (a number stays a number, an
 // object an object); a template inside other text renders as text, a
-// string as itself and anything else as its JSON. Templates are compiled
-// once, when the action is loaded, so that a broken expression is found
-// by reconcile and not by the first person to run the action.
+// string as itself and anything else as its JSON. The loader compiles
+// every action's templates, so that a broken expression is found by
+// reconcile and not by the first person to run the action; a dispatch
+// compiles its action's again (microseconds, once per run).
 package jqtmpl
 
 import (

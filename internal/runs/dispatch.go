@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,12 +107,12 @@ func (g GitHubDispatcher) Inputs(ctx context.Context, d Dispatch) (map[string]st
 	im := d.Action.InvocationMethod
 	src := im.WorkflowInputs
 	if src == nil && !im.OmitUserInputs {
-		src = map[string]any{}
-		for k, v := range d.Run.Inputs {
-			src[k] = v
-		}
+		src = d.Run.Inputs
 	}
-	v, err := render(ctx, anyMap(src), d.Data)
+	if src == nil {
+		src = map[string]any{}
+	}
+	v, err := render(ctx, src, d.Data)
 	if err != nil {
 		return nil, fmt.Errorf("workflowInputs: %w", err)
 	}
@@ -127,14 +129,6 @@ func (g GitHubDispatcher) Inputs(ctx context.Context, d Dispatch) (map[string]st
 		return nil, fmt.Errorf("workflowInputs: %d inputs; GitHub takes at most %d", len(out), MaxWorkflowInputs)
 	}
 	return out, nil
-}
-
-func anyMap(m map[string]any) any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func (g GitHubDispatcher) ref(a *catalog.Action) string {
@@ -257,7 +251,7 @@ func (wd WebhookDispatcher) Dispatch(ctx context.Context, d Dispatch) (Started, 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pier")
-	for _, k := range sortedKeys(im.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(im.Headers)) {
 		v, err := jqtmpl.String(ctx, im.Headers[k], d.Data)
 		if err != nil {
 			return Started{}, fmt.Errorf("headers.%s: %w", k, err)

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +31,7 @@ func actionSubscription(action string) string { return "action:" + action }
 // the outbox worker can find where to send.
 func NotificationSubscriptions(actions map[string]*catalog.Action) []outbox.Subscription {
 	var subs []outbox.Subscription
-	for _, id := range sortedKeys(actions) {
+	for _, id := range slices.Sorted(maps.Keys(actions)) {
 		n := actions[id].ApprovalNotification
 		if n != nil && n.Type == "webhook" && n.URL != "" {
 			subs = append(subs, outbox.Subscription{ID: actionSubscription(id), URL: n.URL, Events: []string{EventRunUpdated}})

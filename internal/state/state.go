@@ -332,29 +332,17 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 		var err error
 		switch k.Kind {
 		case catalog.KindBlueprintObj:
-			v := &catalog.Blueprint{}
-			err = catalog.Decode(o.JSON, v)
-			s.Blueprints[k.ID] = v
+			err = decodeInto(s.Blueprints, k.ID, o.JSON)
 		case catalog.KindActionObj:
-			v := &catalog.Action{}
-			err = catalog.Decode(o.JSON, v)
-			s.Actions[k.ID] = v
+			err = decodeInto(s.Actions, k.ID, o.JSON)
 		case catalog.KindScorecardObj:
-			v := &catalog.Scorecard{}
-			err = catalog.Decode(o.JSON, v)
-			s.Scorecards[k.ID] = v
+			err = decodeInto(s.Scorecards, k.ID, o.JSON)
 		case catalog.KindAutomationObj:
-			v := &catalog.Automation{}
-			err = catalog.Decode(o.JSON, v)
-			s.Automations[k.ID] = v
+			err = decodeInto(s.Automations, k.ID, o.JSON)
 		case catalog.KindWebhookObj:
-			v := &catalog.Webhook{}
-			err = catalog.Decode(o.JSON, v)
-			s.Webhooks[k.ID] = v
+			err = decodeInto(s.Webhooks, k.ID, o.JSON)
 		case catalog.KindApprovalSystemObj:
-			v := &catalog.ApprovalSystem{}
-			err = catalog.Decode(o.JSON, v)
-			s.ApprovalSystems[k.ID] = v
+			err = decodeInto(s.ApprovalSystems, k.ID, o.JSON)
 		case catalog.KindEntityObj:
 			g := &catalog.Entity{}
 			if err = catalog.Decode(o.JSON, g); err == nil {
@@ -386,6 +374,16 @@ func (s *Snapshot) catalog() *catalog.Catalog {
 		c.Entities[bp] = m
 	}
 	return c
+}
+
+// decodeInto decodes a stored object into m[id].
+func decodeInto[T any](m map[string]*T, id string, b []byte) error {
+	v := new(T)
+	if err := catalog.Decode(b, v); err != nil {
+		return err
+	}
+	m[id] = v
+	return nil
 }
 
 func setEntity(s *Snapshot, e *Entity) {
