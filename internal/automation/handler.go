@@ -118,8 +118,8 @@ func (a *Automations) Subscriptions(autos map[string]*catalog.Automation) []outb
 	}
 	sort.Strings(ids)
 	// The notification subscription takes only what automations enqueue
-	// for it: its event type is no catalog event.
-	subs := []outbox.Subscription{{ID: NotifySubscription, Events: []string{"AUTOMATION_NOTIFICATION"}, Handle: a.notify}}
+	// for it.
+	subs := []outbox.Subscription{{ID: NotifySubscription, Addressed: true, Handle: a.notify}}
 	for _, id := range ids {
 		r, err := a.compiled(autos[id])
 		if err != nil {

@@ -61,12 +61,16 @@ type Subscription struct {
 	// request: automations react to events this way, with the outbox's
 	// durability, retries and bookkeeping. An error is a failed attempt.
 	Handle func(ctx context.Context, d Delivery) error
+	// Addressed subscriptions match no event: they only take deliveries
+	// made for them by id (an action's notification target, the
+	// automations' notifications).
+	Addressed bool
 }
 
 // Matches reports whether the subscription wants an event of type
 // eventType on an entity of blueprint.
 func (s Subscription) Matches(eventType, blueprint string) bool {
-	return (len(s.Events) == 0 || slices.Contains(s.Events, eventType)) &&
+	return !s.Addressed && (len(s.Events) == 0 || slices.Contains(s.Events, eventType)) &&
 		(len(s.Blueprints) == 0 || slices.Contains(s.Blueprints, blueprint))
 }
 

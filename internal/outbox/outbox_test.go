@@ -529,3 +529,23 @@ func TestSignVerify(t *testing.T) {
 		}
 	}
 }
+
+func TestSubscriptionMatches(t *testing.T) {
+	tests := []struct {
+		sub       outbox.Subscription
+		event, bp string
+		want      bool
+	}{
+		{outbox.Subscription{}, "ENTITY_CREATED", "service", true},
+		{outbox.Subscription{Events: []string{"ENTITY_DELETED"}}, "ENTITY_CREATED", "service", false},
+		{outbox.Subscription{Blueprints: []string{"team"}}, "ENTITY_CREATED", "service", false},
+		{outbox.Subscription{Events: []string{"RUN_UPDATED"}}, "RUN_UPDATED", "", true},
+		{outbox.Subscription{Addressed: true}, "ENTITY_CREATED", "service", false},
+		{outbox.Subscription{Addressed: true, Events: []string{"RUN_UPDATED"}}, "RUN_UPDATED", "", false},
+	}
+	for i, tt := range tests {
+		if got := tt.sub.Matches(tt.event, tt.bp); got != tt.want {
+			t.Errorf("%d: Matches(%s, %s) = %v", i, tt.event, tt.bp, got)
+		}
+	}
+}

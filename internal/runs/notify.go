@@ -34,7 +34,7 @@ func NotificationSubscriptions(actions map[string]*catalog.Action) []outbox.Subs
 	for _, id := range slices.Sorted(maps.Keys(actions)) {
 		n := actions[id].ApprovalNotification
 		if n != nil && n.Type == "webhook" && n.URL != "" {
-			subs = append(subs, outbox.Subscription{ID: actionSubscription(id), URL: n.URL, Events: []string{EventRunUpdated}})
+			subs = append(subs, outbox.Subscription{ID: actionSubscription(id), URL: n.URL, Addressed: true})
 		}
 	}
 	return subs
@@ -95,10 +95,8 @@ func (n Notifier) Deliveries(run store.Run, ev store.RunEvent, a *catalog.Action
 	}
 	if n.Subscriptions != nil {
 		for _, s := range n.Subscriptions() {
-			// Actions' own targets are told of their runs only, above.
-			if strings.HasPrefix(s.ID, "action:") {
-				continue
-			}
+			// RUN_UPDATED only to those that ask for it by name: an
+			// entity-events webhook without a filter does not.
 			if len(s.Events) > 0 && s.Matches(EventRunUpdated, run.Blueprint) {
 				add(s.ID, s.URL, false)
 			}
