@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"errors"
 	"maps"
 	"reflect"
 	"runtime"
@@ -314,7 +313,7 @@ func computeDiagnostics(err error, res *loader.Result) catalog.Diagnostics {
 		out = append(out, d)
 	}
 	if len(out) == 0 {
-		out = catalog.Diagnostics{{Kind: catalog.KindCalculated, Message: errors.Unwrap(err).Error()}}
+		out = catalog.Diagnostics{{Kind: catalog.KindCalculated, Message: err.Error()}}
 	}
 	out.Sort()
 	return out

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	neturl "net/url"
 	"path"
 	"slices"
 	"sort"
@@ -431,7 +432,10 @@ func (a *Automations) notify(ctx context.Context, d outbox.Delivery) error {
 	req.Header.Set(outbox.HeaderDelivery, d.ID)
 	resp, err := a.opts.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("post notification: %w", errors.Unwrap(err))
+		if ue, ok := errors.AsType[*neturl.Error](err); ok {
+			err = ue.Err // its URL may hold a token
+		}
+		return fmt.Errorf("post notification: %w", err)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

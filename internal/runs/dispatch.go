@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -273,7 +274,10 @@ func (wd WebhookDispatcher) Dispatch(ctx context.Context, d Dispatch) (Started, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Started{}, unknownError{fmt.Errorf("%s %s: %w", method, hostOf(url), errors.Unwrap(err))}
+		if ue, ok := errors.AsType[*neturl.Error](err); ok {
+			err = ue.Err // its URL may hold a token
+		}
+		return Started{}, unknownError{fmt.Errorf("%s %s: %w", method, hostOf(url), err)}
 	}
 	defer resp.Body.Close()
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
