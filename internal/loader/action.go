@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/itchyny/gojq"
+	"github.com/pierhq/pier/internal/query"
+
 	"github.com/robfig/cron/v3"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -14,12 +17,12 @@ import (
 
 // actionTemplates checks what an action would otherwise only find out
 // when someone runs it: every {{ jq }} template of its invocation must
-// compile, and its schedule must be a cron expression.
+// compile, its trigger condition and approval `when` must be valid
+// queries (or jq), and its schedule must be a cron expression.
 func (a *assembly) actionTemplates(o *object, act *catalog.Action, path string) {
 	check := func(rel []string, v any) {
 		if _, err := jqtmpl.Compile(v); err != nil {
-			n := lookup(o.node, rel)
-			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: joinPath(path, rel), Kind: catalog.KindShape, Message: err.Error()})
+			a.actionDiag(o, rel, path, err.Error())
 		}
 	}
 	im := act.InvocationMethod
@@ -34,11 +37,44 @@ func (a *assembly) actionTemplates(o *object, act *catalog.Action, path string) 
 	if im.Body != nil {
 		check([]string{"invocationMethod", "body"}, im.Body)
 	}
-	if act.Schedule != "" {
-		if _, err := cron.ParseStandard(act.Schedule); err != nil {
-			n := lookup(o.node, []string{"schedule"})
-			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".schedule", Kind: catalog.KindShape,
-				Message: fmt.Sprintf("%q is not a cron schedule: %s", act.Schedule, strings.TrimPrefix(err.Error(), "expected "))})
+	if len(act.Trigger.Condition) > 0 {
+		a.checkQuery(o, []string{"trigger", "condition"}, path, act.Trigger.Condition)
+	}
+	if ap := act.Approval; ap != nil && len(ap.When) > 0 {
+		var j struct {
+			JQ string `json:"jq"`
+		}
+		if catalog.Decode(ap.When, &j) == nil && j.JQ != "" {
+			if q, err := gojq.Parse(j.JQ); err != nil {
+				a.actionDiag(o, []string{"approval", "when", "jq"}, path, fmt.Sprintf("jq %q: %v", j.JQ, err))
+			} else if _, err := gojq.Compile(q); err != nil {
+				a.actionDiag(o, []string{"approval", "when", "jq"}, path, fmt.Sprintf("jq %q: %v", j.JQ, err))
+			}
+		} else {
+			a.checkQuery(o, []string{"approval", "when"}, path, ap.When)
 		}
 	}
+	if act.Schedule != "" {
+		if _, err := cron.ParseStandard(act.Schedule); err != nil {
+			a.actionDiag(o, []string{"schedule"}, path, fmt.Sprintf("%q is not a cron schedule: %s", act.Schedule, strings.TrimPrefix(err.Error(), "expected ")))
+		}
+	}
+}
+
+// checkQuery reports a query of an action that the query language
+// refuses, at the query's position.
+func (a *assembly) checkQuery(o *object, rel []string, path string, raw []byte) {
+	var q catalog.Query
+	err := catalog.Decode(raw, &q)
+	if err == nil {
+		_, err = query.Compile(q)
+	}
+	if err != nil {
+		a.actionDiag(o, rel, path, err.Error())
+	}
+}
+
+func (a *assembly) actionDiag(o *object, rel []string, path, msg string) {
+	n := lookup(o.node, rel)
+	a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: joinPath(path, rel), Kind: catalog.KindShape, Message: msg})
 }

@@ -138,6 +138,14 @@ func TestDiagnostics(t *testing.T) {
 				{"a.json:1:92", catalog.KindShape, `"every day" is not a cron schedule: exactly 5 fields`},
 				{"a.json:2:137", catalog.KindShape, `workflowInputs.bad: template: jq ".inputs |"`},
 			}},
+		{"action condition and approval rule", map[string]string{"a.json": `{"actions": {"a": {"trigger": {"type": "self-service", "operation": "CREATE",
+  "condition": {"type": "SEARCH", "combinator": "and", "rules": [{"property": "x", "operator": "between", "value": 5}]}},
+  "approval": {"approvals": 1, "when": {"jq": ".inputs.days >"}},
+  "invocationMethod": {"type": "WEBHOOK", "url": "https://x"}}}}`},
+			[]want{
+				{"a.json:2:16", catalog.KindShape, "trigger.condition: query rules[0]: operator between needs a value {from, to}"},
+				{"a.json:3:47", catalog.KindShape, `approval.when.jq: jq ".inputs.days >"`},
+			}},
 		{"run requests are not catalog data", map[string]string{
 			"runs/r_1.json":     `{"action": "deploy", "entity": "x", "properties": {"v": 1}}`,
 			"sub/runs/bad.json": `{"runs": "only the root's runs/ is skipped"}`,
