@@ -222,41 +222,26 @@ func (w *runsWiring) onPullRequest(ctx context.Context, dl webhook.Delivery) err
 // request file into a run, approved by the pull request's reviews. A bad
 // request is answered on the pull request.
 func (w *runsWiring) requestFromPullRequest(ctx context.Context, n int, author, head, url string) error {
-	c := w.d.github
-	files, err := c.PullRequestFiles(ctx, w.d.owner, w.d.repo, n)
-	if err != nil {
-		return err
+	file, rf, err := w.github.RunRequest(ctx, n, head)
+	if err == nil {
+		_, err = w.engine.Request(ctx, runs.Request{
+			Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties, Requester: author, Source: "pull_request",
+			RequestKey: fmt.Sprintf("pr:%s/%s#%d", w.d.owner, w.d.repo, n),
+			Approval:   &store.RunApproval{System: approval.GitHub, Ref: strconv.Itoa(n), URL: url},
+		})
 	}
-	for _, f := range files {
-		if f.Status != "added" || !githubpr.IsRunFile(w.d.cfg.Path, f.Filename) {
-			continue
-		}
-		body, err := c.GetFile(ctx, w.d.owner, w.d.repo, head, f.Filename)
-		if err != nil {
-			return err
-		}
-		rf, err := githubpr.ParseRunFile(f.Filename, body)
-		if err == nil {
-			_, err = w.engine.Request(ctx, runs.Request{
-				Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties, Requester: author, Source: "pull_request",
-				RequestKey: fmt.Sprintf("pr:%s/%s#%d", w.d.owner, w.d.repo, n),
-				Approval:   &store.RunApproval{System: approval.GitHub, Ref: strconv.Itoa(n), URL: url},
-			})
-		}
-		if err != nil {
-			var re *runs.Error
-			if errors.As(err, &re) {
-				where := f.Filename
-				if re.Field != "" {
-					where += " (" + re.Field + ")"
-				}
-				return c.Comment(ctx, w.d.owner, w.d.repo, n, fmt.Sprintf("pier cannot run this request: %s: %s", where, re.Message))
-			}
-			return err
-		}
-		return nil // one run per pull request
+	var bad *githubpr.BadRequest
+	var re *runs.Error
+	switch {
+	case errors.Is(err, githubpr.ErrNoRunRequest):
+		return nil
+	case errors.As(err, &re) && re.Code < 500:
+		bad = &githubpr.BadRequest{File: file, Field: re.Field, Message: re.Message}
+	case errors.As(err, &bad):
+	default:
+		return err // worth GitHub's redelivery: pier or GitHub failed
 	}
-	return nil
+	return w.github.Refuse(ctx, n, bad)
 }
 
 // onReview looks at a pier pull request again after a review.

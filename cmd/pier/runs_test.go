@@ -470,6 +470,13 @@ func TestRunRequestedByPullRequest(t *testing.T) {
 	if !strings.Contains(strings.Join(pr.Comments, "\n"), "runs/bad.json (days)") {
 		t.Fatalf("comments %q", pr.Comments)
 	}
+
+	// So is a file pier cannot read.
+	m = e.askByPullRequest("ask-garbled", "runs/garbled.json", `{"action": "extend_ttl",`)
+	pr, _ = e.fake.PullRequest("acme", "catalog", m)
+	if !strings.Contains(strings.Join(pr.Comments, "\n"), "pier cannot run this request: runs/garbled.json: unexpected EOF (want a JSON object with action, entity and properties)") {
+		t.Fatalf("comments %q", pr.Comments)
+	}
 }
 
 // askByPullRequest is kim asking for a run the GitOps way: a branch

@@ -43,6 +43,7 @@ type Client interface {
 	MergePullRequest(ctx context.Context, owner, repo string, number int, sha, commitTitle string) error
 	RequestReviewers(ctx context.Context, owner, repo string, number int, users, teams []string) error
 	Comment(ctx context.Context, owner, repo string, number int, body string) error
+	PullRequestFiles(ctx context.Context, owner, repo string, number int) ([]github.PullRequestFile, error)
 	Reviews(ctx context.Context, owner, repo string, number int) ([]github.Review, error)
 	SetCommitStatus(ctx context.Context, owner, repo, sha string, s github.Status) error
 }
@@ -105,6 +106,53 @@ func IsRunFile(dir, name string) bool {
 		}
 	}
 	return path.Dir(rel) == RunsDir && strings.HasSuffix(rel, ".json")
+}
+
+// ErrNoRunRequest is returned by RunRequest for a pull request that
+// adds no run request file.
+var ErrNoRunRequest = errors.New("the pull request adds no run request")
+
+// RunRequest reads the run request a person's pull request adds: the
+// first file added under runs/, as of the pull request's head. The file
+// is returned with any error about its content, so that the refusal can
+// name it.
+func (s *System) RunRequest(ctx context.Context, number int, head string) (string, RunFile, error) {
+	files, err := s.Client.PullRequestFiles(ctx, s.Owner, s.Repo, number)
+	if err != nil {
+		return "", RunFile{}, err
+	}
+	for _, f := range files {
+		if f.Status != "added" || !IsRunFile(s.Dir, f.Filename) {
+			continue
+		}
+		body, err := s.Client.GetFile(ctx, s.Owner, s.Repo, head, f.Filename)
+		if err != nil {
+			return f.Filename, RunFile{}, err
+		}
+		rf, err := ParseRunFile(f.Filename, body)
+		if err != nil {
+			return f.Filename, RunFile{}, &BadRequest{File: f.Filename, Message: strings.TrimPrefix(err.Error(), f.Filename+": ")}
+		}
+		return f.Filename, rf, nil
+	}
+	return "", RunFile{}, ErrNoRunRequest
+}
+
+// BadRequest is a run request pier refuses: a file it cannot read, an
+// input the action refuses. Field, when set, is the input at fault.
+type BadRequest struct {
+	File, Field, Message string
+}
+
+func (e *BadRequest) Error() string { return e.File + ": " + e.Message }
+
+// Refuse answers a refused run request on its pull request.
+func (s *System) Refuse(ctx context.Context, number int, bad *BadRequest) error {
+	where := bad.File
+	if bad.Field != "" {
+		where += " (" + bad.Field + ")"
+	}
+	return s.Client.Comment(ctx, s.Owner, s.Repo, number, fmt.Sprintf("pier cannot run this request: %s: %s", where, bad.Message))
 }
 
 func (s *System) now() time.Time {
