@@ -46,13 +46,16 @@ func secretsFromEnv() map[string]string {
 // approval systems it uses and the schedules that look at unfinished
 // runs.
 type runsWiring struct {
-	d       *daemon
-	engine  *runs.Engine
-	autos   *automation.Automations
-	sched   *automation.Scheduler
-	github  *githubpr.System // nil without a GitHub token and repository
-	sweep   *source.Poller
-	secrets map[string]string
+	d      *daemon
+	engine *runs.Engine
+	autos  *automation.Automations
+	sched  *automation.Scheduler
+	github *githubpr.System // nil without a GitHub token and repository
+	// approvers resolves the teams of approval rules (GitHub's, when
+	// there is a GitHub client).
+	approvers approval.Approvers
+	sweep     *source.Poller
+	secrets   map[string]string
 
 	http *compiled.Cache[catalog.ApprovalSystem, *httpcap.System]
 
@@ -74,10 +77,9 @@ func (d *daemon) setupRuns() error {
 	}
 	runURL := func(id string) string { return strings.TrimSuffix(base, "/") + "/v1/actions/runs/" + id }
 	dispatchers := map[string]runs.Dispatcher{"WEBHOOK": runs.WebhookDispatcher{}}
-	approvers := approval.Approvers{}
 	if d.github != nil {
 		dispatchers["GITHUB"] = runs.GitHubDispatcher{Client: d.github}
-		approvers = approval.Approvers{Org: d.owner, Teams: d.github}
+		w.approvers = approval.Approvers{Org: d.owner, Teams: d.github}
 		w.github = &githubpr.System{
 			Client: d.github, Owner: d.owner, Repo: d.repo, Base: d.cfg.Branch, Dir: d.cfg.Path,
 			Teams: d.github, RunURL: runURL,
@@ -95,7 +97,7 @@ func (d *daemon) setupRuns() error {
 		Catalog:     d.holder.Load,
 		Actions:     func(name string) (*catalog.Action, bool) { return w.autos.Action(name) },
 		Systems:     w.system,
-		Approvers:   approvers,
+		Approvers:   w.approvers,
 		Dispatchers: dispatchers,
 		Notify:      notifier.Deliveries,
 		Delivered:   d.outbox.Notify,
@@ -120,7 +122,7 @@ func (d *daemon) setupRuns() error {
 func (w *runsWiring) system(name string) (approval.System, error) {
 	switch {
 	case name == approval.InApp:
-		return approval.InAppSystem{Approvers: w.engineApprovers(), RunURL: w.engine.RunURL}, nil
+		return approval.InAppSystem{Approvers: w.approvers, RunURL: w.engine.RunURL}, nil
 	case name == approval.GitHub:
 		if w.github == nil {
 			return nil, errors.New("approval through pull requests needs --github-token and a GitHub catalog repository (--github-repo)")
@@ -139,13 +141,6 @@ func (w *runsWiring) system(name string) (approval.System, error) {
 		return approval.HTTPSystem{Client: c, Name: name, Data: w.engine.TemplateData}, nil
 	}
 	return nil, fmt.Errorf("unknown approval system %q", name)
-}
-
-func (w *runsWiring) engineApprovers() approval.Approvers {
-	if w.d.github == nil {
-		return approval.Approvers{}
-	}
-	return approval.Approvers{Org: w.d.owner, Teams: w.d.github}
 }
 
 // httpClient compiles a declared system once per catalog version of it.
