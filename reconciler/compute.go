@@ -21,18 +21,31 @@ type computed struct {
 	planFrom string // the blueprints the plan was compiled from (see blueprintsKey)
 	snap     *compute.Snapshot
 	values   compute.Result
-	merged   map[catalog.Key]merged
+	merged   map[catalog.Key]*merged
 	// entities are the catalog's entity maps with merged entities, per
 	// blueprint with computed properties. They and merged carry over to
 	// the next revision, which updates only what its change touched.
 	entities map[string]map[string]*catalog.Entity
 }
 
-// merged is an entity with its computed values, and its canonical form.
+// merged is an entity (src, as loaded) with its computed values (e),
+// and its canonical form.
 type merged struct {
 	src *catalog.Entity
-	e   *catalog.Entity
+	e   catalog.Entity
 	obj catalog.Object
+}
+
+// newMerged merges vals into e. The properties map is made to hold both
+// at once: cloning and then adding would grow it.
+func newMerged(k catalog.Key, e *catalog.Entity, loaded catalog.Object, vals map[string]any) (*merged, error) {
+	m := &merged{src: e, e: *e}
+	m.e.Properties = make(map[string]any, len(e.Properties)+len(vals))
+	maps.Copy(m.e.Properties, e.Properties)
+	maps.Copy(m.e.Properties, vals)
+	obj, err := mergedObject(k, &m.e, loaded, vals)
+	m.obj = obj
+	return m, err
 }
 
 // compute evaluates the revision's computed properties (mirror,
@@ -106,15 +119,15 @@ var parallelMerge = 2048
 func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 	cat := *res.Catalog
 	cat.Entities = maps.Clone(res.Catalog.Entities)
-	c.merged = make(map[catalog.Key]merged, len(c.values))
+	c.merged = make(map[catalog.Key]*merged, len(c.values))
 	c.entities = map[string]map[string]*catalog.Entity{}
 	type job struct {
 		k   catalog.Key
 		e   *catalog.Entity
-		m   merged
+		m   *merged
 		err error
 	}
-	var jobs []job
+	jobs := make([]job, 0, len(c.values))
 	for bp, es := range res.Catalog.Entities {
 		if len(c.plan.Properties(bp)) == 0 {
 			continue
@@ -139,11 +152,7 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 			defer wg.Done()
 			for i := w; i < len(jobs); i += workers {
 				j := &jobs[i]
-				me := *j.e
-				me.Properties = maps.Clone(j.e.Properties)
-				maps.Copy(me.Properties, c.values[j.k])
-				obj, err := mergedObject(j.k, &me, res.Objects[j.k], c.values[j.k])
-				j.m, j.err = merged{src: j.e, e: &me, obj: obj}, err
+				j.m, j.err = newMerged(j.k, j.e, res.Objects[j.k], c.values[j.k])
 			}
 		}()
 	}
@@ -154,7 +163,7 @@ func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
 			continue
 		}
 		c.merged[j.k] = j.m
-		c.entities[j.k.Blueprint][j.k.ID], res.Objects[j.k] = j.m.e, j.m.obj
+		c.entities[j.k.Blueprint][j.k.ID], res.Objects[j.k] = &j.m.e, j.m.obj
 	}
 	out := *res
 	out.Catalog = &cat
@@ -212,21 +221,18 @@ func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e 
 		return
 	}
 	if m, ok := c.merged[k]; ok && m.src == e && incremental && sameValues(old[k], vals) {
-		inner[k.ID] = m.e
+		inner[k.ID] = &m.e
 		return
 	}
-	me := *e
-	me.Properties = maps.Clone(e.Properties)
-	maps.Copy(me.Properties, vals)
-	obj, err := mergedObject(k, &me, res.Objects[k], vals)
+	m, err := newMerged(k, e, res.Objects[k], vals)
 	if err != nil {
 		r.opts.Logger.Warn("computed property", "entity", k.String(), "err", err)
 		delete(c.merged, k)
 		inner[k.ID] = e
 		return
 	}
-	c.merged[k] = merged{src: e, e: &me, obj: obj}
-	inner[k.ID] = &me
+	c.merged[k] = m
+	inner[k.ID] = &m.e
 }
 
 // CheckComputed compiles a valid load's computed-property declarations

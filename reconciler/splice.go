@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 )
 
 // spliceProperties returns the canonical JSON of an entity — what
@@ -56,15 +58,16 @@ func spliceProperties(b []byte, vals map[string]any) ([]byte, bool) {
 			if kEnd < 0 || kEnd >= len(b) || b[kEnd] != ':' {
 				return nil, false
 			}
-			var name string
-			if json.Unmarshal(b[i:kEnd], &name) != nil {
+			name, ok := keyName(b[i:kEnd])
+			if !ok {
 				return nil, false
 			}
 			vEnd := skipValue(b, kEnd+1)
 			if vEnd < 0 || vEnd >= len(b) {
 				return nil, false
 			}
-			for next < len(names) && names[next] < name {
+			// (string(name) in a comparison does not copy.)
+			for next < len(names) && names[next] < string(name) {
 				sep()
 				var ok bool
 				if out, ok = appendMember(out, names[next], vals[names[next]]); !ok {
@@ -73,9 +76,9 @@ func spliceProperties(b []byte, vals map[string]any) ([]byte, bool) {
 				next++
 			}
 			sep()
-			if next < len(names) && names[next] == name {
+			if next < len(names) && names[next] == string(name) {
 				var ok bool
-				if out, ok = appendMember(out, name, vals[name]); !ok {
+				if out, ok = appendMember(out, names[next], vals[names[next]]); !ok {
 					return nil, false
 				}
 				next++
@@ -102,18 +105,78 @@ func spliceProperties(b []byte, vals map[string]any) ([]byte, bool) {
 	return append(out, b[end:]...), true
 }
 
-// appendMember appends `"name":value` as json.Marshal writes map members.
-func appendMember(out []byte, name string, v any) ([]byte, bool) {
-	k, err := json.Marshal(name)
-	if err != nil {
+// keyName decodes a member's quoted name; the common name needs no
+// unescaping and is returned in place, without a copy.
+func keyName(quoted []byte) ([]byte, bool) {
+	raw := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw, true
+	}
+	var name string
+	if json.Unmarshal(quoted, &name) != nil {
 		return nil, false
+	}
+	return []byte(name), true
+}
+
+// appendMember appends `"name":value` as json.Marshal writes map members.
+// Names and the values computed properties mostly are — short strings,
+// numbers, booleans, null — are written directly; anything else goes
+// through json.Marshal, whose output the direct paths reproduce.
+func appendMember(out []byte, name string, v any) ([]byte, bool) {
+	out, ok := appendString(out, name)
+	if !ok {
+		return nil, false
+	}
+	out = append(out, ':')
+	switch v := v.(type) {
+	case nil:
+		return append(out, "null"...), true
+	case bool:
+		return strconv.AppendBool(out, v), true
+	case string:
+		if out, ok := appendString(out, v); ok {
+			return out, true
+		}
+	case int:
+		return strconv.AppendInt(out, int64(v), 10), true
+	case int64:
+		return strconv.AppendInt(out, v, 10), true
+	case json.Number:
+		// As json.Marshal writes a valid number: as is.
+		if v != "" && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') && v[len(v)-1] >= '0' && v[len(v)-1] <= '9' && json.Valid([]byte(v)) {
+			return append(out, v...), true
+		}
+	case float64:
+		// json.Marshal's format for floats it does not write with an
+		// exponent.
+		if a := math.Abs(v); a == 0 || a >= 1e-6 && a < 1e21 {
+			return strconv.AppendFloat(out, v, 'f', -1, 64), true
+		}
 	}
 	val, err := json.Marshal(v)
 	if err != nil {
 		return nil, false
 	}
-	out = append(append(out, k...), ':')
 	return append(out, val...), true
+}
+
+// appendString appends s quoted as json.Marshal quotes it. Printable
+// ASCII without the characters it escapes (quote, backslash, and <, >,
+// & for HTML) is copied as is; anything else is left to json.Marshal.
+func appendString(out []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, err := json.Marshal(s)
+			if err != nil {
+				return out, false
+			}
+			return append(out, q...), true
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"'), true
 }
 
 // skipString returns the index just past the JSON string starting at i,

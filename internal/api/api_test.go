@@ -313,6 +313,28 @@ func TestScorecards(t *testing.T) {
 	if code != 200 || body["scorecards"].(map[string]any)["security_compliance"] == nil {
 		t.Fatalf("entity scorecards: %d %v", code, body)
 	}
+	// Every rule's outcome is spelled out, in the scorecard's order, and
+	// agrees with the level.
+	sec := body["scorecards"].(map[string]any)["security_compliance"].(map[string]any)
+	var ids []string
+	passedAll := true
+	for _, r := range sec["rules"].([]any) {
+		rm := r.(map[string]any)
+		ids = append(ids, rm["identifier"].(string)+"@"+rm["level"].(string))
+		switch rm["status"] {
+		case "SUCCESS":
+		case "FAILURE":
+			passedAll = false
+		default:
+			t.Fatalf("rule status %v", rm)
+		}
+	}
+	if want := "vulnerability_scan@Bronze secrets_management@Silver security_review@Gold"; strings.Join(ids, " ") != want {
+		t.Fatalf("rules %v, want %s", ids, want)
+	}
+	if passedAll != (sec["level"] == "Gold") || sec["levelIndex"] == nil {
+		t.Fatalf("level %v with rules %v", sec["level"], sec["rules"])
+	}
 	// The history has every entity's first level, and follows a runtime
 	// write that changes one.
 	code, body = f.do(t, "GET", "/v1/scorecards/production_readiness/history?limit=1000", "", nil)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/pierhq/pier/internal/loader"
@@ -19,7 +20,10 @@ import (
 // a reconcile, in process: a cold reconcile and publish of n services
 // with and without them (3 scorecards of 10 rules, a calculation and a
 // mirror per service, an aggregation per team), and a one-service change.
-func derivedBench(n, runs, edits int) error {
+//
+// profile, when not empty, names a file for a CPU profile of the
+// derived variant's cold reconciles only.
+func derivedBench(n, runs, edits int, profile string) error {
 	root, err := os.MkdirTemp("", "pier-derived-bench-")
 	if err != nil {
 		return err
@@ -54,6 +58,19 @@ func derivedBench(n, runs, edits int) error {
 			}
 			rec := reconciler.New(l, st, nil, reconciler.Options{})
 			h := state.NewHolder()
+			// A daemon reconciles cold right after it starts, on an empty
+			// heap; without this the previous run's garbage is collected
+			// on whichever variant's time it lands.
+			runtime.GC()
+			if profile != "" && v.name == "derived" {
+				f, err := os.Create(fmt.Sprintf("%s.%d", profile, r))
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			start := time.Now()
 			res, err := rec.Reconcile(ctx, reconciler.Revision{ID: "cold", FS: os.DirFS(dir)})
 			if err != nil || res.Outcome != reconciler.Applied {
@@ -62,6 +79,9 @@ func derivedBench(n, runs, edits int) error {
 			}
 			h.Publish(state.FromResult(res))
 			cold[v.name] = append(cold[v.name], time.Since(start))
+			if profile != "" && v.name == "derived" {
+				pprof.StopCPUProfile()
+			}
 			if r == 0 {
 				// The cold reconcile leaves gigabytes of garbage; collect
 				// it now so that its collection is not timed as part of

@@ -36,13 +36,14 @@ func main() {
 	pushes := flag.Int("pushes", 20, "one-entity pushes timed in daemon mode")
 	loadFor := flag.Duration("load", 10*time.Second, "duration of each search load in daemon mode")
 	conc := flag.Int("clients", 8, "concurrent search clients in daemon mode")
+	profile := flag.String("cpuprofile", "", "derived mode: write CPU profiles of the derived cold reconciles to FILE.N")
 	flag.Parse()
 	var err error
 	if *mode == "loader" || *mode == "all" {
 		err = run(*n, *runs, *edits, *pierBin, *cueBin, *keep)
 	}
 	if err == nil && (*mode == "derived" || *mode == "all") {
-		err = derivedBench(*n, 5, 31)
+		err = derivedBench(*n, 5, 31, *profile)
 	}
 	if err == nil && (*mode == "daemon" || *mode == "all") {
 		err = daemonBench(*n, *pushes, *loadFor, *conc, *pierBin)

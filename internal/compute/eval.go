@@ -216,10 +216,17 @@ type evaluator struct {
 	s     *Snapshot
 	prev  Result
 	fresh map[catalog.Key]bool // recompute these even if prev has them
-	vals  map[catalog.Key]map[string]any
-	state map[catalog.Key]map[string]uint8 // 1 done, 2 failed
+	slots map[catalog.Key]*slot
 	errs  []error
 	match map[*prop]*query.Matcher
+	// chunk is where slots and their states are cut from, a few
+	// hundred at a time rather than one allocation each.
+	chunk  []slot
+	states []uint8
+	// in is the input of jq calculations, refilled for each: gojq
+	// never writes its input, and Normalize copies what a calculation
+	// returns, so nothing keeps it.
+	in map[string]any
 
 	// ctx bounds jq evaluations. A context with a timer per expression
 	// cost a tenth of evaluating 20,000 calculations, so one is shared
@@ -250,10 +257,42 @@ func (ev *evaluator) done() {
 	}
 }
 
+// slot holds what the evaluator knows of one entity: the values
+// computed so far, and per property of its blueprint (by index) whether
+// it was computed (done) or failed.
+type slot struct {
+	vals  map[string]any
+	state []uint8
+}
+
+const (
+	done   = 1
+	failed = 2
+)
+
 func (s *Snapshot) newEvaluator(prev Result, fresh map[catalog.Key]bool) *evaluator {
 	return &evaluator{s: s, prev: prev, fresh: fresh,
-		vals: map[catalog.Key]map[string]any{}, state: map[catalog.Key]map[string]uint8{},
-		match: map[*prop]*query.Matcher{}}
+		slots: map[catalog.Key]*slot{}, match: map[*prop]*query.Matcher{}}
+}
+
+// slot returns k's slot, making it on first use.
+func (ev *evaluator) slot(k catalog.Key) *slot {
+	if sl := ev.slots[k]; sl != nil {
+		return sl
+	}
+	const n = 256
+	if len(ev.chunk) == 0 {
+		ev.chunk = make([]slot, n)
+	}
+	sl := &ev.chunk[0]
+	ev.chunk = ev.chunk[1:]
+	props := len(ev.s.p.byBlueprint[k.Blueprint])
+	if len(ev.states) < props {
+		ev.states = make([]uint8, max(props, n*4))
+	}
+	sl.state, ev.states = ev.states[:props:props], ev.states[props:]
+	ev.slots[k] = sl
+	return sl
 }
 
 // all computes every computed property of k.
@@ -267,10 +306,10 @@ func (ev *evaluator) all(k catalog.Key) {
 }
 
 func (ev *evaluator) result(only map[catalog.Key]bool) Result {
-	out := Result{}
-	for k, m := range ev.vals {
-		if only == nil || only[k] {
-			out[k] = m
+	out := make(Result, len(ev.slots))
+	for k, sl := range ev.slots {
+		if sl.vals != nil && (only == nil || only[k]) {
+			out[k] = sl.vals
 		}
 	}
 	return out
@@ -284,15 +323,11 @@ func (ev *evaluator) value(k catalog.Key, pr *prop) any {
 			return m[pr.name]
 		}
 	}
-	st := ev.state[k]
-	if st == nil {
-		st = map[string]uint8{}
-		ev.state[k] = st
-	}
-	switch st[pr.name] {
-	case 1:
-		return ev.vals[k][pr.name]
-	case 2:
+	sl := ev.slot(k)
+	switch sl.state[pr.index] {
+	case done:
+		return sl.vals[pr.name]
+	case failed:
 		return nil
 	}
 	e := ev.s.c.Entities[k.Blueprint][k.ID]
@@ -301,17 +336,15 @@ func (ev *evaluator) value(k catalog.Key, pr *prop) any {
 	}
 	v, err := ev.compute(e, k, pr)
 	if err != nil {
-		st[pr.name] = 2
+		sl.state[pr.index] = failed
 		ev.errs = append(ev.errs, fmt.Errorf("%s: property %s (%s): %w", k, pr.name, pr.kind, err))
 		return nil
 	}
-	st[pr.name] = 1
-	m := ev.vals[k]
-	if m == nil {
-		m = map[string]any{}
-		ev.vals[k] = m
+	sl.state[pr.index] = done
+	if sl.vals == nil {
+		sl.vals = make(map[string]any, len(sl.state))
 	}
-	m[pr.name] = v
+	sl.vals[pr.name] = v
 	return v
 }
 
@@ -374,15 +407,17 @@ func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error)
 	for i, t := range e.Team {
 		team[i] = t
 	}
-	in := map[string]any{
-		"identifier": e.Identifier,
-		"title":      e.Title,
-		"icon":       e.Icon,
-		"blueprint":  e.Blueprint,
-		"team":       team,
-		"properties": props,
-		"relations":  rels,
+	if ev.in == nil {
+		ev.in = make(map[string]any, 7)
 	}
+	in := ev.in
+	in["identifier"] = e.Identifier
+	in["title"] = e.Title
+	in["icon"] = e.Icon
+	in["blueprint"] = e.Blueprint
+	in["team"] = team
+	in["properties"] = props
+	in["relations"] = rels
 	ctx := ev.jqContext()
 	iter := pr.code.RunWithContext(ctx, in)
 	out, ok := iter.Next()

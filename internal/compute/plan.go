@@ -80,6 +80,7 @@ type prop struct {
 	kind            Kind
 	typ             string // declared type; empty accepts anything
 	rank            int    // position in the global evaluation order
+	index           int    // position among its blueprint's properties (byBlueprint)
 
 	// deps are the computed properties (of any blueprint) whose values
 	// this one reads.
@@ -509,6 +510,9 @@ func (p *Plan) order() error {
 			l = append(l, pr)
 		}
 		sort.Slice(l, func(i, j int) bool { return l[i].rank < l[j].rank })
+		for i, pr := range l {
+			pr.index = i
+		}
 		p.byBlueprint[bp] = l
 	}
 	return nil

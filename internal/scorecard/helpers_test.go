@@ -64,8 +64,8 @@ func key(blueprint, id string) catalog.Key {
 
 // statuses renders rule outcomes as "id:+" / "id:-" in rule order.
 func statuses(r Result) []string {
-	out := make([]string, len(r.Rules))
-	for i, rr := range r.Rules {
+	out := make([]string, len(r.Rules()))
+	for i, rr := range r.Rules() {
 		s := "-"
 		if rr.Passed() {
 			s = "+"

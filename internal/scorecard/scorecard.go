@@ -1,6 +1,7 @@
 package scorecard
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -38,11 +39,16 @@ type rule struct {
 type Result struct {
 	// Level is the title of the level reached; LevelIndex its rank,
 	// 0 for the base level.
-	Level      string `json:"level"`
-	LevelIndex int    `json:"levelIndex"`
-	Color      string `json:"color,omitempty"`
-	// Rules holds every rule's outcome, in the scorecard's rule order.
-	Rules []RuleResult `json:"rules"`
+	Level      string
+	LevelIndex int
+	Color      string
+	// card made the result, and passed has a bit per rule of card, in
+	// its rule order. Outcomes are kept as bits rather than as a list of
+	// RuleResult because a catalog holds a Result per entity and
+	// scorecard: tens of thousands of lists of strings that the garbage
+	// collector would walk again on every cycle. Rules spells them out.
+	card   *Scorecard
+	passed []uint64
 }
 
 // RuleResult is the outcome of one rule for one entity.
@@ -55,14 +61,49 @@ type RuleResult struct {
 // Passed reports whether the entity passed the rule.
 func (r RuleResult) Passed() bool { return r.Status == StatusSuccess }
 
+// Rules returns every rule's outcome, in the scorecard's rule order.
+func (r Result) Rules() []RuleResult {
+	if r.card == nil {
+		return []RuleResult{}
+	}
+	out := make([]RuleResult, len(r.card.rules))
+	for i := range out {
+		out[i] = r.rule(i)
+	}
+	return out
+}
+
 // Rule returns the outcome of the rule with the given identifier.
 func (r Result) Rule(id string) (RuleResult, bool) {
-	for _, rr := range r.Rules {
-		if rr.Identifier == id {
-			return rr, true
+	if r.card != nil {
+		for i := range r.card.rules {
+			if r.card.rules[i].id == id {
+				return r.rule(i), true
+			}
 		}
 	}
 	return RuleResult{}, false
+}
+
+func (r Result) rule(i int) RuleResult {
+	status := StatusFailure
+	if r.rulePassed(i) {
+		status = StatusSuccess
+	}
+	ru := &r.card.rules[i]
+	return RuleResult{Identifier: ru.id, Level: ru.level, Status: status}
+}
+
+func (r Result) rulePassed(i int) bool { return r.passed[i/64]&(1<<(i%64)) != 0 }
+
+// MarshalJSON writes the result as Port does, with its rules spelled out.
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Level      string       `json:"level"`
+		LevelIndex int          `json:"levelIndex"`
+		Color      string       `json:"color,omitempty"`
+		Rules      []RuleResult `json:"rules"`
+	}{r.Level, r.LevelIndex, r.Color, r.Rules()})
 }
 
 // Compile validates and compiles sc. Its levels are sc.Levels, or when
@@ -235,8 +276,8 @@ type run struct {
 	s      *Scorecard
 	filter *query.Matcher
 	rules  []*query.Matcher
-	// alloc returns a slice for n rule results; nil means make.
-	alloc func(n int) []RuleResult
+	// alloc returns n zeroed words for rule outcomes; nil means make.
+	alloc func(n int) []uint64
 }
 
 func (s *Scorecard) run(g query.Graph) *run {
@@ -267,22 +308,21 @@ func (r *run) eval(e *query.Entity) (Result, bool) {
 	}
 	s := r.s
 	top := len(s.levels) - 1 // highest level reachable so far
-	var res Result
+	res := Result{card: s}
+	words := (len(s.rules) + 63) / 64
 	if r.alloc != nil {
-		res.Rules = r.alloc(len(s.rules))
+		res.passed = r.alloc(words)
 	} else {
-		res.Rules = make([]RuleResult, len(s.rules))
+		res.passed = make([]uint64, words)
 	}
 	for i := range s.rules {
-		ru := &s.rules[i]
-		status := StatusSuccess
-		if !r.rules[i].Match(e) {
-			status = StatusFailure
-			// Failing a rule of level L caps the entity just below L,
-			// and never below the base level.
-			top = min(top, max(ru.rank-1, 0))
+		if r.rules[i].Match(e) {
+			res.passed[i/64] |= 1 << (i % 64)
+			continue
 		}
-		res.Rules[i] = RuleResult{Identifier: ru.id, Level: ru.level, Status: status}
+		// Failing a rule of level L caps the entity just below L, and
+		// never below the base level.
+		top = min(top, max(s.rules[i].rank-1, 0))
 	}
 	res.LevelIndex = top
 	res.Level = s.levels[top].Title

@@ -259,7 +259,7 @@ func entityKey(e *catalog.Entity) catalog.Key {
 type evaluator struct {
 	set  *Set
 	runs []*run
-	slab []RuleResult
+	slab []uint64
 }
 
 func (s *Set) evaluator(g query.Graph) *evaluator {
@@ -271,18 +271,19 @@ func (s *Set) evaluator(g query.Graph) *evaluator {
 	return ev
 }
 
-// ruleResults hands out rule result slices cut from shared chunks: one
-// allocation for many entities rather than one per entity and scorecard.
-func (ev *evaluator) ruleResults(n int) []RuleResult {
+// ruleResults hands out words for rule outcomes cut from shared chunks:
+// one allocation for many entities rather than one per entity and
+// scorecard.
+func (ev *evaluator) ruleResults(n int) []uint64 {
 	if len(ev.slab) < n {
-		ev.slab = make([]RuleResult, max(n, slabSize))
+		ev.slab = make([]uint64, max(n, slabSize))
 	}
 	out := ev.slab[:n:n]
 	ev.slab = ev.slab[n:]
 	return out
 }
 
-// slabSize is the number of rule results allocated at once.
+// slabSize is the number of words allocated at once.
 const slabSize = 4096
 
 // entity evaluates every scorecard on e in dependency order, or returns

@@ -58,7 +58,17 @@ func (s *Scorecard) Summary(r Results) Summary {
 		if lv := s.levelOf(res); lv >= 0 {
 			sum.Levels[lv].Entities++
 		}
-		for i, rr := range res.Rules {
+		if res.card == s {
+			for i := range s.rules {
+				if res.rulePassed(i) {
+					sum.Rules[i].Passed++
+				} else {
+					sum.Rules[i].Failed++
+				}
+			}
+			continue
+		}
+		for i, rr := range res.Rules() {
 			j := s.ruleIndex(i, rr.Identifier)
 			if j < 0 {
 				continue
