@@ -89,7 +89,7 @@ func subject(t testing.TB) *Entity {
 		}`),
 		CreatedAt:  time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 		UpdatedAt:  time.Date(2024, 5, 15, 9, 0, 0, 0, time.UTC),
-		Scorecards: map[string]string{"production_readiness": "Silver"},
+		Scorecards: LevelMap{"production_readiness": "Silver"},
 		Runtime:    map[string]any{"status": "degraded", "uptime": 99.95},
 	}
 }

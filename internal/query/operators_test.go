@@ -151,7 +151,7 @@ func TestOrdering(t *testing.T) {
 
 func TestScorecardLevelsOption(t *testing.T) {
 	e := subject(t)
-	e.Scorecards["custom"] = "B"
+	e.Scorecards.(LevelMap)["custom"] = "B"
 	opts := Options{Levels: map[string][]catalog.Level{"custom": {{Title: "C"}, {Title: "B"}, {Title: "A"}}}}
 	for _, tc := range []struct {
 		rule string

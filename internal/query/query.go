@@ -16,12 +16,30 @@ type Entity struct {
 	// CreatedAt and UpdatedAt back $createdAt and $updatedAt. A zero
 	// time reads as a missing value.
 	CreatedAt, UpdatedAt time.Time
-	// Scorecards maps a scorecard identifier to the title of the level
-	// the entity reached; it backs $scorecard.<id>.level.
-	Scorecards map[string]string
+	// Scorecards gives the level the entity reached in each scorecard;
+	// it backs $scorecard.<id>.level. Nil: none.
+	Scorecards Levels
 	// Runtime holds values of runtime-owned properties (written through
 	// the API, not git). They win over Properties of the same name.
 	Runtime map[string]any
+}
+
+// Levels gives an entity's scorecard levels. It is an interface so that
+// whoever holds scorecard results can answer from them, instead of
+// keeping a map of level titles per entity beside them.
+type Levels interface {
+	// Level returns the title of the level the entity reached in the
+	// scorecard, or false when the scorecard does not apply to it.
+	Level(scorecard string) (string, bool)
+}
+
+// LevelMap is Levels as a map from scorecard identifier to level title.
+type LevelMap map[string]string
+
+// Level implements Levels.
+func (m LevelMap) Level(scorecard string) (string, bool) {
+	l, ok := m[scorecard]
+	return l, ok
 }
 
 // Graph is what relatedTo needs to follow relations: entities by key, and

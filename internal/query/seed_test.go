@@ -163,7 +163,7 @@ func TestSeedScorecards(t *testing.T) {
 func TestSeedDashboardQueries(t *testing.T) {
 	prod := &Entity{
 		Entity:     decodeEntity(t, `{"blueprint":"service","identifier":"a","properties":{"lifecycle":"Production"}}`),
-		Scorecards: map[string]string{"production_readiness": "Gold"},
+		Scorecards: LevelMap{"production_readiness": "Gold"},
 	}
 	incident := &Entity{Entity: decodeEntity(t, `{"blueprint":"incident","identifier":"i1","properties":{"status":"open","assigned_team":"payments"}}`)}
 	deployment := &Entity{Entity: decodeEntity(t, `{"blueprint":"deployment","identifier":"d1","properties":{}}`)}

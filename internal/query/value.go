@@ -88,7 +88,10 @@ func resolve(e *Entity, p *prop) value {
 	case propUpdatedAt:
 		return timeField(&e.UpdatedAt)
 	case propScorecard:
-		if lvl, ok := e.Scorecards[p.name]; ok {
+		if e.Scorecards == nil {
+			return value{}
+		}
+		if lvl, ok := e.Scorecards.Level(p.name); ok {
 			return value{k: kString, s: lvl}
 		}
 		return value{}

@@ -260,10 +260,32 @@ type evaluator struct {
 	set  *Set
 	runs []*run
 	slab []uint64
+	// view and levels are the entity linked scorecards read: the
+	// caller's, with the levels computed so far (reused per entity).
+	view   query.Entity
+	levels overlay
+}
+
+// overlay answers for the set's scorecards from the levels computed so
+// far, and for any other scorecard from the caller's levels.
+type overlay struct {
+	set    *Set
+	base   query.Levels
+	levels query.LevelMap
+}
+
+func (o *overlay) Level(id string) (string, bool) {
+	if _, ours := o.set.byID[id]; ours {
+		return o.levels.Level(id)
+	}
+	if o.base == nil {
+		return "", false
+	}
+	return o.base.Level(id)
 }
 
 func (s *Set) evaluator(g query.Graph) *evaluator {
-	ev := &evaluator{set: s, runs: make([]*run, len(s.cards))}
+	ev := &evaluator{set: s, runs: make([]*run, len(s.cards)), levels: overlay{set: s, levels: query.LevelMap{}}}
 	for i, c := range s.cards {
 		ev.runs[i] = c.run(g)
 		ev.runs[i].alloc = ev.ruleResults
@@ -288,26 +310,23 @@ const slabSize = 4096
 
 // entity evaluates every scorecard on e in dependency order, or returns
 // nil when none applies. When scorecards read each other, they read a
-// copy of e whose Scorecards holds the levels computed so far (the
-// caller's entity is not modified): a computed level replaces the one
-// the caller gave, and a scorecard that does not apply has no level.
+// copy of e whose Scorecards answers with the levels computed so far
+// (the caller's entity is not modified): a computed level replaces the
+// one the caller gave, and a scorecard that does not apply has no level.
 func (ev *evaluator) entity(e *query.Entity) map[string]Result {
 	view := e
 	if ev.set.linked {
-		cp := *e
-		cp.Scorecards = make(map[string]string, len(e.Scorecards)+len(ev.runs))
-		maps.Copy(cp.Scorecards, e.Scorecards)
-		view = &cp
+		ev.view = *e
+		ev.levels.base = e.Scorecards
+		clear(ev.levels.levels)
+		ev.view.Scorecards = &ev.levels
+		view = &ev.view
 	}
 	var out map[string]Result
 	for _, r := range ev.runs {
 		res, ok := r.eval(view)
-		if ev.set.linked {
-			if ok {
-				view.Scorecards[r.s.id] = res.Level
-			} else {
-				delete(view.Scorecards, r.s.id)
-			}
+		if ev.set.linked && ok {
+			ev.levels.levels[r.s.id] = res.Level
 		}
 		if !ok {
 			continue

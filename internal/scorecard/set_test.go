@@ -72,7 +72,7 @@ func TestScorecardReferencingAnother(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := entity(t, "service", "s", tt.props)
-			e.Scorecards = tt.given
+			e.Scorecards = query.LevelMap(tt.given)
 			before := maps.Clone(tt.given)
 			res := set.EvaluateAll(slices.Values([]*query.Entity{e}), nil)[key("service", "s")]
 			if got := res["z_base"].Level; got != tt.base {
@@ -82,7 +82,7 @@ func TestScorecardReferencingAnother(t *testing.T) {
 			if ok != (tt.gate != "") || got.Level != tt.gate {
 				t.Errorf("a_gate = %q (applies %v), want %q", got.Level, ok, tt.gate)
 			}
-			if !maps.Equal(e.Scorecards, before) {
+			if !maps.Equal(tt.given, before) {
 				t.Errorf("caller's Scorecards changed: %v, was %v", e.Scorecards, before)
 			}
 		})
@@ -104,7 +104,7 @@ func TestUnknownReferenceReadsCallerLevel(t *testing.T) {
 		{map[string]string{"external": "Silver"}, "Basic"},
 	} {
 		e := entity(t, "service", "s", `{}`)
-		e.Scorecards = tt.given
+		e.Scorecards = query.LevelMap(tt.given)
 		if got := set.EvaluateAll(slices.Values([]*query.Entity{e}), nil)[key("service", "s")]["x"].Level; got != tt.want {
 			t.Errorf("given %v: level %q, want %q", tt.given, got, tt.want)
 		}

@@ -107,8 +107,8 @@ entities: svc: {a: properties: cov: 10, b: properties: cov: 90}
 		t.Fatal(err)
 	}
 	snap := h.Load()
-	got := fmt.Sprintln(snap.Scores.Levels[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "a"}]["quality"],
-		snap.Scores.Levels[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "b"}]["quality"])
+	got := fmt.Sprintln(snap.Scores.Level(catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "a"}, "quality"),
+		snap.Scores.Level(catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "b"}, "quality"))
 	if got != "Low High\n" {
 		t.Fatalf("restored levels: %s, want Low High", got)
 	}

@@ -20,9 +20,6 @@ import (
 type Scores struct {
 	Set     *scorecard.Set
 	Results scorecard.Results
-	// Levels gives each entity's level per scorecard, the form search
-	// rules on $scorecard.<id>.level read.
-	Levels map[catalog.Key]map[string]string
 	// Err is set when the scorecards could not be compiled; the loader
 	// validates their shape, so this is unexpected.
 	Err error
@@ -31,7 +28,7 @@ type Scores struct {
 	// scores' levels: moves are found only when someone keeps the
 	// history (Holder.OnMoves). A restored snapshot has no from.
 	changed []catalog.Key
-	from    map[catalog.Key]map[string]string
+	from    scorecard.Results
 	hasFrom bool
 }
 
@@ -41,7 +38,7 @@ func (sc *Scores) Moves() []LevelMove {
 	if sc == nil || !sc.hasFrom {
 		return nil
 	}
-	return moves(sc.from, sc.Levels, sc.changed)
+	return moves(sc.from, sc.Results, sc.changed)
 }
 
 // LevelMove is one entity reaching another level of one scorecard. From
@@ -64,7 +61,7 @@ func LevelChanges(revision string, at time.Time, moves []LevelMove) []store.Leve
 
 // moves compares the levels of the entities keys names (all of them
 // when keys is nil) between two score sets, in key order.
-func moves(prev, next map[catalog.Key]map[string]string, keys []catalog.Key) []LevelMove {
+func moves(prev, next scorecard.Results, keys []catalog.Key) []LevelMove {
 	if keys == nil {
 		keys = make([]catalog.Key, 0, len(next))
 		for k := range next {
@@ -86,13 +83,13 @@ func moves(prev, next map[catalog.Key]map[string]string, keys []catalog.Key) []L
 		old, cur := prev[k], next[k]
 		start := len(out)
 		for card, to := range cur {
-			if from := old[card]; from != to {
-				out = append(out, LevelMove{Key: k, Scorecard: card, From: from, To: to})
+			if from := old[card].Level; from != to.Level {
+				out = append(out, LevelMove{Key: k, Scorecard: card, From: from, To: to.Level})
 			}
 		}
 		for card, from := range old {
 			if _, ok := cur[card]; !ok {
-				out = append(out, LevelMove{Key: k, Scorecard: card, From: from})
+				out = append(out, LevelMove{Key: k, Scorecard: card, From: from.Level})
 			}
 		}
 		slices.SortFunc(out[start:], func(a, b LevelMove) int { return strings.Compare(a.Scorecard, b.Scorecard) })
@@ -117,9 +114,28 @@ func (sc *Scores) Summary(id string) (scorecard.Summary, bool) {
 func (s *Snapshot) QueryEntity(e *Entity) *query.Entity {
 	qe := &query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime}
 	if s.Scores != nil {
-		qe.Scorecards = s.Scores.Levels[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: e.Blueprint, ID: e.Identifier}]
+		if r := s.Scores.Results[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: e.Blueprint, ID: e.Identifier}]; r != nil {
+			qe.Scorecards = levels(r)
+		}
 	}
 	return qe
+}
+
+// levels answers $scorecard.<id>.level from an entity's results.
+type levels map[string]scorecard.Result
+
+func (l levels) Level(card string) (string, bool) {
+	r, ok := l[card]
+	return r.Level, ok
+}
+
+// Level returns the title of the level entity k reached in a scorecard,
+// or "" when the scorecard does not apply to it.
+func (sc *Scores) Level(k catalog.Key, card string) string {
+	if sc == nil {
+		return ""
+	}
+	return sc.Results[k][card].Level
 }
 
 // Graph lets relatedTo rules walk the snapshot.
@@ -150,7 +166,7 @@ func compileScores(cat *catalog.Catalog) (*scorecard.Set, error) {
 // evaluation).
 func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.Key) *Scores {
 	if err != nil || set == nil {
-		return &Scores{Err: err, Results: scorecard.Results{}, Levels: map[catalog.Key]map[string]string{}}
+		return &Scores{Err: err, Results: scorecard.Results{}}
 	}
 	full := changed == nil || prev == nil || prev.Scores == nil || prev.Scores.Set == nil || prev.Scores.Err != nil
 	for _, card := range set.Scorecards() {
@@ -174,38 +190,18 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 				}
 			}
 		}, s.Graph())
-		sc.Levels = make(map[catalog.Key]map[string]string, len(sc.Results))
-		for k, r := range sc.Results {
-			sc.Levels[k] = levelsOf(r)
-		}
 		if prev != nil {
 			sc.hasFrom = true
 			if prev.Scores != nil {
-				sc.from = prev.Scores.Levels
+				sc.from = prev.Scores.Results
 			}
 		}
 		return sc
 	}
 	sc.Results = maps.Clone(prev.Scores.Results)
-	sc.Levels = maps.Clone(prev.Scores.Levels)
 	if err := set.EvaluateOnly(sc.Results, changed, lookup, s.Graph()); err != nil {
 		sc.Err = err
 	}
-	for _, k := range changed {
-		if r, ok := sc.Results[k]; ok {
-			sc.Levels[k] = levelsOf(r)
-		} else {
-			delete(sc.Levels, k)
-		}
-	}
-	sc.from, sc.changed, sc.hasFrom = prev.Scores.Levels, changed, true
+	sc.from, sc.changed, sc.hasFrom = prev.Scores.Results, changed, true
 	return sc
-}
-
-func levelsOf(r map[string]scorecard.Result) map[string]string {
-	out := make(map[string]string, len(r))
-	for id, res := range r {
-		out[id] = res.Level
-	}
-	return out
 }

@@ -86,13 +86,13 @@ func TestScoresIncrementalMatchesFull(t *testing.T) {
 	c1 := withCard("Staging")
 	h.Publish(Applied{Revision: "r1", At: at, Catalog: c1})
 	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"}
-	if got := h.Load().Scores.Levels[key]["ready"]; got != "Basic" {
+	if got := h.Load().Scores.Level(key, "ready"); got != "Basic" {
 		t.Fatalf("r1 level %q", got)
 	}
 	c2 := withCard("Production")
 	c2.Scorecards = c1.Scorecards
 	h.Publish(Applied{Revision: "r2", At: at, Catalog: c2, Updated: map[catalog.Key]bool{key: true}})
-	if got := h.Load().Scores.Levels[key]["ready"]; got != "Bronze" {
+	if got := h.Load().Scores.Level(key, "ready"); got != "Bronze" {
 		t.Fatalf("r2 level %q", got)
 	}
 	h.SetRuntime("service", "api", map[string]any{"health": "Healthy"}, at, "ci")
@@ -102,12 +102,12 @@ func TestScoresIncrementalMatchesFull(t *testing.T) {
 	full.Publish(Applied{Revision: "r2", At: at, Catalog: c2})
 	full.SetRuntime("service", "api", map[string]any{"health": "Healthy"}, at, "ci")
 	want := full.Load().Scores
-	if inc.Levels[key]["ready"] != "Gold" || len(inc.Levels) != len(want.Levels) {
-		t.Fatalf("incremental levels %v, full %v", inc.Levels, want.Levels)
+	if inc.Level(key, "ready") != "Gold" || len(inc.Results) != len(want.Results) {
+		t.Fatalf("incremental results %v, full %v", inc.Results, want.Results)
 	}
-	for k, l := range want.Levels {
-		if inc.Levels[k]["ready"] != l["ready"] {
-			t.Errorf("%s: incremental %q, full %q", k, inc.Levels[k]["ready"], l["ready"])
+	for k := range want.Results {
+		if inc.Level(k, "ready") != want.Level(k, "ready") {
+			t.Errorf("%s: incremental %q, full %q", k, inc.Level(k, "ready"), want.Level(k, "ready"))
 		}
 	}
 }
