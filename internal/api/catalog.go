@@ -78,8 +78,8 @@ func (s *Server) entityScorecards(w http.ResponseWriter, r *http.Request, _ *cal
 	}
 	results := map[string]any{}
 	if snap.Scores != nil {
-		for card, res := range snap.Scores.Results[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}] {
-			results[card] = res
+		for _, res := range snap.Scores.Results[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}] {
+			results[res.Scorecard()] = res
 		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": results})

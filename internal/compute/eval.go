@@ -56,18 +56,14 @@ func (p *Plan) Bind(c *catalog.Catalog) *Snapshot {
 // index adds (sign 1) or removes (sign -1) the references entity e,
 // whose key is from, makes through its relations.
 func (s *Snapshot) index(from catalog.Key, e *catalog.Entity, sign int) {
-	bp := s.c.Blueprints[from.Blueprint]
-	if bp == nil {
-		return
-	}
-	for name, v := range e.Relations {
-		rel, ok := bp.Relations[name]
+	for _, rel := range s.p.relations[from.Blueprint] {
+		v, ok := e.Relations[rel.name]
 		if !ok {
 			continue
 		}
 		for _, id := range catalog.Identifiers(v) {
-			to := entityKey(rel.Target, id)
-			r := ref{from: from, rel: name}
+			to := entityKey(rel.target, id)
+			r := ref{from: from, rel: rel.name}
 			if sign > 0 {
 				s.refs[to] = append(s.refs[to], r)
 				continue

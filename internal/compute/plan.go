@@ -72,7 +72,14 @@ type Plan struct {
 	// dependents lists, per property, the properties of the same
 	// blueprint that read it.
 	dependents map[*prop][]*prop
+	// relations lists each blueprint's relations, for indexing entities
+	// by what they point at: looking a blueprint's few relations up in
+	// each entity is cheaper than iterating each entity's map.
+	relations map[string][]relation
 }
+
+// relation is one relation of a blueprint, and the blueprint it targets.
+type relation struct{ name, target string }
 
 // prop is one compiled computed property.
 type prop struct {
@@ -146,6 +153,12 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 		props:       map[string]map[string]*prop{},
 		mirrorsVia:  map[string][]mirrorHop{},
 		aggsOver:    map[string][]*prop{},
+		relations:   map[string][]relation{},
+	}
+	for bpID, bp := range c.Blueprints {
+		for _, name := range slices.Sorted(maps.Keys(bp.Relations)) {
+			p.relations[bpID] = append(p.relations[bpID], relation{name, bp.Relations[name].Target})
+		}
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout

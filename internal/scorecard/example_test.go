@@ -55,7 +55,7 @@ func TestCatalogExample(t *testing.T) {
 			}
 			if testing.Verbose() {
 				for k, byCard := range results {
-					if r, ok := byCard[tt.scorecard]; ok {
+					if r, ok := byCard.Lookup(tt.scorecard); ok {
 						t.Logf("%s: %s %v", k.ID, r.Level, statuses(r))
 					}
 				}

@@ -94,6 +94,14 @@ func (r Result) rule(i int) RuleResult {
 	return RuleResult{Identifier: ru.id, Level: ru.level, Status: status}
 }
 
+// Scorecard returns the identifier of the scorecard that made r.
+func (r Result) Scorecard() string {
+	if r.card == nil {
+		return ""
+	}
+	return r.card.id
+}
+
 func (r Result) rulePassed(i int) bool { return r.passed[i/64]&(1<<(i%64)) != 0 }
 
 // MarshalJSON writes the result as Port does, with its rules spelled out.

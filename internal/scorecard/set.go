@@ -36,9 +36,32 @@ func (e *CycleError) Error() string {
 }
 
 // Results holds, for each entity, the result of every scorecard that
-// applies to it, by scorecard identifier. Entities no scorecard applies
-// to are absent. Keys are entity keys (Kind catalog.KindEntityObj).
-type Results map[catalog.Key]map[string]Result
+// applies to it. Entities no scorecard applies to are absent. Keys are
+// entity keys (Kind catalog.KindEntityObj).
+type Results map[catalog.Key]EntityResults
+
+// EntityResults are one entity's results, one per scorecard that applies
+// to it, in the set's evaluation order. A slice rather than a map by
+// scorecard: a catalog holds one per entity, and a map of three results
+// takes five times the memory.
+type EntityResults []Result
+
+// Lookup returns the result of the scorecard with the given identifier.
+func (r EntityResults) Lookup(card string) (Result, bool) {
+	for _, res := range r {
+		if res.card != nil && res.card.id == card {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+// Get returns the result of the scorecard with the given identifier, or
+// the zero Result.
+func (r EntityResults) Get(card string) Result {
+	res, _ := r.Lookup(card)
+	return res
+}
 
 // CompileAll compiles every scorecard of c. A scorecard without levels
 // of its own uses c.Settings.Levels, then catalog.DefaultLevels, as the
@@ -260,6 +283,8 @@ type evaluator struct {
 	set  *Set
 	runs []*run
 	slab []uint64
+	// results is where entities' results are cut from.
+	results []Result
 	// view and levels are the entity linked scorecards read: the
 	// caller's, with the levels computed so far (reused per entity).
 	view   query.Entity
@@ -313,7 +338,7 @@ const slabSize = 4096
 // copy of e whose Scorecards answers with the levels computed so far
 // (the caller's entity is not modified): a computed level replaces the
 // one the caller gave, and a scorecard that does not apply has no level.
-func (ev *evaluator) entity(e *query.Entity) map[string]Result {
+func (ev *evaluator) entity(e *query.Entity) EntityResults {
 	view := e
 	if ev.set.linked {
 		ev.view = *e
@@ -322,19 +347,22 @@ func (ev *evaluator) entity(e *query.Entity) map[string]Result {
 		ev.view.Scorecards = &ev.levels
 		view = &ev.view
 	}
-	var out map[string]Result
+	if len(ev.results) < len(ev.runs) {
+		ev.results = make([]Result, max(len(ev.runs), slabSize/4))
+	}
+	out := ev.results[:0:len(ev.runs)]
 	for _, r := range ev.runs {
 		res, ok := r.eval(view)
 		if ev.set.linked && ok {
 			ev.levels.levels[r.s.id] = res.Level
 		}
-		if !ok {
-			continue
+		if ok {
+			out = append(out, res)
 		}
-		if out == nil {
-			out = make(map[string]Result, len(ev.runs))
-		}
-		out[r.s.id] = res
 	}
-	return out
+	if len(out) == 0 {
+		return nil
+	}
+	ev.results = ev.results[len(out):]
+	return out[:len(out):len(out)]
 }

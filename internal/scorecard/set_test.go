@@ -75,10 +75,10 @@ func TestScorecardReferencingAnother(t *testing.T) {
 			e.Scorecards = query.LevelMap(tt.given)
 			before := maps.Clone(tt.given)
 			res := set.EvaluateAll(slices.Values([]*query.Entity{e}), nil)[key("service", "s")]
-			if got := res["z_base"].Level; got != tt.base {
+			if got := res.Get("z_base").Level; got != tt.base {
 				t.Errorf("z_base = %q, want %q", got, tt.base)
 			}
-			got, ok := res["a_gate"]
+			got, ok := res.Lookup("a_gate")
 			if ok != (tt.gate != "") || got.Level != tt.gate {
 				t.Errorf("a_gate = %q (applies %v), want %q", got.Level, ok, tt.gate)
 			}
@@ -105,7 +105,7 @@ func TestUnknownReferenceReadsCallerLevel(t *testing.T) {
 	} {
 		e := entity(t, "service", "s", `{}`)
 		e.Scorecards = query.LevelMap(tt.given)
-		if got := set.EvaluateAll(slices.Values([]*query.Entity{e}), nil)[key("service", "s")]["x"].Level; got != tt.want {
+		if got := set.EvaluateAll(slices.Values([]*query.Entity{e}), nil)[key("service", "s")].Get("x").Level; got != tt.want {
 			t.Errorf("given %v: level %q, want %q", tt.given, got, tt.want)
 		}
 	}
@@ -177,8 +177,8 @@ func TestCompileAllLevelsAndErrors(t *testing.T) {
 	}
 	e := entity(t, "service", "s", `{"a": true}`)
 	res := set.EvaluateAll(slices.Values([]*query.Entity{e}), nil)[key("service", "s")]
-	if res["plain"].Level != "One" || res["own"].Level != "Y" {
-		t.Errorf("levels = %s, %s; want One (settings levels), Y (own levels)", res["plain"].Level, res["own"].Level)
+	if res.Get("plain").Level != "One" || res.Get("own").Level != "Y" {
+		t.Errorf("levels = %s, %s; want One (settings levels), Y (own levels)", res.Get("plain").Level, res.Get("own").Level)
 	}
 
 	bad := catalogOf([]*catalog.Scorecard{
@@ -243,7 +243,7 @@ func TestSummary(t *testing.T) {
 			t.Errorf("JSON %s does not contain %s", b, w)
 		}
 	}
-	rb, err := json.Marshal(res[key("service", "bronze")]["sc"])
+	rb, err := json.Marshal(res[key("service", "bronze")].Get("sc"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestEvaluateOnly(t *testing.T) {
 	if !reflect.DeepEqual(res, want) {
 		t.Errorf("incremental\n got %v\nwant %v", res, want)
 	}
-	if got := res[key("service", "change")]["dep"].Level; got != "Bronze" {
+	if got := res[key("service", "change")].Get("dep").Level; got != "Bronze" {
 		t.Errorf("dep after change = %q, want Bronze (base reached Gold)", got)
 	}
 	if _, ok := snapshot[key("team", "gone")]; !ok {

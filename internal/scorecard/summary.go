@@ -49,8 +49,8 @@ func (s *Scorecard) Summary(r Results) Summary {
 	for i, ru := range s.rules {
 		sum.Rules[i] = RuleSummary{Identifier: ru.id, Title: ru.title, Level: ru.level}
 	}
-	for _, byCard := range r {
-		res, ok := byCard[s.id]
+	for _, rs := range r {
+		res, ok := rs.Lookup(s.id)
 		if !ok {
 			continue
 		}

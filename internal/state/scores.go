@@ -82,14 +82,15 @@ func moves(prev, next scorecard.Results, keys []catalog.Key) []LevelMove {
 	for _, k := range keys {
 		old, cur := prev[k], next[k]
 		start := len(out)
-		for card, to := range cur {
-			if from := old[card].Level; from != to.Level {
+		for _, to := range cur {
+			card := to.Scorecard()
+			if from := old.Get(card).Level; from != to.Level {
 				out = append(out, LevelMove{Key: k, Scorecard: card, From: from, To: to.Level})
 			}
 		}
-		for card, from := range old {
-			if _, ok := cur[card]; !ok {
-				out = append(out, LevelMove{Key: k, Scorecard: card, From: from.Level})
+		for _, from := range old {
+			if _, ok := cur.Lookup(from.Scorecard()); !ok {
+				out = append(out, LevelMove{Key: k, Scorecard: from.Scorecard(), From: from.Level})
 			}
 		}
 		slices.SortFunc(out[start:], func(a, b LevelMove) int { return strings.Compare(a.Scorecard, b.Scorecard) })
@@ -122,10 +123,10 @@ func (s *Snapshot) QueryEntity(e *Entity) *query.Entity {
 }
 
 // levels answers $scorecard.<id>.level from an entity's results.
-type levels map[string]scorecard.Result
+type levels scorecard.EntityResults
 
 func (l levels) Level(card string) (string, bool) {
-	r, ok := l[card]
+	r, ok := scorecard.EntityResults(l).Lookup(card)
 	return r.Level, ok
 }
 
@@ -135,7 +136,7 @@ func (sc *Scores) Level(k catalog.Key, card string) string {
 	if sc == nil {
 		return ""
 	}
-	return sc.Results[k][card].Level
+	return sc.Results[k].Get(card).Level
 }
 
 // Graph lets relatedTo rules walk the snapshot.
