@@ -3,7 +3,6 @@ package reconciler
 import (
 	"maps"
 	"reflect"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -70,7 +69,7 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 	if prev != nil && prev.planFrom == from {
 		c.plan = prev.plan
 	} else {
-		plan, err := compute.Compile(res.Catalog)
+		plan, err := compute.Options{Parallel: parallelCompute}.Compile(res.Catalog)
 		if err != nil {
 			return nil, computeDiagnostics(err, res)
 		}
@@ -80,8 +79,7 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 	var out *loader.Result
 	if prev == nil {
 		c.snap = c.plan.Bind(res.Catalog)
-		c.values, errs = c.snap.Evaluate()
-		out = r.mergeAll(c, res)
+		out, errs = r.evaluateAll(c, res)
 	} else {
 		changed := slices.Collect(maps.Keys(r.pending))
 		var affected []catalog.Key
@@ -108,69 +106,60 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 	return out, nil
 }
 
-// parallelMerge is how many entities make it worth another goroutine;
-// tests lower it to run the parallel path on small catalogs.
-var parallelMerge = 2048
+// parallelCompute is how many entities make it worth another goroutine
+// in a cold evaluation; tests lower it to run the parallel path on small
+// catalogs.
+var parallelCompute = 0 // compute's default
 
-// mergeAll returns res with computed values merged into every entity.
-// The objects map is the result's own and is updated in place; the
-// catalog's entity maps are shared with the loader and never written, so
-// each blueprint with computed properties gets a new one.
-func (r *Reconciler) mergeAll(c *computed, res *loader.Result) *loader.Result {
-	cat := *res.Catalog
-	cat.Entities = maps.Clone(res.Catalog.Entities)
-	c.merged = make(map[catalog.Key]*merged, len(c.values))
-	c.entities = map[string]map[string]*catalog.Entity{}
-	type job struct {
+// evaluateAll evaluates every computed property of res and returns res
+// with the values merged into its entities. Each entity is merged as
+// soon as its values are complete, on the goroutine that computed them:
+// encoding merged entities is as much work as computing their values,
+// and as independent. The objects map is the result's own and is
+// updated in place; the catalog's entity maps are shared with the loader
+// and never written, so each blueprint with computed properties gets a
+// new one.
+func (r *Reconciler) evaluateAll(c *computed, res *loader.Result) (*loader.Result, []error) {
+	type made struct {
 		k   catalog.Key
-		e   *catalog.Entity
 		m   *merged
 		err error
 	}
-	jobs := make([]job, 0, len(c.values))
+	var (
+		mu   sync.Mutex
+		done []made
+	)
+	var errs []error
+	c.values, errs = c.snap.EvaluateFunc(func(k catalog.Key, vals map[string]any) {
+		m, err := newMerged(k, res.Catalog.Entities[k.Blueprint][k.ID], res.Objects[k], vals)
+		mu.Lock()
+		done = append(done, made{k, m, err})
+		mu.Unlock()
+	})
+	cat := *res.Catalog
+	cat.Entities = maps.Clone(res.Catalog.Entities)
+	c.merged = make(map[catalog.Key]*merged, len(done))
+	c.entities = map[string]map[string]*catalog.Entity{}
 	for bp, es := range res.Catalog.Entities {
-		if len(c.plan.Properties(bp)) == 0 {
+		if len(c.plan.Properties(bp)) > 0 {
+			c.entities[bp] = maps.Clone(es)
+			cat.Entities[bp] = c.entities[bp]
+		}
+	}
+	for _, d := range done {
+		if d.err != nil {
+			r.opts.Logger.Warn("computed property", "entity", d.k.String(), "err", d.err)
 			continue
 		}
-		inner := maps.Clone(es)
-		for id, e := range es {
-			k := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
-			if len(c.values[k]) > 0 {
-				jobs = append(jobs, job{k: k, e: e})
-			}
-		}
-		c.entities[bp] = inner
-		cat.Entities[bp] = inner
-	}
-	// Encoding each merged entity is most of the work, and independent:
-	// spread it over the CPUs.
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(jobs)/parallelMerge))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(jobs); i += workers {
-				j := &jobs[i]
-				j.m, j.err = newMerged(j.k, j.e, res.Objects[j.k], c.values[j.k])
-			}
-		}()
-	}
-	wg.Wait()
-	for _, j := range jobs {
-		if j.err != nil {
-			r.opts.Logger.Warn("computed property", "entity", j.k.String(), "err", j.err)
-			continue
-		}
-		c.merged[j.k] = j.m
-		c.entities[j.k.Blueprint][j.k.ID], res.Objects[j.k] = &j.m.e, j.m.obj
+		c.merged[d.k] = d.m
+		c.entities[d.k.Blueprint][d.k.ID], res.Objects[d.k] = &d.m.e, d.m.obj
 	}
 	out := *res
 	out.Catalog = &cat
-	return &out
+	return &out, errs
 }
 
-// mergeTouched is mergeAll for a revision whose change touched only the
+// mergeTouched is evaluateAll's merging for a revision whose change touched only the
 // entities keys names: the other entities keep what the previous
 // revision merged. old holds the touched entities' previous values.
 func (r *Reconciler) mergeTouched(c, prev *computed, res *loader.Result, keys []catalog.Key, old map[catalog.Key]map[string]any) *loader.Result {

@@ -416,8 +416,8 @@ func changedAfterFirst(step int) []string {
 // the same files yields.
 func TestIncrementalComputeMatchesCold(t *testing.T) {
 	ctx := context.Background()
-	defer func(n int) { parallelMerge = n }(parallelMerge)
-	parallelMerge = 50 // cold reconciles merge in parallel
+	defer func(n int) { parallelCompute = n }(parallelCompute)
+	parallelCompute = 50 // cold reconciles evaluate and merge in parallel
 	const n = 300
 	opts := synth.Options{Services: n, Derived: true, Teams: 3}
 	dir := t.TempDir()

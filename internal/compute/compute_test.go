@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -638,11 +640,27 @@ func TestParallelEvaluate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, werrs := p.Bind(res.Catalog).Evaluate()
-	defer func(n int) { parallelEvaluate = n }(parallelEvaluate)
-	parallelEvaluate = 50
-	got, gerrs := p.Bind(res.Catalog).Evaluate()
+	pp, err := Options{Parallel: 50}.Compile(res.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each entity's values are reported once, complete, from whichever
+	// goroutine computed them.
+	var mu sync.Mutex
+	reported := Result{}
+	got, gerrs := pp.Bind(res.Catalog).EvaluateFunc(func(k catalog.Key, vals map[string]any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, twice := reported[k]; twice {
+			t.Errorf("%s reported twice", k)
+		}
+		reported[k] = maps.Clone(vals)
+	})
 	if !reflect.DeepEqual(got, want) || len(gerrs) != len(werrs) {
 		t.Fatalf("parallel evaluation differs: %d values (%d errors), sequential %d (%d)", len(got), len(gerrs), len(want), len(werrs))
+	}
+	if !reflect.DeepEqual(reported, want) {
+		t.Fatalf("reported %d entities' values, evaluated %d; or they differ", len(reported), len(want))
 	}
 	if len(want) < 600 {
 		t.Fatalf("only %d entities have computed values", len(want))

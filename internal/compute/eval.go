@@ -121,19 +121,27 @@ func (p *Plan) Evaluate(c *catalog.Catalog) (Result, []error) { return p.Bind(c)
 // Evaluate computes every computed property of every entity. Errors do
 // not stop it: each names the entity and property, which is left out of
 // the result, and what reads it sees null.
-func (s *Snapshot) Evaluate() (Result, []error) {
+func (s *Snapshot) Evaluate() (Result, []error) { return s.EvaluateFunc(nil) }
+
+// EvaluateFunc is Evaluate, calling done with each entity's values (when
+// it has any) as soon as they are complete, on the goroutine that
+// computed them: what the caller does with them is spread over the CPUs
+// with the evaluation, while the entity is still in cache. done must be
+// safe for concurrent use and must not modify the values.
+func (s *Snapshot) EvaluateFunc(done func(k catalog.Key, vals map[string]any)) (Result, []error) {
 	var keys []catalog.Key
 	for _, bp := range slices.Sorted(maps.Keys(s.p.byBlueprint)) {
 		for _, id := range slices.Sorted(maps.Keys(s.c.Entities[bp])) {
 			keys = append(keys, entityKey(bp, id))
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(keys)/parallelEvaluate))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(keys)/s.p.parallel))
 	if workers == 1 {
 		ev := s.newEvaluator(nil, nil)
 		defer ev.done()
 		for _, k := range keys {
 			ev.all(k)
+			ev.report(k, done)
 		}
 		return ev.result(nil), ev.errs
 	}
@@ -157,6 +165,7 @@ func (s *Snapshot) Evaluate() (Result, []error) {
 			for i := w; i < len(keys); i += workers {
 				mine[keys[i]] = true
 				ev.all(keys[i])
+				ev.report(keys[i], done)
 			}
 			parts[w] = part{ev.result(mine), ev.errs}
 		}()
@@ -176,10 +185,6 @@ func (s *Snapshot) Evaluate() (Result, []error) {
 	}
 	return out, errs
 }
-
-// parallelEvaluate is how many entities make it worth another goroutine;
-// tests lower it to run the parallel path on small catalogs.
-var parallelEvaluate = 2048
 
 // EvaluateOnly computes the computed properties of the entities keys
 // names. Values of other entities it needs are taken from prev when
@@ -289,6 +294,16 @@ func (ev *evaluator) slot(k catalog.Key) *slot {
 	sl.state, ev.states = ev.states[:props:props], ev.states[props:]
 	ev.slots[k] = sl
 	return sl
+}
+
+// report passes k's values to done once all computes them.
+func (ev *evaluator) report(k catalog.Key, done func(catalog.Key, map[string]any)) {
+	if done == nil {
+		return
+	}
+	if sl := ev.slots[k]; sl != nil && len(sl.vals) > 0 {
+		done(k, sl.vals)
+	}
 }
 
 // all computes every computed property of k.

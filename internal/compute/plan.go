@@ -52,13 +52,17 @@ type Options struct {
 	Timeout time.Duration
 	// Query compiles aggregation filters.
 	Query query.Options
+	// Parallel is how many entities make it worth another goroutine in
+	// Evaluate. Default: 2048.
+	Parallel int
 }
 
 // Plan is the compiled form of every computed property of a set of
 // blueprints, in an order that respects their dependencies. It is
 // immutable and safe for concurrent use.
 type Plan struct {
-	timeout time.Duration
+	timeout  time.Duration
+	parallel int
 	// byBlueprint lists each blueprint's computed properties in
 	// evaluation order.
 	byBlueprint map[string][]*prop
@@ -149,6 +153,7 @@ func Compile(c *catalog.Catalog) (*Plan, error) { return Options{}.Compile(c) }
 func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 	p := &Plan{
 		timeout:     o.Timeout,
+		parallel:    o.Parallel,
 		byBlueprint: map[string][]*prop{},
 		props:       map[string]map[string]*prop{},
 		mirrorsVia:  map[string][]mirrorHop{},
@@ -162,6 +167,9 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 	}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
+	}
+	if p.parallel <= 0 {
+		p.parallel = 2048
 	}
 	var errs []error
 	fail := func(bp, name, format string, args ...any) {
