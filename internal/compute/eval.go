@@ -45,9 +45,50 @@ type Snapshot struct {
 // Bind indexes c for p.
 func (p *Plan) Bind(c *catalog.Catalog) *Snapshot {
 	s := &Snapshot{p: p, c: c, refs: map[catalog.Key][]ref{}, graph: query.GraphOf(c)}
-	for bpID, es := range c.Entities {
-		for _, e := range es {
-			s.index(entityKey(bpID, e.Identifier), e, 1)
+	type entry struct {
+		k catalog.Key
+		e *catalog.Entity
+	}
+	n := 0
+	for bp, es := range c.Entities {
+		if len(p.relations[bp]) > 0 {
+			n += len(es)
+		}
+	}
+	all := make([]entry, 0, n)
+	for bp, es := range c.Entities {
+		if len(p.relations[bp]) == 0 {
+			continue
+		}
+		for id, e := range es {
+			all = append(all, entry{entityKey(bp, id), e})
+		}
+	}
+	// Reading every entity's relations waits on memory more than it
+	// computes: each worker indexes a share into its own map, and the
+	// maps are joined (there are usually far fewer targets than entities).
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(all)/p.parallel))
+	parts := make([]*Snapshot, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part := &Snapshot{p: p, c: c, refs: map[catalog.Key][]ref{}}
+			for i := w; i < len(all); i += workers {
+				part.index(all[i].k, all[i].e, 1)
+			}
+			parts[w] = part
+		}()
+	}
+	wg.Wait()
+	if workers == 1 {
+		s.refs = parts[0].refs
+		return s
+	}
+	for _, part := range parts {
+		for k, rs := range part.refs {
+			s.refs[k] = append(s.refs[k], rs...)
 		}
 	}
 	return s
