@@ -136,9 +136,24 @@ func (r *Reconciler) evaluateAll(c *computed, res *loader.Result) (*loader.Resul
 		done = append(done, made{k, m, err})
 		mu.Unlock()
 	})
+	for _, d := range done {
+		if d.err != nil {
+			r.opts.Logger.Warn("computed property", "entity", d.k.String(), "err", d.err)
+		}
+	}
+	// Three maps take the merged entities; filling c.merged on another
+	// CPU halves the wait.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		c.merged = make(map[catalog.Key]*merged, len(done))
+		for _, d := range done {
+			if d.err == nil {
+				c.merged[d.k] = d.m
+			}
+		}
+	})
 	cat := *res.Catalog
 	cat.Entities = maps.Clone(res.Catalog.Entities)
-	c.merged = make(map[catalog.Key]*merged, len(done))
 	c.entities = map[string]map[string]*catalog.Entity{}
 	for bp, es := range res.Catalog.Entities {
 		if len(c.plan.Properties(bp)) > 0 {
@@ -147,13 +162,11 @@ func (r *Reconciler) evaluateAll(c *computed, res *loader.Result) (*loader.Resul
 		}
 	}
 	for _, d := range done {
-		if d.err != nil {
-			r.opts.Logger.Warn("computed property", "entity", d.k.String(), "err", d.err)
-			continue
+		if d.err == nil {
+			c.entities[d.k.Blueprint][d.k.ID], res.Objects[d.k] = &d.m.e, d.m.obj
 		}
-		c.merged[d.k] = d.m
-		c.entities[d.k.Blueprint][d.k.ID], res.Objects[d.k] = &d.m.e, d.m.obj
 	}
+	wg.Wait()
 	out := *res
 	out.Catalog = &cat
 	return &out, errs

@@ -184,7 +184,7 @@ func (s *Snapshot) EvaluateFunc(done func(k catalog.Key, vals map[string]any)) (
 			ev.all(k)
 			ev.report(k, done)
 		}
-		return ev.result(nil), ev.errs
+		return ev.result(nil, 0), ev.errs
 	}
 	// Entities are spread over the CPUs, an evaluator each. A value two
 	// workers both need (a team's aggregation that several services
@@ -208,15 +208,22 @@ func (s *Snapshot) EvaluateFunc(done func(k catalog.Key, vals map[string]any)) (
 				ev.all(keys[i])
 				ev.report(keys[i], done)
 			}
-			parts[w] = part{ev.result(mine), ev.errs}
+			size := 0
+			if w == 0 {
+				size = len(keys) // it takes the other parts in
+			}
+			parts[w] = part{ev.result(mine, size), ev.errs}
 		}()
 	}
 	wg.Wait()
-	out := make(Result, len(keys))
+	// The first part takes the others in.
+	out := parts[0].vals
 	var errs []error
 	seen := map[string]bool{}
-	for _, p := range parts {
-		maps.Copy(out, p.vals)
+	for i, p := range parts {
+		if i > 0 {
+			maps.Copy(out, p.vals)
+		}
 		for _, err := range p.errs {
 			if !seen[err.Error()] { // a shared value's error, reported once
 				seen[err.Error()] = true
@@ -242,7 +249,7 @@ func (s *Snapshot) EvaluateOnly(keys []catalog.Key, prev Result) (Result, []erro
 	for _, k := range keys {
 		ev.all(k)
 	}
-	return ev.result(want), ev.errs
+	return ev.result(want, 0), ev.errs
 }
 
 // entityKey is the key of an entity.
@@ -357,8 +364,10 @@ func (ev *evaluator) all(k catalog.Key) {
 	}
 }
 
-func (ev *evaluator) result(only map[catalog.Key]bool) Result {
-	out := make(Result, len(ev.slots))
+// result returns the values of the entities only names (all when nil),
+// in a map made for at least size entities.
+func (ev *evaluator) result(only map[catalog.Key]bool, size int) Result {
+	out := make(Result, max(size, len(ev.slots)))
 	for k, sl := range ev.slots {
 		if sl.vals != nil && (only == nil || only[k]) {
 			out[k] = sl.vals

@@ -204,7 +204,11 @@ func (s *Set) EvaluateAll(entities iter.Seq[*query.Entity], g query.Graph) Resul
 		go func() {
 			defer wg.Done()
 			ev := s.evaluator(g)
-			out := make(Results, len(all)/workers+1)
+			size := len(all)/workers + 1
+			if w == 0 {
+				size = len(all)
+			}
+			out := make(Results, size)
 			for i := w; i < len(all); i += workers {
 				if r := ev.entity(all[i]); r != nil {
 					out[entityKey(all[i].Entity)] = r
@@ -214,11 +218,9 @@ func (s *Set) EvaluateAll(entities iter.Seq[*query.Entity], g query.Graph) Resul
 		}()
 	}
 	wg.Wait()
-	if workers == 1 {
-		return parts[0]
-	}
-	out := make(Results, len(all))
-	for _, p := range parts {
+	// The first part, made big enough for all, takes the others in.
+	out := parts[0]
+	for _, p := range parts[1:] {
 		maps.Copy(out, p)
 	}
 	return out

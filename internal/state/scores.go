@@ -182,10 +182,16 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 	}
 	sc := &Scores{Set: set}
 	if full {
+		n := 0
+		for _, es := range s.Entities {
+			n += len(es)
+		}
+		views := make([]query.Entity, 0, n) // one allocation, not one per entity
 		sc.Results = set.EvaluateAll(func(yield func(*query.Entity) bool) {
-			for bp, es := range s.Entities {
-				for id := range es {
-					if !yield(lookup(catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id})) {
+			for _, es := range s.Entities {
+				for _, e := range es {
+					views = append(views, query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime})
+					if !yield(&views[len(views)-1]) {
 						return
 					}
 				}
