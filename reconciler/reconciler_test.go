@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
@@ -483,5 +485,78 @@ func TestIncrementalComputeMatchesCold(t *testing.T) {
 				t.Fatalf("step %d: %d %s entities, cold %d", step, len(res.Catalog.Entities[bp]), bp, len(es))
 			}
 		}
+	}
+}
+
+// failingStore fails writes with fail, when set.
+type failingStore struct {
+	*sqlite.Store
+	fail error
+}
+
+func (s *failingStore) Apply(ctx context.Context, rev store.Revision, changes []store.Change) error {
+	if s.fail != nil {
+		return s.fail
+	}
+	return s.Store.Apply(ctx, rev, changes)
+}
+
+// WhileApplying sees every revision that is written, with what the state
+// needs, and Reconcile waits for it.
+func TestWhileApplying(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l, err := loader.New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		res      *Result
+		created  int
+		at       time.Time
+		finished bool
+	}
+	var calls []*call
+	fs := &failingStore{Store: st}
+	r := New(l, fs, nil, Options{WhileApplying: func(res *Result) {
+		c := &call{res: res, created: res.Plan.Total().Created, at: res.At}
+		calls = append(calls, c)
+		time.Sleep(20 * time.Millisecond) // longer than the write
+		c.finished = true
+	}})
+	for _, tt := range []struct {
+		rev     string
+		fs      fstest.MapFS
+		outcome string
+		calls   int
+	}{
+		{"r1", catalogFS(3, "Staging"), Applied, 1},
+		{"r1-again", catalogFS(3, "Staging"), Unchanged, 2},
+		{"bad", catalogFS(3, "Prod"), Failed, 2}, // nothing to write
+	} {
+		res, err := r.Reconcile(ctx, Revision{ID: tt.rev, FS: tt.fs})
+		if err != nil || res.Outcome != tt.outcome || len(calls) != tt.calls {
+			t.Fatalf("%s: %v, outcome %v, %d calls", tt.rev, err, res, len(calls))
+		}
+		if tt.outcome == Failed {
+			continue
+		}
+		c := calls[len(calls)-1]
+		if c.res != res || !c.finished || c.at.IsZero() || !c.at.Equal(res.At) {
+			t.Fatalf("%s: called with %p (returned %p), finished %v, at %v (result at %v)", tt.rev, c.res, res, c.finished, c.at, res.At)
+		}
+	}
+	if calls[0].created != 6 { // 2 blueprints, 3 services and their team
+		t.Fatalf("first revision seen with %d creations", calls[0].created)
+	}
+	// A write that fails fails the reconcile: what was built is dropped
+	// by the caller.
+	fs.fail = errors.New("disk full")
+	if _, err := r.Reconcile(ctx, Revision{ID: "r2", FS: catalogFS(4, "Staging")}); err == nil || len(calls) != 3 || !calls[2].finished {
+		t.Fatalf("reconcile on a closed store: %v, %d calls", err, len(calls))
 	}
 }

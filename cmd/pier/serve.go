@@ -124,6 +124,14 @@ type daemon struct {
 
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
+	// prepared is the state built for the revision being written
+	// (reconciler.Options.WhileApplying), published once it is.
+	prepared *prepared
+}
+
+type prepared struct {
+	res  *reconciler.Result
+	next *state.Prepared
 }
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
@@ -156,6 +164,12 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		MaxDeletionShare: cfg.MaxDeletionShare, Logger: log,
 		Outbox: func(c *catalog.Catalog, events []reconciler.Event) ([]record.Delivery, error) {
 			return out.DeliveriesTo(d.revisionSubscriptions(c), events)
+		},
+		WhileApplying: func(res *reconciler.Result) {
+			next := d.holder.Prepare(state.FromResult(res))
+			d.mu.Lock()
+			d.prepared = &prepared{res, next}
+			d.mu.Unlock()
 		},
 	})
 	fetch, err := d.source()
@@ -332,6 +346,10 @@ func (d *daemon) onPush(_ context.Context, dl webhook.Delivery) error {
 // onResult publishes an applied revision and reports every attempt.
 func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err error) {
 	d.metrics.RevisionAttempted(rev.ID)
+	d.mu.Lock()
+	p := d.prepared
+	d.prepared = nil
+	d.mu.Unlock()
 	if err != nil {
 		d.metrics.ReconcileDone("error", 0)
 		d.reportStatus(rev.ID, "error", "pier could not reconcile: "+err.Error())
@@ -347,7 +365,11 @@ func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err e
 		d.reportStatus(rev.ID, "failure", failureSummary(res.Diagnostics))
 		return
 	}
-	d.holder.Publish(state.FromResult(res))
+	if p != nil && p.res == res {
+		d.holder.Commit(p.next)
+	} else {
+		d.holder.Publish(state.FromResult(res))
+	}
 	d.metrics.RevisionApplied(rev.ID, res.At)
 	d.metrics.SetReady(true)
 	d.setEntityMetrics()

@@ -413,7 +413,41 @@ type Applied struct {
 func (h *Holder) Publish(a Applied) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	prev := h.p.Load()
+	h.published(build(h.p.Load(), a), a.At)
+}
+
+// Prepared is a snapshot built ahead of its revision's publication, on
+// the state current when it was built.
+type Prepared struct {
+	a    Applied
+	base *Snapshot
+	s    *Snapshot
+}
+
+// Prepare builds what Publish(a) would publish, without publishing it:
+// the daemon builds the next state, scorecards included, while the store
+// is still writing the revision, and publishes it once the write is
+// done. Prepare may run concurrently with anything the holder does.
+func (h *Holder) Prepare(a Applied) *Prepared {
+	base := h.p.Load()
+	return &Prepared{a: a, base: base, s: build(base, a)}
+}
+
+// Commit publishes a prepared snapshot. If the state moved on since it
+// was prepared (a runtime write), it is built again on the current
+// state, so that nothing published in between is lost.
+func (h *Holder) Commit(p *Prepared) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := p.s
+	if cur := h.p.Load(); cur != p.base {
+		s = build(cur, p.a)
+	}
+	h.published(s, p.a.At)
+}
+
+// build returns the snapshot that follows prev once a is applied.
+func build(prev *Snapshot, a Applied) *Snapshot {
 	s := empty()
 	s.Revision, s.AppliedAt = a.Revision, a.At
 	s.Blueprints = a.Catalog.Blueprints
@@ -447,7 +481,7 @@ func (h *Holder) Publish(a Applied) {
 	}
 	set, err := compileScores(a.Catalog)
 	s.Scores = score(prev, s, set, err, a.changedEntities())
-	h.published(s, a.At)
+	return s
 }
 
 // changedEntities lists the entities the revision touched, or nil when it

@@ -152,3 +152,37 @@ func TestApprovalSystemsRestoreAndCarryOver(t *testing.T) {
 		t.Error("a revision without approval systems kept them")
 	}
 }
+
+// A snapshot prepared while its revision is written is what Publish
+// would publish; a runtime write that lands in between is not lost.
+func TestPrepareCommit(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"}
+	r2 := func(c1 *catalog.Catalog) Applied {
+		c2 := catalogWith("Production")
+		c2.Entities["service"]["web"] = c1.Entities["service"]["web"]
+		return Applied{Revision: "r2", At: t0.Add(time.Hour), Catalog: c2, Updated: map[catalog.Key]bool{key: true}}
+	}
+
+	h := NewHolder()
+	c1 := catalogWith("Staging")
+	h.Publish(Applied{Revision: "r1", At: t0, Catalog: c1})
+	p := h.Prepare(r2(c1))
+	if h.Load().Revision != "r1" {
+		t.Fatal("Prepare published")
+	}
+	h.Commit(p)
+	if got := h.Load(); got != p.s || got.Revision != "r2" || got.Entity("service", "api").UpdatedAt != t0.Add(time.Hour) {
+		t.Fatalf("Commit did not publish the prepared snapshot: %+v", got)
+	}
+
+	h = NewHolder()
+	h.Publish(Applied{Revision: "r1", At: t0, Catalog: c1})
+	p = h.Prepare(r2(c1))
+	h.SetRuntime("service", "web", map[string]any{"health": "Healthy"}, t0.Add(time.Minute), "ci")
+	h.Commit(p)
+	got := h.Load()
+	if got.Revision != "r2" || got.Entity("service", "web").Properties["health"] != "Healthy" || got.Entity("service", "api").Properties["lifecycle"] != "Production" {
+		t.Fatalf("a runtime write between Prepare and Commit was lost: %+v %+v", got.Entity("service", "web"), got.Entity("service", "api"))
+	}
+}
