@@ -506,6 +506,24 @@ func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error)
 // reaches: one value (null when a relation or entity is missing), or an
 // array of the non-null values when some hop is a many relation.
 func (ev *evaluator) mirror(e *catalog.Entity, pr *prop) any {
+	if !pr.many {
+		// One entity at each hop (validation holds single relations to
+		// one identifier): no lists to build.
+		x := e
+		for i, rel := range pr.hops {
+			var y *catalog.Entity
+			for _, id := range catalog.Identifiers(x.Relations[rel]) {
+				if y = ev.s.c.Entities[pr.hopBP[i]][id]; y != nil {
+					break
+				}
+			}
+			if y == nil {
+				return nil
+			}
+			x = y
+		}
+		return ev.leaf(x, pr)
+	}
 	cur := []*catalog.Entity{e}
 	for i, rel := range pr.hops {
 		var next []*catalog.Entity
@@ -517,12 +535,6 @@ func (ev *evaluator) mirror(e *catalog.Entity, pr *prop) any {
 			}
 		}
 		cur = next
-	}
-	if !pr.many {
-		if len(cur) == 0 {
-			return nil
-		}
-		return ev.leaf(cur[0], pr)
 	}
 	out := []any{}
 	for _, x := range cur {
