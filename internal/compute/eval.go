@@ -177,14 +177,24 @@ func (s *Snapshot) EvaluateFunc(done func(k catalog.Key, vals map[string]any)) (
 		}
 	}
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(keys)/s.p.parallel))
+	// each evaluates every entity from keys[from] on, step apart, into
+	// out: an entity's values are complete once all has run for it.
+	each := func(ev *evaluator, from, step int, out Result) {
+		for i := from; i < len(keys); i += step {
+			if sl := ev.all(keys[i]); sl != nil && len(sl.vals) > 0 {
+				out[keys[i]] = sl.vals
+				if done != nil {
+					done(keys[i], sl.vals)
+				}
+			}
+		}
+	}
 	if workers == 1 {
 		ev := s.newEvaluator(nil, nil)
 		defer ev.done()
-		for _, k := range keys {
-			ev.all(k)
-			ev.report(k, done)
-		}
-		return ev.result(nil, 0), ev.errs
+		out := make(Result, len(keys))
+		each(ev, 0, 1, out)
+		return out, ev.errs
 	}
 	// Entities are spread over the CPUs, an evaluator each. A value two
 	// workers both need (a team's aggregation that several services
@@ -200,19 +210,15 @@ func (s *Snapshot) EvaluateFunc(done func(k catalog.Key, vals map[string]any)) (
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			mine := make(map[catalog.Key]bool, len(keys)/workers+1)
 			ev := s.newEvaluator(nil, nil)
 			defer ev.done()
-			for i := w; i < len(keys); i += workers {
-				mine[keys[i]] = true
-				ev.all(keys[i])
-				ev.report(keys[i], done)
-			}
-			size := 0
+			size := len(keys)/workers + 1
 			if w == 0 {
 				size = len(keys) // it takes the other parts in
 			}
-			parts[w] = part{ev.result(mine, size), ev.errs}
+			out := make(Result, size)
+			each(ev, w, workers, out)
+			parts[w] = part{out, ev.errs}
 		}()
 	}
 	wg.Wait()
@@ -249,7 +255,7 @@ func (s *Snapshot) EvaluateOnly(keys []catalog.Key, prev Result) (Result, []erro
 	for _, k := range keys {
 		ev.all(k)
 	}
-	return ev.result(want, 0), ev.errs
+	return ev.result(want), ev.errs
 }
 
 // entityKey is the key of an entity.
@@ -344,32 +350,23 @@ func (ev *evaluator) slot(k catalog.Key) *slot {
 	return sl
 }
 
-// report passes k's values to done once all computes them.
-func (ev *evaluator) report(k catalog.Key, done func(catalog.Key, map[string]any)) {
-	if done == nil {
-		return
-	}
-	if sl := ev.slots[k]; sl != nil && len(sl.vals) > 0 {
-		done(k, sl.vals)
-	}
-}
-
-// all computes every computed property of k.
-func (ev *evaluator) all(k catalog.Key) {
+// all computes every computed property of k, and returns k's slot (nil
+// when there is no such entity, or its blueprint computes nothing).
+func (ev *evaluator) all(k catalog.Key) *slot {
 	if ev.s.c.Entities[k.Blueprint][k.ID] == nil {
-		return
+		return nil
 	}
 	for _, pr := range ev.s.p.byBlueprint[k.Blueprint] {
 		ev.value(k, pr)
 	}
+	return ev.slots[k]
 }
 
-// result returns the values of the entities only names (all when nil),
-// in a map made for at least size entities.
-func (ev *evaluator) result(only map[catalog.Key]bool, size int) Result {
-	out := make(Result, max(size, len(ev.slots)))
-	for k, sl := range ev.slots {
-		if sl.vals != nil && (only == nil || only[k]) {
+// result returns the values of the entities only names.
+func (ev *evaluator) result(only map[catalog.Key]bool) Result {
+	out := make(Result, len(only))
+	for k := range only {
+		if sl := ev.slots[k]; sl != nil && sl.vals != nil {
 			out[k] = sl.vals
 		}
 	}
