@@ -59,8 +59,16 @@ func (s *recordingSink) Emit(_ context.Context, es []Event) error {
 
 func setup(t *testing.T) (*Reconciler, *sqlite.Store, *recordingSink) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
+	st, l := storeAndLoader(t)
+	sink := &recordingSink{}
+	return New(l, st, sink, Options{}), st, sink
+}
+
+// storeAndLoader opens a SQLite store in a temporary directory, closed
+// when the test ends, and makes a loader.
+func storeAndLoader(t *testing.T) (*sqlite.Store, *loader.Loader) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pier.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +77,7 @@ func setup(t *testing.T) (*Reconciler, *sqlite.Store, *recordingSink) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &recordingSink{}
-	return New(l, st, sink, Options{}), st, sink
+	return st, l
 }
 
 func entityCount(t *testing.T, st *sqlite.Store) int {
@@ -334,12 +341,7 @@ func TestComputedPropertiesAreAppliedAndFollowRelations(t *testing.T) {
 // sink having run.
 func TestOutboxIsWrittenWithTheRevision(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	l, _ := loader.New(1)
+	st, l := storeAndLoader(t)
 	build := func(_ *catalog.Catalog, events []Event) ([]record.Delivery, error) {
 		var ds []record.Delivery
 		for i, e := range events {
@@ -505,15 +507,7 @@ func (s *failingStore) Apply(ctx context.Context, rev store.Revision, changes []
 // needs, and Reconcile waits for it.
 func TestWhileApplying(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	l, err := loader.New(2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, l := storeAndLoader(t)
 	type call struct {
 		res      *Result
 		created  int
