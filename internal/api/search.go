@@ -3,10 +3,13 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"iter"
 	"maps"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -62,9 +65,12 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, _ *caller) int {
 		limit = maxPage
 	}
 	out := []*state.Entity{}
+	var view query.Entity
+	levels := q.ReadsScorecards()
 	for _, bp := range searchBlueprints(snap, q) {
-		for _, e := range candidates(snap, bp, body.Query) {
-			if m.Match(snap.QueryEntity(e)) {
+		for e := range candidates(snap, bp, body.Query) {
+			snap.View(&view, e, levels)
+			if m.Match(&view) {
 				out = append(out, e)
 			}
 		}
@@ -96,42 +102,101 @@ func searchBlueprints(snap *state.Snapshot, q *query.Query) []string {
 	return slices.Sorted(maps.Keys(snap.Entities))
 }
 
-// candidates returns the entities of bp the query can match: the
-// smallest equality-index bucket among the top-level and-group's
-// equality rules, or every entity of bp.
-func candidates(snap *state.Snapshot, bp string, q catalog.Query) []*state.Entity {
-	var best []*state.Entity
-	found := false
+// candidates yields the entities of bp the query can match, in no
+// particular order: the smallest of the index buckets that the top-level
+// and-group's rules narrow it to — equality on a string, or a numeric
+// range (> >= < <= between) on a property — or every entity of bp. A
+// bucket may hold entities the rule then refuses, never miss one it
+// accepts: every candidate is still matched.
+func candidates(snap *state.Snapshot, bp string, q catalog.Query) iter.Seq[*state.Entity] {
+	var best iter.Seq[*state.Entity]
+	size := -1
+	consider := func(seq iter.Seq[*state.Entity], n int) {
+		if size < 0 || n < size {
+			best, size = seq, n
+		}
+	}
 	if q.Combinator == "and" {
 		for _, r := range q.Rules {
-			if r.Combinator != "" || r.Operator != "=" || r.Property == "" || r.Property == "$blueprint" {
+			if r.Combinator != "" || r.Property == "" {
 				continue
 			}
-			if r.Property[0] == '$' && r.Property != "$identifier" && r.Property != "$title" {
+			if r.Operator == "=" {
+				if bucket, ok := equalityBucket(snap, bp, r); ok {
+					consider(slices.Values(bucket), len(bucket))
+				}
 				continue
 			}
-			// Only plain strings: the engine compares numbers by value
-			// (1 = 1.0) and date-times as instants, which an index of
-			// literal text would miss.
-			val, ok := r.Value.(string)
-			if !ok || looksLikeTime(val) {
-				continue
-			}
-			bucket := snap.Index(bp, r.Property)[val]
-			if !found || len(bucket) < len(best) {
-				best, found = bucket, true
+			if ranked, ok := rangeBucket(snap, bp, r); ok {
+				consider(func(yield func(*state.Entity) bool) {
+					for _, x := range ranked {
+						if !yield(x.E) {
+							return
+						}
+					}
+				}, len(ranked))
 			}
 		}
 	}
-	if found {
+	if size >= 0 {
 		return best
 	}
-	ids := snap.IDs(bp)
-	out := make([]*state.Entity, len(ids))
-	for i, id := range ids {
-		out[i] = snap.Entities[bp][id]
+	return maps.Values(snap.Entities[bp])
+}
+
+// equalityBucket returns the entities an `=` rule on a string can match.
+func equalityBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]*state.Entity, bool) {
+	if r.Property[0] == '$' && r.Property != "$identifier" && r.Property != "$title" {
+		return nil, false
 	}
-	return out
+	// Only plain strings: the engine compares numbers by value (1 = 1.0)
+	// and date-times as instants, which an index of literal text would
+	// miss.
+	val, ok := r.Value.(string)
+	if !ok || looksLikeTime(val) {
+		return nil, false
+	}
+	return snap.Index(bp, r.Property)[val], true
+}
+
+// rangeBucket returns the entities a numeric range rule on a property
+// can match: those whose number lies within the rule's bounds, compared
+// as floats and inclusively, so that exact ties decided by the engine's
+// decimal comparison are kept.
+func rangeBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]state.Ranked, bool) {
+	if r.Property[0] == '$' || strings.Contains(r.Property, ".") {
+		return nil, false
+	}
+	lo, hi := math.Inf(-1), math.Inf(1)
+	switch r.Operator {
+	case ">", ">=", "<", "<=":
+		f, ok := query.Float(r.Value)
+		if !ok {
+			return nil, false
+		}
+		if r.Operator[0] == '>' {
+			lo = f
+		} else {
+			hi = f
+		}
+	case "between":
+		span, ok := r.Value.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		from, ok1 := query.Float(span["from"])
+		to, ok2 := query.Float(span["to"])
+		if !ok1 || !ok2 {
+			return nil, false // dates and presets
+		}
+		lo, hi = from, to
+	default:
+		return nil, false
+	}
+	idx := snap.NumberIndex(bp, r.Property)
+	i := sort.Search(len(idx), func(i int) bool { return idx[i].N >= lo })
+	j := sort.Search(len(idx), func(i int) bool { return idx[i].N > hi })
+	return idx[i:max(i, j)], true
 }
 
 func looksLikeTime(s string) bool {

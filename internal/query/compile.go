@@ -114,10 +114,11 @@ type valueSet struct {
 }
 
 type compiler struct {
-	opts     Options
-	needsNow bool
-	related  int // relatedTo rules
-	presets  int // between rules with a preset
+	opts       Options
+	needsNow   bool
+	scorecards bool // some rule reads $scorecard
+	related    int  // relatedTo rules
+	presets    int  // between rules with a preset
 }
 
 func errorf(path, format string, args ...any) *Error {
@@ -183,6 +184,7 @@ func (c *compiler) rule(r *catalog.Rule, path string, depth int) (node, error) {
 	}
 	n.prop = p
 	if p.meta == propScorecard {
+		c.scorecards = true
 		n.levels = c.levels(p.name)
 	}
 	name := r.Operator

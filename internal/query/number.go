@@ -23,6 +23,17 @@ type num struct {
 	lit string
 }
 
+// Float returns the float64 the engine orders a number value by, and
+// false for a value that is not a number. Comparisons of numbers whose
+// floats differ agree with their floats (correctly rounded parsing is
+// monotonic); only equal floats may still differ. An index ordered by
+// Float can therefore narrow a numeric range rule to candidates, as
+// long as it keeps the floats at its bounds.
+func Float(v any) (float64, bool) {
+	n, ok := numOf(v)
+	return n.f, ok
+}
+
 // numOf reads a number from the Go values JSON decoding and hand-built
 // maps produce. It reports false for anything else, including a
 // json.Number that is not a number.

@@ -73,6 +73,7 @@ type Query struct {
 	root       node
 	now        func() time.Time
 	needsNow   bool // some rule reads the clock
+	scorecards bool // some rule reads $scorecard
 	related    int  // number of relatedTo rules (Matcher cache slots)
 	presets    int  // number of preset ranges (Matcher cache slots)
 	blueprints []string
@@ -90,7 +91,7 @@ func (o Options) Compile(q catalog.Query) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Query{root: root, now: o.Now, needsNow: c.needsNow, related: c.related, presets: c.presets}
+	out := &Query{root: root, now: o.Now, needsNow: c.needsNow, scorecards: c.scorecards, related: c.related, presets: c.presets}
 	if out.now == nil {
 		out.now = time.Now
 	}
@@ -112,6 +113,10 @@ func (q *Query) Blueprints() []string {
 	}
 	return append([]string{}, q.blueprints...)
 }
+
+// ReadsScorecards reports whether some rule reads `$scorecard.<id>.level`:
+// when none does, Entity.Scorecards need not be filled.
+func (q *Query) ReadsScorecards() bool { return q.scorecards }
 
 // Match reports whether e satisfies the query. g resolves relatedTo
 // rules and may be nil when the query has none (relatedTo is then

@@ -113,13 +113,22 @@ func (sc *Scores) Summary(id string) (scorecard.Summary, bool) {
 
 // QueryEntity is the view of an entity the query engine evaluates.
 func (s *Snapshot) QueryEntity(e *Entity) *query.Entity {
-	qe := &query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime}
-	if s.Scores != nil {
+	qe := &query.Entity{}
+	s.View(qe, e, true)
+	return qe
+}
+
+// View fills qe with the view of e the query engine evaluates, with its
+// scorecard levels when withLevels (a query that reads none is spared
+// looking them up). Scanning many entities through one view allocates
+// nothing per entity.
+func (s *Snapshot) View(qe *query.Entity, e *Entity, withLevels bool) {
+	*qe = query.Entity{Entity: e.Git, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Runtime: e.Runtime}
+	if withLevels && s.Scores != nil {
 		if r := s.Scores.Results[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: e.Blueprint, ID: e.Identifier}]; r != nil {
 			qe.Scorecards = levels(r)
 		}
 	}
-	return qe
 }
 
 // levels answers $scorecard.<id>.level from an entity's results.

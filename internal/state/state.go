@@ -10,15 +10,18 @@ package state
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/query"
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/reconciler"
 )
@@ -120,6 +123,7 @@ type Snapshot struct {
 
 	idxMu sync.RWMutex
 	idx   map[indexKey]map[string][]*Entity
+	nums  map[indexKey][]Ranked
 }
 
 // Source says where an object is declared, so that the API can name the
@@ -221,6 +225,44 @@ func (s *Snapshot) Index(blueprint, field string) map[string][]*Entity {
 		s.idx = map[indexKey]map[string][]*Entity{}
 	}
 	s.idx[k] = idx
+	return idx
+}
+
+// Ranked is an entity and the number one of its properties holds.
+type Ranked struct {
+	N float64
+	E *Entity
+}
+
+// NumberIndex returns the entities of one blueprint whose property field
+// holds a number (runtime values included), ordered by it as
+// query.Float reads it: the search narrows numeric range rules with it
+// instead of scanning every entity. It is built on first use and lives
+// as long as the snapshot.
+func (s *Snapshot) NumberIndex(blueprint, field string) []Ranked {
+	k := indexKey{blueprint, field}
+	s.idxMu.RLock()
+	idx, ok := s.nums[k]
+	s.idxMu.RUnlock()
+	if ok {
+		return idx
+	}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	if idx, ok := s.nums[k]; ok {
+		return idx
+	}
+	idx = []Ranked{}
+	for _, e := range s.Entities[blueprint] {
+		if f, ok := query.Float(e.Properties[field]); ok {
+			idx = append(idx, Ranked{f, e})
+		}
+	}
+	slices.SortFunc(idx, func(a, b Ranked) int { return cmp.Compare(a.N, b.N) })
+	if s.nums == nil {
+		s.nums = map[indexKey][]Ranked{}
+	}
+	s.nums[k] = idx
 	return idx
 }
 
