@@ -42,14 +42,19 @@ func TestSearchIndexesAgreeWithAScan(t *testing.T) {
 	h := state.NewHolder()
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	h.Publish(state.Applied{Revision: "r", At: at, Catalog: c})
-	for i := 0; i < 40; i++ { // runtime values win over git's
-		h.SetRuntime("svc", fmt.Sprintf("e%03d", i*10), map[string]any{"n": nums[rnd.IntN(len(nums))]}, at, "ci")
-	}
-	snap := h.Load()
 	srv := New(Options{State: h, Auth: &Auth{AnonymousReads: true}})
 
 	ops := []string{">", ">=", "<", "<=", "between", "="}
 	for i := range 300 {
+		if i%100 == 50 {
+			// Runtime values win over git's; indexes the searches so
+			// far built are carried over and patched.
+			for range 20 {
+				id := fmt.Sprintf("e%03d", rnd.IntN(400))
+				h.SetRuntime("svc", id, map[string]any{"n": nums[rnd.IntN(len(nums))], "w": words[rnd.IntN(len(words))]}, at, "ci")
+			}
+		}
+		snap := h.Load()
 		var rules []string
 		for range 1 + rnd.IntN(2) {
 			op := ops[rnd.IntN(len(ops))]

@@ -218,7 +218,10 @@ func (s *Snapshot) Index(blueprint, field string) map[string][]*Entity {
 	for _, id := range s.IDs(blueprint) {
 		e := s.Entities[blueprint][id]
 		for _, v := range fieldValues(e, field) {
-			idx[v] = append(idx[v], e)
+			// A list may hold a value twice; the entity is filed once.
+			if b := idx[v]; len(b) == 0 || b[len(b)-1] != e {
+				idx[v] = append(b, e)
+			}
 		}
 	}
 	if s.idx == nil {
@@ -264,6 +267,56 @@ func (s *Snapshot) NumberIndex(blueprint, field string) []Ranked {
 	}
 	s.nums[k] = idx
 	return idx
+}
+
+// indexesAfter returns the indexes prev has built, with entity old
+// replaced by e (the same entity after a runtime write). Indexes are
+// shared between snapshots, so the changed ones are copied.
+func (prev *Snapshot) indexesAfter(old, e *Entity) (map[indexKey]map[string][]*Entity, map[indexKey][]Ranked) {
+	prev.idxMu.RLock()
+	defer prev.idxMu.RUnlock()
+	var idx map[indexKey]map[string][]*Entity
+	if prev.idx != nil {
+		idx = make(map[indexKey]map[string][]*Entity, len(prev.idx))
+	}
+	for k, m := range prev.idx {
+		if k.blueprint != e.Blueprint {
+			idx[k] = m
+			continue
+		}
+		m = maps.Clone(m)
+		for _, v := range fieldValues(old, k.field) {
+			bucket := slices.DeleteFunc(slices.Clone(m[v]), func(x *Entity) bool { return x == old })
+			if len(bucket) == 0 {
+				delete(m, v)
+			} else {
+				m[v] = bucket
+			}
+		}
+		for _, v := range fieldValues(e, k.field) {
+			if !slices.Contains(m[v], e) { // a list may hold a value twice
+				m[v] = append(slices.Clip(m[v]), e)
+			}
+		}
+		idx[k] = m
+	}
+	var nums map[indexKey][]Ranked
+	if prev.nums != nil {
+		nums = make(map[indexKey][]Ranked, len(prev.nums))
+	}
+	for k, r := range prev.nums {
+		if k.blueprint != e.Blueprint {
+			nums[k] = r
+			continue
+		}
+		r = slices.DeleteFunc(slices.Clone(r), func(x Ranked) bool { return x.E == old })
+		if f, ok := query.Float(e.Properties[k.field]); ok {
+			i, _ := slices.BinarySearchFunc(r, f, func(x Ranked, f float64) int { return cmp.Compare(x.N, f) })
+			r = slices.Insert(r, i, Ranked{f, e})
+		}
+		nums[k] = r
+	}
+	return idx, nums
 }
 
 // IndexKey is the string an indexed value is filed under: strings as
@@ -563,6 +616,12 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
 	s.Entities[blueprint][id] = e
+	// A runtime write changes neither identifiers nor relations, and
+	// one entity's values: what prev built for searches carries over,
+	// patched, instead of being built again by the next search.
+	prev.build()
+	s.once.Do(func() { s.ids, s.referrers = prev.ids, prev.referrers })
+	s.idx, s.nums = prev.indexesAfter(old, e)
 	// Runtime values can decide rules (health, last deployment).
 	if prev.Scores != nil {
 		s.Scores = score(prev, s, prev.Scores.Set, prev.Scores.Err, []catalog.Key{{Kind: catalog.KindEntityObj, Blueprint: blueprint, ID: id}})

@@ -1,7 +1,12 @@
 package state
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,4 +190,97 @@ func TestPrepareCommit(t *testing.T) {
 	if got.Revision != "r2" || got.Entity("service", "web").Properties["health"] != "Healthy" || got.Entity("service", "api").Properties["lifecycle"] != "Production" {
 		t.Fatalf("a runtime write between Prepare and Commit was lost: %+v %+v", got.Entity("service", "web"), got.Entity("service", "api"))
 	}
+}
+
+// Indexes a runtime write carries over, patched, are the indexes a new
+// snapshot would build.
+func TestRuntimeWritesPatchIndexes(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(7, 8))
+	c := catalogWith("Staging")
+	lifecycles := []string{"Production", "Staging", "Development"}
+	for i := range 200 {
+		id := fmt.Sprintf("svc-%03d", i)
+		c.Entities["service"][id] = &catalog.Entity{Blueprint: "service", Identifier: id,
+			Properties: map[string]any{"lifecycle": lifecycles[i%3], "n": json.Number(fmt.Sprint(i % 17)), "tags": []any{"a", "b"}},
+			Relations:  map[string]any{"team": "payments"}}
+	}
+	h := NewHolder()
+	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	h.Publish(Applied{Revision: "r1", At: at, Catalog: c})
+	fields := []string{"$identifier", "lifecycle", "tags", "team", "n"}
+	build := func(s *Snapshot) {
+		for _, f := range fields {
+			s.Index("service", f)
+			s.Index("team", f)
+		}
+		s.NumberIndex("service", "n")
+		s.NumberIndex("service", "lifecycle")
+	}
+	build(h.Load())
+	values := []any{json.Number("3"), 2.5, "x", nil, []any{"a", "a", "c"}, json.Number("-1")}
+	for w := range 300 {
+		id := fmt.Sprintf("svc-%03d", rnd.IntN(200))
+		rt := map[string]any{}
+		for _, f := range []string{"n", "lifecycle", "tags"} {
+			if rnd.IntN(2) == 0 {
+				rt[f] = values[rnd.IntN(len(values))]
+			}
+		}
+		h.SetRuntime("service", id, rt, at.Add(time.Duration(w)*time.Second), "ci")
+		cur := h.Load()
+		if w%3 == 0 {
+			build(cur) // some indexes are built on patched snapshots, some carried through several writes
+		}
+		fresh := &Snapshot{Entities: cur.Entities, Blueprints: cur.Blueprints}
+		cur.idxMu.RLock()
+		for k, got := range cur.idx {
+			want := fresh.Index(k.blueprint, k.field)
+			if len(got) != len(want) {
+				t.Fatalf("write %d, index %v: %d values, fresh %d", w, k, len(got), len(want))
+			}
+			for v, es := range want {
+				if !sameEntities(got[v], es) {
+					t.Fatalf("write %d, index %v, value %q: %v, fresh %v", w, k, v, ids(got[v]), ids(es))
+				}
+			}
+		}
+		for k, got := range cur.nums {
+			want := fresh.NumberIndex(k.blueprint, k.field)
+			if !slices.IsSortedFunc(got, func(a, b Ranked) int { return cmp.Compare(a.N, b.N) }) || !sameRanked(got, want) {
+				t.Fatalf("write %d, number index %v: %v, fresh %v", w, k, got, want)
+			}
+		}
+		cur.idxMu.RUnlock()
+	}
+}
+
+func ids(es []*Entity) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Identifier
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sameEntities(a, b []*Entity) bool {
+	pa, pb := slices.Clone(a), slices.Clone(b)
+	byPtr := func(x, y *Entity) int { return strings.Compare(fmt.Sprintf("%p", x), fmt.Sprintf("%p", y)) }
+	slices.SortFunc(pa, byPtr)
+	slices.SortFunc(pb, byPtr)
+	return slices.Equal(pa, pb)
+}
+
+func sameRanked(a, b []Ranked) bool {
+	key := func(r Ranked) string { return fmt.Sprintf("%v %p", r.N, r.E) }
+	ka, kb := make([]string, len(a)), make([]string, len(b))
+	for i := range a {
+		ka[i] = key(a[i])
+	}
+	for i := range b {
+		kb[i] = key(b[i])
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(ka, kb)
 }
