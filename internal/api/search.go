@@ -43,8 +43,9 @@ func (b *searchBody) UnmarshalJSON(data []byte) error {
 
 // search is Port's POST /v1/entities/search. The query is compiled once
 // and run over the current snapshot. When the query's top-level and-group
-// pins the blueprint and has an equality rule, the candidates come from
-// the snapshot's equality index instead of a scan of every entity.
+// has an equality rule on a string or a numeric range rule, the
+// candidates come from the snapshot's indexes (see candidates) instead
+// of a scan of every entity.
 func (s *Server) search(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	var body searchBody
 	if code, ok := decodeBody(w, r, &body); !ok {
