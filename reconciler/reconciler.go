@@ -5,9 +5,10 @@
 //
 //	load → validate → compute → diff → guard → apply → emit
 //
-// A revision that fails any step before apply changes nothing: the last
-// good state keeps serving, and the failure is recorded with its
-// diagnostics. Reconcile is level-triggered and idempotent: reconciling
+// While apply writes, Options.WhileApplying may build what follows on
+// the CPUs the write leaves idle. A revision that fails any step before
+// apply changes nothing: the last good state keeps serving, and the
+// failure is recorded with its diagnostics. Reconcile is level-triggered and idempotent: reconciling
 // the same revision twice applies nothing the second time.
 package reconciler
 
