@@ -200,7 +200,8 @@ type indexKey struct{ blueprint, field string }
 // Index returns, for one blueprint, the entities by the string form of a
 // field's value (a property, a relation, or $identifier, $title, $team):
 // an equality index the search uses to avoid scanning every entity. It
-// is built on first use and lives as long as the snapshot.
+// is built on first use and lives as long as the snapshot; a runtime
+// write carries it over, patched, to the next.
 func (s *Snapshot) Index(blueprint, field string) map[string][]*Entity {
 	k := indexKey{blueprint, field}
 	s.idxMu.RLock()
@@ -240,8 +241,8 @@ type Ranked struct {
 // NumberIndex returns the entities of one blueprint whose property field
 // holds a number (runtime values included), ordered by it as
 // query.Float reads it: the search narrows numeric range rules with it
-// instead of scanning every entity. It is built on first use and lives
-// as long as the snapshot.
+// instead of scanning every entity. It is built and carried over as
+// Index is.
 func (s *Snapshot) NumberIndex(blueprint, field string) []Ranked {
 	k := indexKey{blueprint, field}
 	s.idxMu.RLock()
@@ -269,17 +270,17 @@ func (s *Snapshot) NumberIndex(blueprint, field string) []Ranked {
 	return idx
 }
 
-// indexesAfter returns the indexes prev has built, with entity old
+// indexesAfter returns the indexes s has built, with entity old
 // replaced by e (the same entity after a runtime write). Indexes are
 // shared between snapshots, so the changed ones are copied.
-func (prev *Snapshot) indexesAfter(old, e *Entity) (map[indexKey]map[string][]*Entity, map[indexKey][]Ranked) {
-	prev.idxMu.RLock()
-	defer prev.idxMu.RUnlock()
+func (s *Snapshot) indexesAfter(old, e *Entity) (map[indexKey]map[string][]*Entity, map[indexKey][]Ranked) {
+	s.idxMu.RLock()
+	defer s.idxMu.RUnlock()
 	var idx map[indexKey]map[string][]*Entity
-	if prev.idx != nil {
-		idx = make(map[indexKey]map[string][]*Entity, len(prev.idx))
+	if s.idx != nil {
+		idx = make(map[indexKey]map[string][]*Entity, len(s.idx))
 	}
-	for k, m := range prev.idx {
+	for k, m := range s.idx {
 		if k.blueprint != e.Blueprint {
 			idx[k] = m
 			continue
@@ -301,10 +302,10 @@ func (prev *Snapshot) indexesAfter(old, e *Entity) (map[indexKey]map[string][]*E
 		idx[k] = m
 	}
 	var nums map[indexKey][]Ranked
-	if prev.nums != nil {
-		nums = make(map[indexKey][]Ranked, len(prev.nums))
+	if s.nums != nil {
+		nums = make(map[indexKey][]Ranked, len(s.nums))
 	}
-	for k, r := range prev.nums {
+	for k, r := range s.nums {
 		if k.blueprint != e.Blueprint {
 			nums[k] = r
 			continue
