@@ -160,7 +160,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	if d.timers, err = source.NewPoller(source.PollerOptions{Schedule: cfg.Timers, Jitter: -1, Logger: log}, d.fireTimers); err != nil {
 		return nil, fmt.Errorf("option timers: %w", err)
 	}
-	rec := reconciler.New(l, d.store, sinks{logSink{log}, out}, reconciler.Options{
+	rec := reconciler.New(l, d.store, logSink{log}, reconciler.Options{
 		MaxDeletionShare: cfg.MaxDeletionShare, Logger: log,
 		Outbox: func(c *catalog.Catalog, events []reconciler.Event) ([]record.Delivery, error) {
 			return out.DeliveriesTo(d.revisionSubscriptions(c), events)
@@ -370,6 +370,9 @@ func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err e
 	} else {
 		d.holder.Publish(state.FromResult(res))
 	}
+	if len(res.Events) > 0 {
+		d.outbox.Notify() // the revision's deliveries are in the store
+	}
 	d.metrics.RevisionApplied(rev.ID, res.At)
 	d.metrics.SetReady(true)
 	d.setEntityMetrics()
@@ -557,22 +560,12 @@ func (d *daemon) subscriptionsOf(webhooks map[string]*catalog.Webhook, actions m
 	return out
 }
 
-// sinks hands events to each sink in turn; the first error is returned
-// after all have had them.
-type sinks []reconciler.Sink
-
-func (s sinks) Emit(ctx context.Context, events []reconciler.Event) error {
-	var first error
-	for _, sink := range s {
-		if err := sink.Emit(ctx, events); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}
-
-// logSink logs the change events of each applied revision; automations
-// and outbound webhooks will consume them.
+// logSink logs the change events of each applied revision. Automations
+// and outbound webhooks receive them through the outbox, written with
+// the revision (reconciler.Options.Outbox) for the revision's own
+// subscriptions: enqueueing them again after the write would address
+// the subscriptions of the state still served, including any the
+// revision removed.
 type logSink struct{ log *slog.Logger }
 
 func (s logSink) Emit(_ context.Context, events []reconciler.Event) error {

@@ -278,11 +278,7 @@ func TestDependencies(t *testing.T) {
 }
 
 func TestCycles(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(c *catalog.Catalog)
-		want  string
-	}{
+	tests := []compileCase{
 		{"two calculations", func(c *catalog.Catalog) {
 			c.Blueprints["service"].CalculationProperties = map[string]catalog.CalculationProperty{
 				"a": {Calculation: `.properties.b`}, "b": {Calculation: `.properties.a + 1`}}
@@ -307,24 +303,11 @@ func TestCycles(t *testing.T) {
 				"total": {Target: "service", CalculationSpec: catalog.CalculationSpec{Func: "sum", CalculationBy: "property", Property: "t"}}}
 		}, "service.t -> team.total -> service.t"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := fixture()
-			tt.setup(c)
-			_, err := Compile(c)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Compile error = %v, want cycle %q", err, tt.want)
-			}
-		})
-	}
+	compileFails(t, tests)
 }
 
 func TestCompileErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		setup func(c *catalog.Catalog)
-		want  string
-	}{
+	tests := []compileCase{
 		{"bad jq", func(c *catalog.Catalog) {
 			c.Blueprints["service"].CalculationProperties = map[string]catalog.CalculationProperty{"x": {Calculation: `.a |`}}
 		}, "service.x: jq"},
@@ -362,6 +345,13 @@ func TestCompileErrors(t *testing.T) {
 			c.Blueprints["service"].MirrorProperties = map[string]catalog.MirrorProperty{"x": {Path: "team.$title"}}
 		}, "service.x: declared as more than one"},
 	}
+	compileFails(t, tests)
+}
+
+// compileFails checks that each case, applied to the fixture, fails to
+// compile with an error containing want.
+func compileFails(t *testing.T, tests []compileCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := fixture()
@@ -372,6 +362,12 @@ func TestCompileErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+type compileCase struct {
+	name  string
+	setup func(c *catalog.Catalog)
+	want  string
 }
 
 func TestAggregation(t *testing.T) {

@@ -70,9 +70,12 @@ func (s *Sink) DeliveriesTo(subs []Subscription, events []reconciler.Event) ([]D
 	return ds, nil
 }
 
-// Emit enqueues the deliveries of a committed revision's events and wakes
-// the worker. When the reconciler already wrote them with the revision
-// (Deliveries), enqueueing them again changes nothing: ids are stable.
+// Emit enqueues the deliveries of a committed revision's events for the
+// current subscriptions and wakes the worker: the sink for a reconciler
+// that does not write deliveries with the revision. One that does
+// (reconciler.Options.Outbox, as the daemon) must not also emit here: the
+// current subscriptions are those of the state still served, which may
+// include ones the revision removed.
 func (s *Sink) Emit(ctx context.Context, events []reconciler.Event) error {
 	ds, err := s.Deliveries(events)
 	if err != nil {

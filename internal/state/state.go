@@ -203,33 +203,40 @@ type indexKey struct{ blueprint, field string }
 // is built on first use and lives as long as the snapshot; a runtime
 // write carries it over, patched, to the next.
 func (s *Snapshot) Index(blueprint, field string) map[string][]*Entity {
-	k := indexKey{blueprint, field}
+	return cached(s, &s.idx, indexKey{blueprint, field}, func() map[string][]*Entity {
+		idx := map[string][]*Entity{}
+		for _, e := range s.Entities[blueprint] {
+			for _, v := range fieldValues(e, field) {
+				// A list may hold a value twice; the entity is filed once.
+				if b := idx[v]; len(b) == 0 || b[len(b)-1] != e {
+					idx[v] = append(b, e)
+				}
+			}
+		}
+		return idx
+	})
+}
+
+// cached returns (*m)[k], building it under the snapshot's index lock on
+// first use: concurrent searches build an index once.
+func cached[T any](s *Snapshot, m *map[indexKey]T, k indexKey, build func() T) T {
 	s.idxMu.RLock()
-	idx, ok := s.idx[k]
+	v, ok := (*m)[k]
 	s.idxMu.RUnlock()
 	if ok {
-		return idx
+		return v
 	}
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
-	if idx, ok := s.idx[k]; ok {
-		return idx
+	if v, ok := (*m)[k]; ok {
+		return v
 	}
-	idx = map[string][]*Entity{}
-	for _, id := range s.IDs(blueprint) {
-		e := s.Entities[blueprint][id]
-		for _, v := range fieldValues(e, field) {
-			// A list may hold a value twice; the entity is filed once.
-			if b := idx[v]; len(b) == 0 || b[len(b)-1] != e {
-				idx[v] = append(b, e)
-			}
-		}
+	v = build()
+	if *m == nil {
+		*m = map[indexKey]T{}
 	}
-	if s.idx == nil {
-		s.idx = map[indexKey]map[string][]*Entity{}
-	}
-	s.idx[k] = idx
-	return idx
+	(*m)[k] = v
+	return v
 }
 
 // Ranked is an entity and the number one of its properties holds.
@@ -244,30 +251,16 @@ type Ranked struct {
 // instead of scanning every entity. It is built and carried over as
 // Index is.
 func (s *Snapshot) NumberIndex(blueprint, field string) []Ranked {
-	k := indexKey{blueprint, field}
-	s.idxMu.RLock()
-	idx, ok := s.nums[k]
-	s.idxMu.RUnlock()
-	if ok {
-		return idx
-	}
-	s.idxMu.Lock()
-	defer s.idxMu.Unlock()
-	if idx, ok := s.nums[k]; ok {
-		return idx
-	}
-	idx = []Ranked{}
-	for _, e := range s.Entities[blueprint] {
-		if f, ok := query.Float(e.Properties[field]); ok {
-			idx = append(idx, Ranked{f, e})
+	return cached(s, &s.nums, indexKey{blueprint, field}, func() []Ranked {
+		idx := []Ranked{}
+		for _, e := range s.Entities[blueprint] {
+			if f, ok := query.Float(e.Properties[field]); ok {
+				idx = append(idx, Ranked{f, e})
+			}
 		}
-	}
-	slices.SortFunc(idx, func(a, b Ranked) int { return cmp.Compare(a.N, b.N) })
-	if s.nums == nil {
-		s.nums = map[indexKey][]Ranked{}
-	}
-	s.nums[k] = idx
-	return idx
+		slices.SortFunc(idx, func(a, b Ranked) int { return cmp.Compare(a.N, b.N) })
+		return idx
+	})
 }
 
 // indexesAfter returns the indexes s has built, with entity old
