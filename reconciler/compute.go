@@ -1,6 +1,8 @@
 package reconciler
 
 import (
+	"bytes"
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -74,6 +76,9 @@ func (r *Reconciler) compute(res *loader.Result) (*loader.Result, catalog.Diagno
 			return nil, computeDiagnostics(err, res)
 		}
 		c.plan, prev = plan, nil // a new plan: evaluate everything
+	}
+	if !c.plan.Incremental() {
+		prev = nil // a change can reach values Affected cannot name
 	}
 	var errs []error
 	var out *loader.Result
@@ -195,7 +200,7 @@ func (r *Reconciler) mergeTouched(c, prev *computed, res *loader.Result, keys []
 			inner = maps.Clone(es)
 		}
 		for _, k := range byBP[bp] {
-			r.mergeOne(c, res, k, es[k.ID], inner, old, true)
+			r.mergeOne(c, res, k, es[k.ID], inner, old)
 		}
 		c.entities[bp] = inner
 		cat.Entities[bp] = inner
@@ -211,7 +216,7 @@ func (r *Reconciler) mergeTouched(c, prev *computed, res *loader.Result, keys []
 // mergeOne merges k's computed values into its entity e (nil when the
 // entity is gone), rebuilding the merged form only when the entity or
 // its values changed since the last merge.
-func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e *catalog.Entity, inner map[string]*catalog.Entity, old map[catalog.Key]map[string]any, incremental bool) {
+func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e *catalog.Entity, inner map[string]*catalog.Entity, old map[catalog.Key]map[string]any) {
 	vals := c.values[k]
 	if e == nil || len(vals) == 0 {
 		delete(c.merged, k)
@@ -222,7 +227,7 @@ func (r *Reconciler) mergeOne(c *computed, res *loader.Result, k catalog.Key, e 
 		}
 		return
 	}
-	if m, ok := c.merged[k]; ok && m.src == e && incremental && sameValues(old[k], vals) {
+	if m, ok := c.merged[k]; ok && m.src == e && sameValues(old[k], vals) {
 		inner[k.ID] = &m.e
 		return
 	}
@@ -294,9 +299,9 @@ func sameValues(a, b map[string]any) bool {
 }
 
 func equalJSON(a, b any) bool {
-	x, err1 := catalog.NewObject(catalog.Key{}, a, catalog.Pos{})
-	y, err2 := catalog.NewObject(catalog.Key{}, b, catalog.Pos{})
-	return err1 == nil && err2 == nil && x.Hash == y.Hash
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
 }
 
 // computeDiagnostics turns the plan's compile errors into diagnostics at

@@ -554,3 +554,48 @@ func TestWhileApplying(t *testing.T) {
 		t.Fatalf("reconcile on a closed store: %v, %d calls", err, len(calls))
 	}
 }
+
+// An aggregation whose filter follows relations (relatedTo) can change
+// when an entity it does not aggregate over changes: such a plan is
+// evaluated in full, and the value matches a cold reconcile.
+func TestAggregationFilterFollowingRelations(t *testing.T) {
+	ctx := context.Background()
+	fs := fstest.MapFS{
+		"blueprints.cue": {Data: []byte(`
+blueprints: region: {title: "Region", schema: properties: {}}
+blueprints: cluster: {title: "Cluster", schema: properties: {}, relations: region: {target: "region", required: true}}
+blueprints: team: {
+	title: "Team"
+	schema: properties: {}
+	aggregationProperties: eu_services: {
+		target: "service"
+		calculationSpec: func: "count"
+		query: {combinator: "and", rules: [{operator: "relatedTo", blueprint: "region", value: "eu", direction: "downstream"}]}
+	}
+}
+blueprints: service: {title: "Service", schema: properties: {}, relations: {team: {target: "team"}, cluster: {target: "cluster"}}}
+`)},
+		"entities.cue": {Data: []byte(`
+entities: region: {eu: {}, us: {}}
+entities: team: t: {}
+entities: service: {s1: relations: {team: "t", cluster: "c1"}, s2: relations: {team: "t", cluster: "c2"}}
+`)},
+		"clusters.cue": {Data: []byte(`entities: cluster: {c1: relations: region: "eu", c2: relations: region: "us"}`)},
+	}
+	r, _, _ := setup(t)
+	count := func(res *Result) any {
+		if res == nil || res.Catalog.Entities["team"]["t"] == nil {
+			return nil
+		}
+		return res.Catalog.Entities["team"]["t"].Properties["eu_services"]
+	}
+	res, err := r.Reconcile(ctx, Revision{ID: "r1", FS: fs})
+	if err != nil || res.Outcome != Applied || fmt.Sprint(count(res)) != "1" {
+		t.Fatalf("r1: %v %v, eu_services %v", err, res.Diagnostics, count(res))
+	}
+	fs["clusters.cue"] = &fstest.MapFile{Data: []byte(`entities: cluster: {c1: relations: region: "eu", c2: relations: region: "eu"}`)}
+	res, err = r.Reconcile(ctx, Revision{ID: "r2", FS: fs, Changed: []string{"clusters.cue"}})
+	if err != nil || res.Outcome != Applied || fmt.Sprint(count(res)) != "2" {
+		t.Fatalf("r2 (c2 moved to eu): %v %v, eu_services %v, want 2", err, res.Diagnostics, count(res))
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -227,28 +226,22 @@ func (d *daemon) githubClient() error {
 	if cfg.GitHubToken == "" {
 		return nil
 	}
+	c, err := github.New(github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics})
+	if err != nil {
+		return fmt.Errorf("option github-api-url: %w", err)
+	}
 	owner, repo, ok := strings.Cut(cfg.GitHubRepo, "/")
 	if cfg.GitHubRepo == "" {
-		owner, repo, ok = github.ParseRepoURL(cfg.Repo, hostOf(cfg.GitHubAPIURL))
+		// The client knows the web host that goes with its API
+		// (x.ghe.com for api.x.ghe.com).
+		owner, repo, ok = c.ParseRepoURL(cfg.Repo)
 	}
 	if !ok {
 		d.log.Info("the catalog is not a GitHub repository; commit statuses are off (set --github-repo to turn them on)")
 		return nil
 	}
-	c, err := github.New(github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics})
-	if err != nil {
-		return fmt.Errorf("option github-api-url: %w", err)
-	}
 	d.github, d.owner, d.repo = c, owner, repo
 	return nil
-}
-
-func hostOf(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return ""
-	}
-	return p.Hostname()
 }
 
 // restore loads the last applied state from the store, so that the API

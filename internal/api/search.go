@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/query"
@@ -154,7 +153,7 @@ func equalityBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]*state.E
 	// and date-times as instants, which an index of literal text would
 	// miss.
 	val, ok := r.Value.(string)
-	if !ok || looksLikeTime(val) {
+	if !ok || query.IsTime(val) {
 		return nil, false
 	}
 	return snap.Index(bp, r.Property)[val], true
@@ -198,9 +197,4 @@ func rangeBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]state.Ranke
 	i := sort.Search(len(idx), func(i int) bool { return idx[i].N >= lo })
 	j := sort.Search(len(idx), func(i int) bool { return idx[i].N > hi })
 	return idx[i:max(i, j)], true
-}
-
-func looksLikeTime(s string) bool {
-	_, err := time.Parse(time.RFC3339Nano, s)
-	return err == nil
 }

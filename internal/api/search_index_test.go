@@ -26,7 +26,7 @@ func TestSearchIndexesAgreeWithAScan(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
 	nums := []any{json.Number("0"), json.Number("-3"), json.Number("2.5"), json.Number("10"), json.Number("1e1"),
 		json.Number("9007199254740992"), json.Number("9007199254740993"), 7.25, "10", []any{json.Number("5")}, nil, true}
-	words := []string{"a", "b", "2026-01-02T03:04:05Z", "10"}
+	words := []string{"a", "b", "2026-01-02T03:04:05Z", "2026-01-02", "2026-01-02T00:00:00Z", "2026-01-02T02:00:00+02:00", "10"}
 	c := catalog.New()
 	c.Blueprints["svc"] = &catalog.Blueprint{Identifier: "svc"}
 	c.Entities["svc"] = map[string]*catalog.Entity{}

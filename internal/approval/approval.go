@@ -118,7 +118,6 @@ type Rule struct {
 	Expiry         time.Duration
 	RequireReason  bool
 	System         string
-	Merge          bool
 }
 
 // RuleOf returns the action's approval rule and whether the action has
@@ -137,7 +136,7 @@ func RuleOf(a *catalog.Action) (Rule, bool, error) {
 		}
 		r := Rule{
 			Required: max(ap.Approvals, 1), AllowRequester: ap.AllowRequester, Expiry: exp,
-			RequireReason: ap.RequireReason, System: ap.System, Merge: ap.Merge,
+			RequireReason: ap.RequireReason, System: ap.System,
 		}
 		if r.System == "" {
 			r.System = GitHub

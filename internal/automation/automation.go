@@ -15,6 +15,7 @@
 package automation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,7 +118,7 @@ func Compile(a *catalog.Automation) (*Rule, error) {
 		if t.Event.Type == eventAnyEntityChange {
 			r.Events = []string{reconciler.EntityCreated, reconciler.EntityUpdated, reconciler.EntityDeleted}
 		}
-		r.Blueprint = firstNonEmpty(t.Event.BlueprintIdentifier, r.Blueprint)
+		r.Blueprint = cmp.Or(t.Event.BlueprintIdentifier, r.Blueprint)
 		r.Action, r.Property = t.Event.ActionIdentifier, t.Event.PropertyIdentifier
 	case triggerEvents[t.Type] != "":
 		r.Events = []string{triggerEvents[t.Type]}
@@ -270,15 +271,6 @@ var portPath = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9
 func jqPaths(s string) string { return portPath.ReplaceAllString(s, "{{ .$1 }}") }
 
 var errNoGitHub = errors.New("needs GitHub: set --github-token and --github-repo")
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

@@ -2,6 +2,7 @@ package automation
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -147,7 +148,7 @@ func (a *Automations) Action(name string) (*catalog.Action, bool) {
 		return nil, false
 	}
 	return &catalog.Action{
-		Identifier: name, Title: firstNonEmpty(r.Title, r.ID),
+		Identifier: name, Title: cmp.Or(r.Title, r.ID),
 		Trigger:          catalog.Trigger{Type: "automation"},
 		InvocationMethod: *r.Invocation,
 	}, true
@@ -313,7 +314,7 @@ func (a *Automations) updateEntity(ctx context.Context, r *Rule, s Step, key str
 	if err := c.CreateBranch(ctx, owner, repo, branch, head); err != nil && !errors.Is(err, github.ErrExists) {
 		return err
 	}
-	title := fmt.Sprintf("%s: update %s/%s", firstNonEmpty(r.Title, r.ID), e.Blueprint, e.Identifier)
+	title := fmt.Sprintf("%s: update %s/%s", cmp.Or(r.Title, r.ID), e.Blueprint, e.Identifier)
 	if cur, err := c.GetFile(ctx, owner, repo, branch, file); err != nil || !bytes.Equal(cur, out) {
 		if _, err := c.PutFile(ctx, owner, repo, branch, file, title, out); err != nil {
 			return err
@@ -325,7 +326,7 @@ func (a *Automations) updateEntity(ctx context.Context, r *Rule, s Step, key str
 		names = append(names, fmt.Sprintf("- `%s` → `%s`", strings.TrimPrefix(ch.Section+"."+ch.Name, "."), v))
 	}
 	body := fmt.Sprintf("The automation **%s** (`%s`) proposes this change to `%s/%s`, after %s:\n\n%s\n\nMerge it to apply it; close it to leave the entity as it is.\n",
-		firstNonEmpty(r.Title, r.ID), r.ID, e.Blueprint, e.Identifier, event["eventType"], strings.Join(names, "\n"))
+		cmp.Or(r.Title, r.ID), r.ID, e.Blueprint, e.Identifier, event["eventType"], strings.Join(names, "\n"))
 	_, err = c.CreatePullRequest(ctx, owner, repo, github.NewPullRequest{Title: title, Body: body, Head: branch, Base: a.opts.Base})
 	if errors.Is(err, github.ErrExists) {
 		return nil

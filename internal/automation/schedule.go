@@ -2,8 +2,10 @@ package automation
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,12 +48,7 @@ func (s *Scheduler) Tick(ctx context.Context) {
 		a    *catalog.Action
 		slot time.Time
 	}
-	ids := make([]string, 0, len(snap.Actions))
-	for id := range snap.Actions {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(snap.Actions)) {
 		a := snap.Actions[id]
 		if a.Schedule == "" {
 			continue
@@ -91,8 +88,16 @@ func (s *Scheduler) fire(ctx context.Context, snap *state.Snapshot, a *catalog.A
 		var cond *query.Query
 		if len(a.Trigger.Condition) > 0 {
 			var q catalog.Query
-			if err := catalog.Decode(a.Trigger.Condition, &q); err == nil {
-				cond, _ = query.Compile(q)
+			err := catalog.Decode(a.Trigger.Condition, &q)
+			if err == nil {
+				cond, err = query.Compile(q)
+			}
+			if err != nil {
+				// Never widen to every entity: a condition that does not
+				// compile selects none (the loader reports it with its
+				// position).
+				s.Logger.Error("scheduled action", "action", a.Identifier, "err", fmt.Errorf("trigger.condition: %w", err))
+				return
 			}
 		}
 		for _, id := range snap.IDs(a.Trigger.BlueprintIdentifier) {

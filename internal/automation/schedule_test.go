@@ -108,3 +108,30 @@ actions: manual: {trigger: {type: "self-service", operation: "CREATE"}, invocati
 		t.Fatalf("after a gap: %v", rq.keys)
 	}
 }
+
+// A trigger condition that does not compile (the loader refuses it, so
+// only a bug gets here) selects no entity rather than every one.
+func TestSchedulerRefusesABrokenCondition(t *testing.T) {
+	snap := snapshot(t, map[string]string{"c.cue": `
+blueprints: environment: {title: "Env", schema: properties: type: {type: "string"}}
+entities: environment: {a: properties: type: "ephemeral", b: properties: type: "production"}
+actions: cleanup: {
+	trigger: {type: "self-service", operation: "DAY-2", blueprintIdentifier: "environment",
+		condition: {type: "SEARCH", combinator: "and", rules: [{property: "type", operator: "=", value: "ephemeral"}]}}
+	invocationMethod: {type: "WEBHOOK", url: "https://x"}
+	schedule: "*/30 * * * *"
+}
+`})
+	broken := *snap().Actions["cleanup"]
+	broken.Trigger.Condition = []byte(`{"combinator": "xor", "rules": []}`)
+	snap().Actions["cleanup"] = &broken
+	now := time.Date(2026, 11, 22, 1, 50, 0, 0, time.UTC)
+	rq := &requests{}
+	s := &Scheduler{Catalog: snap, Runs: rq, Logger: discard(), Now: func() time.Time { return now }}
+	s.Tick(context.Background())
+	now = now.Add(15 * time.Minute) // 02:05: the 02:00 slot
+	s.Tick(context.Background())
+	if len(rq.reqs) != 0 {
+		t.Fatalf("a broken condition selected %v", rq.keys)
+	}
+}

@@ -26,7 +26,7 @@ import (
 //
 // Aggregation filters that use relatedTo can depend on entities that
 // are not related to the aggregating one; Affected does not follow
-// those.
+// those, and Plan.Incremental says so.
 func (s *Snapshot) Affected(changed []catalog.Key) []catalog.Key {
 	// What may have changed, per entity: its declared data (everything),
 	// or only some of its computed properties.

@@ -76,6 +76,9 @@ type Plan struct {
 	// dependents lists, per property, the properties of the same
 	// blueprint that read it.
 	dependents map[*prop][]*prop
+	// relational is set when an aggregation filter uses relatedTo: its
+	// values can then depend on entities Affected does not reach.
+	relational bool
 	// relations lists each blueprint's relations, for indexing entities
 	// by what they point at: looking a blueprint's few relations up in
 	// each entity is cheaper than iterating each entity's map.
@@ -445,6 +448,7 @@ func (p *Plan) compileAggregation(c *catalog.Catalog, bp *catalog.Blueprint, pr 
 			return fmt.Errorf("query: %v", err)
 		}
 		pr.filter = q
+		p.relational = p.relational || q.Relational()
 		reads = ruleProps(reads, ap.Query.Rules)
 	}
 	slices.Sort(reads)
@@ -552,6 +556,12 @@ func (p *Plan) closure(pr *prop) []*prop {
 	}
 	return out
 }
+
+// Incremental reports whether Affected names every entity whose values
+// a change can reach, so that re-evaluating only those gives what a full
+// evaluation would. It does not when an aggregation filter uses
+// relatedTo, which can follow relations Affected does not.
+func (p *Plan) Incremental() bool { return !p.relational }
 
 // Properties returns the names of the computed properties of blueprint
 // bp in evaluation order.

@@ -39,10 +39,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/pierhq/pier/internal/decimal"
 )
 
 // Change is one field to set on an entity: Section is "properties" or
@@ -168,9 +169,9 @@ func same(a, b any) bool {
 		if !ok {
 			return false
 		}
-		x, okx := new(big.Rat).SetString(string(a))
-		y, oky := new(big.Rat).SetString(string(b))
-		return okx && oky && x.Cmp(y) == 0
+		x, okx := decimal.Parse(string(a))
+		y, oky := decimal.Parse(string(b))
+		return okx && oky && decimal.Compare(x, y) == 0
 	case []any:
 		b, ok := b.([]any)
 		if !ok || len(a) != len(b) {

@@ -118,6 +118,10 @@ func (q *Query) Blueprints() []string {
 // when none does, Entity.Scorecards need not be filled.
 func (q *Query) ReadsScorecards() bool { return q.scorecards }
 
+// Relational reports whether some rule is a relatedTo rule: whether an
+// entity's match can depend on other entities than the one matched.
+func (q *Query) Relational() bool { return q.related > 0 }
+
 // Match reports whether e satisfies the query. g resolves relatedTo
 // rules and may be nil when the query has none (relatedTo is then
 // false). Match reads the clock once per call; to evaluate many

@@ -8,6 +8,14 @@ import "time"
 // rather than time.Parse because every date comparison parses the
 // entity's string: this is several times faster, never allocates, and
 // FuzzParseTime holds it to time.Parse's answers.
+// IsTime reports whether the engine reads s as a date-time (RFC 3339, or
+// a bare date): = and the ordering operators then compare instants, not
+// text.
+func IsTime(s string) bool {
+	_, _, ok := parseTime(s)
+	return ok
+}
+
 func parseTime(s string) (t time.Time, dateOnly, ok bool) {
 	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false, false

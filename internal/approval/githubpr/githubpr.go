@@ -12,13 +12,14 @@
 package githubpr
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -226,7 +227,7 @@ func (s *System) Open(ctx context.Context, run store.Run, a *catalog.Action, rul
 }
 
 func title(run store.Run, a *catalog.Action) string {
-	t := "Run " + firstNonEmpty(a.Title, a.Identifier)
+	t := "Run " + cmp.Or(a.Title, a.Identifier)
 	if run.Entity != "" {
 		t += " on " + run.Entity
 	}
@@ -237,7 +238,7 @@ func title(run store.Run, a *catalog.Action) string {
 // what approves it.
 func (s *System) description(run store.Run, a *catalog.Action, rule approval.Rule) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** asks to run **%s**", run.Requester, firstNonEmpty(a.Title, a.Identifier))
+	fmt.Fprintf(&b, "**%s** asks to run **%s**", run.Requester, cmp.Or(a.Title, a.Identifier))
 	if run.Entity != "" {
 		fmt.Fprintf(&b, " on `%s/%s`", run.Blueprint, run.Entity)
 	}
@@ -247,12 +248,7 @@ func (s *System) description(run store.Run, a *catalog.Action, rule approval.Rul
 	}
 	if len(run.Inputs) > 0 {
 		b.WriteString("| input | value |\n|---|---|\n")
-		keys := make([]string, 0, len(run.Inputs))
-		for k := range run.Inputs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(run.Inputs)) {
 			v, _ := json.Marshal(run.Inputs[k])
 			fmt.Fprintf(&b, "| `%s` | `%s` |\n", k, strings.ReplaceAll(string(v), "|", "\\|"))
 		}
@@ -412,13 +408,4 @@ func mentions(users []string) string {
 		out[i] = "@" + u
 	}
 	return strings.Join(out, ", ")
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -3,6 +3,7 @@ package httpcap
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -213,21 +214,12 @@ func (c *compiler) template(r *request, path []string, src string) *jqtmpl.Templ
 			c.fail(path, "refer to a secret as .secrets.NAME, so that it can be resolved before the request is sent")
 			continue
 		}
-		if !contains(r.secrets, name) {
+		if !slices.Contains(r.secrets, name) {
 			r.secrets = append(r.secrets, name)
 		}
 	}
 	r.approval = r.approval || approvalRef.MatchString(src)
 	return t
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *compiler) parser(r *request, path []string, p *catalog.ApprovalParser) *parser {
