@@ -217,7 +217,9 @@ func (a *assembly) settings(n *node.Node) {
 	}
 	if err := decodeNode(n, &a.cat.Settings); err != nil {
 		a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: "settings", Kind: catalog.KindCatalogSetting, Message: err.Error()})
+		return
 	}
+	a.checkLevels(n, []string{"levels"}, "settings", a.cat.Settings.Levels)
 }
 
 // shape checks a declaration against its CUE definition, caching the
@@ -333,44 +335,7 @@ func (a *assembly) others() {
 		a.cat.Actions[o.key.ID] = act
 		a.addObject(o, act)
 	}
-	levels := a.cat.Settings.Levels
-	if len(levels) == 0 {
-		levels = catalog.DefaultLevels
-	}
-	for _, o := range a.sorted(catalog.KindScorecardObj) {
-		path := objectPath(o.key)
-		if !a.shape(schema.Scorecard, path, o.node) {
-			continue
-		}
-		sc := &catalog.Scorecard{}
-		if !a.decode(o, sc) {
-			continue
-		}
-		sc.Identifier = o.key.ID
-		if bp := sc.BlueprintIdentifier; bp != "" && !a.hasBlueprint(bp) {
-			n := lookup(o.node, []string{"blueprintIdentifier"})
-			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".blueprintIdentifier", Kind: catalog.KindReference, Message: fmt.Sprintf("blueprint %q does not exist", bp)})
-		}
-		ls := sc.Levels
-		if len(ls) == 0 {
-			ls = levels
-		}
-		seen := map[string]bool{}
-		for i, r := range sc.Rules {
-			rp := fmt.Sprintf("%s.rules[%d]", path, i)
-			if seen[r.Identifier] {
-				n := lookup(o.node, []string{"rules", strconv.Itoa(i), "identifier"})
-				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: rp + ".identifier", Kind: catalog.KindDuplicate, Message: fmt.Sprintf("rule %q is declared twice in this scorecard", r.Identifier)})
-			}
-			seen[r.Identifier] = true
-			if !hasLevel(ls, r.Level) {
-				n := lookup(o.node, []string{"rules", strconv.Itoa(i), "level"})
-				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: rp + ".level", Kind: catalog.KindReference, Message: fmt.Sprintf("must be one of %s; got %q", levelNames(ls), r.Level)})
-			}
-		}
-		a.cat.Scorecards[o.key.ID] = sc
-		a.addObject(o, sc)
-	}
+	a.scorecards()
 	for _, o := range a.sorted(catalog.KindAutomationObj) {
 		path := objectPath(o.key)
 		if !a.shape(schema.Automation, path, o.node) {

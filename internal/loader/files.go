@@ -28,42 +28,78 @@ func skipDir(name string) bool {
 // an action run, by pull request), which are not catalog data.
 const RunsDir = "runs"
 
+// ignorer decides which paths of a tree are not catalog files. A full
+// listing (Load) and a list of changed paths (Reload) both ask it, so
+// that they cannot disagree about a file.
+type ignorer struct {
+	// patterns are the .pierignore patterns read by the last listing.
+	// Reload can trust them: a change to an ignore file means a full Load.
+	patterns []gitignore.Pattern
+}
+
+// skipPath reports whether p, a slash-separated path relative to the
+// catalog's root, is never read as catalog data: it is, or lies under,
+// the root's RunsDir, a directory skipDir rejects or a path matched by
+// a .pierignore pattern, or it is itself hidden. isDir tells whether p
+// is a directory (for patterns such as `drafts/`). It does not look at
+// the file's extension.
+func (ig *ignorer) skipPath(p string, isDir bool) bool {
+	if p == "." || p == "" {
+		return false
+	}
+	if p == RunsDir || strings.HasPrefix(p, RunsDir+"/") {
+		return true
+	}
+	els := strings.Split(p, "/")
+	for _, el := range els {
+		if skipDir(el) {
+			return true
+		}
+	}
+	if len(ig.patterns) == 0 {
+		return false
+	}
+	// As git does, a path under an ignored directory is ignored whatever
+	// the patterns say about the path itself.
+	m := gitignore.NewMatcher(ig.patterns)
+	for i := 1; i < len(els); i++ {
+		if m.Match(els[:i], true) {
+			return true
+		}
+	}
+	return m.Match(els, isDir)
+}
+
 // listFiles walks fsys and returns the catalog files in lexical order,
-// honouring .pierignore files at any depth. Bad ignore lines are
-// reported, not fatal.
-func listFiles(fsys fs.FS) ([]string, catalog.Diagnostics, error) {
+// honouring .pierignore files at any depth, and the ignorer that decided
+// (for Reload). Bad ignore lines are reported, not fatal.
+func listFiles(fsys fs.FS) ([]string, *ignorer, catalog.Diagnostics, error) {
 	var (
-		files    []string
-		diags    catalog.Diagnostics
-		patterns []gitignore.Pattern
+		files []string
+		diags catalog.Diagnostics
+		ig    = &ignorer{}
 	)
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if p != "." && skipDir(d.Name()) || p == RunsDir {
-				return fs.SkipDir
-			}
-			if p != "." && gitignore.NewMatcher(patterns).Match(strings.Split(p, "/"), true) {
+			if ig.skipPath(p, true) {
 				return fs.SkipDir
 			}
 			ps, ds := readIgnore(fsys, p)
-			patterns = append(patterns, ps...)
+			ig.patterns = append(ig.patterns, ps...)
 			diags = append(diags, ds...)
 			return nil
 		}
-		if syntaxOf(p) == syntaxNone {
-			return nil
-		}
-		if gitignore.NewMatcher(patterns).Match(strings.Split(p, "/"), false) {
+		if syntaxOf(p) == syntaxNone || ig.skipPath(p, false) {
 			return nil
 		}
 		files = append(files, p)
 		return nil
 	})
 	sort.Strings(files)
-	return files, diags, err
+	return files, ig, diags, err
 }
 
 // readIgnore parses dir/.pierignore, if any, with dir as the patterns'

@@ -10,7 +10,6 @@ import (
 	"path"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -55,6 +54,7 @@ type Loader struct {
 	mu        sync.Mutex
 	files     map[string]*fileEntry // by path, from the last load
 	listDiags catalog.Diagnostics   // from listing (ignore files)
+	ignore    *ignorer              // from listing: which paths are not catalog files
 	module    string
 	// validators caches compiled blueprints by the blueprint's hash, and
 	// shapes the schema verdicts of other objects by content hash.
@@ -96,6 +96,7 @@ func New(workers int) (*Loader, error) {
 		schemas:    s,
 		workers:    workers,
 		files:      map[string]*fileEntry{},
+		ignore:     &ignorer{},
 		validators: map[string]*validatorEntry{},
 		shapes:     map[string]catalog.Diagnostics{},
 		ix:         newIndex(),
@@ -107,10 +108,11 @@ func New(workers int) (*Loader, error) {
 func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	paths, listDiags, err := listFiles(fsys)
+	paths, ig, listDiags, err := listFiles(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("list catalog files: %w", err)
 	}
+	l.ignore = ig
 	if l.module, err = moduleOf(fsys); err != nil {
 		listDiags = append(listDiags, catalog.Diagnostic{Pos: catalog.Pos{File: "cue.mod/module.cue"}, Kind: catalog.KindParse, Message: err.Error()})
 	}
@@ -136,7 +138,9 @@ func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*Result, error) {
 // Reload re-reads only the named paths (added, modified or deleted since
 // the last load) and trusts the rest of the previous listing. It is the
 // fast path for a watcher or a git diff that knows what changed. A change
-// to an ignore file or to cue.mod falls back to a full Load.
+// to an ignore file or to cue.mod falls back to a full Load. Changed paths
+// that a full listing would skip (run requests under RunsDir, hidden or
+// ignored files) are skipped here too.
 func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Result, error) {
 	for _, p := range changed {
 		if isStructural(p) {
@@ -151,7 +155,7 @@ func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Res
 		queued  = map[string]bool{}
 	)
 	for _, p := range changed {
-		if syntaxOf(p) == syntaxNone || ignoredDir(p) || queued[p] {
+		if syntaxOf(p) == syntaxNone || l.ignore.skipPath(p, false) || queued[p] {
 			continue
 		}
 		queued[p] = true
@@ -186,15 +190,6 @@ func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Res
 
 func isStructural(p string) bool {
 	return path.Base(p) == IgnoreFile || p == "cue.mod" || len(p) > 8 && p[:8] == "cue.mod/"
-}
-
-func ignoredDir(p string) bool {
-	for _, el := range strings.Split(p, "/") {
-		if skipDir(el) {
-			return true
-		}
-	}
-	return false
 }
 
 // refresh brings the entries for paths up to date, in parallel, and

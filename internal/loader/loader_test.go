@@ -9,6 +9,8 @@ import (
 	"testing/fstest"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/query"
+	"github.com/pierhq/pier/internal/scorecard"
 )
 
 const serviceBlueprint = `package catalog
@@ -230,5 +232,211 @@ func TestExampleCatalogIsValid(t *testing.T) {
 		if res.Catalog.Blueprints[bp] == nil {
 			t.Errorf("catalog-example lacks blueprint %s", bp)
 		}
+	}
+}
+
+// Reload must skip exactly the files a full Load skips: a revision that
+// only adds a run request (a merged run-request pull request) is valid.
+func TestReloadSkipsWhatLoadSkips(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		files map[string]string // written after the first load, then reloaded
+		want  []want
+	}{
+		{"run request", map[string]string{
+			"runs/r_1.json": `{"action": "deploy", "entity": "user-service", "properties": {"version": "1.2.3"}}`,
+		}, nil},
+		{"run request with inputs", map[string]string{
+			"runs/r_2.json": `{"action": "deploy", "entity": "user-service", "inputs": {"version": "1.2.3"}}`,
+		}, nil},
+		{"ignored by .pierignore", map[string]string{
+			"drafts/wip.json":  `{"action": "not catalog data"}`,
+			"notes/x.wip.json": "{",
+		}, nil},
+		{"hidden file", map[string]string{".pre-commit-config.yaml": "repos: []\n"}, nil},
+		{"only the root's runs/ is skipped", map[string]string{
+			"sub/runs/bad.json": `{"runs": "x"}`,
+		}, []want{{"sub/runs/bad.json:1:2", catalog.KindUnknownKey, `unknown top-level key "runs"`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{
+				"blueprints.cue": {Data: []byte(serviceBlueprint)},
+				"teams.json":     {Data: []byte(teams)},
+				".pierignore":    {Data: []byte("drafts/\n*.wip.json\n")},
+			}
+			l, err := New(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := l.Load(ctx, fsys); err != nil || !res.OK() {
+				t.Fatalf("first load: %v %v", err, res.Diagnostics)
+			}
+			var changed []string
+			for name, data := range tt.files {
+				fsys[name] = &fstest.MapFile{Data: []byte(data)}
+				changed = append(changed, name)
+			}
+			res, err := l.Reload(ctx, fsys, changed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(how string, res *Result) {
+				t.Helper()
+				if len(res.Diagnostics) != len(tt.want) {
+					t.Fatalf("%s: got %d diagnostics, want %d:\n%v", how, len(res.Diagnostics), len(tt.want), res.Diagnostics)
+				}
+				for i, w := range tt.want {
+					d := res.Diagnostics[i]
+					if !strings.HasPrefix(d.Pos.String(), w.pos) || d.Kind != w.kind || !strings.Contains(d.String(), w.msg) {
+						t.Errorf("%s: diagnostic %d:\n got  %s [%s]\n want %s [%s] containing %q", how, i, d, d.Kind, w.pos, w.kind, w.msg)
+					}
+				}
+			}
+			check("reload", res)
+			// A cold load of the same tree agrees, file count included.
+			cold, err := New(2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, err := cold.Load(ctx, fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("load", full)
+			if res.Files != full.Files {
+				t.Errorf("reload holds %d files, a full load %d", res.Files, full.Files)
+			}
+		})
+	}
+}
+
+// A scorecard the loader accepts must compile in the state
+// (scorecard.CompileAll), or every scorecard result is lost: its queries,
+// its levels and the levels scorecards read from each other are checked
+// at load, each error where it is written.
+func TestScorecardDiagnostics(t *testing.T) {
+	base := map[string]string{"blueprints.cue": serviceBlueprint, "teams.json": teams}
+	// rule is a scorecard rule at level Gold with the given query rules.
+	rule := func(id, rules string) string {
+		return `{"identifier": "` + id + `", "level": "Gold", "query": {"combinator": "and", "rules": [` + rules + `]}}`
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  []want
+	}{
+		{"valid, with linked scorecards", map[string]string{
+			"a.json": `{"scorecards": {"a": {"blueprintIdentifier": "service", "rules": [` + rule("r", `{"property": "$scorecard.b.level", "operator": ">=", "value": "Silver"}`) + `]}}}`,
+			"b.json": `{"scorecards": {"b": {"filter": {"combinator": "and", "conditions": [{"property": "$blueprint", "operator": "=", "value": "service"}]}, "rules": [` + rule("r", `{"property": "language", "operator": "=", "value": "Go"}`) + `]}}}`,
+		}, nil},
+		{"rule with a bad operator value", map[string]string{"sc.json": `{"scorecards": {"s": {"rules": [
+  ` + rule("ok", "") + `,
+  {"identifier": "r", "level": "Gold", "query": {"combinator": "and", "rules": [
+    {"property": "x", "operator": "isEmpty"},
+    {"property": "x", "operator": "between", "value": 5}]}}]}}}`},
+			[]want{{"sc.json:5:5", catalog.KindShape, "scorecards.s.rules[1].query.rules[1]: operator between needs a value {from, to}"}}},
+		{"rule comparing a boolean by rank", map[string]string{"sc.yaml": `scorecards:
+  s:
+    rules:
+      - identifier: r
+        level: Gold
+        query:
+          combinator: or
+          rules:
+            - {property: x, operator: ">", value: true}
+`}, []want{{"sc.yaml:9:15", catalog.KindShape, "scorecards.s.rules[0].query.rules[0]: operator > needs a number, string or date-time value: booleans only support = and !="}}},
+		{"rule with an operator the schema does not know", map[string]string{"sc.json": `{"scorecards": {"s": {"rules": [
+  ` + rule("r", `{"property": "x", "operator": "matches", "value": 1}`) + `]}}}`},
+			[]want{
+				{"sc.json:2:94", catalog.KindShape, `scorecards.s.rules[0].query.rules[0].property: field "property" is not allowed here`},
+				{"sc.json:2:111", catalog.KindShape, `field "operator" is not allowed here`},
+				{"sc.json:2:131", catalog.KindShape, `field "value" is not allowed here`},
+			}},
+		{"filter with a bad combinator", map[string]string{"sc.json": `{"scorecards": {"s": {
+  "filter": {"combinator": "xor", "rules": []},
+  "rules": [` + rule("r", "") + `]}}}`},
+			[]want{{"sc.json:2:28", catalog.KindShape, `scorecards.s.filter.combinator: must be one of "and", "or"; got "xor"`}}},
+		{"filter with a bad rule among conditions", map[string]string{"sc.cue": `scorecards: s: {
+	filter: {
+		combinator: "and"
+		rules: [{property: "a", operator: "isEmpty"}]
+		conditions: [{combinator: "or", conditions: [
+			{property: "a", operator: "isEmpty"},
+			{property: "tier", operator: "in", value: "gold"},
+		]}]
+	}
+	rules: [{identifier: "r", level: "Gold", query: {combinator: "and", rules: []}}]
+}
+`}, []want{{"sc.cue:7:4", catalog.KindShape, "scorecards.s.filter.conditions[0].conditions[1]: operator in needs an array value: got a string"}}},
+		{"relatedTo without a blueprint", map[string]string{"sc.json": `{"scorecards": {"s": {"rules": [
+  ` + rule("r", `{"property": "team", "operator": "relatedTo", "value": "payments"}`) + `]}}}`},
+			[]want{{"sc.json:2:81", catalog.KindShape, "scorecards.s.rules[0].query.rules[0]: operator relatedTo needs a blueprint"}}},
+		{"unknown meta-property", map[string]string{"sc.json": `{"scorecards": {"s": {"rules": [
+  ` + rule("r", `{"property": "$scorecard.", "operator": "=", "value": "Gold"}`) + `]}}}`},
+			[]want{{"sc.json:2:81", catalog.KindShape, `scorecards.s.rules[0].query.rules[0]: unknown meta-property "$scorecard."`}}},
+		{"two scorecards reading each other", map[string]string{
+			"a.json": `{"scorecards": {"a": {"rules": [
+  ` + rule("r", `{"property": "$scorecard.b.level", "operator": "=", "value": "Gold"}`) + `]}}}`,
+			"b.json": `{"scorecards": {"b": {"rules": [
+  ` + rule("ok", "") + `,
+  ` + rule("r", `{"property": "language", "operator": "=", "value": "Go"}, {"property": "$scorecard.a", "operator": ">", "value": "Basic"}`) + `]}}}`,
+		}, []want{{"b.json:3:152", catalog.KindReference, "scorecards.b.rules[1].query.rules[1].property: scorecard dependency cycle: a -> b -> a (each reads the level of the next) (see a.json:2:94)"}}},
+		{"a cycle and another error of the same scorecard, in one pass", map[string]string{"a.json": `{"scorecards": {"a": {"blueprintIdentifier": "servce",
+  "rules": [` + rule("r", `{"property": "$scorecard.a.level", "operator": "=", "value": "Gold"}`) + `]}}}`},
+			[]want{
+				{"a.json:1:46", catalog.KindReference, `blueprint "servce" does not exist`},
+				{"a.json:2:104", catalog.KindReference, "scorecard dependency cycle: a -> a"},
+			}},
+		{"a scorecard reading itself, in its filter", map[string]string{"a.json": `{"scorecards": {"a": {
+  "filter": {"combinator": "or", "rules": [{"combinator": "and", "rules": [{"property": "$scorecard.a.level", "operator": "!=", "value": "Gold"}]}]},
+  "rules": [` + rule("r", "") + `]}}}`},
+			[]want{{"a.json:2:89", catalog.KindReference, "scorecards.a.filter.rules[0].rules[0].property: scorecard dependency cycle: a -> a"}}},
+		{"three-scorecard cycle and a scorecard reading it", map[string]string{
+			"c.json": `{"scorecards": {
+  "a": {"rules": [` + rule("r", `{"property": "$scorecard.b", "operator": "=", "value": "Gold"}`) + `]},
+  "b": {"rules": [` + rule("r", `{"property": "$scorecard.c", "operator": "=", "value": "Gold"}`) + `]},
+  "c": {"rules": [` + rule("r", `{"property": "$scorecard.a", "operator": "=", "value": "Gold"}`) + `]},
+  "d": {"rules": [` + rule("r", `{"property": "$scorecard.a", "operator": "=", "value": "Gold"}`) + `]}}}`,
+		}, []want{{"c.json:4:", catalog.KindReference, "scorecards.c.rules[0].query.rules[0].property: scorecard dependency cycle: a -> b -> c -> a (each reads the level of the next) (see c.json:2:"}}},
+		{"duplicate level", map[string]string{"sc.json": `{"scorecards": {"s": {
+  "levels": [{"title": "Low"}, {"title": "High"},
+    {"title": "Low"}],
+  "rules": [{"identifier": "r", "level": "High", "query": {"combinator": "and", "rules": []}}]}}}`},
+			[]want{{"sc.json:3:15", catalog.KindDuplicate, `scorecards.s.levels[2].title: level "Low" is declared twice (see sc.json:2:24)`}}},
+		{"level without a title", map[string]string{"sc.json": `{"scorecards": {"s": {
+  "levels": [{"title": ""}],
+  "rules": [{"identifier": "r", "level": "", "query": {"combinator": "and", "rules": []}}]}}}`},
+			[]want{{"sc.json:2:24", catalog.KindShape, "scorecards.s.levels[0].title: a level needs a title"}}},
+		{"duplicate level in settings, reported once", map[string]string{
+			"settings.json": `{"settings": {"levels": [{"title": "X"}, {"title": "X"}]}}`,
+			"sc.json":       `{"scorecards": {"s": {"rules": [{"identifier": "r", "level": "X", "query": {"combinator": "and", "rules": []}}]}}}`,
+		}, []want{{"settings.json:1:52", catalog.KindDuplicate, `settings.levels[1].title: level "X" is declared twice (see settings.json:1:36)`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{}
+			for k, v := range base {
+				files[k] = v
+			}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			res := load(t, files)
+			if len(res.Diagnostics) != len(tt.want) {
+				t.Fatalf("got %d diagnostics, want %d:\n%v", len(res.Diagnostics), len(tt.want), res.Diagnostics)
+			}
+			for i, w := range tt.want {
+				d := res.Diagnostics[i]
+				if !strings.HasPrefix(d.Pos.String(), w.pos) || d.Kind != w.kind || !strings.Contains(d.String(), w.msg) {
+					t.Errorf("diagnostic %d:\n got  %s [%s]\n want %s [%s] containing %q", i, d, d.Kind, w.pos, w.kind, w.msg)
+				}
+			}
+			// What the loader accepts, the state compiles.
+			if _, err := scorecard.CompileAll(res.Catalog, query.Options{}); res.OK() && err != nil {
+				t.Errorf("the loader accepts scorecards that do not compile: %v", err)
+			}
+		})
 	}
 }

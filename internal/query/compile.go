@@ -424,18 +424,29 @@ type prop struct {
 	path []string // name split at dots, tried when name itself is absent
 }
 
+// ScorecardRef returns the scorecard whose level a rule's property
+// reads: Port's widgets write $scorecard.<id>.level, and $scorecard.<id>
+// is accepted as shorthand. It is how the compiler reads the property,
+// for those who follow the references between scorecards.
+func ScorecardRef(property string) (id string, ok bool) {
+	rest, ok := strings.CutPrefix(property, "$scorecard.")
+	if !ok {
+		return "", false
+	}
+	id = strings.TrimSuffix(rest, ".level")
+	if id == "" || strings.Contains(id, ".") {
+		return "", false
+	}
+	return id, true
+}
+
 func compileProp(name string) (prop, error) {
 	if strings.HasPrefix(name, "$") {
 		if m, ok := metaProps[name]; ok {
 			return prop{meta: m, name: name}, nil
 		}
-		// Port's widgets write $scorecard.<id>.level; $scorecard.<id>
-		// is accepted as shorthand.
-		if rest, ok := strings.CutPrefix(name, "$scorecard."); ok {
-			id := strings.TrimSuffix(rest, ".level")
-			if id != "" && !strings.Contains(id, ".") {
-				return prop{meta: propScorecard, name: id}, nil
-			}
+		if id, ok := ScorecardRef(name); ok {
+			return prop{meta: propScorecard, name: id}, nil
 		}
 		return prop{}, fmt.Errorf("unknown meta-property %q", name)
 	}
