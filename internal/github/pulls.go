@@ -84,6 +84,22 @@ func (c *Client) PullRequest(ctx context.Context, owner, repo string, number int
 	return pullRequest(pr), nil
 }
 
+// OpenPullRequestFrom returns the open pull request whose head is branch
+// of owner/repo; ErrNotFound if there is none. It finds a pull request
+// that was created when the answer saying so was lost.
+//
+// GitHub API docs: https://docs.github.com/rest/pulls/pulls#list-pull-requests
+func (c *Client) OpenPullRequestFrom(ctx context.Context, owner, repo, branch string) (PullRequest, error) {
+	list, _, err := c.gh.PullRequests.List(ctx, owner, repo, &gogithub.PullRequestListOptions{State: "open", Head: owner + ":" + branch})
+	if err != nil {
+		return PullRequest{}, fmt.Errorf("list pull requests from %s on %s/%s: %w", branch, owner, repo, notFound(err))
+	}
+	if len(list) == 0 {
+		return PullRequest{}, fmt.Errorf("no open pull request from %s on %s/%s: %w", branch, owner, repo, ErrNotFound)
+	}
+	return pullRequest(list[0]), nil
+}
+
 // PullRequestFiles returns every file pull request number changes, all
 // pages of them (GitHub lists at most 3,000).
 //

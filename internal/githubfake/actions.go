@@ -143,13 +143,7 @@ func (rp *repository) run(id int64) *WorkflowRun {
 	return nil
 }
 
-// dispatchWorkflow implements POST
-// /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches. Each
-// dispatch creates a queued run. Its display title stands in for a
-// workflow with `run-name: ${{ inputs.port_run_id }}`: the value of the
-// first input (by name) whose name contains "run_id", or the workflow's
-// name when there is none.
-// hold holds the answers to workflow dispatches.
+// hold holds the answers to workflow dispatches (see HoldDispatches).
 type hold struct {
 	dispatched chan int64
 	release    chan struct{}
@@ -176,6 +170,12 @@ func (f *Fake) HoldDispatches() (dispatched <-chan int64, release func()) {
 	}
 }
 
+// dispatchWorkflow implements POST
+// /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches. Each
+// dispatch creates a queued run. Its display title stands in for a
+// workflow with `run-name: ${{ inputs.port_run_id }}`: the value of the
+// first input (by name) whose name contains "run_id", or the workflow's
+// name when there is none.
 func (f *Fake) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/actions/workflows#create-a-workflow-dispatch-event"
 	var in struct {
@@ -188,11 +188,11 @@ func (f *Fake) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
-	var wf *workflow
-	if rp != nil {
-		wf = rp.workflow(r.PathValue("workflow"))
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return
 	}
+	wf := rp.workflow(r.PathValue("workflow"))
 	switch {
 	case wf == nil:
 		apiError(w, http.StatusNotFound, doc, "Not Found")
@@ -359,11 +359,11 @@ func (f *Fake) listWorkflowRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
-	var wf *workflow
-	if rp != nil {
-		wf = rp.workflow(r.PathValue("workflow"))
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return
 	}
+	wf := rp.workflow(r.PathValue("workflow"))
 	if wf == nil {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
@@ -391,11 +391,11 @@ func (f *Fake) getWorkflowRun(w http.ResponseWriter, r *http.Request) {
 	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var run *WorkflowRun
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
-	if rp != nil {
-		run = rp.run(id)
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return
 	}
+	run := rp.run(id)
 	if run == nil {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return

@@ -125,9 +125,8 @@ func (f *Fake) getContents(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/repos/contents#get-repository-content"
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	rp := f.repoFor(w, r, doc)
 	if rp == nil {
-		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	}
 	ref := r.URL.Query().Get("ref")
@@ -164,10 +163,9 @@ func (f *Fake) putContents(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	rp := f.repoFor(w, r, doc)
 	switch {
 	case rp == nil:
-		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	case in.Message == nil:
 		notSupplied(w, doc, "message")

@@ -153,6 +153,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", f.putContents)
 
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/pulls", f.createPull)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", f.listPulls)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", f.getPull)
 	f.mux.HandleFunc("PATCH /repos/{owner}/{repo}/pulls/{number}", f.updatePull)
 	f.mux.HandleFunc("PUT /repos/{owner}/{repo}/pulls/{number}/merge", f.mergePull)
@@ -335,11 +336,6 @@ func bearer(h string) string {
 		}
 	}
 	return ""
-}
-
-// repoExists reports whether owner/repo was added. f.mu must be held.
-func (f *Fake) repoExists(owner, repo string) bool {
-	return f.repos[repoKey(owner, repo)] != nil
 }
 
 // repo returns owner/repo, or nil if it was not added. f.mu must be held.

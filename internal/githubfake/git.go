@@ -234,13 +234,12 @@ func (f *Fake) getRef(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/git/refs#get-a-reference"
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
-	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")
-	if rp == nil || !ok {
-		apiError(w, http.StatusNotFound, doc, "Not Found")
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
 		return
 	}
-	if _, ok := rp.branches[branch]; !ok {
+	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")
+	if _, exists := rp.branches[branch]; !ok || !exists {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	}
@@ -259,10 +258,9 @@ func (f *Fake) createRef(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	rp := f.repoFor(w, r, doc)
 	switch {
 	case rp == nil:
-		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	case in.Ref == nil:
 		notSupplied(w, doc, "ref")
@@ -296,9 +294,8 @@ func (f *Fake) deleteRef(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/git/refs#delete-a-reference"
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	rp := f.repoFor(w, r, doc)
 	if rp == nil {
-		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	}
 	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")

@@ -2,6 +2,7 @@ package githubfake
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -249,6 +250,7 @@ func (f *Fake) pullJSON(rp *repository, p *pull) pullRequestJSON {
 	branch := func(name, sha string) pullBranch {
 		return pullBranch{Label: rp.owner + ":" + name, Ref: name, SHA: sha, User: f.userJSON(rp.owner), Repo: f.repoJSON(rp)}
 	}
+	users, teams := f.requestedJSON(rp, p)
 	out := pullRequestJSON{
 		URL:                f.apiURL(rp, base),
 		ID:                 p.id,
@@ -269,20 +271,14 @@ func (f *Fake) pullJSON(rp *repository, p *pull) pullRequestJSON {
 		CreatedAt:          p.createdAt,
 		UpdatedAt:          p.updatedAt,
 		Assignees:          []User{},
-		RequestedReviewers: []User{},
-		RequestedTeams:     []teamJSON{},
+		RequestedReviewers: users,
+		RequestedTeams:     teams,
 		Head:               branch(p.head, p.headSHA),
 		Base:               branch(p.base, rp.baseSHA(p)),
 		AuthorAssociation:  association(rp, p.author),
 		Merged:             p.merged,
 		MergeableState:     "unknown",
 		Comments:           len(p.comments),
-	}
-	for _, login := range p.reviewers {
-		out.RequestedReviewers = append(out.RequestedReviewers, f.userJSON(login))
-	}
-	for _, slug := range p.teams {
-		out.RequestedTeams = append(out.RequestedTeams, f.teamJSON(rp.owner, slug))
 	}
 	if p.state == "closed" {
 		out.ClosedAt = &p.closedAt
@@ -316,12 +312,25 @@ func (f *Fake) pullJSON(rp *repository, p *pull) pullRequestJSON {
 	return out
 }
 
+// repoFor returns the repository named by r's path, or answers 404 and
+// returns nil. f.mu must be held.
+func (f *Fake) repoFor(w http.ResponseWriter, r *http.Request, doc string) *repository {
+	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	if rp == nil {
+		apiError(w, http.StatusNotFound, doc, "Not Found")
+	}
+	return rp
+}
+
 // pullFor returns the repository and pull request named by r's path, or
 // answers 404 and returns nil. f.mu must be held.
 func (f *Fake) pullFor(w http.ResponseWriter, r *http.Request, doc string) (*repository, *pull) {
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return nil, nil
+	}
 	n, err := strconv.Atoi(r.PathValue("number"))
-	if rp == nil || err != nil || rp.pulls[n] == nil {
+	if err != nil || rp.pulls[n] == nil {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return nil, nil
 	}
@@ -349,9 +358,8 @@ func (f *Fake) createPull(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	rp := f.repoFor(w, r, doc)
 	if rp == nil {
-		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	}
 	var missing []fieldError
@@ -412,6 +420,41 @@ func (f *Fake) getPull(w http.ResponseWriter, r *http.Request) {
 	if rp, p := f.pullFor(w, r, doc); p != nil {
 		writeJSON(w, http.StatusOK, f.pullJSON(rp, p))
 	}
+}
+
+// listPulls implements GET /repos/{owner}/{repo}/pulls: newest first,
+// paginated, filtered by state (open by default; closed; all) and by
+// head ("user:ref-name", as GitHub spells it).
+func (f *Fake) listPulls(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/pulls/pulls#list-pull-requests"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return
+	}
+	q := r.URL.Query()
+	state := cmp.Or(q.Get("state"), "open")
+	var list []*pull
+	for _, p := range rp.pulls {
+		if state != "all" && p.state != state {
+			continue
+		}
+		if h := q.Get("head"); h != "" {
+			user, branch, _ := strings.Cut(h, ":")
+			if !strings.EqualFold(user, rp.owner) || branch != p.head {
+				continue
+			}
+		}
+		list = append(list, p)
+	}
+	slices.SortFunc(list, func(a, b *pull) int { return b.number - a.number })
+	start, end := f.paginate(w, r, len(list))
+	out := make([]any, 0, end-start)
+	for _, p := range list[start:end] {
+		out = append(out, f.pullJSON(rp, p))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // updatePull implements PATCH /repos/{owner}/{repo}/pulls/{number}: the
@@ -624,8 +667,21 @@ func (f *Fake) listRequestedReviewers(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	out := f.pullJSON(rp, p)
-	writeJSON(w, http.StatusOK, map[string]any{"users": out.RequestedReviewers, "teams": out.RequestedTeams})
+	users, teams := f.requestedJSON(rp, p)
+	writeJSON(w, http.StatusOK, map[string]any{"users": users, "teams": teams})
+}
+
+// requestedJSON is p's requested reviewers: the users and the teams, as
+// GitHub gives them (empty lists, never null).
+func (f *Fake) requestedJSON(rp *repository, p *pull) ([]User, []teamJSON) {
+	users, teams := []User{}, []teamJSON{}
+	for _, login := range p.reviewers {
+		users = append(users, f.userJSON(login))
+	}
+	for _, slug := range p.teams {
+		teams = append(teams, f.teamJSON(rp.owner, slug))
+	}
+	return users, teams
 }
 
 // addFold adds the names not already in list, comparing them as GitHub

@@ -3,7 +3,6 @@ package githubfake
 import (
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -49,33 +48,27 @@ func statusKey(owner, repo, sha string) string {
 // createStatus implements POST /repos/{owner}/{repo}/statuses/{sha}.
 func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/commits/statuses#create-a-commit-status"
-	owner, repo, sha := r.PathValue("owner"), r.PathValue("repo"), r.PathValue("sha")
-
+	sha := r.PathValue("sha")
 	var in struct {
 		State       *string `json:"state"`
 		TargetURL   *string `json:"target_url"`
 		Description *string `json:"description"`
 		Context     *string `json:"context"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		writeJSON(w, http.StatusBadRequest, errorBody{Message: "Problems parsing JSON", DocumentationURL: doc, Status: "400"})
+	if !decode(w, r, doc, &in) {
 		return
 	}
-
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.repoExists(owner, repo) {
-		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not Found", DocumentationURL: doc, Status: "404"})
+	rp := f.repoFor(w, r, doc)
+	switch {
+	case rp == nil:
 		return
-	}
-	if in.State == nil {
-		writeJSON(w, http.StatusUnprocessableEntity, errorBody{
-			Message: "Invalid request.\n\n\"state\" wasn't supplied.", DocumentationURL: doc, Status: "422"})
+	case in.State == nil:
+		notSupplied(w, doc, "state")
 		return
-	}
-	if !isSHA(sha) {
-		writeJSON(w, http.StatusUnprocessableEntity, errorBody{
-			Message: "No commit found for SHA: " + sha, DocumentationURL: doc, Status: "422"})
+	case !isSHA(sha):
+		apiError(w, http.StatusUnprocessableEntity, doc, "No commit found for SHA: "+sha)
 		return
 	}
 	var invalid []fieldError
@@ -90,16 +83,15 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("description is too long (maximum is %d characters)", maxStatusDescription)})
 	}
 	if len(invalid) > 0 {
-		writeJSON(w, http.StatusUnprocessableEntity, errorBody{
-			Message: "Validation Failed", Errors: invalid, DocumentationURL: doc, Status: "422"})
+		apiError(w, http.StatusUnprocessableEntity, doc, "Validation Failed", invalid...)
 		return
 	}
 
 	f.nextID++
-	now := f.now().UTC().Truncate(time.Second)
+	now := f.stamp()
 	avatar := f.user.AvatarURL
 	s := Status{
-		URL:         fmt.Sprintf("%s/repos/%s/%s/statuses/%s", f.srv.URL, owner, repo, sha),
+		URL:         f.apiURL(rp, "statuses/"+sha),
 		AvatarURL:   &avatar,
 		ID:          f.nextID,
 		NodeID:      base64.StdEncoding.EncodeToString([]byte("StatusContext" + strconv.FormatInt(f.nextID, 10))),
@@ -114,7 +106,7 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 	if in.Context != nil && *in.Context != "" {
 		s.Context = *in.Context
 	}
-	key := statusKey(owner, repo, sha)
+	key := statusKey(rp.owner, rp.name, sha)
 	f.statuses[key] = append(f.statuses[key], s)
 	w.Header().Set("Location", s.URL)
 	writeJSON(w, http.StatusCreated, s)
@@ -125,19 +117,18 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 // page, with GitHub's Link header.
 func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference"
-	owner, repo := r.PathValue("owner"), r.PathValue("repo")
 	ref, ok := strings.CutSuffix(r.PathValue("rest"), "/statuses")
 	if !ok || ref == "" {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
 	f.mu.Lock()
-	if !f.repoExists(owner, repo) {
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
 		f.mu.Unlock()
-		writeJSON(w, http.StatusNotFound, errorBody{Message: "Not Found", DocumentationURL: doc, Status: "404"})
 		return
 	}
-	all := f.statuses[statusKey(owner, repo, ref)]
+	all := f.statuses[statusKey(rp.owner, rp.name, ref)]
 	newest := make([]Status, len(all))
 	for i, s := range all {
 		newest[len(all)-1-i] = s

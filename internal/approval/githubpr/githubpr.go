@@ -40,6 +40,7 @@ type Client interface {
 	GetFile(ctx context.Context, owner, repo, ref, path string) ([]byte, error)
 	CreatePullRequest(ctx context.Context, owner, repo string, pr github.NewPullRequest) (github.PullRequest, error)
 	PullRequest(ctx context.Context, owner, repo string, number int) (github.PullRequest, error)
+	OpenPullRequestFrom(ctx context.Context, owner, repo, branch string) (github.PullRequest, error)
 	ClosePullRequest(ctx context.Context, owner, repo string, number int) error
 	MergePullRequest(ctx context.Context, owner, repo string, number int, sha, commitTitle string) error
 	RequestReviewers(ctx context.Context, owner, repo string, number int, users, teams []string) error
@@ -200,6 +201,10 @@ func (s *System) Open(ctx context.Context, run store.Run, a *catalog.Action, rul
 	pr, err := s.Client.CreatePullRequest(ctx, s.Owner, s.Repo, github.NewPullRequest{
 		Title: title(run, a), Body: s.description(run, a, rule), Head: branch, Base: s.Base,
 	})
+	if errors.Is(err, github.ErrExists) {
+		// An earlier Open created it and did not live to record it.
+		pr, err = s.Client.OpenPullRequestFrom(ctx, s.Owner, s.Repo, branch)
+	}
 	if err != nil {
 		return approval.Request{}, err
 	}

@@ -86,12 +86,13 @@ func TestOpen(t *testing.T) {
 	if err != nil || rf.Action != "extend_ttl" || rf.Entity != "preview-42" || rf.Requester != "alice" || rf.Run != fx.run.ID {
 		t.Fatalf("run file %+v %v", rf, err)
 	}
-	// Open again after a failure halfway (the branch and file exist): no
-	// second commit, and GitHub refuses a second pull request.
+	// Open again as after a crash before the request was recorded (the
+	// branch, file and pull request exist): no second commit, and the
+	// same pull request.
 	head, _ := fx.fake.Branch("acme", "catalog", pr.Head)
-	_, err = fx.sys.Open(context.Background(), fx.run, fx.a, fx.rule)
-	if !errors.Is(err, github.ErrExists) {
-		t.Fatalf("second open: %v", err)
+	again, err := fx.sys.Open(context.Background(), fx.run, fx.a, fx.rule)
+	if err != nil || again.Ref != strconv.Itoa(n) || again.URL != fx.run.Approval.URL {
+		t.Fatalf("second open: %+v %v, want #%d at %s", again, err, n, fx.run.Approval.URL)
 	}
 	if again, _ := fx.fake.Branch("acme", "catalog", pr.Head); again != head {
 		t.Fatal("the retry committed the request again")
