@@ -25,6 +25,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 
 	"github.com/pierhq/pier/internal/gitfs"
+	"github.com/pierhq/pier/internal/redact"
 )
 
 // DefaultBranch is the branch a Git source follows when none is set.
@@ -87,7 +88,7 @@ type Git struct {
 	auth    transport.AuthMethod
 	client  transport.Transport // for dialProtocol
 	dial    func(context.Context) (upstream, error)
-	redact  redactor
+	redact  redact.Secrets
 	log     *slog.Logger
 	onFetch func(time.Duration, error)
 
@@ -140,9 +141,9 @@ func NewGit(opts GitOptions) (*Git, error) {
 		// https://TOKEN@github.com/…: the user name is the secret.
 		secrets = append(secrets, rem.user)
 	}
-	g.redact = newRedactor(secrets...)
+	g.redact = redact.New(secrets...)
 	if err := g.setTransport(opts); err != nil {
-		return nil, g.redact.wrap(fmt.Errorf("git source %s: %w", rem.display, err))
+		return nil, g.redact.Error(fmt.Errorf("git source %s: %w", rem.display, err))
 	}
 	return g, nil
 }
@@ -243,7 +244,7 @@ func (g *Git) Fetch(ctx context.Context) (Revision, bool, error) {
 	start := time.Now()
 	rev, changed, err := g.fetch(ctx)
 	if err != nil {
-		err = g.redact.wrap(fmt.Errorf("fetch %s (branch %s): %w", g.remote.display, g.branch, err))
+		err = g.redact.Error(fmt.Errorf("fetch %s (branch %s): %w", g.remote.display, g.branch, err))
 	}
 	took := time.Since(start)
 	if g.onFetch != nil {
@@ -350,7 +351,7 @@ func (g *Git) configure(repo *git.Repository) error {
 	}
 	if len(rc.URLs) > 0 && rc.URLs[0] != g.remote.display {
 		// Objects are named by content, so the old ones do no harm.
-		g.log.Info("cache was fetched from another URL; following the new one", "old", g.redact.redact(rc.URLs[0]))
+		g.log.Info("cache was fetched from another URL; following the new one", "old", g.redact.String(rc.URLs[0]))
 		rc.Fetch = nil
 	}
 	rc.URLs = []string{g.remote.display}

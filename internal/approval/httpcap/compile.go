@@ -1,6 +1,7 @@
 package httpcap
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -88,11 +89,12 @@ var methods = map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": t
 func compile(def *catalog.ApprovalSystem) (*System, []Problem) {
 	c := &compiler{}
 	s := &System{def: def}
-	if def.Schedule != "" {
-		if _, err := cron.ParseStandard(def.Schedule); err != nil {
-			c.fail([]string{"schedule"}, "%q is not a cron schedule: %v", def.Schedule, err)
-		}
+	spec := cmp.Or(def.Schedule, catalog.DefaultApprovalSchedule)
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		c.fail([]string{"schedule"}, "%q is not a cron schedule: %v", def.Schedule, err)
 	}
+	s.schedule = sched
 	s.create = c.request("creationRequest", &def.CreationRequest)
 	s.status = c.request("statusRequest", &def.StatusRequest)
 	s.postApply = c.request("postApplyRequest", def.PostApplyRequest)

@@ -28,6 +28,8 @@ import (
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/jqtmpl"
+	"github.com/pierhq/pier/internal/redact"
+	"github.com/robfig/cron/v3"
 )
 
 // Options configure a System.
@@ -84,6 +86,7 @@ type System struct {
 	client                                       *http.Client
 	secrets                                      func(string) (string, bool)
 	create, status, postApply, deletion, members *request
+	schedule                                     cron.Schedule
 }
 
 // New compiles every template, pointer and regular expression of def
@@ -104,16 +107,9 @@ func New(def *catalog.ApprovalSystem, opts Options) (*System, error) {
 	return s, nil
 }
 
-// Schedule is the cron schedule on which pending approvals are polled.
-func (s *System) Schedule() string {
-	if s.def.Schedule != "" {
-		return s.def.Schedule
-	}
-	return catalog.DefaultApprovalSchedule
-}
-
-// HasMembers reports whether the system declares a member list request.
-func (s *System) HasMembers() bool { return s.members != nil }
+// NextPoll returns when, after t, pending approvals are next polled: the
+// system's schedule, or catalog.DefaultApprovalSchedule.
+func (s *System) NextPoll(t time.Time) time.Time { return s.schedule.Next(t) }
 
 // Create opens the approval. The returned status carries the external
 // id that later calls must pass as .approval.id.
@@ -225,7 +221,7 @@ func (s *System) poll(ctx context.Context, r *request, data map[string]any) (Sta
 		x.in["response"] = body
 		v, err := p.url.Render(ctx, x.in)
 		if err != nil {
-			return Status{}, s.errorf(r, "parser urlTemplate: %s", x.red.redact(err.Error()))
+			return Status{}, s.errorf(r, "parser urlTemplate: %s", x.red.String(err.Error()))
 		}
 		st.URL = jqtmpl.Text(v)
 	}
@@ -254,7 +250,7 @@ func withID(approval any, id string) map[string]any {
 type exchange struct {
 	body any            // the decoded answer; nil when the request has no parser
 	in   map[string]any // the template input, secrets included
-	red  redactor       // the secrets' values, for error messages
+	red  redact.Secrets // the secrets' values, for error messages
 }
 
 // do renders and sends one request and reads its answer.
@@ -269,7 +265,7 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 		if ctx.Err() != nil {
 			return nil, s.errorf(r, "%s: %w", what, ctx.Err())
 		}
-		return nil, s.errorf(r, "%s: %s", what, red.redact(err.Error()))
+		return nil, s.errorf(r, "%s: %s", what, red.String(err.Error()))
 	}
 	v, err := render(r.url)
 	if err != nil {
@@ -279,7 +275,7 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, s.errorf(r, "endpoint url does not render to an absolute http(s) URL")
 	}
-	where := r.method + " " + red.redact((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String())
+	where := r.method + " " + red.String((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String())
 	var body io.Reader
 	if r.body != nil {
 		v, err := render(r.body)
@@ -299,7 +295,7 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
 	if err != nil {
-		return nil, s.errorf(r, "%s: %v", where, red.redact(err.Error()))
+		return nil, s.errorf(r, "%s: %v", where, red.String(err.Error()))
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -332,7 +328,7 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 		return fail(where+": read response", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, s.errorf(r, "%s: %s: %q", where, resp.Status, head(red.redact(string(b))))
+		return nil, s.errorf(r, "%s: %s: %q", where, resp.Status, head(red.String(string(b))))
 	}
 	if len(b) > maxBody {
 		return nil, s.errorf(r, "%s: response exceeds %d bytes", where, maxBody)
@@ -342,7 +338,7 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 		return x, nil
 	}
 	if err := catalog.Decode(b, &x.body); err != nil {
-		return nil, s.errorf(r, "%s: response is not JSON: %v (%q)", where, err, head(red.redact(string(b))))
+		return nil, s.errorf(r, "%s: response is not JSON: %v (%q)", where, err, head(red.String(string(b))))
 	}
 	return x, nil
 }
@@ -366,13 +362,13 @@ func (s *System) errorf(r *request, format string, args ...any) error {
 // input is the template input of one request: data with .secrets holding
 // exactly the secrets the request's templates name. A secret that cannot
 // be resolved is an error, never an empty string in a header.
-func (s *System) input(r *request, data map[string]any) (map[string]any, redactor, error) {
+func (s *System) input(r *request, data map[string]any) (map[string]any, redact.Secrets, error) {
 	in := maps.Clone(data)
 	if in == nil {
 		in = map[string]any{}
 	}
 	secrets := make(map[string]any, len(r.secrets))
-	var red redactor
+	var red redact.Secrets
 	for _, name := range r.secrets {
 		var v string
 		ok := s.secrets != nil
@@ -383,29 +379,8 @@ func (s *System) input(r *request, data map[string]any) (map[string]any, redacto
 			return nil, nil, s.errorf(r, "secret %q is not set", name)
 		}
 		secrets[name] = v
-		red = red.add(v)
+		red = red.Add(v)
 	}
 	in["secrets"] = secrets
 	return in, red, nil
-}
-
-// redactor removes secret values from text bound for errors: a server
-// may echo a header, and a path may hold a token.
-type redactor []string
-
-// add registers a secret as given and URL-escaped. Secrets shorter than
-// four bytes are not redacted: replacing every "a" would garble messages
-// and hide nothing worth hiding.
-func (r redactor) add(secret string) redactor {
-	if len(secret) < 4 {
-		return r
-	}
-	return append(r, secret, url.PathEscape(secret), url.QueryEscape(secret))
-}
-
-func (r redactor) redact(s string) string {
-	for _, secret := range r {
-		s = strings.ReplaceAll(s, secret, "REDACTED")
-	}
-	return s
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
 )
@@ -210,8 +211,9 @@ func TestServiceNowLifecycle(t *testing.T) {
 	if _, err := sys.Members(ctx, runData("")); err == nil || !strings.Contains(err.Error(), "memberListRequest") {
 		t.Errorf("undeclared Members: %v", err)
 	}
-	if sys.Schedule() != "@every 1m" {
-		t.Errorf("default schedule %q", sys.Schedule())
+	at := time.Date(2026, 11, 22, 10, 0, 30, 0, time.UTC)
+	if next := sys.NextPoll(at); !next.Equal(at.Add(time.Minute)) { // @every 1m
+		t.Errorf("default schedule: next poll after %v at %v", at, next)
 	}
 }
 
@@ -451,8 +453,9 @@ func TestNoOpsWhenUndeclared(t *testing.T) {
 	if err := sys.Delete(context.Background(), nil); err != nil {
 		t.Error(err)
 	}
-	if sys.HasMembers() || sys.Schedule() != "*/5 * * * *" {
-		t.Errorf("members %v, schedule %q", sys.HasMembers(), sys.Schedule())
+	at := time.Date(2026, 11, 22, 10, 1, 0, 0, time.UTC)
+	if next := sys.NextPoll(at); !next.Equal(time.Date(2026, 11, 22, 10, 5, 0, 0, time.UTC)) {
+		t.Errorf("schedule */5: next poll after %v at %v", at, next)
 	}
 }
 
