@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/pierhq/pier/internal/store"
 )
 
 const runUsage = `usage: pier run ACTION [--entity ID] [--input NAME=VALUE ...] [--wait]
@@ -57,7 +60,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	in := inputs{}
-	url := fs.String("url", envOr("PIER_URL", "http://127.0.0.1:8080"), "pier's URL")
+	url := fs.String("url", cmp.Or(os.Getenv("PIER_URL"), "http://127.0.0.1:8080"), "pier's URL")
 	entity := fs.String("entity", "", "the entity a DAY-2 or DELETE action runs on")
 	clientID := fs.String("client-id", os.Getenv("PIER_CLIENT_ID"), "API client id")
 	clientSecret := fs.String("client-secret", "", "API client secret (default $PIER_CLIENT_SECRET)")
@@ -131,11 +134,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printApproval(stdout, run)
 			shown = true
 		}
-		if terminal(run.Status) {
+		if store.RunTerminal(run.Status) {
 			if run.Summary != "" {
 				fmt.Fprintf(stdout, "summary: %s\n", run.Summary)
 			}
-			if run.Status == "SUCCESS" {
+			if run.Status == store.RunSuccess {
 				return 0
 			}
 			return 1
@@ -177,24 +180,9 @@ type runInfo struct {
 }
 
 func printApproval(w io.Writer, run runInfo) {
-	if run.Status == "WAITING_FOR_APPROVAL" && run.Approval != nil && run.Approval.URL != "" {
+	if run.Status == store.RunWaitingForApproval && run.Approval != nil && run.Approval.URL != "" {
 		fmt.Fprintf(w, "waiting for %d approval(s) by %s: %s\n", run.Approval.Required, run.Approval.ExpiresAt.Local().Format("2006-01-02 15:04"), run.Approval.URL)
 	}
-}
-
-func terminal(s string) bool {
-	switch s {
-	case "SUCCESS", "FAILURE", "DECLINED", "EXPIRED", "CANCELLED":
-		return true
-	}
-	return false
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // apiClient is the little of pier's API the CLI uses.

@@ -28,8 +28,8 @@ type fixture struct {
 }
 
 // newFixture reconciles catalog-example into a real SQLite file and
-// serves it on loopback.
-func newFixture(t *testing.T, anonymous bool) *fixture {
+// serves it on loopback; with sets more server options.
+func newFixture(t *testing.T, anonymous bool, with ...func(*fixture, *Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pier.db"))
@@ -48,11 +48,14 @@ func newFixture(t *testing.T, anonymous bool) *fixture {
 		}
 	}
 	f.reconcile(t, "rev1")
-	srv := New(Options{
+	opts := Options{
 		State: f.holder, Store: st,
 		Auth: &Auth{Clients: []Client{{ID: "ci", Secret: "s3cret"}}, AnonymousReads: anonymous},
-	})
-	f.srv = httptest.NewServer(srv)
+	}
+	for _, fn := range with {
+		fn(f, &opts)
+	}
+	f.srv = httptest.NewServer(New(opts))
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -345,8 +348,11 @@ func TestScorecards(t *testing.T) {
 	if first["from"] != "" || first["revision"] != "rev1" || first["to"] == "" {
 		t.Fatalf("first level %v", first)
 	}
-	if code, body = f.do(t, "GET", "/v1/scorecards/nope/history", "", nil); code != 404 {
-		t.Fatalf("unknown scorecard: %d %v", code, body)
+	// An unknown scorecard's history is refused as the scorecard is.
+	for _, path := range []string{"/v1/scorecards/nope", "/v1/scorecards/nope/history"} {
+		if code, body = f.do(t, "GET", path, "", nil); code != 404 || body["error"] != "scorecard_not_found" || body["message"] != `no scorecard "nope"` {
+			t.Fatalf("%s: %d %v", path, code, body)
+		}
 	}
 	// $scorecard in search agrees with the summary.
 	q := map[string]any{"combinator": "and", "rules": []any{

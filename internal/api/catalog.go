@@ -106,7 +106,7 @@ func byID[V any](m map[string]V) []V {
 func (s *Server) scorecardHistory(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	id := r.PathValue("id")
 	if s.opts.State.Load().Scorecards[id] == nil {
-		return writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("scorecard %q does not exist", id))
+		return writeError(w, http.StatusNotFound, "scorecard_not_found", "no scorecard "+quote(id))
 	}
 	return s.levelHistory(w, r, store.LevelFilter{Scorecard: id})
 }
@@ -116,22 +116,19 @@ func (s *Server) entityLevelHistory(w http.ResponseWriter, r *http.Request, _ *c
 	return s.levelHistory(w, r, store.LevelFilter{Blueprint: r.PathValue("bp"), Identifier: r.PathValue("id"), Scorecard: r.URL.Query().Get("scorecard")})
 }
 
+// levelHistory answers level changes newest first: ?limit (default 100,
+// at most 1000), ?before=<id> to page; "next" is the before of the
+// following page.
 func (s *Server) levelHistory(w http.ResponseWriter, r *http.Request, f store.LevelFilter) int {
-	q := r.URL.Query()
-	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return writeError(w, http.StatusBadRequest, "invalid_query", "before: want a positive number")
-		}
-		f.Before = n
+	limit, err := limitParam(r)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return writeError(w, http.StatusBadRequest, "invalid_query", "limit: want a number from 1 to 1000")
-		}
-		f.Limit = n
+	before, err := intParam(r, "before", 0)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
 	}
+	f.Limit, f.Before = limit, int64(before)
 	changes, err := s.opts.Store.LevelHistory(r.Context(), f)
 	if err != nil {
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
@@ -139,5 +136,9 @@ func (s *Server) levelHistory(w http.ResponseWriter, r *http.Request, f store.Le
 	if changes == nil {
 		changes = []store.LevelChange{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"history": changes})
+	body := map[string]any{"history": changes}
+	if len(changes) == limit {
+		body["next"] = strconv.FormatInt(changes[len(changes)-1].ID, 10)
+	}
+	return writeJSON(w, http.StatusOK, body)
 }

@@ -1,11 +1,11 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +21,9 @@ type Runs interface {
 	Events(ctx context.Context, id string) ([]store.RunEvent, error)
 	Logs(ctx context.Context, id string) ([]store.RunLog, error)
 	Report(ctx context.Context, id string, r runs.Report) (store.Run, error)
-	Log(ctx context.Context, id string, l store.RunLog, actor string) (store.Run, error)
+	// Log stores a log line; a termination status and a status label
+	// are applied with it, or nothing is.
+	Log(ctx context.Context, id string, l store.RunLog, statusLabel, actor string) (store.Run, error)
 	Vote(ctx context.Context, id, user string, approve bool, reason string) (store.Run, error)
 	Cancel(ctx context.Context, id, user string) (store.Run, error)
 }
@@ -159,19 +161,19 @@ func entityOf(raw json.RawMessage) (string, error) {
 	return obj.Identifier, nil
 }
 
+// listRuns is GET /v1/actions/runs, newest first: ?limit (default 100,
+// at most 1000), ?before=<id> to page; "next" is the before of the
+// following page.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	q := r.URL.Query()
-	f := store.RunFilter{
-		Action: firstOf(q.Get("action"), q.Get("action_identifier")), Status: q.Get("status"),
-		Blueprint: q.Get("blueprint"), Entity: firstOf(q.Get("entity"), q.Get("entity_identifier")),
-		Active: q.Get("active") == "true", Before: q.Get("before"),
+	limit, err := limitParam(r)
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return writeError(w, http.StatusBadRequest, "invalid_query", "limit: want a number from 1 to 1000")
-		}
-		f.Limit = n
+	f := store.RunFilter{
+		Action: cmp.Or(q.Get("action"), q.Get("action_identifier")), Status: q.Get("status"),
+		Blueprint: q.Get("blueprint"), Entity: cmp.Or(q.Get("entity"), q.Get("entity_identifier")),
+		Active: q.Get("active") == "true", Before: q.Get("before"), Limit: limit,
 	}
 	list, err := s.opts.Runs.List(r.Context(), f)
 	if err != nil {
@@ -182,17 +184,10 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int
 		views[i] = s.viewRun(run, nil)
 	}
 	body := map[string]any{"runs": views}
-	if f.Limit > 0 && len(list) == f.Limit {
+	if len(list) == limit {
 		body["next"] = list[len(list)-1].ID
 	}
 	return writeJSON(w, http.StatusOK, body)
-}
-
-func firstOf(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ *caller) int {
@@ -277,11 +272,8 @@ func (s *Server) addRunLog(w http.ResponseWriter, r *http.Request, c *caller) in
 	if body.Message == "" {
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", "message is required", map[string]any{"field": "message"})
 	}
-	id := r.PathValue("run")
-	run, err := s.opts.Runs.Log(r.Context(), id, store.RunLog{Message: body.Message, TerminationStatus: strings.ToUpper(body.TerminationStatus)}, c.ID)
-	if err == nil && body.StatusLabel != "" {
-		run, err = s.opts.Runs.Report(r.Context(), id, runs.Report{StatusLabel: body.StatusLabel, Actor: c.ID})
-	}
+	run, err := s.opts.Runs.Log(r.Context(), r.PathValue("run"),
+		store.RunLog{Message: body.Message, TerminationStatus: strings.ToUpper(body.TerminationStatus)}, body.StatusLabel, c.ID)
 	if err != nil {
 		return runError(w, err)
 	}

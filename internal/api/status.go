@@ -53,7 +53,7 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request, _ *caller) in
 
 // auditLog is GET /v1/audit-log?limit=N&before=ID, newest first.
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	limit, err := intParam(r, "limit", 100)
+	limit, err := limitParam(r)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
 	}
@@ -66,10 +66,27 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, _ *caller) int
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
 	}
 	body := map[string]any{"entries": entries}
-	if len(entries) == limit && limit > 0 {
+	if len(entries) == limit {
 		body["next"] = strconv.FormatInt(entries[len(entries)-1].ID, 10)
 	}
 	return writeJSON(w, http.StatusOK, body)
+}
+
+// Page sizes of the listings that page with ?limit and ?before.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// limitParam reads ?limit: defaultLimit when absent, clamped to 1 ..
+// maxLimit. A listing that answers limit items says where the next page
+// starts.
+func limitParam(r *http.Request) (int, error) {
+	n, err := intParam(r, "limit", defaultLimit)
+	if err != nil {
+		return 0, err
+	}
+	return min(max(n, 1), maxLimit), nil
 }
 
 func intParam(r *http.Request, name string, def int) (int, error) {

@@ -18,11 +18,10 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ *ca
 	if s.opts.Deliveries == nil {
 		return writeError(w, http.StatusServiceUnavailable, "no_outbox", "this server does not send webhooks")
 	}
-	limit, err := intParam(r, "limit", 100)
+	limit, err := limitParam(r)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
 	}
-	limit = min(max(limit, 1), 1000)
 	ds, err := s.opts.Deliveries.Deliveries(r.Context(), limit, r.URL.Query().Get("before"))
 	if err != nil {
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())

@@ -1,6 +1,7 @@
 package approval
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/pierhq/pier/internal/approval/httpcap"
@@ -20,12 +21,16 @@ type HTTPSystem struct {
 	Data func(run store.Run, a *catalog.Action) map[string]any
 }
 
+// Open sends the creation request. A system whose creation answer names
+// no approval id (its later requests find the approval by .run.id) gets
+// the run's id as the reference: the engine takes an empty one for "not
+// yet requested" and would create the approval again on every step.
 func (h HTTPSystem) Open(ctx context.Context, run store.Run, a *catalog.Action, _ Rule) (Request, error) {
 	st, err := h.Client.Create(ctx, h.Data(run, a))
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{Ref: st.ID, URL: st.URL}, nil
+	return Request{Ref: cmp.Or(st.ID, run.ID), URL: st.URL}, nil
 }
 
 func (h HTTPSystem) Check(ctx context.Context, run store.Run, a *catalog.Action, _ Rule) (Decision, error) {

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -124,8 +125,13 @@ func (e *Engine) awaitApproval(ctx context.Context, run store.Run, a *catalog.Ac
 		if err != nil {
 			return false, fmt.Errorf("request approval through %s: %w", ap.System, err)
 		}
+		if req.Ref == "" {
+			// An empty ref reads as "not yet requested": storing it would
+			// open another request on every step.
+			return false, fmt.Errorf("request approval through %s: the system opened a request but gave no reference to it", ap.System)
+		}
 		ap.Ref, ap.URL = req.Ref, req.URL
-		_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "approval requested: " + firstNonEmpty(req.URL, req.Ref)}, a)
+		_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: noteApprovalRequested + cmp.Or(req.URL, req.Ref)}, a)
 		return err == nil, err
 	}
 	d, err := sys.Check(ctx, run, a, rule)
@@ -149,7 +155,7 @@ func (e *Engine) decide(ctx context.Context, run store.Run, a *catalog.Action, s
 	now := e.opts.Now().UTC()
 	ap := run.Approval
 	ap.Approvers, ap.DecidedBy, ap.Reason, ap.HeadSHA, ap.DecidedAt = d.Approvers, d.DecidedBy, d.Reason, d.HeadSHA, now
-	ev := store.RunEvent{Actor: firstNonEmpty(d.DecidedBy, "pier")}
+	ev := store.RunEvent{Actor: cmp.Or(d.DecidedBy, "pier")}
 	switch d.Outcome {
 	case approval.Approved:
 		ev.To, ev.Note = store.RunApproved, "approved by "+strings.Join(d.Approvers, ", ")
@@ -162,7 +168,7 @@ func (e *Engine) decide(ctx context.Context, run store.Run, a *catalog.Action, s
 			ev.Note += ": " + d.Reason
 		}
 	default:
-		ev.To, ev.Note = store.RunExpired, firstNonEmpty(d.Reason, "expired")
+		ev.To, ev.Note = store.RunExpired, cmp.Or(d.Reason, "expired")
 	}
 	stored, err := e.write(ctx, run, ev, a)
 	if err != nil {
@@ -187,7 +193,7 @@ func (e *Engine) dispatch(ctx context.Context, run store.Run, a *catalog.Action)
 			Note: fmt.Sprintf("invocation method %q is not configured on this pier (GITHUB needs --github-token)", a.InvocationMethod.Type)}, a)
 		return err == nil, err
 	}
-	d := Dispatch{Run: run, Action: a, Data: templateData(run, a, e.entity(run), e.opts.Secrets)}
+	d := Dispatch{Run: run, Action: a, Data: e.TemplateData(run, a)}
 	now := e.opts.Now().UTC()
 	if !run.Dispatch.StartedAt.IsZero() {
 		return e.recoverDispatch(ctx, run, a, disp, d)
@@ -322,13 +328,4 @@ func (e *Engine) entity(run store.Run) *state.Entity {
 		return nil
 	}
 	return snap.Entity(run.Blueprint, run.Entity)
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -205,7 +206,7 @@ func (e *Engine) audit(ctx context.Context, run store.Run, ev store.RunEvent) {
 	}
 	details, _ := json.Marshal(map[string]string{"from": ev.From, "to": ev.To, "note": ev.Note})
 	err := e.opts.Audit(context.WithoutCancel(ctx), store.AuditEntry{
-		At: ev.At, Actor: firstNonEmpty(ev.Actor, "pier"), Action: "run." + strings.ToLower(ev.To),
+		At: ev.At, Actor: cmp.Or(ev.Actor, "pier"), Action: "run." + strings.ToLower(ev.To),
 		Resource: "actions/" + run.Action + "/runs/" + run.ID, Status: 200, Details: details,
 	})
 	if err != nil {

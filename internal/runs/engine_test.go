@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/approval/httpcap"
+	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/state"
@@ -225,7 +228,7 @@ func TestNoApprovalDispatchesOnceAndFollowsTheWorkflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"pier_run_id": run.ID, "environment": "preview-42", "days": "2", "by": "alice"}
+	want := map[string]string{"pier_run_id": run.ID, "environment": "preview-42", "days": "2", "by": "alice", "link": "http://pier/v1/actions/runs/" + run.ID}
 	for k, v := range want {
 		if in[k] != v {
 			t.Errorf("input %s = %q, want %q (all: %v)", k, in[k], v, in)
@@ -427,7 +430,6 @@ func TestConcurrentAdvanceDispatchesOnce(t *testing.T) {
 	// has its own locks, only the store's compare-and-swap is shared.
 	other := New(e.st, e.eng.opts)
 	other.opts.Dispatchers = map[string]Dispatcher{"GITHUB": e.gh}
-	e.eng.opts.Systems = other.opts.Systems
 	var wg sync.WaitGroup
 	var errs atomic.Int32
 	wg.Add(1)
@@ -480,7 +482,7 @@ func TestWebhookInvocation(t *testing.T) {
 	}
 	var body map[string]any
 	json.Unmarshal(got.body, &body)
-	if body["text"] != "hello" || body["run"] != run.ID || got.header.Get("X-Run") != run.ID {
+	if body["text"] != "hello" || body["run"] != run.ID || body["link"] != "http://pier/v1/actions/runs/"+run.ID || got.header.Get("X-Run") != run.ID {
 		t.Fatalf("body %s headers %v", got.body, got.header)
 	}
 	// Port's scheme: v1,base64(HMAC-SHA256(secret, timestamp.body)).
@@ -500,12 +502,16 @@ func TestWebhookInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, _ := e.st.Run(ctx, run.ID)
-	if cur.Status == store.RunApproved {
-		cur.Dispatch.StartedAt = e.clock.Now()
-		if _, err := e.st.UpdateRun(ctx, cur, nil, nil); err != nil {
-			t.Fatal(err)
-		}
+	cur, err := e.st.Run(ctx, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Status != store.RunApproved {
+		t.Fatalf("a run not yet advanced is %s, want %s", cur.Status, store.RunApproved)
+	}
+	cur.Dispatch.StartedAt = e.clock.Now()
+	if _, err := e.st.UpdateRun(ctx, cur, nil, nil); err != nil {
+		t.Fatal(err)
 	}
 	before := got.callCount.Load()
 	run = e.advance(t, run.ID)
@@ -543,7 +549,8 @@ func TestNotifications(t *testing.T) {
 }
 
 // board is a ServiceNow-like change board: change requests with an
-// approval field a test sets.
+// approval field a test sets. POST to the table creates a change and
+// names it; PUT creates the change the path names.
 type board struct {
 	mu       sync.Mutex
 	approval map[string]string // sys_id -> requested|approved|rejected
@@ -561,11 +568,13 @@ func (b *board) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := strings.TrimPrefix(r.URL.Path, "/api/now/table/change_request/")
 	switch {
-	case r.Method == "POST":
+	case r.Method == "POST" || r.Method == "PUT":
 		var body map[string]any
 		json.NewDecoder(r.Body).Decode(&body)
 		b.bodies = append(b.bodies, body)
-		id = "chg" + strings.Repeat("0", 3) + string(rune('0'+len(b.bodies)))
+		if r.Method == "POST" {
+			id = "chg" + strings.Repeat("0", 3) + string(rune('0'+len(b.bodies)))
+		}
 		b.approval[id] = "requested"
 	case r.Method == "GET" && b.approval[id] == "":
 		http.Error(w, `{"error": "no such change"}`, http.StatusNotFound)
@@ -583,62 +592,321 @@ func (b *board) set(id, approval string) {
 	b.mu.Unlock()
 }
 
-func TestDeclaredHTTPApprovalSystem(t *testing.T) {
-	ctx := context.Background()
-	bd := &board{approval: map[string]string{}}
-	srv := httptest.NewServer(bd)
-	defer srv.Close()
-	var e *env
-	e = newEnv(t, func(o *Options) {
-		o.Secrets = map[string]string{"BOARD_URL": srv.URL, "BOARD_TOKEN": "board-token"}
+// count counts the calls made so far.
+func (b *board) count(call string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, c := range b.calls {
+		if c == call {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *board) last() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.calls) == 0 {
+		return ""
+	}
+	return b.calls[len(b.calls)-1]
+}
+
+// declaredSystems resolves http:NAME to the approval systems the test
+// catalog declares, reaching the board at boardURL.
+func declaredSystems(e **env, boardURL string) func(*Options) {
+	return func(o *Options) {
+		o.Secrets = map[string]string{"BOARD_URL": boardURL, "BOARD_TOKEN": "board-token"}
 		inapp := o.Systems
 		o.Systems = func(name string) (approval.System, error) {
-			if name != "http:change-board" {
+			id, ok := strings.CutPrefix(name, "http:")
+			if !ok {
 				return inapp(name)
 			}
-			def := o.Catalog().ApprovalSystems["change-board"]
+			def := o.Catalog().ApprovalSystems[id]
+			if def == nil {
+				return nil, errors.New("no system " + name)
+			}
 			c, err := httpcap.New(def, httpcap.Options{Secrets: func(n string) (string, bool) { v, ok := o.Secrets[n]; return v, ok }})
 			if err != nil {
 				return nil, err
 			}
-			return approval.HTTPSystem{Client: c, Name: name, Data: e.eng.TemplateData}, nil
+			return approval.HTTPSystem{Client: c, Name: name, Data: (*e).eng.TemplateData}, nil
+		}
+	}
+}
+
+func TestDeclaredHTTPApprovalSystem(t *testing.T) {
+	const table = "/api/now/table/change_request"
+	tests := []struct {
+		name   string
+		action string
+		inputs map[string]any
+		// creation is the request that opens run's approval; ref the
+		// reference pier keeps (the nth change created), which the later
+		// requests address; url where people see it.
+		creation func(run store.Run) string
+		ref      func(run store.Run, n int) string
+		url      func(ref, base string) string
+		body     func(run store.Run) map[string]any
+	}{
+		{
+			name: "the creation answer names the approval", action: "board_change", inputs: map[string]any{"days": json.Number("4")},
+			creation: func(store.Run) string { return "POST " + table },
+			ref:      func(_ store.Run, n int) string { return fmt.Sprintf("chg%04d", n) },
+			url:      func(ref, base string) string { return base + "/change/" + ref },
+			body: func(run store.Run) map[string]any {
+				return map[string]any{"correlation_id": run.ID, "short_description": "board_change requested by alice", "days": float64(4)}
+			},
+		},
+		{
+			name: "no approvalId: the requests address the run's id", action: "desk_change",
+			creation: func(run store.Run) string { return "PUT " + table + "/" + run.ID },
+			ref:      func(run store.Run, _ int) string { return run.ID },
+			url:      func(string, string) string { return "" },
+			body: func(store.Run) map[string]any {
+				return map[string]any{"short_description": "desk_change requested by alice"}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			bd := &board{approval: map[string]string{}}
+			srv := httptest.NewServer(bd)
+			defer srv.Close()
+			var e *env
+			e = newEnv(t, declaredSystems(&e, srv.URL))
+			system := "http:" + map[string]string{"board_change": "change-board", "desk_change": "ticket-desk"}[tt.action]
+			// request opens the approval: once, however often the run is
+			// advanced.
+			request := func(n int) store.Run {
+				t.Helper()
+				run, err := e.eng.Request(ctx, Request{Action: tt.action, Requester: "alice", Inputs: tt.inputs})
+				if err != nil {
+					t.Fatal(err)
+				}
+				before := bd.count(tt.creation(run))
+				for range 3 {
+					if err := e.eng.Advance(ctx, run.ID); err != nil {
+						t.Fatalf("Advance: %v (calls %v)", err, bd.calls)
+					}
+				}
+				if got := bd.count(tt.creation(run)) - before; got != 1 {
+					t.Fatalf("%d creation requests %q, want 1 (calls %v)", got, tt.creation(run), bd.calls)
+				}
+				run, _ = e.st.Run(ctx, run.ID)
+				if run.Status != store.RunWaitingForApproval || run.Approval.Ref != tt.ref(run, n) || run.Approval.URL != tt.url(tt.ref(run, n), srv.URL) {
+					t.Fatalf("run %s approval %+v", run.Status, run.Approval)
+				}
+				return run
+			}
+			run := request(1)
+			for k, v := range tt.body(run) {
+				if bd.bodies[0][k] != v {
+					t.Fatalf("creation body %v, want %s = %v", bd.bodies[0], k, v)
+				}
+			}
+			ref := run.Approval.Ref
+			// The schedule polls; still requested.
+			if err := e.eng.PollSystem(ctx, system); err != nil {
+				t.Fatal(err)
+			}
+			if r, _ := e.st.Run(ctx, run.ID); r.Status != store.RunWaitingForApproval {
+				t.Fatalf("status %s", r.Status)
+			}
+			if bd.count("GET "+table+"/"+ref) == 0 {
+				t.Fatalf("no status request for %s: calls %v", ref, bd.calls)
+			}
+			bd.set(ref, "approved")
+			if err := e.eng.PollSystem(ctx, system); err != nil {
+				t.Fatal(err)
+			}
+			run, _ = e.st.Run(ctx, run.ID)
+			if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 || run.Approval.Reason != "CHG"+ref {
+				t.Fatalf("after approval: %s %+v", run.Status, run.Approval)
+			}
+			// Post-apply told the board.
+			if last := bd.last(); last != "PATCH "+table+"/"+ref || run.Approval.FinishedAt.IsZero() {
+				t.Fatalf("calls %v, approval %+v", bd.calls, run.Approval)
+			}
+
+			rejected := request(2)
+			bd.set(rejected.Approval.Ref, "rejected")
+			if err := e.eng.PollSystem(ctx, system); err != nil {
+				t.Fatal(err)
+			}
+			rejected, _ = e.st.Run(ctx, rejected.ID)
+			if rejected.Status != store.RunDeclined || e.gh.count(rejected.ID) != 0 {
+				t.Fatalf("rejected change: %s", rejected.Status)
+			}
+			if last := bd.last(); last != "DELETE "+table+"/"+rejected.Approval.Ref {
+				t.Fatalf("calls %v", bd.calls)
+			}
+		})
+	}
+}
+
+// refless is an approval system that opens requests and names none.
+type refless struct{ opened atomic.Int32 }
+
+func (s *refless) Open(context.Context, store.Run, *catalog.Action, approval.Rule) (approval.Request, error) {
+	s.opened.Add(1)
+	return approval.Request{URL: "https://approvals.example/pending"}, nil
+}
+
+func (s *refless) Check(context.Context, store.Run, *catalog.Action, approval.Rule) (approval.Decision, error) {
+	return approval.Decision{}, nil
+}
+
+func (s *refless) Decided(context.Context, store.Run, *catalog.Action, approval.Decision) error {
+	return nil
+}
+
+func (s *refless) Finish(context.Context, store.Run, *catalog.Action) error { return nil }
+
+func TestApprovalSystemThatNamesNoRequest(t *testing.T) {
+	ctx := context.Background()
+	sys := &refless{}
+	e := newEnv(t, func(o *Options) {
+		inapp := o.Systems
+		o.Systems = func(name string) (approval.System, error) {
+			if name == approval.GitHub {
+				return sys, nil
+			}
+			return inapp(name)
 		}
 	})
-	run := e.request(t, Request{Action: "board_change", Inputs: map[string]any{"days": json.Number("4")}})
-	if run.Status != store.RunWaitingForApproval || run.Approval.Ref != "chg0001" || run.Approval.URL != srv.URL+"/change/chg0001" {
-		t.Fatalf("run %s approval %+v", run.Status, run.Approval)
-	}
-	if got := bd.bodies[0]; got["correlation_id"] != run.ID || got["short_description"] != "board_change requested by alice" || got["days"] != float64(4) {
-		t.Fatalf("creation body %v", got)
-	}
-	// The schedule polls; still requested.
-	if err := e.eng.PollSystem(ctx, "http:change-board"); err != nil {
+	run, err := e.eng.Request(ctx, Request{Action: "needs_github", Requester: "alice"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := e.st.Run(ctx, run.ID); r.Status != store.RunWaitingForApproval {
-		t.Fatalf("status %s", r.Status)
+	err = e.eng.Advance(ctx, run.ID)
+	if err == nil || !strings.Contains(err.Error(), "github") || !strings.Contains(err.Error(), "no reference") {
+		t.Fatalf("Advance: %v, want an error naming the system", err)
 	}
-	bd.set("chg0001", "approved")
-	if err := e.eng.PollSystem(ctx, "http:change-board"); err != nil {
-		t.Fatal(err)
+	if n := sys.opened.Load(); n != 1 {
+		t.Fatalf("%d requests opened, want 1", n)
 	}
 	run, _ = e.st.Run(ctx, run.ID)
-	if run.Status != store.RunDispatched || e.gh.count(run.ID) != 1 || run.Approval.Reason != "CHGchg0001" {
-		t.Fatalf("after approval: %s %+v", run.Status, run.Approval)
+	if run.Status != store.RunWaitingForApproval || run.Approval.Ref != "" || run.Approval.URL != "" {
+		t.Fatalf("run %s approval %+v: an unnamed request was recorded", run.Status, run.Approval)
 	}
-	// Post-apply told the board.
-	if last := bd.calls[len(bd.calls)-1]; last != "PATCH /api/now/table/change_request/chg0001" {
-		t.Fatalf("calls %v", bd.calls)
-	}
+}
 
-	rejected := e.request(t, Request{Action: "board_change"})
-	bd.set(rejected.Approval.Ref, "rejected")
-	e.eng.PollSystem(ctx, "http:change-board")
-	rejected, _ = e.st.Run(ctx, rejected.ID)
-	if rejected.Status != store.RunDeclined || e.gh.count(rejected.ID) != 0 {
-		t.Fatalf("rejected change: %s", rejected.Status)
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestPollSystemAndSweepPastTheirLimit(t *testing.T) {
+	ctx := context.Background()
+	bd := &board{approval: map[string]string{}}
+	srv := httptest.NewServer(bd)
+	defer srv.Close()
+	var logs syncBuffer
+	var e *env
+	e = newEnv(t, declaredSystems(&e, srv.URL), func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	run := e.request(t, Request{Action: "board_change"})
+	// As many runs as a sweep looks at, newer, wait on another system.
+	for i := range sweepLimit {
+		at := e.clock.Now().Add(time.Duration(i+1) * time.Second)
+		id := fmt.Sprintf("r_crowd%09d", i)
+		crowd := store.Run{ID: id, Action: "two_approvers", Blueprint: "environment", Requester: "bob", Source: "api",
+			Status: store.RunWaitingForApproval, CreatedAt: at, UpdatedAt: at,
+			Approval: &store.RunApproval{System: approval.InApp, Ref: id, Required: 2, ExpiresAt: at.Add(time.Hour)}}
+		if _, _, err := e.st.CreateRun(ctx, crowd, store.RunEvent{At: at, Actor: "bob", To: store.RunWaitingForApproval}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if last := bd.calls[len(bd.calls)-1]; last != "DELETE /api/now/table/change_request/"+rejected.Approval.Ref {
-		t.Fatalf("calls %v", bd.calls)
+	bd.set(run.Approval.Ref, "approved")
+	if err := e.eng.PollSystem(ctx, "http:change-board"); err != nil {
+		t.Fatal(err)
+	}
+	if run, _ = e.st.Run(ctx, run.ID); run.Status != store.RunDispatched {
+		t.Fatalf("the board's run behind %d others is %s after polling the board, want %s", sweepLimit, run.Status, store.RunDispatched)
+	}
+	if strings.Contains(logs.String(), "looked at only") {
+		t.Fatalf("polling one run warned of the limit:\n%s", logs.String())
+	}
+	if err := e.eng.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "sweep looked at only the newest runs") {
+		t.Fatalf("a sweep at its limit did not warn:\n%s", logs.String())
+	}
+}
+
+func TestLog(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// fail is how the dispatch goes (recorder.fail); approval asks
+		// for a run that waits for approval.
+		fail     string
+		approval bool
+		log      store.RunLog
+		label    string
+		code     int // the refusal; 0 for none
+		status   string
+		want     string // the status label
+		lines    int
+	}{
+		{name: "a line", log: store.RunLog{Message: "extending"}, status: store.RunDispatched, lines: 1},
+		{name: "termination and label in one write", log: store.RunLog{Message: "done", TerminationStatus: store.RunSuccess}, label: "Extended",
+			status: store.RunSuccess, want: "Extended", lines: 1},
+		{name: "a label alone", log: store.RunLog{Message: "halfway"}, label: "Halfway", status: store.RunInProgress, want: "Halfway", lines: 1},
+		{name: "a line while dispatching", fail: "unknown-after", log: store.RunLog{Message: "started"}, status: store.RunApproved, lines: 1},
+		{name: "no termination before the dispatch is recorded", fail: "unknown-after", log: store.RunLog{Message: "done", TerminationStatus: store.RunSuccess},
+			code: 409, status: store.RunApproved},
+		{name: "no line while waiting for approval", approval: true, log: store.RunLog{Message: "hello"}, code: 409, status: store.RunWaitingForApproval},
+		{name: "an unknown termination", log: store.RunLog{Message: "done", TerminationStatus: "DONE"}, code: 422, status: store.RunDispatched},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.gh.fail = tt.fail
+			days := json.Number("2")
+			if tt.approval {
+				days = json.Number("10")
+			}
+			run, err := e.eng.Request(ctx, Request{Action: "extend_ttl", Entity: "preview-42", Requester: "alice", Inputs: map[string]any{"days": days}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.eng.Advance(ctx, run.ID) // an unknown dispatch outcome is an error
+			_, err = e.eng.Log(ctx, run.ID, tt.log, tt.label, "ci")
+			code := 0
+			if re := (*Error)(nil); errors.As(err, &re) {
+				code = re.Code
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code {
+				t.Fatalf("Log: %v, want refusal %d", err, tt.code)
+			}
+			run, _ = e.st.Run(ctx, run.ID)
+			lines, _ := e.st.RunLogs(ctx, run.ID)
+			if run.Status != tt.status || run.StatusLabel != tt.want || len(lines) != tt.lines {
+				t.Fatalf("run %s %q with %d lines, want %s %q with %d", run.Status, run.StatusLabel, len(lines), tt.status, tt.want, tt.lines)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package runs
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +21,11 @@ import (
 
 // EventRunUpdated is the outbound event of a run's change, Port's name.
 const EventRunUpdated = "RUN_UPDATED"
+
+// noteApprovalRequested begins the note of the event that records an
+// approval request opened (followed by where to find it): besides status
+// changes, the one event that is told.
+const noteApprovalRequested = "approval requested: "
 
 // actionSubscription is the outbox subscription id of an action's
 // approvalNotification target.
@@ -65,7 +71,7 @@ type RunPayload struct {
 // Deliveries implements Options.Notify. Only status changes and approval
 // requests are told; notes on the way are not.
 func (n Notifier) Deliveries(run store.Run, ev store.RunEvent, a *catalog.Action) []record.Delivery {
-	if ev.To == "" && !strings.HasPrefix(ev.Note, "approval requested") {
+	if ev.To == "" && !strings.HasPrefix(ev.Note, noteApprovalRequested) {
 		return nil
 	}
 	now := time.Now()
@@ -114,7 +120,7 @@ func deliveryID(run store.Run, sub string) string {
 
 // slackText is a one-line message for Slack's incoming webhooks.
 func (n Notifier) slackText(run store.Run, ev store.RunEvent, a *catalog.Action) string {
-	title := firstNonEmpty(a.Title, a.Identifier)
+	title := cmp.Or(a.Title, a.Identifier)
 	on := ""
 	if run.Entity != "" {
 		on = " on " + run.Entity

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"regexp"
@@ -58,33 +59,39 @@ func (e *Engine) Report(ctx context.Context, id string, r Report) (store.Run, er
 		return store.Run{}, refuse(422, "status", "status %q: a workflow reports SUCCESS, FAILURE or IN_PROGRESS", r.Status)
 	}
 	return e.retry(ctx, id, func(run store.Run, _ *catalog.Action) (store.Run, store.RunEvent, error) {
-		if err := reportable(run); err != nil {
-			return run, store.RunEvent{}, err
-		}
-		if r.StatusLabel != "" {
-			run.StatusLabel = r.StatusLabel
-		}
-		if r.Link != "" {
-			run.Link = r.Link
-		}
-		if r.Summary != "" {
-			run.Summary = r.Summary
-		}
-		if r.ExternalRunID != "" {
-			run.ExternalRunID = r.ExternalRunID
-		}
-		ev := store.RunEvent{Actor: r.Actor, Note: "reported"}
-		switch {
-		case r.Status != "" && r.Status != run.Status:
-			ev.To = r.Status
-		case r.Status == "" && run.Status == store.RunDispatched:
-			ev.To = store.RunInProgress
-		}
-		if r.StatusLabel != "" {
-			ev.Note = "reported: " + r.StatusLabel
-		}
-		return run, ev, nil
+		return applyReport(run, r)
 	})
+}
+
+// applyReport is the change a report makes to run, refused when the run
+// is not running.
+func applyReport(run store.Run, r Report) (store.Run, store.RunEvent, error) {
+	if err := reportable(run); err != nil {
+		return run, store.RunEvent{}, err
+	}
+	if r.StatusLabel != "" {
+		run.StatusLabel = r.StatusLabel
+	}
+	if r.Link != "" {
+		run.Link = r.Link
+	}
+	if r.Summary != "" {
+		run.Summary = r.Summary
+	}
+	if r.ExternalRunID != "" {
+		run.ExternalRunID = r.ExternalRunID
+	}
+	ev := store.RunEvent{Actor: r.Actor, Note: "reported"}
+	switch {
+	case r.Status != "" && r.Status != run.Status:
+		ev.To = r.Status
+	case r.Status == "" && run.Status == store.RunDispatched:
+		ev.To = store.RunInProgress
+	}
+	if r.StatusLabel != "" {
+		ev.Note = "reported: " + r.StatusLabel
+	}
+	return run, ev, nil
 }
 
 // reportable refuses reports on runs that are not running.
@@ -98,9 +105,26 @@ func reportable(run store.Run) error {
 	return nil
 }
 
-// Log appends a workflow's log line; a termination status ends the run
-// (Port's POST /v1/actions/runs/{id}/logs).
-func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, actor string) (store.Run, error) {
+// loggable refuses a log line on a run that is not running, before the
+// line is stored. A line alone is also taken while the run is being
+// dispatched (its workflow or webhook may write before the dispatch's
+// outcome is recorded); ending or labelling the run waits for that
+// record, as a report does.
+func loggable(run store.Run, reports bool) error {
+	if !reports && run.Status == store.RunApproved && !run.Dispatch.StartedAt.IsZero() {
+		return nil
+	}
+	return reportable(run)
+}
+
+// Log appends a workflow's log line (Port's POST
+// /v1/actions/runs/{id}/logs). A termination status ends the run and a
+// status label labels it, both in one write once the line is stored. A
+// run that cannot take them is refused before the line is stored, so
+// that the caller gets one answer for all of it. (The line and the run
+// are two writes: a report that ends the run between them still refuses
+// the second.)
+func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, statusLabel, actor string) (store.Run, error) {
 	switch l.TerminationStatus {
 	case "", store.RunSuccess, store.RunFailure:
 	default:
@@ -110,8 +134,10 @@ func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, actor strin
 	if err != nil {
 		return store.Run{}, err
 	}
-	if store.RunTerminal(run.Status) {
-		return store.Run{}, refuse(409, "", "run %s is %s; a finished run does not change", id, run.Status)
+	r := Report{Status: l.TerminationStatus, StatusLabel: statusLabel, Actor: actor}
+	reports := r.Status != "" || r.StatusLabel != ""
+	if err := loggable(run, reports); err != nil {
+		return store.Run{}, err
 	}
 	if l.At.IsZero() {
 		l.At = e.opts.Now().UTC()
@@ -119,10 +145,12 @@ func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, actor strin
 	if err := e.store.AddRunLog(ctx, id, l); err != nil {
 		return store.Run{}, err
 	}
-	if l.TerminationStatus == "" {
+	if !reports {
 		return run, nil
 	}
-	return e.Report(ctx, id, Report{Status: l.TerminationStatus, Actor: actor})
+	return e.retry(ctx, id, func(run store.Run, _ *catalog.Action) (store.Run, store.RunEvent, error) {
+		return applyReport(run, r)
+	})
 }
 
 // Vote records an approver's verdict given through pier's API (the
@@ -135,7 +163,7 @@ func (e *Engine) Vote(ctx context.Context, id, user string, approve bool, reason
 			return run, store.RunEvent{}, refuse(409, "", "run %s is %s, not waiting for approval", id, run.Status)
 		}
 		if run.Approval.System != approval.InApp {
-			return run, store.RunEvent{}, refuse(409, "", "run %s is approved through %s: %s", id, run.Approval.System, firstNonEmpty(run.Approval.URL, run.Approval.Ref))
+			return run, store.RunEvent{}, refuse(409, "", "run %s is approved through %s: %s", id, run.Approval.System, cmp.Or(run.Approval.URL, run.Approval.Ref))
 		}
 		rule, _, err := approval.RuleOf(a)
 		if err != nil {
@@ -298,10 +326,11 @@ func (e *Engine) Track(ctx context.Context, run store.Run) error {
 // expired. Runs waiting on a declared HTTP system are left to
 // PollSystem, on that system's schedule.
 func (e *Engine) Sweep(ctx context.Context) error {
-	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Limit: 1000})
+	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Limit: sweepLimit})
 	if err != nil {
 		return err
 	}
+	e.warnIfFull("sweep", len(runs))
 	now := e.opts.Now()
 	e.mu.Lock()
 	polled := make(map[string]time.Time, len(runs))
@@ -354,19 +383,33 @@ func (e *Engine) Sweep(ctx context.Context) error {
 // PollSystem asks a declared approval system about each run waiting on
 // it.
 func (e *Engine) PollSystem(ctx context.Context, system string) error {
-	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Status: store.RunWaitingForApproval, Limit: 1000})
+	runs, err := e.store.Runs(ctx, store.RunFilter{Status: store.RunWaitingForApproval, ApprovalSystem: system, Limit: sweepLimit})
 	if err != nil {
 		return err
 	}
+	e.warnIfFull("poll approval system "+system, len(runs))
 	var errs []error
 	for _, run := range runs {
-		if run.Approval != nil && run.Approval.System == system {
-			if err := e.Advance(ctx, run.ID); err != nil {
-				errs = append(errs, err)
-			}
+		if ctx.Err() != nil {
+			break
+		}
+		if err := e.Advance(ctx, run.ID); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// sweepLimit bounds the runs one Sweep or PollSystem looks at: the most
+// the store answers at once.
+const sweepLimit = 1000
+
+// warnIfFull says when a sweep saw as many runs as it may: older runs
+// were left out, and wait for the newer ones to end.
+func (e *Engine) warnIfFull(what string, n int) {
+	if n >= sweepLimit {
+		e.opts.Logger.Warn("run: "+what+" looked at only the newest runs; older ones wait until fewer are unfinished", "limit", sweepLimit)
+	}
 }
 
 // Pull finds the run behind an approval request (a pull request number)

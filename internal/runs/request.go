@@ -74,7 +74,7 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 		return store.Run{}, refuse(500, "", "%v", err)
 	}
 	if needs && a.Approval != nil && len(a.Approval.When) > 0 {
-		if needs, err = approvalNeeded(ctx, a, run, ent); err != nil {
+		if needs, err = approvalNeeded(ctx, a, run, ent, e.RunURL(run.ID)); err != nil {
 			return store.Run{}, refuse(500, "", "action %s: approval.when: %v", a.Identifier, err)
 		}
 	}
@@ -230,9 +230,9 @@ func entityRefs(v any) []string {
 }
 
 // approvalNeeded evaluates the rule's `when`: a query whose `property`
-// rules name inputs, or {jq: ...} over the template data, which must
-// yield true.
-func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *state.Entity) (bool, error) {
+// rules name inputs, or {jq: ...} over the template data (without
+// secrets), which must yield true. link is the run's URL.
+func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *state.Entity, link string) (bool, error) {
 	var j struct {
 		JQ string `json:"jq"`
 	}
@@ -245,7 +245,7 @@ func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *
 		if err != nil {
 			return false, err
 		}
-		v, ok := code.RunWithContext(ctx, templateData(run, a, ent, nil)).Next()
+		v, ok := code.RunWithContext(ctx, templateData(run, a, ent, nil, link)).Next()
 		if !ok {
 			return false, nil
 		}
@@ -267,8 +267,9 @@ func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *
 }
 
 // templateData is what `{{ }}` templates and jq conditions see: Port's
-// .inputs, .entity, .trigger, .run, plus .action and .secrets.
-func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets map[string]string) map[string]any {
+// .inputs, .entity, .trigger, .run (link is its URL), plus .action and
+// .secrets.
+func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets map[string]string, link string) map[string]any {
 	inputs := map[string]any{}
 	maps.Copy(inputs, run.Inputs)
 	entity := map[string]any{}
@@ -299,19 +300,18 @@ func templateData(run store.Run, a *catalog.Action, ent *state.Entity, secrets m
 			"operation": a.Trigger.Operation,
 			"at":        run.CreatedAt.Format("2006-01-02T15:04:05Z07:00"),
 		},
-		"run":     map[string]any{"id": run.ID, "source": run.Source, "link": "", "requester": run.Requester},
+		"run":     map[string]any{"id": run.ID, "source": run.Source, "link": link, "requester": run.Requester},
 		"secrets": sec,
 		"event":   run.Event,
 	})
 	return data
 }
 
-// TemplateData is what a run's templates see, for approval systems
+// TemplateData is what a run's templates see: its dispatch (workflow
+// inputs, webhook URL, headers and body) and the approval systems
 // declared in the catalog.
 func (e *Engine) TemplateData(run store.Run, a *catalog.Action) map[string]any {
-	d := templateData(run, a, e.entity(run), e.opts.Secrets)
-	d["run"].(map[string]any)["link"] = e.RunURL(run.ID)
-	return d
+	return templateData(run, a, e.entity(run), e.opts.Secrets, e.RunURL(run.ID))
 }
 
 func anySlice(ss []string) []any {
