@@ -13,7 +13,6 @@ import (
 	"github.com/pierhq/pier/internal/compiled"
 
 	gh "github.com/google/go-github/v62/github"
-	"github.com/robfig/cron/v3"
 
 	"github.com/pierhq/pier/internal/api"
 	"github.com/pierhq/pier/internal/approval"
@@ -134,18 +133,13 @@ func (w *runsWiring) system(name string) (approval.System, error) {
 		if def == nil {
 			return nil, fmt.Errorf("approval system %q is not declared in the catalog", id)
 		}
-		c, err := w.httpClient(def)
+		c, err := w.http.Get(def)
 		if err != nil {
 			return nil, err
 		}
 		return approval.HTTPSystem{Client: c, Name: name, Data: w.engine.TemplateData}, nil
 	}
 	return nil, fmt.Errorf("unknown approval system %q", name)
-}
-
-// httpClient compiles a declared system once per catalog version of it.
-func (w *runsWiring) httpClient(def *catalog.ApprovalSystem) (*httpcap.System, error) {
-	return w.http.Get(def)
 }
 
 // tick is the runs schedule: start scheduled actions whose time has
@@ -158,13 +152,13 @@ func (w *runsWiring) tick(ctx context.Context) {
 	}
 	now := time.Now()
 	for id, def := range w.d.holder.Load().ApprovalSystems {
-		sched, err := cron.ParseStandard(scheduleOf(def))
+		sys, err := w.http.Get(def)
 		if err != nil {
 			continue // the loader reported it
 		}
 		w.mu.Lock()
 		last := w.lastPoll[id]
-		due := last.IsZero() || !sched.Next(last).After(now)
+		due := last.IsZero() || !sys.NextPoll(last).After(now)
 		if due {
 			w.lastPoll[id] = now
 		}
@@ -175,13 +169,6 @@ func (w *runsWiring) tick(ctx context.Context) {
 			}
 		}
 	}
-}
-
-func scheduleOf(def *catalog.ApprovalSystem) string {
-	if def.Schedule != "" {
-		return def.Schedule
-	}
-	return catalog.DefaultApprovalSchedule
 }
 
 // onPullRequest handles pull_request webhooks on the catalog repository:
@@ -285,7 +272,7 @@ func (w *runsWiring) members(ctx context.Context, id string) ([]api.Member, erro
 	if def == nil {
 		return nil, fmt.Errorf("approval system %q is not declared", id)
 	}
-	c, err := w.httpClient(def)
+	c, err := w.http.Get(def)
 	if err != nil {
 		return nil, err
 	}

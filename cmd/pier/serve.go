@@ -126,6 +126,9 @@ type daemon struct {
 	// prepared is the state built for the revision being written
 	// (reconciler.Options.WhileApplying), published once it is.
 	prepared *prepared
+	// subs are the subscriptions of the snapshot subsOf.
+	subs   []outbox.Subscription
+	subsOf *state.Snapshot
 }
 
 type prepared struct {
@@ -520,10 +523,16 @@ func (d *daemon) fireTimers(ctx context.Context) {
 }
 
 // subscriptions are the outbound webhooks, action notification targets
-// and automations of the state being served.
+// and automations of the state being served. The outbox asks on every
+// delivery attempt, so they are built once per snapshot.
 func (d *daemon) subscriptions() []outbox.Subscription {
 	snap := d.holder.Load()
-	return d.subscriptionsOf(snap.Webhooks, snap.Actions, snap.Automations)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.subsOf != snap {
+		d.subs, d.subsOf = d.subscriptionsOf(snap.Webhooks, snap.Actions, snap.Automations), snap
+	}
+	return d.subs
 }
 
 // revisionSubscriptions are those of a revision being applied, so that
