@@ -530,7 +530,11 @@ func (d *daemon) subscriptions() []outbox.Subscription {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.subsOf != snap {
-		d.subs, d.subsOf = d.subscriptionsOf(snap.Webhooks, snap.Actions, snap.Automations), snap
+		subs := d.subscriptionsOf(snap.Webhooks, snap.Actions, snap.Automations)
+		if d.runs == nil {
+			return subs // automations are not wired yet: do not keep these
+		}
+		d.subs, d.subsOf = subs, snap
 	}
 	return d.subs
 }

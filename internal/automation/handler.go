@@ -9,11 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/http"
-	neturl "net/url"
 	"path"
 	"slices"
 	"sort"
@@ -84,7 +82,7 @@ func New(opts Options) *Automations {
 		opts.Now = time.Now
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		opts.HTTPClient = outbox.NewClient() // the worker's context bounds each post
 	}
 	return &Automations{opts: opts, rules: compiled.New(256, Compile)}
 }
@@ -425,23 +423,6 @@ func (a *Automations) notify(ctx context.Context, d outbox.Delivery) error {
 	if url == "" {
 		return fmt.Errorf("no URL to send the notification to (%s is empty)", d.URL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.Body))
-	if err != nil {
-		return fmt.Errorf("url: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(outbox.HeaderDelivery, d.ID)
-	resp, err := a.opts.HTTPClient.Do(req)
-	if err != nil {
-		if ue, ok := errors.AsType[*neturl.Error](err); ok {
-			err = ue.Err // its URL may hold a token
-		}
-		return fmt.Errorf("post notification: %w", err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("notification answered %s", resp.Status)
-	}
-	return nil
+	_, err = outbox.Post(ctx, a.opts.HTTPClient, url, "", a.opts.Now(), d)
+	return err
 }

@@ -83,9 +83,7 @@ func NewWorker(st Store, subs func() []Subscription, opts Options) *Worker {
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.MinBackoff)
 	if opts.Client == nil {
-		opts.Client = &http.Client{
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		opts.Client = NewClient()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -249,26 +247,42 @@ func (w *Worker) post(ctx context.Context, d Delivery) (int, error) {
 		}
 		return http.StatusOK, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.URL, bytes.NewReader(d.Body))
+	return Post(ctx, w.opts.Client, sub.URL, sub.Secret, w.opts.Now(), d)
+}
+
+// NewClient returns the HTTP client deliveries go through: it does not
+// follow redirects, so a subscriber's 3xx is an answer, not a way to have
+// pier post (and sign) elsewhere. The worker's context bounds each post.
+func NewClient() *http.Client {
+	return &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Post sends a delivery's body to target as the outbox does: JSON, with the
+// delivery's id and event in headers, signed when secret is set. An
+// answer other than 2xx is an error naming the URL (redacted) and the
+// head of the answer; the status is returned either way (0 when there
+// was none). The client should not follow redirects.
+func Post(ctx context.Context, client *http.Client, target, secret string, now time.Time, d Delivery) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(d.Body))
 	if err != nil {
 		return 0, fmt.Errorf("build request: %w", err)
 	}
-	ts := w.opts.Now().Unix()
+	ts := now.Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "pier-outbox")
 	req.Header.Set(HeaderDelivery, d.ID)
 	req.Header.Set(HeaderEvent, d.Event)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	if sub.Secret != "" {
-		req.Header.Set(HeaderSignature, Sign(sub.Secret, ts, d.Body))
+	if secret != "" {
+		req.Header.Set(HeaderSignature, Sign(secret, ts, d.Body))
 	}
-	resp, err := w.opts.Client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		// The *url.Error would repeat the URL, which may hold a token.
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return 0, fmt.Errorf("post to %s: %w", redact(sub.URL), err)
+		return 0, fmt.Errorf("post to %s: %w", redact(target), err)
 	}
 	defer resp.Body.Close()
 	// Read a little of the answer for the error message, and drain the
@@ -276,7 +290,7 @@ func (w *Worker) post(ctx context.Context, d Delivery) (int, error) {
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		msg := fmt.Sprintf("%s answered %s", redact(sub.URL), resp.Status)
+		msg := fmt.Sprintf("%s answered %s", redact(target), resp.Status)
 		if s := bytes.TrimSpace(head); len(s) > 0 {
 			msg += ": " + string(s)
 		}
