@@ -1,12 +1,13 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
-	"github.com/itchyny/gojq"
+	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/query"
 
 	"github.com/robfig/cron/v3"
@@ -41,17 +42,10 @@ func (a *assembly) actionTemplates(o *object, act *catalog.Action, path string) 
 		a.checkQuery(o, []string{"trigger", "condition"}, path, act.Trigger.Condition)
 	}
 	if ap := act.Approval; ap != nil && len(ap.When) > 0 {
-		var j struct {
-			JQ string `json:"jq"`
-		}
-		if catalog.Decode(ap.When, &j) == nil && j.JQ != "" {
-			if q, err := gojq.Parse(j.JQ); err != nil {
-				a.actionDiag(o, []string{"approval", "when", "jq"}, path, fmt.Sprintf("jq %q: %v", j.JQ, err))
-			} else if _, err := gojq.Compile(q); err != nil {
-				a.actionDiag(o, []string{"approval", "when", "jq"}, path, fmt.Sprintf("jq %q: %v", j.JQ, err))
-			}
-		} else {
-			a.checkQuery(o, []string{"approval", "when"}, path, ap.When)
+		if _, err := approval.CompileWhen(ap.When); errors.As(err, new(*approval.JQError)) {
+			a.actionDiag(o, []string{"approval", "when", "jq"}, path, err.Error())
+		} else if err != nil {
+			a.checkQuery(o, []string{"approval", "when"}, path, ap.When) // the rule's own position
 		}
 	}
 	if act.Schedule != "" {

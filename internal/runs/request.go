@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/itchyny/gojq"
-
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/jqtmpl"
@@ -233,37 +231,11 @@ func entityRefs(v any) []string {
 // rules name inputs, or {jq: ...} over the template data (without
 // secrets), which must yield true. link is the run's URL.
 func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *state.Entity, link string) (bool, error) {
-	var j struct {
-		JQ string `json:"jq"`
-	}
-	if err := catalog.Decode(a.Approval.When, &j); err == nil && j.JQ != "" {
-		q, err := gojq.Parse(j.JQ)
-		if err != nil {
-			return false, err
-		}
-		code, err := gojq.Compile(q)
-		if err != nil {
-			return false, err
-		}
-		v, ok := code.RunWithContext(ctx, templateData(run, a, ent, nil, link)).Next()
-		if !ok {
-			return false, nil
-		}
-		if err, isErr := v.(error); isErr {
-			return false, err
-		}
-		return v == true, nil
-	}
-	var q catalog.Query
-	if err := catalog.Decode(a.Approval.When, &q); err != nil {
-		return false, err
-	}
-	cq, err := query.Compile(q)
+	w, err := approval.CompileWhen(a.Approval.When)
 	if err != nil {
 		return false, err
 	}
-	// The inputs stand in for an entity's properties.
-	return cq.Match(&query.Entity{Entity: &catalog.Entity{Identifier: run.ID, Blueprint: run.Blueprint, Properties: run.Inputs}}, nil), nil
+	return w.Needed(ctx, templateData(run, a, ent, nil, link), run.ID, run.Blueprint, run.Inputs)
 }
 
 // templateData is what `{{ }}` templates and jq conditions see: Port's
