@@ -252,7 +252,7 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	err = s.opts.Store.SetRuntime(r.Context(), store.Runtime{Blueprint: bp, Identifier: id, Properties: runtime, UpdatedAt: now, UpdatedBy: actor})
 	switch {
 	case errors.Is(err, store.ErrNotFound): // a reconcile deleted it meanwhile
-		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s: it was deleted by revision %s", bp, quote(id), s.opts.State.Load().Revision))
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s: a reconcile deleted it meanwhile", bp, quote(id)))
 	case err != nil:
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
 	}

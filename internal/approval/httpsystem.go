@@ -50,7 +50,7 @@ func (h HTTPSystem) Check(ctx context.Context, run store.Run, a *catalog.Action,
 func (HTTPSystem) Decided(context.Context, store.Run, *catalog.Action, Decision) error { return nil }
 
 func (h HTTPSystem) Finish(ctx context.Context, run store.Run, a *catalog.Action) error {
-	if !run.Dispatch.At.IsZero() && run.Dispatch.Error == "" {
+	if run.Dispatch.Done() {
 		return h.Client.PostApply(ctx, h.Data(run, a))
 	}
 	return h.Client.Delete(ctx, h.Data(run, a))

@@ -118,19 +118,29 @@ func (c *Catalog) EntityCount() int {
 // for a single relation, several for a many relation, none for null or
 // anything malformed (which validation reports).
 func Identifiers(v any) []string {
+	if s, ok := v.(string); ok {
+		return []string{s}
+	}
+	return AppendIdentifiers(nil, v)
+}
+
+// AppendIdentifiers appends the identifiers of a relation value to dst,
+// for walks that reuse one buffer. A []string (built in Go rather than
+// decoded) counts as a many relation too.
+func AppendIdentifiers(dst []string, v any) []string {
 	switch v := v.(type) {
 	case string:
-		return []string{v}
+		dst = append(dst, v)
+	case []string:
+		dst = append(dst, v...)
 	case []any:
-		out := make([]string, 0, len(v))
 		for _, el := range v {
 			if s, ok := el.(string); ok {
-				out = append(out, s)
+				dst = append(dst, s)
 			}
 		}
-		return out
 	}
-	return nil
+	return dst
 }
 
 // Decode parses one JSON document into v, keeping numbers as json.Number

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/pierhq/pier/internal/query"
 )
 
 // formula is a parsed expression of the seed's inline formula language:
@@ -106,25 +108,17 @@ func (f *formula) eval(get func(string) any) (*float64, error) {
 	return &v, nil
 }
 
-// toFloat reads a property value as a number; null and missing are nil.
+// toFloat reads a property value as a number, as the query language
+// reads it (query.Float); null and missing are nil.
 func toFloat(name string, v any) (*float64, error) {
-	var f float64
-	switch x := v.(type) {
-	case nil:
+	if v == nil {
 		return nil, nil
-	case json.Number:
-		g, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return nil, fmt.Errorf("property %s: %q is not a number", name, x)
+	}
+	f, ok := query.Float(v)
+	if !ok {
+		if n, isNum := v.(json.Number); isNum {
+			return nil, fmt.Errorf("property %s: %q is not a number", name, n)
 		}
-		f = g
-	case float64:
-		f = x
-	case int:
-		f = float64(x)
-	case int64:
-		f = float64(x)
-	default:
 		return nil, fmt.Errorf("property %s is %s, not a number", name, jsonType(v))
 	}
 	return &f, nil

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -68,7 +69,7 @@ func (c *evalCtx) related(r *relRule) bool {
 // candidate's relations are read from the candidate, not the graph, so
 // an entity that is not stored yet is judged on what it declares.
 func (c *evalCtx) downstream(r *relRule, cache *relCache) bool {
-	isGiven := func(k nodeKey) bool { return k.blueprint == r.blueprint && containsString(r.ids, k.id) }
+	isGiven := func(k nodeKey) bool { return k.blueprint == r.blueprint && slices.Contains(r.ids, k.id) }
 	refs, ok := c.g.(Referrers)
 	if cache == nil || !ok {
 		return walk(c.g, []*catalog.Entity{c.e.Entity}, r.required, isGiven)
@@ -86,7 +87,7 @@ func (c *evalCtx) downstream(r *relRule, cache *relCache) bool {
 		if !ok || !r.required.accepts(rel.Required) {
 			continue
 		}
-		for _, id := range relationIDs(buf[:0], v) {
+		for _, id := range catalog.AppendIdentifiers(buf[:0], v) {
 			k := nodeKey{rel.Target, id}
 			if _, in := cache.down[k]; in || isGiven(k) {
 				return true
@@ -133,7 +134,7 @@ func walk(g Graph, start []*catalog.Entity, req reqFilter, visit func(nodeKey) b
 			if !ok || !req.accepts(rel.Required) {
 				continue
 			}
-			ids = relationIDs(ids[:0], v)
+			ids = catalog.AppendIdentifiers(ids[:0], v)
 			for _, id := range ids {
 				k := nodeKey{rel.Target, id}
 				if _, ok := seen[k]; ok {
@@ -185,8 +186,8 @@ func reachers(g Graph, refs Referrers, r *relRule) map[nodeKey]struct{} {
 				if !ok || rel.Target != to.blueprint || !r.required.accepts(rel.Required) {
 					continue
 				}
-				ids = relationIDs(ids[:0], v)
-				if containsString(ids, to.id) {
+				ids = catalog.AppendIdentifiers(ids[:0], v)
+				if slices.Contains(ids, to.id) {
 					edge = true
 					break
 				}
@@ -198,35 +199,6 @@ func reachers(g Graph, refs Referrers, r *relRule) map[nodeKey]struct{} {
 		}
 	}
 	return out
-}
-
-// relationIDs appends the identifiers a relation value holds: one string,
-// or an array of strings (a many relation). Anything else holds none.
-func relationIDs(dst []string, v any) []string {
-	switch x := v.(type) {
-	case string:
-		if x != "" {
-			dst = append(dst, x)
-		}
-	case []string:
-		dst = append(dst, x...)
-	case []any:
-		for _, it := range x {
-			if s, ok := it.(string); ok && s != "" {
-				dst = append(dst, s)
-			}
-		}
-	}
-	return dst
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // GraphOf adapts a loaded catalog to Graph. The result also implements
@@ -264,7 +236,7 @@ func (g *catalogGraph) Referrers(blueprint, identifier string) []catalog.Key {
 					if !ok {
 						continue
 					}
-					for _, id := range relationIDs(ids[:0], v) {
+					for _, id := range catalog.AppendIdentifiers(ids[:0], v) {
 						k := nodeKey{rel.Target, id}
 						// An entity with two relations to the same
 						// target is listed once.

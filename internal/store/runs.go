@@ -117,6 +117,10 @@ type RunDispatch struct {
 	Error         string    `json:"error,omitempty"`
 }
 
+// Done reports whether the dispatch reached its target: it has an
+// outcome and it was not a failure.
+func (d RunDispatch) Done() bool { return !d.At.IsZero() && d.Error == "" }
+
 // RunEvent is one step in a run's life: a status change, or a note on the
 // way (dispatch started, approval request opened).
 type RunEvent struct {

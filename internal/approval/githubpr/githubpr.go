@@ -373,7 +373,7 @@ func (s *System) Finish(ctx context.Context, run store.Run, a *catalog.Action) e
 	if err != nil {
 		return err
 	}
-	dispatched := !run.Dispatch.At.IsZero() && run.Dispatch.Error == ""
+	dispatched := run.Dispatch.Done()
 	if pr.State == "open" {
 		if dispatched {
 			msg := fmt.Sprintf("🚀 Run [`%s`](%s) was dispatched", run.ID, s.RunURL(run.ID))
