@@ -116,9 +116,9 @@ type valueSet struct {
 type compiler struct {
 	opts       Options
 	needsNow   bool
-	scorecards bool // some rule reads $scorecard
-	related    int  // relatedTo rules
-	presets    int  // between rules with a preset
+	scorecards []string // the scorecards whose levels rules read
+	related    int      // relatedTo rules
+	presets    int      // between rules with a preset
 }
 
 func errorf(path, format string, args ...any) *Error {
@@ -184,7 +184,9 @@ func (c *compiler) rule(r *catalog.Rule, path string, depth int) (node, error) {
 	}
 	n.prop = p
 	if p.meta == propScorecard {
-		c.scorecards = true
+		if !slices.Contains(c.scorecards, p.name) {
+			c.scorecards = append(c.scorecards, p.name)
+		}
 		n.levels = c.levels(p.name)
 	}
 	name := r.Operator

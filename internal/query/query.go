@@ -1,6 +1,7 @@
 package query
 
 import (
+	"slices"
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -72,10 +73,10 @@ type Options struct {
 type Query struct {
 	root       node
 	now        func() time.Time
-	needsNow   bool // some rule reads the clock
-	scorecards bool // some rule reads $scorecard
-	related    int  // number of relatedTo rules (Matcher cache slots)
-	presets    int  // number of preset ranges (Matcher cache slots)
+	needsNow   bool     // some rule reads the clock
+	scorecards []string // the scorecards whose levels rules read, sorted
+	related    int      // number of relatedTo rules (Matcher cache slots)
+	presets    int      // number of preset ranges (Matcher cache slots)
 	blueprints []string
 	pinned     bool
 }
@@ -91,6 +92,7 @@ func (o Options) Compile(q catalog.Query) (*Query, error) {
 	if err != nil {
 		return nil, err
 	}
+	slices.Sort(c.scorecards)
 	out := &Query{root: root, now: o.Now, needsNow: c.needsNow, scorecards: c.scorecards, related: c.related, presets: c.presets}
 	if out.now == nil {
 		out.now = time.Now
@@ -116,7 +118,14 @@ func (q *Query) Blueprints() []string {
 
 // ReadsScorecards reports whether some rule reads `$scorecard.<id>.level`:
 // when none does, Entity.Scorecards need not be filled.
-func (q *Query) ReadsScorecards() bool { return q.scorecards }
+func (q *Query) ReadsScorecards() bool { return len(q.scorecards) > 0 }
+
+// Scorecards returns, sorted, the scorecards whose levels the query reads.
+func (q *Query) Scorecards() []string { return slices.Clone(q.scorecards) }
+
+// ReadsClock reports whether the query's answer can change as time
+// passes (date presets, isExpired, isNotExpired).
+func (q *Query) ReadsClock() bool { return q.needsNow }
 
 // Relational reports whether some rule is a relatedTo rule: whether an
 // entity's match can depend on other entities than the one matched.

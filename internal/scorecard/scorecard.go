@@ -160,13 +160,22 @@ func Compile(sc *catalog.Scorecard, opts query.Options) (*Scorecard, error) {
 	}
 
 	deps := map[string]bool{}
+	// note records what a query depends on besides the entity itself:
+	// other scorecards' levels, the relation graph, the clock.
+	note := func(q *query.Query) {
+		for _, id := range q.Scorecards() {
+			deps[id] = true
+		}
+		s.relational = s.relational || q.Relational()
+		s.clocked = s.clocked || q.ReadsClock()
+	}
 	if sc.Filter != nil {
 		q, err := opts.Compile(*sc.Filter)
 		if err != nil {
 			return nil, fmt.Errorf("scorecard %q: filter: %w", s.id, err)
 		}
 		s.filter = q
-		s.scan(sc.Filter.Rules, deps)
+		note(q)
 	}
 	seen := make(map[string]bool, len(sc.Rules))
 	for i := range sc.Rules {
@@ -186,7 +195,7 @@ func Compile(sc *catalog.Scorecard, opts query.Options) (*Scorecard, error) {
 		if err != nil {
 			return nil, fmt.Errorf("scorecard %q: rule %q: %w", s.id, r.Identifier, err)
 		}
-		s.scan(r.Query.Rules, deps)
+		note(q)
 		s.rules = append(s.rules, rule{id: r.Identifier, title: r.Title, level: r.Level, rank: lv, q: q})
 	}
 	for id := range deps {
@@ -194,46 +203,6 @@ func Compile(sc *catalog.Scorecard, opts query.Options) (*Scorecard, error) {
 	}
 	slices.Sort(s.deps)
 	return s, nil
-}
-
-// scan records what the rules depend on besides the entity itself:
-// other scorecards' levels, the relation graph, the clock.
-func (s *Scorecard) scan(rules []catalog.Rule, deps map[string]bool) {
-	for i := range rules {
-		r := &rules[i]
-		if len(r.Rules) > 0 {
-			s.scan(r.Rules, deps)
-		}
-		if id, ok := scorecardRef(r.Property); ok {
-			deps[id] = true
-		}
-		switch r.Operator {
-		case "relatedTo":
-			s.relational = true
-		case "isExpired", "isNotExpired":
-			s.clocked = true
-		case "between", "notBetween":
-			if m, ok := r.Value.(map[string]any); ok {
-				if _, ok := m["preset"]; ok {
-					s.clocked = true
-				}
-			}
-		}
-	}
-}
-
-// scorecardRef parses `$scorecard.<id>.level` and `$scorecard.<id>` as
-// the query package does.
-func scorecardRef(prop string) (string, bool) {
-	rest, ok := strings.CutPrefix(prop, "$scorecard.")
-	if !ok {
-		return "", false
-	}
-	id := strings.TrimSuffix(rest, ".level")
-	if id == "" || strings.Contains(id, ".") {
-		return "", false
-	}
-	return id, true
 }
 
 func titles(levels []catalog.Level) string {
