@@ -19,7 +19,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -82,9 +81,8 @@ type Options struct {
 
 // Server is pier's HTTP API.
 type Server struct {
-	opts    Options
-	mux     *http.ServeMux
-	methods map[string][]string // path pattern -> methods routed
+	opts Options
+	mux  *http.ServeMux
 
 	validators *compiled.Cache[catalog.Blueprint, *validate.Validator]
 }
@@ -103,9 +101,8 @@ func New(opts Options) *Server {
 	if opts.Auth == nil {
 		opts.Auth = &Auth{}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), methods: map[string][]string{}, validators: compiled.New(1024, validate.Compile)}
+	s := &Server{opts: opts, mux: http.NewServeMux(), validators: compiled.New(1024, validate.Compile)}
 	s.routes()
-	s.methodNotAllowed()
 	return s
 }
 
@@ -158,8 +155,14 @@ func (s *Server) routes() {
 	if s.opts.MetricsHandler != nil {
 		s.mux.Handle("GET /metrics", s.opts.MetricsHandler)
 	}
-	// Anything else under /v1 is a JSON 404, not the mux's plain text.
+	// Anything else is answered in JSON, not in the mux's plain text: a
+	// 405 with Allow for a known path, a 404 otherwise.
 	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 	})))
 }
@@ -170,9 +173,6 @@ type handler func(w http.ResponseWriter, r *http.Request, c *caller) int
 
 func (s *Server) handle(pattern string, acc access, h handler) {
 	route := pattern
-	if method, path, ok := strings.Cut(pattern, " "); ok {
-		s.methods[path] = append(s.methods[path], method)
-	}
 	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.opts.Auth.identify(r, s.opts.Now())
 		denied := 0
@@ -200,60 +200,20 @@ func (s *Server) handle(pattern string, acc access, h handler) {
 	})))
 }
 
-// methodNotAllowed answers a known path with an unrouted method in JSON,
-// with the Allow header, instead of ServeMux's plain-text 405. Paths that
-// overlap another (Port's /v1/actions/{id}/runs and
-// /v1/actions/runs/{run}) are left out, because ServeMux refuses two
-// patterns that match the same request with neither more specific; an
-// unrouted method there gets the JSON 404.
-func (s *Server) methodNotAllowed() {
-	for path, methods := range s.methods {
-		allow := strings.Join(methods, ", ")
-		h := s.instrument(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, allow))
-		}))
-		if s.overlaps(path) {
+// allowed returns the methods routed for r's path: the mux is asked
+// what it would do with each, so overlapping patterns (Port's
+// /v1/actions/{id}/runs and /v1/actions/runs/{run}) are answered right.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		if m == r.Method {
 			continue
 		}
-		// One pattern per method: a method-less pattern would conflict
-		// with a routed method on a less specific path (/v1/actions/runs
-		// against GET /v1/actions/{id}).
-		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-			if !slices.Contains(methods, m) {
-				s.mux.Handle(m+" "+path, h)
-			}
+		if _, pattern := s.mux.Handler(&http.Request{Method: m, Host: r.Host, URL: r.URL}); pattern != "/" && pattern != "" {
+			out = append(out, m)
 		}
 	}
-}
-
-// overlaps reports whether another routed path matches some of the same
-// requests as path with neither more specific: each has a wildcard where
-// the other has a literal.
-func (s *Server) overlaps(path string) bool {
-	segs := strings.Split(path, "/")
-	for other := range s.methods {
-		os := strings.Split(other, "/")
-		if other == path || len(os) != len(segs) {
-			continue
-		}
-		wild := func(seg string) bool { return strings.HasPrefix(seg, "{") }
-		mine, theirs, disjoint := false, false, false
-		for i := range segs {
-			switch {
-			case wild(segs[i]) && !wild(os[i]):
-				mine = true
-			case !wild(segs[i]) && wild(os[i]):
-				theirs = true
-			case !wild(segs[i]) && segs[i] != os[i]:
-				disjoint = true
-			}
-		}
-		if mine && theirs && !disjoint {
-			return true
-		}
-	}
-	return false
+	return out
 }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {

@@ -163,9 +163,7 @@ func TestReads(t *testing.T) {
 			t.Errorf("GET %s: %d %v, want %d with a JSON error", path, code, body, want)
 		}
 	}
-	if code, body := f.do(t, "DELETE", "/v1/blueprints/service", "", nil); code != 405 || body["ok"] != false || !strings.Contains(body["message"].(string), "GET") {
-		t.Errorf("DELETE /v1/blueprints/service: %d %v", code, body)
-	}
+	methodNotAllowed(t, f, "DELETE", "/v1/blueprints/service", "GET")
 }
 
 func TestSearch(t *testing.T) {
@@ -361,5 +359,15 @@ func TestScorecards(t *testing.T) {
 	code, body = f.do(t, "POST", "/v1/entities/search", "", q)
 	if code != 200 || len(body["entities"].([]any)) != 5 {
 		t.Fatalf("search by scorecard level: %d, %d entities", code, len(body["entities"].([]any)))
+	}
+}
+
+// methodNotAllowed checks that a known path answers another method with
+// a JSON 405 naming the methods it takes.
+func methodNotAllowed(t *testing.T, f *fixture, method, path, allow string) {
+	t.Helper()
+	code, body := f.do(t, method, path, "", nil)
+	if msg, _ := body["message"].(string); code != 405 || body["ok"] != false || !strings.HasSuffix(msg, "allowed methods are "+allow) {
+		t.Errorf("%s %s: %d %v, want 405 allowing %s", method, path, code, body, allow)
 	}
 }

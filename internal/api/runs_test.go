@@ -200,3 +200,12 @@ func TestRunsDefaultPage(t *testing.T) {
 		t.Fatalf("second page: %d %v", code, out)
 	}
 }
+
+// Port's run paths overlap (/v1/actions/{id}/runs and
+// /v1/actions/runs/{run}); another method on either is still a 405.
+func TestRunPathsAnswerOtherMethods(t *testing.T) {
+	f, _ := newRunsFixture(t)
+	methodNotAllowed(t, f, "DELETE", "/v1/actions/runs/r_1", "GET, PATCH")
+	methodNotAllowed(t, f, "GET", "/v1/actions/deploy/runs", "POST")
+	methodNotAllowed(t, f, "PUT", "/v1/actions/runs", "GET")
+}
