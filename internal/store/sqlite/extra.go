@@ -90,9 +90,7 @@ func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 // AuditLog returns entries newest first, at most limit, older than the
 // entry with id before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error) {
-	if limit <= 0 {
-		limit = 100
-	}
+	limit = pageLimit(limit)
 	q := `SELECT id, at, actor, action, resource, status, details FROM audit_log`
 	args := []any{}
 	if before > 0 {

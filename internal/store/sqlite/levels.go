@@ -40,12 +40,15 @@ func (s *Store) RecordLevels(ctx context.Context, changes []store.LevelChange) e
 func (s *Store) LevelHistory(ctx context.Context, f store.LevelFilter) ([]store.LevelChange, error) {
 	var where []string
 	var args []any
-	for col, v := range map[string]string{"scorecard": f.Scorecard, "blueprint": f.Blueprint, "identifier": f.Identifier} {
+	eq := func(col, v string) {
 		if v != "" {
 			where = append(where, col+" = ?")
 			args = append(args, v)
 		}
 	}
+	eq("scorecard", f.Scorecard)
+	eq("blueprint", f.Blueprint)
+	eq("identifier", f.Identifier)
 	if f.Before > 0 {
 		where = append(where, "id < ?")
 		args = append(args, f.Before)
@@ -54,28 +57,19 @@ func (s *Store) LevelHistory(ctx context.Context, f store.LevelFilter) ([]store.
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
 	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, min(limit, 1000))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.r, q, append(args, pageLimit(f.Limit)), func(sc scanner) (store.LevelChange, error) {
+		var c store.LevelChange
+		var at string
+		if err := sc.Scan(&c.ID, &c.Scorecard, &c.Blueprint, &c.Identifier, &c.From, &c.To, &c.Revision, &at); err != nil {
+			return c, err
+		}
+		var err error
+		c.At, err = parseTime(at)
+		return c, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: level history: %w", err)
 	}
-	defer rows.Close()
-	var out []store.LevelChange
-	for rows.Next() {
-		var c store.LevelChange
-		var at string
-		if err := rows.Scan(&c.ID, &c.Scorecard, &c.Blueprint, &c.Identifier, &c.From, &c.To, &c.Revision, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: level history: %w", err)
-		}
-		if c.At, err = parseTime(at); err != nil {
-			return nil, fmt.Errorf("sqlite: level history: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -77,9 +77,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]record.Del
 // before the delivery with id before ("": from the newest). An unknown
 // before yields none.
 func (s *Store) Deliveries(ctx context.Context, limit int, before string) ([]record.Delivery, error) {
-	if limit <= 0 {
-		limit = 100
-	}
+	limit = pageLimit(limit)
 	if before == "" {
 		return s.queryOutbox(ctx, "list deliveries",
 			`SELECT `+outboxColumns+` FROM outbox ORDER BY seq DESC LIMIT ?`, limit)

@@ -230,11 +230,16 @@ func runsQuery(f store.RunFilter) (string, []any) {
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	limit := f.Limit
+	return q + ` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, pageLimit(f.Limit))
+}
+
+// pageLimit is the size of a page of a listing: limit, 100 when it is not
+// positive, at most 1000.
+func pageLimit(limit int) int {
 	if limit <= 0 {
-		limit = 100
+		return 100
 	}
-	return q + ` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, min(limit, 1000))
+	return min(limit, 1000)
 }
 
 // RunEvents returns a run's events, oldest first, or store.ErrNotFound.
