@@ -94,6 +94,10 @@ type Options struct {
 	// the revision's catalog: a subscription (or automation) added by a
 	// revision receives that revision's events.
 	Outbox func(c *catalog.Catalog, events []Event) ([]record.Delivery, error)
+	// Check, when set, is what packages the loader cannot depend on
+	// refuse in a valid revision (the daemon passes automation.Check):
+	// a revision it reports is not applied, as `pier validate` says.
+	Check func(c *catalog.Catalog, objects map[catalog.Key]catalog.Object) catalog.Diagnostics
 	// WhileApplying, when set, is called with the result of a revision
 	// that is about to be applied (its Plan, Catalog, Objects, Events
 	// and At set), on another goroutine while the store writes it;
@@ -260,7 +264,10 @@ func (r *Reconciler) load(ctx context.Context, rev Revision) (*loader.Result, er
 // validate returns the revision's diagnostics; a revision with any is
 // not applied.
 func (r *Reconciler) validate(res *loader.Result) catalog.Diagnostics {
-	return res.Diagnostics
+	if len(res.Diagnostics) > 0 || r.opts.Check == nil {
+		return res.Diagnostics
+	}
+	return r.opts.Check(res.Catalog, res.Objects)
 }
 
 // current returns the applied objects: from the cache when the store's

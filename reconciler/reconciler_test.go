@@ -599,3 +599,28 @@ entities: service: {s1: relations: {team: "t", cluster: "c1"}, s2: relations: {t
 		t.Fatalf("r2 (c2 moved to eu): %v %v, eu_services %v, want 2", err, res.Diagnostics, count(res))
 	}
 }
+
+// A revision Options.Check refuses is not applied, with its diagnostics.
+func TestCheckRefusesARevision(t *testing.T) {
+	ctx := context.Background()
+	st, l := storeAndLoader(t)
+	refuse := false
+	r := New(l, st, nil, Options{Check: func(c *catalog.Catalog, objects map[catalog.Key]catalog.Object) catalog.Diagnostics {
+		if !refuse {
+			return nil
+		}
+		k := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "team", ID: "payments"}
+		return catalog.Diagnostics{{Pos: objects[k].Source, Kind: catalog.KindReference, Message: "refused"}}
+	}})
+	if res, err := r.Reconcile(ctx, Revision{ID: "r1", FS: catalogFS(2, "Staging")}); err != nil || res.Outcome != Applied {
+		t.Fatalf("r1: %v %v", err, res)
+	}
+	refuse = true
+	res, err := r.Reconcile(ctx, Revision{ID: "r2", FS: catalogFS(3, "Staging")})
+	if err != nil || res.Outcome != Failed || len(res.Diagnostics) != 1 || res.Diagnostics[0].Pos.File != "teams.json" {
+		t.Fatalf("r2: %v, %v", err, res)
+	}
+	if n := entityCount(t, st); n != 3 { // the team and r1's two services
+		t.Fatalf("%d entities stored after a refused revision", n)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/pierhq/pier/internal/api"
+	"github.com/pierhq/pier/internal/automation"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/github"
@@ -167,6 +168,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		Outbox: func(c *catalog.Catalog, events []reconciler.Event) ([]record.Delivery, error) {
 			return out.DeliveriesTo(d.revisionSubscriptions(c), events)
 		},
+		Check: automation.Check,
 		WhileApplying: func(res *reconciler.Result) {
 			next := d.holder.Prepare(state.FromResult(res))
 			d.mu.Lock()
