@@ -3,6 +3,7 @@ package reconciler
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -305,28 +306,20 @@ func equalJSON(a, b any) bool {
 }
 
 // computeDiagnostics turns the plan's compile errors into diagnostics at
-// the blueprint that declares the property (errors name blueprint.property).
+// the blueprint that declares the property.
 func computeDiagnostics(err error, res *loader.Result) catalog.Diagnostics {
-	var errs []error
+	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
 	}
 	var out catalog.Diagnostics
 	for _, e := range errs {
-		d := catalog.Diagnostic{Kind: catalog.KindCalculated, Message: e.Error()}
-		for k, o := range res.Objects {
-			if k.Kind == catalog.KindBlueprintObj && strings.Contains(e.Error(), k.ID+".") {
-				if !d.Pos.IsValid() || o.Source.File < d.Pos.File {
-					d.Pos, d.Path = o.Source, catalog.Path("blueprints", k.ID)
-				}
-			}
+		d := catalog.Diagnostic{Kind: catalog.KindShape, Message: e.Error()}
+		if ce, ok := errors.AsType[*compute.Error](e); ok {
+			k := catalog.Key{Kind: catalog.KindBlueprintObj, ID: ce.Blueprint}
+			d.Pos, d.Path = res.Objects[k].Source, catalog.Path("blueprints", ce.Blueprint)
 		}
 		out = append(out, d)
-	}
-	if len(out) == 0 {
-		out = catalog.Diagnostics{{Kind: catalog.KindCalculated, Message: err.Error()}}
 	}
 	out.Sort()
 	return out

@@ -624,3 +624,20 @@ func TestCheckRefusesARevision(t *testing.T) {
 		t.Fatalf("%d entities stored after a refused revision", n)
 	}
 }
+
+// A computed property that does not compile is reported at its own
+// blueprint, also when another blueprint's name is part of its name.
+func TestComputeErrorsNameTheirBlueprint(t *testing.T) {
+	fs := fstest.MapFS{
+		"a_service.cue":      {Data: []byte(`blueprints: service: {title: "S", schema: properties: {}}`)},
+		"b_microservice.cue": {Data: []byte(`blueprints: microservice: {title: "M", schema: properties: {}, calculationProperties: x: {type: "number", calculation: ".a |"}}`)},
+	}
+	r, _, _ := setup(t)
+	res, err := r.Reconcile(context.Background(), Revision{ID: "r1", FS: fs})
+	if err != nil || res.Outcome != Failed || len(res.Diagnostics) != 1 {
+		t.Fatalf("%v %v", err, res)
+	}
+	if d := res.Diagnostics[0]; d.Pos.File != "b_microservice.cue" || d.Path != "blueprints.microservice" || !strings.Contains(d.Message, "microservice.x: jq") {
+		t.Fatalf("diagnostic %+v", d)
+	}
+}

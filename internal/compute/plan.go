@@ -176,7 +176,7 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 	}
 	var errs []error
 	fail := func(bp, name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s.%s: %s", bp, name, fmt.Sprintf(format, args...)))
+		errs = append(errs, &Error{Blueprint: bp, Property: name, Message: fmt.Sprintf(format, args...)})
 	}
 	// First pass: declare, so that dependencies can be resolved.
 	for _, bpID := range slices.Sorted(maps.Keys(c.Blueprints)) {
@@ -250,6 +250,20 @@ func (o Options) Compile(c *catalog.Catalog) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Error is a computed property that does not compile, or that closes a
+// dependency cycle. Compile joins one per fault.
+type Error struct {
+	Blueprint, Property string
+	Message             string
+}
+
+func (e *Error) Error() string {
+	if strings.HasPrefix(e.Message, "dependency cycle: ") {
+		return e.Message // it names the properties itself
+	}
+	return e.Blueprint + "." + e.Property + ": " + e.Message
 }
 
 func validType(t string) bool {
@@ -497,7 +511,7 @@ func (p *Plan) order() error {
 			for _, s := range stack[i:] {
 				names = append(names, s.String())
 			}
-			return fmt.Errorf("dependency cycle: %s -> %s", strings.Join(names, " -> "), pr)
+			return &Error{Blueprint: pr.blueprint, Property: pr.name, Message: fmt.Sprintf("dependency cycle: %s -> %s", strings.Join(names, " -> "), pr)}
 		}
 		state[pr] = active
 		stack = append(stack, pr)
