@@ -345,8 +345,9 @@ func TestDaemonFollowsARepository(t *testing.T) {
 	waitStatus(good, "success")
 	waitStatus(bad, "failure")
 
-	// Webhook security: nothing below may trigger a reconcile of fixed.
-	fixed := repo.commit("fix api", map[string]string{"services/api.cue": service("api", "Development")})
+	// Webhook security: nothing below may trigger a reconcile of fixed,
+	// which also removes the outbound webhook.
+	fixed := repo.commit("fix api", map[string]string{"services/api.cue": service("api", "Development"), "webhooks.cue": "package catalog\n"})
 	payload := pushPayload(t, "refs/heads/main", fixed)
 	if code, _ := td.deliver(t, "push", "forged", payload, "wrong-secret"); code != http.StatusUnauthorized {
 		t.Errorf("wrong signature answered %d", code)
@@ -372,6 +373,10 @@ func TestDaemonFollowsARepository(t *testing.T) {
 		t.Fatalf("signed push answered %d", code)
 	}
 	td.waitFor(t, "the fix", func(st map[string]any) bool { return st["lastAppliedRevision"] == fixed })
+	// The revision removed the webhook: its update is delivered to no one.
+	if code, body := td.get(t, "/v1/webhooks/deliveries"); code != 200 || len(body["deliveries"].([]any)) != 1 {
+		t.Errorf("deliveries after the webhook was removed: %d %v", code, body)
+	}
 	before := td.status(t)["reconciles"].(float64)
 	if code, body := td.deliver(t, "push", "real-1", payload, "hook-secret"); code != http.StatusOK || !strings.Contains(fmt.Sprint(body), "duplicate") {
 		t.Errorf("replayed delivery answered %d %v", code, body)
