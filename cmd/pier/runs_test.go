@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/internal/githubfake/examples"
+
 	"github.com/pierhq/pier/internal/githubfake"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/runs"
@@ -198,16 +200,12 @@ func (e *runsEnv) pullRequest(id string) int {
 	return n
 }
 
-// example loads a payload from the shared GitHub webhook examples and
-// lets the test change what it needs.
+// example loads one of GitHub's webhook payloads and lets the test
+// change what it needs.
 func (e *runsEnv) example(name string, edit func(p map[string]any)) []byte {
 	e.t.Helper()
-	raw, err := os.ReadFile("../../../shared/github-webhook-examples/" + name)
-	if err != nil {
-		e.t.Fatalf("the shared webhook examples are not beside the checkout: %v", err)
-	}
 	var p map[string]any
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if err := json.Unmarshal(examples.Load(name), &p); err != nil {
 		e.t.Fatal(err)
 	}
 	repo := p["repository"].(map[string]any)

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/internal/githubfake/examples"
+
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/githubfake"
 	"github.com/pierhq/pier/internal/outbox"
@@ -177,12 +179,8 @@ var deliveries atomic.Int64
 // head changed.
 func pushPayload(t *testing.T, ref, after string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("../../../shared/github-webhook-examples/push.with-new-branch.json")
-	if err != nil {
-		t.Fatalf("the shared webhook examples are not beside the checkout: %v", err)
-	}
 	var p map[string]any
-	if err := json.Unmarshal(raw, &p); err != nil {
+	if err := json.Unmarshal(examples.Load("push.with-new-branch.json"), &p); err != nil {
 		t.Fatal(err)
 	}
 	p["ref"], p["after"], p["created"] = ref, after, false

@@ -12,13 +12,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/githubfake/examples"
 
 	"github.com/google/go-github/v62/github"
 
@@ -30,16 +30,10 @@ var _ Recorder = (*metrics.Metrics)(nil)
 
 var secret = []byte("It's a Secret to Everybody")
 
-// example reads one of GitHub's real payloads. The repository is checked
-// out beside shared/ (/work/main and /work/shared), and go test runs in
-// the package directory, three levels below the checkout.
+// example returns one of GitHub's real payloads.
 func example(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "github-webhook-examples", name))
-	if err != nil {
-		t.Fatalf("read example payload (expected shared/github-webhook-examples beside the repository checkout): %v", err)
-	}
-	return b
+	return examples.Load(name)
 }
 
 func sign(body, key []byte) string {
