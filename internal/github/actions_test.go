@@ -162,7 +162,7 @@ func TestFindWorkflowRun(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
 	f.SetNow(func() time.Time { return now })
-	f.AddWorkflow("octo-org", "catalog", "deploy.yml")
+	f.SetRunName("octo-org", "catalog", "deploy.yml", "Deploy ${{ inputs.port_run_id }}")
 	f.SetDispatchMode(githubfake.DispatchNoContent)
 	dispatch := func(runID string) {
 		t.Helper()
@@ -183,7 +183,7 @@ func TestFindWorkflowRun(t *testing.T) {
 
 	before := len(f.Requests())
 	run, ok, err := c.FindWorkflowRun(ctx, "octo-org", "catalog", "deploy.yml", "r_1", since)
-	if err != nil || !ok || run.ID != newest || run.DisplayTitle != "r_1" || run.Status != "queued" || run.Event != "workflow_dispatch" || run.HeadBranch != "main" {
+	if err != nil || !ok || run.ID != newest || run.DisplayTitle != "Deploy r_1" || run.Status != "queued" || run.Event != "workflow_dispatch" || run.HeadBranch != "main" {
 		t.Fatalf("FindWorkflowRun(r_1) = %+v, %v, %v; want run %d", run, ok, err, newest)
 	}
 	reqs := f.Requests()[before:]
@@ -214,7 +214,7 @@ func TestFindWorkflowRun(t *testing.T) {
 func TestWorkflowRun(t *testing.T) {
 	c, f := newFake(t)
 	ctx := context.Background()
-	f.AddWorkflow("octo-org", "catalog", "deploy.yml")
+	f.SetRunName("octo-org", "catalog", "deploy.yml", "Deploy ${{ inputs.port_run_id }}")
 	dispatched, _, err := c.DispatchWorkflow(ctx, "octo-org", "catalog", "deploy.yml", "main", map[string]string{"port_run_id": "r_9"})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +226,7 @@ func TestWorkflowRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.ID != want.ID || run.Name != want.Name || run.DisplayTitle != "r_9" || run.Status != "completed" || run.Conclusion != "failure" ||
+	if run.ID != want.ID || run.Name != want.Name || run.DisplayTitle != "Deploy r_9" || run.Status != "completed" || run.Conclusion != "failure" ||
 		run.HTMLURL != dispatched.HTMLURL || run.HeadSHA != want.HeadSHA || run.HeadBranch != "main" || run.Event != "workflow_dispatch" ||
 		!run.CreatedAt.Equal(want.CreatedAt) || !run.UpdatedAt.Equal(want.UpdatedAt) {
 		t.Errorf("WorkflowRun = %+v, fake has %+v", run, want)

@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	gogithub "github.com/google/go-github/v62/github"
@@ -56,16 +55,7 @@ type Options struct {
 	HTTPClient *http.Client
 	// Metrics, if not nil, gets every response.
 	Metrics Recorder
-	// TeamCacheTTL is how long TeamMember remembers an answer:
-	// DefaultTeamCacheTTL if zero, not at all if negative.
-	TeamCacheTTL time.Duration
 }
-
-// DefaultTeamCacheTTL bounds how stale a team membership may be. Approval
-// checks ask the same questions on every review; a minute of delay in
-// seeing someone join or leave a team is the price of not spending the
-// API budget on them.
-const DefaultTeamCacheTTL = 60 * time.Second
 
 // Client calls GitHub for pier. It is safe for concurrent use.
 type Client struct {
@@ -74,10 +64,7 @@ type Client struct {
 	// ParseRepoURL accepts besides github.com.
 	webHost string
 
-	now     func() time.Time
-	teamTTL time.Duration
-	teamMu  sync.Mutex
-	teams   map[string]membership // by lower-case org/team/user
+	teams memberships
 }
 
 // New returns a client for the API at opts.BaseURL.
@@ -109,11 +96,7 @@ func New(opts Options) (*Client, error) {
 	gh.BaseURL = base
 	gh.UploadURL = uploadURL(base)
 	gh.UserAgent = "pier"
-	ttl := opts.TeamCacheTTL
-	if ttl == 0 {
-		ttl = DefaultTeamCacheTTL
-	}
-	return &Client{gh: gh, webHost: webHost(base), now: time.Now, teamTTL: ttl, teams: map[string]membership{}}, nil
+	return &Client{gh: gh, webHost: webHost(base)}, nil
 }
 
 // baseURL parses and normalises the API root.

@@ -62,3 +62,40 @@ func TestBranches(t *testing.T) {
 
 // errSome stands for "an error, but not one of the sentinels" in tables.
 var errSome = errors.New("some error")
+
+func TestPushersAndMoveBranch(t *testing.T) {
+	c, f := newFake(t)
+	ctx := context.Background()
+	bob := f.Push("octo-org", "catalog", "pier/run/r_1", "bob", map[string][]byte{"runs/r_1.json": []byte("{}")})
+	anon := f.Commit("octo-org", "catalog", "pier/run/r_1", map[string][]byte{"runs/r_1.json": []byte("{ }")})
+	for _, tc := range []struct {
+		name, sha string
+		want      string
+	}{
+		{"pushed and authored by bob", bob, "bob"},
+		// No account linked to the commit, and the push's actor unknown.
+		{"anonymous", anon, ""},
+	} {
+		got, err := c.Pushers(ctx, "octo-org", "catalog", "pier/run/r_1", tc.sha)
+		if err != nil || strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: %v, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+	// pier (the token's user, octocat) puts its branch back to bob's
+	// commit: the push is pier's, the commit still bob's.
+	if err := c.MoveBranch(ctx, "octo-org", "catalog", "pier/run/r_1", bob); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := f.Branch("octo-org", "catalog", "pier/run/r_1"); head != bob {
+		t.Fatalf("head %s, want %s", head, bob)
+	}
+	if got, err := c.Pushers(ctx, "octo-org", "catalog", "pier/run/r_1", bob); err != nil || strings.Join(got, ",") != "bob,octocat" {
+		t.Errorf("after the move: %v, %v", got, err)
+	}
+	if err := c.MoveBranch(ctx, "octo-org", "catalog", "nope", bob); err == nil || !strings.Contains(err.Error(), "move branch nope of octo-org/catalog") {
+		t.Errorf("unknown branch: %v", err)
+	}
+	if _, err := c.Pushers(ctx, "octo-org", "catalog", "main", strings.Repeat("1", 40)); err == nil {
+		t.Error("unknown commit: no error")
+	}
+}

@@ -3,14 +3,56 @@ package github
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
-	"time"
+	"sync"
+
+	gogithub "github.com/google/go-github/v62/github"
 )
 
-// membership is a cached answer of TeamMember.
+// membership is the last answer GitHub gave to one membership question,
+// with the ETag that lets the next ask be a conditional request.
 type membership struct {
-	member  bool
-	expires time.Time
+	member bool
+	etag   string
+}
+
+// maxMemberships bounds the remembered answers; past it the oldest half
+// of what is remembered is forgotten (a forgotten answer only costs one
+// full request).
+const maxMemberships = 10000
+
+// memberships remembers answers by lower-case org/team/user.
+type memberships struct {
+	mu    sync.Mutex
+	m     map[string]membership
+	order []string
+}
+
+func (ms *memberships) get(key string) (membership, bool) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	m, ok := ms.m[key]
+	return m, ok
+}
+
+func (ms *memberships) put(key string, m membership) {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.m == nil {
+		ms.m = map[string]membership{}
+	}
+	if _, ok := ms.m[key]; !ok {
+		ms.order = append(ms.order, key)
+	}
+	ms.m[key] = m
+	if len(ms.order) > maxMemberships {
+		for _, k := range ms.order[:len(ms.order)/2] {
+			delete(ms.m, k)
+		}
+		ms.order = append([]string(nil), ms.order[len(ms.order)/2:]...)
+	}
 }
 
 // TeamMember reports whether user is an active member of team (its slug)
@@ -19,49 +61,36 @@ type membership struct {
 // the org's teams, so a token without that permission makes nobody a
 // member rather than everybody.
 //
-// Answers are cached per (org, team, user) for Options.TeamCacheTTL.
+// Every call asks GitHub: approvals are decided on it, and someone
+// removed from a team must lose the right at once, not when a cache
+// expires. The ask is conditional (If-None-Match with the ETag of the
+// last answer), so an unchanged membership is a 304, which GitHub does
+// not count against the rate limit.
 //
 // GitHub API docs: https://docs.github.com/rest/teams/members#get-team-membership-for-a-user
 func (c *Client) TeamMember(ctx context.Context, org, team, user string) (bool, error) {
 	key := strings.ToLower(org + "/" + team + "/" + user)
-	if member, ok := c.cachedMember(key); ok {
-		return member, nil
+	u := fmt.Sprintf("orgs/%s/teams/%s/memberships/%s", url.PathEscape(org), url.PathEscape(team), url.PathEscape(user))
+	req, err := c.gh.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return false, err
 	}
-	m, _, err := c.gh.Teams.GetTeamMembershipBySlug(ctx, org, team, user)
-	switch {
-	case statusCode(err) == 404:
-		m = nil
+	last, known := c.teams.get(key)
+	if known && last.etag != "" {
+		req.Header.Set("If-None-Match", last.etag)
+	}
+	var m gogithub.Membership
+	resp, err := c.gh.Do(ctx, req, &m)
+	switch code := statusCode(err); {
+	case code == http.StatusNotModified && known:
+		return last.member, nil
+	case code == http.StatusNotFound:
+		c.teams.put(key, membership{})
+		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("get membership of %s in team %s/%s: %w", user, org, team, err)
 	}
 	member := m.GetState() == "active"
-	c.cacheMember(key, member)
+	c.teams.put(key, membership{member: member, etag: resp.Header.Get("ETag")})
 	return member, nil
-}
-
-func (c *Client) cachedMember(key string) (member, ok bool) {
-	c.teamMu.Lock()
-	defer c.teamMu.Unlock()
-	m, ok := c.teams[key]
-	if !ok || !c.now().Before(m.expires) {
-		return false, false
-	}
-	return m.member, true
-}
-
-// cacheMember remembers an answer, and forgets the expired ones so that
-// the cache holds only the last TTL's questions.
-func (c *Client) cacheMember(key string, member bool) {
-	if c.teamTTL < 0 {
-		return
-	}
-	c.teamMu.Lock()
-	defer c.teamMu.Unlock()
-	now := c.now()
-	for k, m := range c.teams {
-		if !now.Before(m.expires) {
-			delete(c.teams, k)
-		}
-	}
-	c.teams[key] = membership{member: member, expires: now.Add(c.teamTTL)}
 }

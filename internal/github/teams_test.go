@@ -5,9 +5,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/pierhq/pier/internal/githubfake"
 )
 
 func TestTeamMember(t *testing.T) {
@@ -45,46 +42,62 @@ func TestTeamMemberError(t *testing.T) {
 	}
 }
 
-func TestTeamMemberCache(t *testing.T) {
-	f := githubfake.New()
-	defer f.Close()
-	f.AddTeamMember("octo-org", "platform", "alice", "active")
-	now := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+// Membership is asked fresh every time (an approval must not count for
+// someone removed from the team a second ago), conditionally, so that an
+// unchanged answer costs nothing of the rate limit.
+func TestTeamMemberIsFreshAndConditional(t *testing.T) {
+	c, f := newFake(t)
 	ctx := context.Background()
-
-	for _, tc := range []struct {
-		name     string
-		ttl      time.Duration
-		after    time.Duration // between the asks
-		requests int           // for asking about alice twice, then bob
-	}{
-		{"default TTL, within", 0, 59 * time.Second, 2},
-		{"default TTL, expired", 0, 60 * time.Second, 3},
-		{"longer TTL", 10 * time.Minute, 5 * time.Minute, 2},
-		{"disabled", -1, 0, 3},
-	} {
-		c, err := New(Options{BaseURL: f.URL(), TeamCacheTTL: tc.ttl})
+	f.AddTeamMember("octo-org", "platform", "alice", "active")
+	remaining := func() string {
+		reqs := f.Requests()
+		return reqs[len(reqs)-1].Header.Get("If-None-Match")
+	}
+	ask := func() bool {
+		t.Helper()
+		ok, err := c.TeamMember(ctx, "octo-org", "platform", "alice")
 		if err != nil {
 			t.Fatal(err)
 		}
-		at := now
-		c.now = func() time.Time { return at }
-		before := len(f.Requests())
-		first, _ := c.TeamMember(ctx, "octo-org", "platform", "alice")
-		f.AddTeamMember("octo-org", "platform", "alice", "pending") // GitHub changes; the cache does not know
-		at = at.Add(tc.after)
-		second, _ := c.TeamMember(ctx, "octo-org", "platform", "alice")
-		if bob, _ := c.TeamMember(ctx, "octo-org", "platform", "bob"); bob {
-			t.Errorf("%s: bob is a member", tc.name)
-		}
-		if n := len(f.Requests()) - before; n != tc.requests {
-			t.Errorf("%s: %d requests, want %d", tc.name, n, tc.requests)
-		}
-		if !first || second != (tc.requests == 2) {
-			t.Errorf("%s: answers %v then %v", tc.name, first, second)
-		}
-		f.AddTeamMember("octo-org", "platform", "alice", "active")
+		return ok
 	}
+	if !ask() || remaining() != "" {
+		t.Fatalf("first ask: conditional with %q", remaining())
+	}
+	before := len(f.Requests())
+	limitBefore := rateRemaining(t, c, ctx)
+	if !ask() || remaining() == "" {
+		t.Fatal("second ask is not conditional")
+	}
+	if n := len(f.Requests()) - before; n != 2 { // the ask and rateRemaining's
+		t.Errorf("%d requests", n)
+	}
+	if got := rateRemaining(t, c, ctx); got != limitBefore-1 { // only rateRemaining's own request counts
+		t.Errorf("rate limit remaining %d after a 304, want %d", got, limitBefore-1)
+	}
+	f.RemoveTeamMember("octo-org", "platform", "alice")
+	if ask() {
+		t.Error("removed from the team, still a member")
+	}
+	f.AddTeamMember("octo-org", "platform", "alice", "pending")
+	if ask() {
+		t.Error("pending is a member")
+	}
+	f.AddTeamMember("octo-org", "platform", "alice", "active")
+	if !ask() {
+		t.Error("added again, not a member")
+	}
+}
+
+// rateRemaining reads the rate limit left, with a request that itself
+// counts.
+func rateRemaining(t *testing.T, c *Client, ctx context.Context) int {
+	t.Helper()
+	_, resp, err := c.gh.Repositories.Get(ctx, "octo-org", "catalog")
+	if err != nil && resp == nil {
+		t.Fatal(err)
+	}
+	return resp.Rate.Remaining
 }
 
 func TestTeamMemberConcurrent(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,6 +88,17 @@ func (f *Fake) AddWorkflow(owner, repo, file string) {
 		f.nextID++
 		rp.workflows = append(rp.workflows, &workflow{id: f.nextID, file: file})
 	}
+}
+
+// SetRunName commits the workflow file (deploy.yml) of owner/repo to
+// main with runName as its run-name, the display title GitHub gives its
+// dispatched runs (say "Deploy ${{ inputs.port_run_id }}"). Without it a
+// run's title is the workflow's name, as on GitHub.
+func (f *Fake) SetRunName(owner, repo, file, runName string) {
+	f.AddWorkflow(owner, repo, file)
+	f.Commit(owner, repo, defaultBranch, map[string][]byte{
+		".github/workflows/" + file: fmt.Appendf(nil, "run-name: %q\non: workflow_dispatch\n", runName),
+	})
 }
 
 // workflow returns the workflow named by its file name or its id.
@@ -226,13 +238,7 @@ func (f *Fake) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	title := wf.path()
-	for _, name := range names {
-		if strings.Contains(name, "run_id") {
-			title = inputs[name]
-			break
-		}
-	}
+	title := runName(rp.commits[sha].files[wf.path()], inputs, wf.path())
 	f.nextID++
 	wf.lastRun++
 	now := f.stamp()
@@ -459,4 +465,36 @@ func parseDate(s string) (start, end time.Time, err error) {
 		}
 	}
 	return time.Time{}, time.Time{}, fmt.Errorf("invalid date %q in created", s)
+}
+
+// runNameExpr is a GitHub expression in a workflow's run-name: one input,
+// or the first non-empty of several joined by ||.
+var runNameExpr = regexp.MustCompile(`\$\{\{\s*([^}]*?)\s*\}\}`)
+
+// runName is the display title GitHub gives a dispatched run: the
+// workflow file's run-name with its ${{ inputs.NAME }} (or
+// github.event.inputs.NAME) expressions filled in, or the workflow's name
+// when the file has none. Only that much of GitHub's expression language
+// is modelled.
+func runName(file []byte, inputs map[string]string, name string) string {
+	for _, line := range strings.Split(string(file), "\n") {
+		v, ok := strings.CutPrefix(line, "run-name:")
+		if !ok {
+			continue
+		}
+		if u, err := strconv.Unquote(strings.TrimSpace(v)); err == nil {
+			v = u
+		}
+		return strings.TrimSpace(runNameExpr.ReplaceAllStringFunc(v, func(m string) string {
+			for _, alt := range strings.Split(runNameExpr.FindStringSubmatch(m)[1], "||") {
+				alt = strings.TrimSpace(alt)
+				alt = strings.TrimPrefix(alt, "github.event.")
+				if in, ok := strings.CutPrefix(alt, "inputs."); ok && inputs[in] != "" {
+					return inputs[in]
+				}
+			}
+			return ""
+		}))
+	}
+	return name
 }

@@ -99,7 +99,7 @@ func TestWorkflowRuns(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	f.SetNow(func() time.Time { return now })
-	f.AddWorkflow("octo-org", "catalog", "deploy.yml")
+	f.SetRunName("octo-org", "catalog", "deploy.yml", "Deploy ${{ inputs.port_run_id }}")
 	f.AddWorkflow("octo-org", "catalog", "other.yml")
 	main, _ := f.Branch("octo-org", "catalog", "main")
 	f.Commit("octo-org", "catalog", "staging", nil)
@@ -130,13 +130,13 @@ func TestWorkflowRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if run.GetDisplayTitle() != "r_1" || run.GetStatus() != "queued" || run.Conclusion != nil || run.GetEvent() != "workflow_dispatch" ||
+	if run.GetDisplayTitle() != "Deploy r_1" || run.GetStatus() != "queued" || run.Conclusion != nil || run.GetEvent() != "workflow_dispatch" ||
 		run.GetHeadBranch() != "main" || run.GetHeadSHA() != main || run.GetName() != ".github/workflows/deploy.yml" ||
 		run.GetHTMLURL() != "https://github.com/octo-org/catalog/actions/runs/"+strconv.FormatInt(d[0].RunID, 10) ||
 		run.GetRunNumber() != 1 || !run.GetCreatedAt().Time.Equal(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)) || run.GetActor().GetLogin() != "octocat" {
 		t.Errorf("run %+v", run)
 	}
-	if run, _ := f.Run("octo-org", "catalog", d[1].RunID); run.DisplayTitle != ".github/workflows/deploy.yml" || run.RunNumber != 2 {
+	if run, _ := f.Run("octo-org", "catalog", d[1].RunID); run.DisplayTitle != "Deploy" || run.RunNumber != 2 {
 		t.Errorf("run without a run id: %+v", run)
 	}
 	f.SetRunStatus("octo-org", "catalog", d[0].RunID, "completed", "success")
@@ -165,16 +165,16 @@ func TestWorkflowRuns(t *testing.T) {
 		workflow string
 		want     string
 	}{
-		{"all, newest first", github.ListWorkflowRunsOptions{}, "deploy.yml", "3 r_2,.github/workflows/deploy.yml,r_1"},
-		{"by id", github.ListWorkflowRunsOptions{}, strconv.FormatInt(deployID, 10), "3 r_2,.github/workflows/deploy.yml,r_1"},
-		{"branch", github.ListWorkflowRunsOptions{Branch: "staging"}, "deploy.yml", "1 .github/workflows/deploy.yml"},
+		{"all, newest first", github.ListWorkflowRunsOptions{}, "deploy.yml", "3 Deploy r_2,Deploy,Deploy r_1"},
+		{"by id", github.ListWorkflowRunsOptions{}, strconv.FormatInt(deployID, 10), "3 Deploy r_2,Deploy,Deploy r_1"},
+		{"branch", github.ListWorkflowRunsOptions{Branch: "staging"}, "deploy.yml", "1 Deploy"},
 		{"event", github.ListWorkflowRunsOptions{Event: "push"}, "deploy.yml", "0 "},
-		{"status", github.ListWorkflowRunsOptions{Status: "queued"}, "deploy.yml", "2 r_2,.github/workflows/deploy.yml"},
-		{"conclusion", github.ListWorkflowRunsOptions{Status: "success"}, "deploy.yml", "1 r_1"},
-		{"created >=", github.ListWorkflowRunsOptions{Created: ">=2026-05-01T10:01:00Z"}, "deploy.yml", "2 r_2,.github/workflows/deploy.yml"},
-		{"created >", github.ListWorkflowRunsOptions{Created: ">2026-05-01T10:01:00Z"}, "deploy.yml", "1 r_2"},
-		{"created range", github.ListWorkflowRunsOptions{Created: "2026-05-01T10:00:30Z..2026-05-01T10:02:00Z"}, "deploy.yml", "1 .github/workflows/deploy.yml"},
-		{"created day", github.ListWorkflowRunsOptions{Created: "2026-05-01"}, "deploy.yml", "3 r_2,.github/workflows/deploy.yml,r_1"},
+		{"status", github.ListWorkflowRunsOptions{Status: "queued"}, "deploy.yml", "2 Deploy r_2,Deploy"},
+		{"conclusion", github.ListWorkflowRunsOptions{Status: "success"}, "deploy.yml", "1 Deploy r_1"},
+		{"created >=", github.ListWorkflowRunsOptions{Created: ">=2026-05-01T10:01:00Z"}, "deploy.yml", "2 Deploy r_2,Deploy"},
+		{"created >", github.ListWorkflowRunsOptions{Created: ">2026-05-01T10:01:00Z"}, "deploy.yml", "1 Deploy r_2"},
+		{"created range", github.ListWorkflowRunsOptions{Created: "2026-05-01T10:00:30Z..2026-05-01T10:02:00Z"}, "deploy.yml", "1 Deploy"},
+		{"created day", github.ListWorkflowRunsOptions{Created: "2026-05-01"}, "deploy.yml", "3 Deploy r_2,Deploy,Deploy r_1"},
 		{"other workflow", github.ListWorkflowRunsOptions{}, "other.yml", "1 .github/workflows/other.yml"},
 	} {
 		if got := titles(&tc.opts, tc.workflow); got != tc.want {

@@ -198,7 +198,7 @@ func (f *Fake) putContents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := f.commitOn(rp, branch, *in.Message, map[string][]byte{p: content})
+	c := f.commitOn(rp, branch, f.user.Login, *in.Message, map[string][]byte{p: content})
 	parent := rp.commits[c.parents[0]]
 	treeSHA := blobSHA([]byte("tree " + c.sha)) // made up: trees are not modelled
 	author := gitActor{Date: c.date, Name: f.user.Login, Email: f.user.Login + "@users.noreply.github.com"}

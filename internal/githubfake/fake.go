@@ -22,8 +22,10 @@ package githubfake
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"net/http"
@@ -148,6 +150,8 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/git/ref/{ref...}", f.getRef)
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/git/refs", f.createRef)
 	f.mux.HandleFunc("DELETE /repos/{owner}/{repo}/git/refs/{ref...}", f.deleteRef)
+	f.mux.HandleFunc("PATCH /repos/{owner}/{repo}/git/refs/{ref...}", f.updateRef)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/activity", f.listActivity)
 
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", f.getContents)
 	f.mux.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", f.putContents)
@@ -292,6 +296,23 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mux.ServeHTTP(w, r)
+}
+
+// writeConditional answers v with an ETag, or 304 Not Modified without a
+// body when the request's If-None-Match names that ETag already. As on
+// GitHub, a 304 costs nothing of the rate limit. f.mu must be held.
+func (f *Fake) writeConditional(w http.ResponseWriter, r *http.Request, v any) {
+	b, _ := json.Marshal(v)
+	etag := fmt.Sprintf(`"%x"`, sha256.Sum256(b))
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		f.rate.remaining++
+		w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(f.rate.remaining))
+		w.Header().Set("X-RateLimit-Used", strconv.Itoa(f.rate.limit-f.rate.remaining))
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // countRequest spends one request of the rate limit and sets the rate

@@ -2,6 +2,7 @@ package githubfake
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -28,6 +30,18 @@ type repository struct {
 	workflows   []*workflow
 	runs        []*WorkflowRun // oldest first
 	dispatches  []Dispatch
+	activity    []activity // oldest first
+}
+
+// activity is one change to a branch, as GitHub's repository activity
+// API lists it: who moved which ref from where to where.
+type activity struct {
+	id            int64
+	before, after string
+	ref           string // refs/heads/NAME
+	at            time.Time
+	typ           string // push, force_push, branch_creation, branch_deletion, pr_merge
+	actor         string // a login; "" when no GitHub account did it
 }
 
 // commit is a commit with its whole tree: a test repository is small, and
@@ -38,6 +52,9 @@ type commit struct {
 	message string
 	date    time.Time
 	files   map[string][]byte // by path
+	// author is the login of the GitHub account the commit's author and
+	// committer are; "" for a commit no account is linked to.
+	author string
 }
 
 func newRepository(owner, name string) *repository {
@@ -68,8 +85,9 @@ func (rp *repository) newCommit(now time.Time, message string, files map[string]
 }
 
 // commitOn commits changes (a nil content deletes the path) on top of
-// branch, which must exist, and moves the branch.
-func (f *Fake) commitOn(rp *repository, branch, message string, changes map[string][]byte) *commit {
+// branch, which must exist, as the account author, and pushes it: the
+// branch moves, and the push is recorded as author's.
+func (f *Fake) commitOn(rp *repository, branch, author, message string, changes map[string][]byte) *commit {
 	parent := rp.commits[rp.branches[branch]]
 	files := maps.Clone(parent.files)
 	for path, content := range changes {
@@ -80,13 +98,20 @@ func (f *Fake) commitOn(rp *repository, branch, message string, changes map[stri
 		}
 	}
 	c := rp.newCommit(f.now(), message, files, []string{parent.sha})
-	f.moveBranch(rp, branch, c.sha)
+	c.author = author
+	f.moveBranch(rp, branch, c.sha, "push", author)
 	return c
 }
 
 // moveBranch points branch at sha, and with it the head of every open
-// pull request from that branch, as a push does on GitHub.
-func (f *Fake) moveBranch(rp *repository, branch, sha string) {
+// pull request from that branch, as a push does on GitHub, and records
+// the change as actor's activity of kind typ.
+func (f *Fake) moveBranch(rp *repository, branch, sha, typ, actor string) {
+	f.nextID++
+	rp.activity = append(rp.activity, activity{
+		id: f.nextID, before: cmp.Or(rp.branches[branch], zeroSHA), after: sha,
+		ref: "refs/heads/" + branch, at: f.stamp(), typ: typ, actor: actor,
+	})
 	rp.branches[branch] = sha
 	for _, p := range rp.pulls {
 		if p.state == "open" && p.head == branch && p.headSHA != sha {
@@ -169,17 +194,28 @@ func diff(from, to *commit) []fileChange {
 // content deletes the path), as a push would, and returns its SHA. A
 // missing branch is created from main first. The head of an open pull
 // request from branch moves with it, so reviews given before are on an
-// older commit.
+// older commit. No GitHub account is linked to the commit or the push;
+// Push makes one by a person.
 func (f *Fake) Commit(owner, repo, branch string, files map[string][]byte) (sha string) {
+	return f.Push(owner, repo, branch, "", files)
+}
+
+// Push is Commit by the person login: the commit's author and committer
+// are their account, and the repository's activity lists the push as
+// theirs.
+func (f *Fake) Push(owner, repo, branch, login string, files map[string][]byte) (sha string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rp := f.mustRepo(owner, repo)
 	if _, ok := rp.branches[branch]; !ok {
-		rp.branches[branch] = rp.branches[defaultBranch]
+		f.moveBranch(rp, branch, rp.branches[defaultBranch], "branch_creation", login)
 	}
 	paths := slices.Sorted(maps.Keys(files))
-	return f.commitOn(rp, branch, "Update "+strings.Join(paths, ", "), files).sha
+	return f.commitOn(rp, branch, login, "Update "+strings.Join(paths, ", "), files).sha
 }
+
+// zeroSHA is what GitHub gives as the "before" of a branch's creation.
+const zeroSHA = "0000000000000000000000000000000000000000"
 
 // Branch returns the head commit of branch of owner/repo.
 func (f *Fake) Branch(owner, repo, branch string) (sha string, ok bool) {
@@ -282,7 +318,7 @@ func (f *Fake) createRef(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnprocessableEntity, doc, "Object does not exist")
 		return
 	}
-	rp.branches[branch] = strings.ToLower(*in.SHA)
+	f.moveBranch(rp, branch, strings.ToLower(*in.SHA), "branch_creation", f.user.Login)
 	ref := f.refJSON(rp, branch)
 	w.Header().Set("Location", ref.URL)
 	writeJSON(w, http.StatusCreated, ref)
@@ -303,6 +339,11 @@ func (f *Fake) deleteRef(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnprocessableEntity, doc, "Reference does not exist")
 		return
 	}
+	f.nextID++
+	rp.activity = append(rp.activity, activity{
+		id: f.nextID, before: rp.branches[branch], after: zeroSHA,
+		ref: "refs/heads/" + branch, at: f.stamp(), typ: "branch_deletion", actor: f.user.Login,
+	})
 	delete(rp.branches, branch)
 	for _, p := range rp.pulls {
 		if p.state == "open" && (p.head == branch || p.base == branch) {
@@ -310,6 +351,153 @@ func (f *Fake) deleteRef(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// updateRef implements PATCH /repos/{owner}/{repo}/git/refs/{ref} for
+// branches: a push of a commit the repository has, refused (422) unless
+// it descends from the branch's head or force is set.
+func (f *Fake) updateRef(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/git/refs#update-a-reference"
+	var in struct {
+		SHA   *string `json:"sha"`
+		Force bool    `json:"force"`
+	}
+	if !decode(w, r, doc, &in) {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return
+	}
+	branch, ok := strings.CutPrefix(r.PathValue("ref"), "heads/")
+	head, exists := rp.branches[branch]
+	switch {
+	case !ok || !exists:
+		apiError(w, http.StatusUnprocessableEntity, doc, "Reference does not exist")
+		return
+	case in.SHA == nil:
+		notSupplied(w, doc, "sha")
+		return
+	case rp.commits[strings.ToLower(*in.SHA)] == nil:
+		apiError(w, http.StatusUnprocessableEntity, doc, "Object does not exist")
+		return
+	}
+	sha := strings.ToLower(*in.SHA)
+	typ := "push"
+	if !rp.ancestors(sha)[head] {
+		if !in.Force {
+			apiError(w, http.StatusUnprocessableEntity, doc, "Update is not a fast forward")
+			return
+		}
+		typ = "force_push"
+	}
+	f.moveBranch(rp, branch, sha, typ, f.user.Login)
+	writeJSON(w, http.StatusOK, f.refJSON(rp, branch))
+}
+
+// activityJSON is GitHub's repository activity shape
+// (https://docs.github.com/rest/repos/repos#list-repository-activities).
+type activityJSON struct {
+	ID           int64     `json:"id"`
+	NodeID       string    `json:"node_id"`
+	Before       string    `json:"before"`
+	After        string    `json:"after"`
+	Ref          string    `json:"ref"`
+	Timestamp    time.Time `json:"timestamp"`
+	ActivityType string    `json:"activity_type"`
+	Actor        *User     `json:"actor"`
+}
+
+// listActivity implements GET /repos/{owner}/{repo}/activity: newest
+// first (direction=asc for oldest first), filtered by ref (a branch name
+// or refs/heads/NAME), actor and activity_type, paginated with per_page.
+func (f *Fake) listActivity(w http.ResponseWriter, r *http.Request) {
+	const doc = "https://docs.github.com/rest/repos/repos#list-repository-activities"
+	q := r.URL.Query()
+	f.mu.Lock()
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		f.mu.Unlock()
+		return
+	}
+	ref := q.Get("ref")
+	if ref != "" && !strings.HasPrefix(ref, "refs/") {
+		ref = "refs/heads/" + ref
+	}
+	var out []activityJSON
+	for _, a := range rp.activity {
+		if ref != "" && a.ref != ref || q.Get("activity_type") != "" && a.typ != q.Get("activity_type") ||
+			q.Get("actor") != "" && !strings.EqualFold(a.actor, q.Get("actor")) {
+			continue
+		}
+		js := activityJSON{
+			ID: a.id, NodeID: base64.StdEncoding.EncodeToString([]byte("Activity" + strconv.FormatInt(a.id, 10))),
+			Before: a.before, After: a.after, Ref: a.ref, Timestamp: a.at, ActivityType: a.typ,
+		}
+		if a.actor != "" {
+			u := f.userJSON(a.actor)
+			js.Actor = &u
+		}
+		out = append(out, js)
+	}
+	f.mu.Unlock()
+	if q.Get("direction") != "asc" {
+		slices.Reverse(out)
+	}
+	start, end := f.paginate(w, r, len(out))
+	writeJSON(w, http.StatusOK, append([]activityJSON{}, out[start:end]...))
+}
+
+// commitJSON is GitHub's commit shape
+// (https://docs.github.com/rest/commits/commits#get-a-commit), with the
+// fields clients read: the accounts of its author and committer, null
+// when no account is linked to their email.
+type commitJSON struct {
+	SHA     string `json:"sha"`
+	NodeID  string `json:"node_id"`
+	URL     string `json:"url"`
+	HTMLURL string `json:"html_url"`
+	Commit  struct {
+		Author    gitActor `json:"author"`
+		Committer gitActor `json:"committer"`
+		Message   string   `json:"message"`
+	} `json:"commit"`
+	Author    *User       `json:"author"`
+	Committer *User       `json:"committer"`
+	Parents   []parentRef `json:"parents"`
+}
+
+// getCommit answers GET /repos/{owner}/{repo}/commits/{ref}.
+func (f *Fake) getCommit(w http.ResponseWriter, r *http.Request, ref string) {
+	const doc = "https://docs.github.com/rest/commits/commits#get-a-commit"
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rp := f.repoFor(w, r, doc)
+	if rp == nil {
+		return
+	}
+	c, ok := rp.resolve(ref)
+	if !ok {
+		apiError(w, http.StatusUnprocessableEntity, doc, "No commit found for SHA: "+ref)
+		return
+	}
+	out := commitJSON{
+		SHA: c.sha, NodeID: base64.StdEncoding.EncodeToString([]byte("Commit" + c.sha)),
+		URL: f.apiURL(rp, "commits/"+c.sha), HTMLURL: rp.webURL("commit/" + c.sha),
+	}
+	name := cmp.Or(c.author, "someone")
+	out.Commit.Author = gitActor{Date: c.date, Name: name, Email: name + "@example.com"}
+	out.Commit.Committer, out.Commit.Message = out.Commit.Author, c.message
+	if c.author != "" {
+		u := f.userJSON(c.author)
+		out.Author, out.Committer = &u, &u
+	}
+	for _, p := range c.parents {
+		out.Parents = append(out.Parents, parentRef{URL: f.apiURL(rp, "commits/"+p), HTMLURL: rp.webURL("commit/" + p), SHA: p})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // apiURL is the API URL of path under rp.

@@ -3,6 +3,7 @@ package githubfake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -236,4 +237,78 @@ func TestCommitHelper(t *testing.T) {
 func is(err error, code int) bool {
 	c, _ := ghStatus(err)
 	return c == code
+}
+
+// Who pushed what is what the last-pusher rule reads: the repository's
+// activity (the actor of each push) and a commit's linked accounts.
+func TestPushesActivityAndCommits(t *testing.T) {
+	f, c := setupRepo(t)
+	ctx := context.Background()
+	main, _ := f.Branch("octo-org", "catalog", "main")
+	first := f.Push("octo-org", "catalog", "feature", "bob", map[string][]byte{"a": []byte("1")})
+	second := f.Push("octo-org", "catalog", "feature", "carol", map[string][]byte{"a": []byte("2")})
+	anon := f.Commit("octo-org", "catalog", "feature", map[string][]byte{"a": []byte("3")})
+
+	// Back to first: not a fast forward, so it needs force.
+	_, _, err := c.Git.UpdateRef(ctx, "octo-org", "catalog", &github.Reference{
+		Ref: github.String("refs/heads/feature"), Object: &github.GitObject{SHA: github.String(first)}}, false)
+	if code, msg := ghStatus(err); code != 422 || msg != "Update is not a fast forward" {
+		t.Fatalf("update without force: %v", err)
+	}
+	if _, _, err := c.Git.UpdateRef(ctx, "octo-org", "catalog", &github.Reference{
+		Ref: github.String("refs/heads/feature"), Object: &github.GitObject{SHA: github.String(first)}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.Branch("octo-org", "catalog", "feature"); got != first {
+		t.Fatalf("feature at %s after a forced update to %s", got, first)
+	}
+
+	type act struct{ typ, before, after, actor string }
+	list := func(query string) []act {
+		t.Helper()
+		req, _ := c.NewRequest("GET", "repos/octo-org/catalog/activity?"+query, nil)
+		var got []struct {
+			Before, After string
+			Ref           string
+			ActivityType  string `json:"activity_type"`
+			Actor         *github.User
+		}
+		if _, err := c.Do(ctx, req, &got); err != nil {
+			t.Fatal(err)
+		}
+		var out []act
+		for _, a := range got {
+			if a.Ref != "refs/heads/feature" {
+				t.Errorf("ref %q for ref=feature", a.Ref)
+			}
+			out = append(out, act{a.ActivityType, a.Before, a.After, a.Actor.GetLogin()})
+		}
+		return out
+	}
+	want := []act{
+		{"force_push", anon, first, "octocat"},
+		{"push", second, anon, ""},
+		{"push", first, second, "carol"},
+		{"push", main, first, "bob"},
+		{"branch_creation", zeroSHA, main, "bob"},
+	}
+	if got := list("ref=feature"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("activity, newest first:\n got %v\nwant %v", got, want)
+	}
+	if got := list("ref=refs/heads/feature&activity_type=push&actor=CAROL"); fmt.Sprint(got) != fmt.Sprint(want[2:3]) {
+		t.Errorf("filtered: %v", got)
+	}
+
+	for _, tc := range []struct{ sha, author string }{{first, "bob"}, {second, "carol"}, {anon, ""}} {
+		got, _, err := c.Repositories.GetCommit(ctx, "octo-org", "catalog", tc.sha, nil)
+		if err != nil || got.GetSHA() != tc.sha || got.GetAuthor().GetLogin() != tc.author || got.GetCommitter().GetLogin() != tc.author {
+			t.Errorf("commit %s: %v, %v; want author %q", tc.sha, got, err, tc.author)
+		}
+	}
+	if _, _, err := c.Repositories.GetCommit(ctx, "octo-org", "catalog", "feature", nil); err != nil {
+		t.Errorf("commit by branch name: %v", err)
+	}
+	if _, _, err := c.Repositories.GetCommit(ctx, "octo-org", "catalog", "0123456789012345678901234567890123456789", nil); !is(err, 422) {
+		t.Errorf("unknown commit: %v", err)
+	}
 }

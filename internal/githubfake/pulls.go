@@ -558,9 +558,10 @@ func (f *Fake) mergePull(w http.ResponseWriter, r *http.Request) {
 		message += "\n\n" + in.CommitMessage
 	}
 	c := rp.newCommit(f.now(), message, files, parents)
+	c.author = f.user.Login
 	p.merged, p.mergeSHA, p.mergedBy, p.mergedAt = true, c.sha, f.user.Login, f.stamp()
 	f.closePull(p)
-	f.moveBranch(rp, p.base, c.sha)
+	f.moveBranch(rp, p.base, c.sha, "pr_merge", f.user.Login)
 	writeJSON(w, http.StatusOK, map[string]any{"sha": c.sha, "merged": true, "message": "Pull Request successfully merged"})
 }
 

@@ -118,6 +118,10 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference"
 	ref, ok := strings.CutSuffix(r.PathValue("rest"), "/statuses")
+	if !ok && !strings.Contains(r.PathValue("rest"), "/") {
+		f.getCommit(w, r, r.PathValue("rest")) // the same route: GET .../commits/{ref}
+		return
+	}
 	if !ok || ref == "" {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return

@@ -18,6 +18,14 @@ func (f *Fake) AddTeamMember(org, team, user, state string) {
 	f.teams[teamKey(org, team, user)] = state
 }
 
+// RemoveTeamMember takes user out of team in org, as an organisation
+// owner would.
+func (f *Fake) RemoveTeamMember(org, team, user string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.teams, teamKey(org, team, user))
+}
+
 // teamKey identifies a membership; GitHub's names are case-insensitive.
 func teamKey(org, team, user string) string {
 	return strings.ToLower(org + "/" + team + "/" + user)
@@ -36,7 +44,7 @@ func (f *Fake) getTeamMembership(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{
+	f.writeConditional(w, r, map[string]string{
 		"url":   f.srv.URL + "/orgs/" + org + "/teams/" + team + "/memberships/" + user,
 		"role":  "member",
 		"state": state,
