@@ -83,6 +83,19 @@ type RunApproval struct {
 	URL       string    `json:"url,omitempty"`
 	Required  int       `json:"required"`
 	ExpiresAt time.Time `json:"expiresAt"`
+	// File is the run request file the pull request adds: runs/<id>.json
+	// on pier's own branch, or the file a person wrote.
+	File string `json:"file,omitempty"`
+	// ContentSHA is the newest head of the pull request whose content is
+	// the run: the commit pier wrote its request in, or a person's head
+	// whose request validated (and became the run's inputs). Approvals
+	// count only on it.
+	ContentSHA string `json:"contentSha,omitempty"`
+	// SeenSHA is the last head pier read; another head is read again.
+	SeenSHA string `json:"seenSha,omitempty"`
+	// Pushers are who pushed ContentSHA, besides pier: their own
+	// approvals do not count, unless the rule allows the last pusher.
+	Pushers []string `json:"pushers,omitempty"`
 	// HeadSHA is the pull request head the decision was made on, checked
 	// again just before dispatch.
 	HeadSHA   string    `json:"headSha,omitempty"`
@@ -94,8 +107,35 @@ type RunApproval struct {
 	// system); other systems keep theirs and are asked again.
 	Votes []RunVote `json:"votes,omitempty"`
 	// FinishedAt is when the request was closed in its system (the pull
-	// request closed or merged) after the run was dispatched or ended.
+	// request closed or merged, the external approval's post-apply or
+	// deletion request answered) after the run was dispatched or ended, or
+	// when pier gave up closing it (CloseRetry says why).
 	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	// OpeningAt is when pier last began asking the system to open the
+	// request. Set without a Ref, the request may have reached the
+	// system before pier stopped: opening again may make a second one.
+	OpeningAt time.Time `json:"openingAt,omitzero"`
+	// Retry is the backoff after failures to open or check the request;
+	// CloseRetry after failures to close it.
+	Retry      RunRetry `json:"retry,omitzero"`
+	CloseRetry RunRetry `json:"closeRetry,omitzero"`
+}
+
+// RunRetry is the state of work retried with backoff: how many attempts
+// failed in a row, when the next one may be made, and the last failure
+// (redacted, as the system answered it).
+type RunRetry struct {
+	Failures int       `json:"failures,omitempty"`
+	NextAt   time.Time `json:"nextAt,omitzero"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Closing reports whether the run's approval request waits to be closed
+// in its system: the run no longer needs it (it was dispatched, or ended
+// without) and pier has not closed it yet nor given up.
+func (r Run) Closing() bool {
+	ap := r.Approval
+	return ap != nil && ap.Ref != "" && ap.FinishedAt.IsZero() && r.Status != RunWaitingForApproval && r.Status != RunApproved
 }
 
 // RunVote is one approver's verdict given through pier's API.
@@ -148,6 +188,9 @@ type RunFilter struct {
 	Entity    string
 	// Active selects runs that are not terminal.
 	Active bool
+	// Closing selects runs whose approval request waits to be closed
+	// (Run.Closing).
+	Closing bool
 	// ApprovalSystem and ApprovalRef find the run behind an approval
 	// request (a pull request's number).
 	ApprovalSystem string

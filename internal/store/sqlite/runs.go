@@ -22,7 +22,7 @@ import (
 // SQLite uses a partial index only for a query that repeats its clause.
 const runActive = `status NOT IN ('SUCCESS', 'FAILURE', 'DECLINED', 'EXPIRED', 'CANCELLED')`
 
-const runColumns = `id, request_key, action, status, blueprint, entity, approval_system, approval_ref, workflow_run_id, created_at, version, json`
+const runColumns = `id, request_key, action, status, blueprint, entity, approval_system, approval_ref, workflow_run_id, created_at, version, closing, json`
 
 // CreateRun stores a new run, at Version 1, with its first event and the
 // outbound deliveries announcing it, in one transaction. When
@@ -52,7 +52,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, ev store.RunEvent,
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("sqlite: create run %s: %w", run.ID, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return store.Run{}, false, fmt.Errorf("sqlite: create run %s: %w", run.ID, err)
 	}
 	if err := finishRunWrite(ctx, tx, run.ID, &ev, out); err != nil {
@@ -79,7 +79,7 @@ func (s *Store) UpdateRun(ctx context.Context, run store.Run, ev *store.RunEvent
 	if err != nil {
 		return store.Run{}, fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE runs SET (`+runColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	res, err := tx.ExecContext(ctx, `UPDATE runs SET (`+runColumns+`) = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		WHERE id = ? AND version = ?`, append(args, run.ID, read)...)
 	if err != nil {
 		return store.Run{}, fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
@@ -128,7 +128,8 @@ func encodeRun(r store.Run) ([]any, store.Run, error) {
 	var system, ref string
 	if r.Approval != nil {
 		a := *r.Approval // the caller's, not to be changed
-		a.ExpiresAt, a.DecidedAt, a.FinishedAt = a.ExpiresAt.UTC(), a.DecidedAt.UTC(), a.FinishedAt.UTC()
+		a.ExpiresAt, a.DecidedAt, a.FinishedAt, a.OpeningAt = a.ExpiresAt.UTC(), a.DecidedAt.UTC(), a.FinishedAt.UTC(), a.OpeningAt.UTC()
+		a.Retry.NextAt, a.CloseRetry.NextAt = a.Retry.NextAt.UTC(), a.CloseRetry.NextAt.UTC()
 		a.Votes = slices.Clone(a.Votes)
 		for i := range a.Votes {
 			a.Votes[i].At = a.Votes[i].At.UTC()
@@ -144,7 +145,7 @@ func encodeRun(r store.Run) ([]any, store.Run, error) {
 		return nil, store.Run{}, err
 	}
 	return []any{r.ID, r.RequestKey, r.Action, r.Status, r.Blueprint, r.Entity, system, ref,
-		r.Dispatch.WorkflowRunID, formatTime(r.CreatedAt), r.Version, string(js)}, stored, nil
+		r.Dispatch.WorkflowRunID, formatTime(r.CreatedAt), r.Version, r.Closing(), string(js)}, stored, nil
 }
 
 func scanRun(sc scanner) (store.Run, error) {
@@ -221,6 +222,9 @@ func runsQuery(f store.RunFilter) (string, []any) {
 	eq("workflow_run_id", f.WorkflowRunID, f.WorkflowRunID != 0)
 	if f.Active {
 		where = append(where, runActive)
+	}
+	if f.Closing {
+		where = append(where, `closing = 1`)
 	}
 	if f.Before != "" {
 		where = append(where, `(created_at, id) < (SELECT created_at, id FROM runs WHERE id = ?)`)

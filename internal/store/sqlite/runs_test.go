@@ -481,3 +481,64 @@ func TestLevelHistory(t *testing.T) {
 		t.Fatalf("newest %+v", last[0])
 	}
 }
+
+// The sweep finds runs whose approval request is still to be closed
+// (store.Run.Closing) through the closing column, kept by every write,
+// and filled in for runs stored before it existed.
+func TestRunsClosing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pier.db")
+	if err := sqlite.CreateAtVersion(ctx, path, 7); err != nil {
+		t.Fatal(err)
+	}
+	// Runs a version 7 pier left: declined with its pull request still
+	// open, declined and closed, approved in pier itself.
+	db := rawDB(t, path)
+	for _, r := range []struct{ id, status, system, ref, json string }{
+		{"old-open", "DECLINED", "github", "4", `{"approval": {"system": "github", "ref": "4"}}`},
+		{"old-closed", "DECLINED", "github", "5", `{"approval": {"system": "github", "ref": "5", "finishedAt": "2026-01-01T00:00:00Z"}}`},
+		{"old-in-app", "SUCCESS", "pier", "old-in-app", `{"approval": {"system": "pier", "ref": "old-in-app"}}`},
+	} {
+		js := strings.Replace(r.json, "{", `{"id": "`+r.id+`", "action": "deploy", "status": "`+r.status+`", "createdAt": "2025-01-01T00:00:00Z", `, 1)
+		if _, err := db.Exec(`INSERT INTO runs (id, action, status, approval_system, approval_ref, created_at, version, json)
+			VALUES (?, 'deploy', ?, ?, ?, '2025-01-01T00:00:00Z', 1, ?)`, r.id, r.status, r.system, r.ref, js); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := open(t, path)
+	mk := func(id, status, system, ref string, finished bool) store.Run {
+		r := store.Run{ID: id, Action: "deploy", Status: status, CreatedAt: t0, Approval: &store.RunApproval{System: system, Ref: ref}}
+		if finished {
+			r.Approval.FinishedAt = t0
+		}
+		return createRun(t, s, r)
+	}
+	mk("waiting", store.RunWaitingForApproval, "github", "1", false)
+	mk("declined", store.RunDeclined, "github", "2", false)
+	mk("closed", store.RunDeclined, "github", "3", true)
+	mk("never opened", store.RunExpired, "http:board", "", false)
+	running := mk("running", store.RunDispatched, "http:board", "c-1", false)
+	ids := func() string {
+		t.Helper()
+		rs, err := s.Runs(ctx, store.RunFilter{Closing: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(runIDs(rs), ",")
+	}
+	if got := ids(); got != "running,declined,old-open" {
+		t.Fatalf("closing runs: %s", got)
+	}
+	running.Approval.FinishedAt = t0
+	if _, err := s.UpdateRun(ctx, running, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(); got != "declined,old-open" {
+		t.Fatalf("after closing one: %s", got)
+	}
+	plan, err := s.RunsQueryPlan(ctx, store.RunFilter{Closing: true})
+	if err != nil || !strings.Contains(plan, "runs_closing") {
+		t.Errorf("plan %q, %v", plan, err)
+	}
+}

@@ -199,6 +199,18 @@ CREATE INDEX scorecard_history_card ON scorecard_history (scorecard);
 	`
 ALTER TABLE revisions ADD COLUMN settings TEXT; -- JSON catalog.Settings, NULL for failed revisions
 `,
+	// 8: runs whose approval request waits to be closed in its system
+	// (store.Run.Closing), which the sweep retries until they are closed
+	// or given up; runs already finished stay out of the partial index.
+	// Runs approved in pier itself never had their request closed, and
+	// have nothing to close.
+	`
+ALTER TABLE runs ADD COLUMN closing INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET closing = 1
+	WHERE status NOT IN ('WAITING_FOR_APPROVAL', 'APPROVED') AND approval_ref != '' AND approval_system != 'pier'
+	AND json_extract(json, '$.approval.finishedAt') IS NULL;
+CREATE INDEX runs_closing ON runs (created_at, id) WHERE closing = 1;
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
