@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/source"
-	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/webhook"
 )
 
@@ -171,71 +169,6 @@ func (w *runsWiring) tick(ctx context.Context) {
 	}
 }
 
-// onPullRequest handles pull_request webhooks on the catalog repository:
-// a pull request of pier's is looked at again (closing it declines its
-// run, a new commit makes approvals stale); a pull request a person
-// opened adding a run request under runs/ becomes a run.
-func (w *runsWiring) onPullRequest(ctx context.Context, dl webhook.Delivery) error {
-	e, ok := dl.Payload.(*gh.PullRequestEvent)
-	if !ok || w.github == nil || !w.catalogRepo(e.GetRepo()) {
-		return nil
-	}
-	n := e.GetNumber()
-	if n == 0 {
-		n = e.GetPullRequest().GetNumber()
-	}
-	found, err := w.engine.Pull(ctx, approval.GitHub, strconv.Itoa(n))
-	if err != nil || found {
-		return err
-	}
-	switch e.GetAction() {
-	case "opened", "reopened", "synchronize":
-	default:
-		return nil
-	}
-	pr := e.GetPullRequest()
-	if pr.GetBase().GetRef() != w.d.cfg.Branch || strings.HasPrefix(pr.GetHead().GetRef(), githubpr.BranchPrefix) || pr.GetState() != "open" {
-		return nil
-	}
-	return w.requestFromPullRequest(ctx, n, pr.GetUser().GetLogin(), pr.GetHead().GetSHA(), pr.GetHTMLURL())
-}
-
-// requestFromPullRequest turns a person's pull request adding a run
-// request file into a run, approved by the pull request's reviews. A bad
-// request is answered on the pull request.
-func (w *runsWiring) requestFromPullRequest(ctx context.Context, n int, author, head, url string) error {
-	file, rf, err := w.github.RunRequest(ctx, n, head)
-	if err == nil {
-		_, err = w.engine.Request(ctx, runs.Request{
-			Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties, Requester: author, Source: "pull_request",
-			RequestKey: fmt.Sprintf("pr:%s/%s#%d", w.d.owner, w.d.repo, n),
-			Approval:   &store.RunApproval{System: approval.GitHub, Ref: strconv.Itoa(n), URL: url},
-		})
-	}
-	var bad *githubpr.BadRequest
-	var re *runs.Error
-	switch {
-	case errors.Is(err, githubpr.ErrNoRunRequest):
-		return nil
-	case errors.As(err, &re) && re.Code < 500:
-		bad = &githubpr.BadRequest{File: file, Field: re.Field, Message: re.Message}
-	case errors.As(err, &bad):
-	default:
-		return err // worth GitHub's redelivery: pier or GitHub failed
-	}
-	return w.github.Refuse(ctx, n, bad)
-}
-
-// onReview looks at a pier pull request again after a review.
-func (w *runsWiring) onReview(ctx context.Context, dl webhook.Delivery) error {
-	e, ok := dl.Payload.(*gh.PullRequestReviewEvent)
-	if !ok || w.github == nil || !w.catalogRepo(e.GetRepo()) {
-		return nil
-	}
-	_, err := w.engine.Pull(ctx, approval.GitHub, strconv.Itoa(e.GetPullRequest().GetNumber()))
-	return err
-}
-
 // onWorkflowRun follows a dispatched run's workflow run.
 func (w *runsWiring) onWorkflowRun(ctx context.Context, dl webhook.Delivery) error {
 	e, ok := dl.Payload.(*gh.WorkflowRunEvent)
@@ -247,10 +180,6 @@ func (w *runsWiring) onWorkflowRun(ctx context.Context, dl webhook.Delivery) err
 		ID: wr.GetID(), DisplayTitle: wr.GetDisplayTitle(), Status: wr.GetStatus(), Conclusion: wr.GetConclusion(), HTMLURL: wr.GetHTMLURL(),
 	})
 	return err
-}
-
-func (w *runsWiring) catalogRepo(r *gh.Repository) bool {
-	return strings.EqualFold(r.GetOwner().GetLogin(), w.d.owner) && strings.EqualFold(r.GetName(), w.d.repo)
 }
 
 // start picks up every unfinished run (a restart's interrupted

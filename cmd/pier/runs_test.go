@@ -87,7 +87,7 @@ func newRunsEnvWith(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
 	f.RequireToken("ghs_runs")
 	f.AddRepo("acme", "catalog")
 	f.AddRepo("acme", "workflows")
-	f.AddWorkflow("acme", "workflows", "extend.yml")
+	f.SetRunName("acme", "workflows", "extend.yml", "Extend TTL ${{ inputs.pier_run_id || inputs.port_run_id }}")
 	f.AddTeamMember("acme", "platform", "pat", "active")
 	f.AddTeamMember("acme", "platform", "sam", "active")
 	e := &runsEnv{t: t, fake: f, repo: newGitRepo(t), db: filepath.Join(t.TempDir(), "pier.db"), extra: extra}

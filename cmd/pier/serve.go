@@ -20,6 +20,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/pierhq/pier/internal/api"
+	"github.com/pierhq/pier/internal/approval/githubpr"
 	"github.com/pierhq/pier/internal/automation"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/config"
@@ -207,8 +208,11 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		Deliveries: d.store, Metrics: d.metrics, Logger: log,
 	})
 	hooks.On("push", d.onPush)
-	hooks.On("pull_request", d.runs.onPullRequest)
-	hooks.On("pull_request_review", d.runs.onReview)
+	if gh := d.runs.github; gh != nil {
+		intake := githubpr.Intake{System: gh, Runs: d.runs.engine}
+		hooks.On("pull_request", intake.PullRequest)
+		hooks.On("pull_request_review", intake.Review)
+	}
 	hooks.On("workflow_run", d.runs.onWorkflowRun)
 	clients := make([]api.Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {

@@ -71,6 +71,9 @@ type Decision struct {
 type Request struct {
 	Ref string // the system's id for it: a pull request number
 	URL string // where a person sees it
+	// File and Commit, for a Follower, are the request file and the
+	// commit that holds the run as opened: approvals count on Commit.
+	File, Commit string
 }
 
 // System collects approvals for runs. Implementations keep no state of
@@ -101,6 +104,57 @@ type Rechecker interface {
 // since the decision: its approvals no longer count.
 var ErrStale = errors.New("approval is stale")
 
+// Follower is a System whose request can change after it was opened: a
+// pull request gets new commits. Before each decision the engine asks it
+// what the request holds now, so that approvals only ever count for what
+// will run: a person's new head becomes the run's inputs (once it
+// validates), and a push to a request of pier's own counts for nothing.
+type Follower interface {
+	// Follow reads the request as it stands. It returns nil when its
+	// head is the one the run last saw (RunApproval.SeenSHA), or when the
+	// request is closed (Check declines it then).
+	Follow(ctx context.Context, run store.Run) (*Move, error)
+	// Tell says on the request what pier made of a move, for the people
+	// who review it.
+	Tell(ctx context.Context, run store.Run, msg string) error
+}
+
+// Move is a request whose head moved to a commit the run has not seen.
+type Move struct {
+	Commit string
+	// By are who pushed Commit (GitHub logins).
+	By []string
+	// Own is set for a request pier opened itself. Intact says whether
+	// Commit holds exactly the run's request as pier wrote it; Restored,
+	// that it did not and pier put its own commit back.
+	Own, Intact, Restored bool
+	// Asked is what a person's request asks for at Commit. Without it,
+	// Problem says why the head holds no request pier can read, and
+	// Withdrawn that the request file is gone.
+	Asked     *Asked
+	Problem   string
+	Withdrawn bool
+}
+
+// Asked is a run request as a person wrote it.
+type Asked struct {
+	File           string
+	Action, Entity string
+	Inputs         map[string]any
+}
+
+// Unusable is an error after which the system holds a request pier
+// cannot follow: it answered that it opened one, but not so that pier
+// can refer to it. Opening again would make a second; the run fails
+// instead. Ref, when set, is what Finish can withdraw it by.
+type Unusable struct {
+	Err error
+	Ref string
+}
+
+func (u *Unusable) Error() string { return u.Err.Error() }
+func (u *Unusable) Unwrap() error { return u.Err }
+
 // Rule is an action's approval rule, resolved: defaults applied and
 // Port's requiredApproval mapped.
 type Rule struct {
@@ -115,9 +169,13 @@ type Rule struct {
 	// approve.
 	All            bool
 	AllowRequester bool
-	Expiry         time.Duration
-	RequireReason  bool
-	System         string
+	// AllowLastPusher lets whoever pushed the approved head count among
+	// its approvers (GitHub's "require approval of the most recent
+	// reviewable push", turned off).
+	AllowLastPusher bool
+	Expiry          time.Duration
+	RequireReason   bool
+	System          string
 }
 
 // RuleOf returns the action's approval rule and whether the action has
@@ -135,7 +193,7 @@ func RuleOf(a *catalog.Action) (Rule, bool, error) {
 			exp = d
 		}
 		r := Rule{
-			Required: max(ap.Approvals, 1), AllowRequester: ap.AllowRequester, Expiry: exp,
+			Required: max(ap.Approvals, 1), AllowRequester: ap.AllowRequester, AllowLastPusher: ap.AllowLastPusher, Expiry: exp,
 			RequireReason: ap.RequireReason, System: ap.System,
 		}
 		if r.System == "" {

@@ -32,6 +32,9 @@ type Approvers struct {
 	Org string
 	// Teams checks team membership; nil makes every team empty.
 	Teams Membership
+	// Pushers pushed the commit votes are counted on: their approvals do
+	// not count unless the rule allows the last pusher.
+	Pushers []string
 }
 
 // Allowed reports whether user is an allowed approver. A rule that lists
@@ -70,9 +73,10 @@ func sameUser(a, b string) bool { return strings.EqualFold(a, b) }
 // requester. head, when not empty, is the commit approvals must have been
 // given on: an approval of an older commit is stale. Votes of people
 // who are not allowed, and the requester's own (unless the rule allows
-// it), do not count either way. Any counted decline declines the run;
-// otherwise enough counted approvals approve it; otherwise it expires at
-// expiresAt or stays pending.
+// it), do not count either way; a pusher's approval does not count
+// (unless the rule allows the last pusher). Any counted decline
+// declines the run; otherwise enough counted approvals approve it;
+// otherwise it expires at expiresAt or stays pending.
 func (ap Approvers) Tally(ctx context.Context, requester string, votes []Vote, head string, expiresAt, now time.Time) (Decision, error) {
 	d := Decision{HeadSHA: head}
 	var approvers []string
@@ -93,6 +97,9 @@ func (ap Approvers) Tally(ctx context.Context, requester string, votes []Vote, h
 		}
 		if head != "" && v.Commit != head {
 			continue // stale: given on an older commit
+		}
+		if !ap.Rule.AllowLastPusher && slices.ContainsFunc(ap.Pushers, func(p string) bool { return sameUser(p, v.User) }) {
+			continue // approving one's own push
 		}
 		if !expiresAt.IsZero() && !v.At.IsZero() && !v.At.Before(expiresAt) {
 			continue // given after the deadline
@@ -177,14 +184,23 @@ func ReviewVotes(reviews []Review) []Vote {
 type PullRequest struct {
 	Open    bool
 	HeadSHA string
+	// Holds says whether the head holds exactly the run (its content is
+	// the run's request): approvals count only then.
+	Holds bool
 }
 
 // DecidePullRequest is the decision rule for a run approved on a pull
 // request: closing the pull request declines the run; otherwise the
-// reviews are tallied against the current head commit.
+// reviews are tallied against the current head commit, whose approvals
+// count only if it holds the run.
 func (ap Approvers) DecidePullRequest(ctx context.Context, pr PullRequest, requester string, reviews []Review, expiresAt, now time.Time) (Decision, error) {
 	if !pr.Open {
 		return Decision{Outcome: Declined, Reason: "the pull request was closed", HeadSHA: pr.HeadSHA}, nil
 	}
-	return ap.Tally(ctx, requester, ReviewVotes(reviews), pr.HeadSHA, expiresAt, now)
+	votes := ReviewVotes(reviews)
+	if !pr.Holds {
+		// Declines still count; approvals of this head cannot.
+		votes = slices.DeleteFunc(votes, func(v Vote) bool { return v.Approve })
+	}
+	return ap.Tally(ctx, requester, votes, pr.HeadSHA, expiresAt, now)
 }

@@ -24,7 +24,7 @@ func TestDecidePullRequest(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 	expires := t0.Add(7 * 24 * time.Hour)
-	open := PullRequest{Open: true, HeadSHA: head}
+	open := PullRequest{Open: true, HeadSHA: head, Holds: true}
 	approve := func(user string, m int) Review {
 		return Review{User: user, State: "APPROVED", CommitID: head, At: at(m)}
 	}
@@ -42,6 +42,7 @@ func TestDecidePullRequest(t *testing.T) {
 		want      Outcome
 		approvers []string
 		by        string
+		pushers   []string
 	}{
 		{name: "no reviews yet", rule: Rule{Required: 1}, pr: open, want: Pending},
 		{name: "one approval is enough", rule: Rule{Required: 1}, pr: open,
@@ -88,6 +89,18 @@ func TestDecidePullRequest(t *testing.T) {
 			reviews: []Review{approve("pat", 1)}, want: Pending, approvers: []string{"pat"}},
 		{name: "Port's ALL satisfied", rule: Rule{Required: 1, All: true, Users: []string{"pat", "sam"}}, pr: open,
 			reviews: []Review{approve("pat", 1), approve("sam", 2)}, want: Approved, approvers: []string{"pat", "sam"}, by: "sam"},
+		{name: "the last pusher's approval does not count", rule: Rule{Required: 1}, pr: open, pushers: []string{"Pat"},
+			reviews: []Review{approve("pat", 1)}, want: Pending},
+		{name: "the last pusher may decline", rule: Rule{Required: 1}, pr: open, pushers: []string{"pat"},
+			reviews: []Review{changes("pat", 1)}, want: Declined, by: "pat"},
+		{name: "another approver than the pusher", rule: Rule{Required: 1}, pr: open, pushers: []string{"pat"},
+			reviews: []Review{approve("pat", 1), approve("sam", 2)}, want: Approved, approvers: []string{"sam"}, by: "sam"},
+		{name: "the last pusher when the rule allows", rule: Rule{Required: 1, AllowLastPusher: true}, pr: open, pushers: []string{"pat"},
+			reviews: []Review{approve("pat", 1)}, want: Approved, approvers: []string{"pat"}, by: "pat"},
+		{name: "a head that does not hold the run takes no approval", rule: Rule{Required: 1}, pr: PullRequest{Open: true, HeadSHA: head},
+			reviews: []Review{approve("pat", 1)}, want: Pending},
+		{name: "a head that does not hold the run still takes a decline", rule: Rule{Required: 1}, pr: PullRequest{Open: true, HeadSHA: head},
+			reviews: []Review{approve("pat", 1), changes("sam", 2)}, want: Declined, by: "sam"},
 		{name: "pull request closed declines", rule: Rule{Required: 1}, pr: PullRequest{HeadSHA: head},
 			reviews: []Review{approve("pat", 1)}, want: Declined},
 		{name: "expired without a decision", rule: Rule{Required: 1}, pr: open,
@@ -103,7 +116,7 @@ func TestDecidePullRequest(t *testing.T) {
 			if now.IsZero() {
 				now = at(60)
 			}
-			ap := Approvers{Rule: tt.rule, Org: "acme", Teams: platform}
+			ap := Approvers{Rule: tt.rule, Org: "acme", Teams: platform, Pushers: tt.pushers}
 			d, err := ap.DecidePullRequest(context.Background(), tt.pr, "alice", tt.reviews, expires, now)
 			if err != nil {
 				t.Fatal(err)

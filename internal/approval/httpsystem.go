@@ -3,6 +3,7 @@ package approval
 import (
 	"cmp"
 	"context"
+	"errors"
 
 	"github.com/pierhq/pier/internal/approval/httpcap"
 	"github.com/pierhq/pier/internal/catalog"
@@ -25,8 +26,19 @@ type HTTPSystem struct {
 // no approval id (its later requests find the approval by .run.id) gets
 // the run's id as the reference: the engine takes an empty one for "not
 // yet requested" and would create the approval again on every step.
+//
+// An answer that says the approval was made but cannot be followed is
+// Unusable: the run fails rather than create a second one, and the
+// deletion request withdraws the first when it can do without its id.
 func (h HTTPSystem) Open(ctx context.Context, run store.Run, a *catalog.Action, _ Rule) (Request, error) {
 	st, err := h.Client.Create(ctx, h.Data(run, a))
+	if errors.Is(err, httpcap.ErrUnusable) {
+		u := &Unusable{Err: err}
+		if !h.Client.DeletionNeedsID() {
+			u.Ref = run.ID
+		}
+		return Request{}, u
+	}
 	if err != nil {
 		return Request{}, err
 	}

@@ -229,14 +229,18 @@ type InvocationMethod struct {
 
 // Approval is pier's approval rule, kept in git with its action.
 type Approval struct {
-	Approvals      int             `json:"approvals"`
-	Approvers      *Approvers      `json:"approvers,omitempty"`
-	AllowRequester bool            `json:"allowRequester"`
-	When           json.RawMessage `json:"when,omitempty"`
-	ExpiresIn      string          `json:"expiresIn"`
-	RequireReason  bool            `json:"requireReason"`
-	System         string          `json:"system"`
-	Merge          bool            `json:"merge"`
+	Approvals      int        `json:"approvals"`
+	Approvers      *Approvers `json:"approvers,omitempty"`
+	AllowRequester bool       `json:"allowRequester"`
+	// AllowLastPusher lets whoever pushed a pull request's approved head
+	// approve it; off by default, as GitHub's "require approval of the
+	// most recent reviewable push".
+	AllowLastPusher bool            `json:"allowLastPusher"`
+	When            json.RawMessage `json:"when,omitempty"`
+	ExpiresIn       string          `json:"expiresIn"`
+	RequireReason   bool            `json:"requireReason"`
+	System          string          `json:"system"`
+	Merge           bool            `json:"merge"`
 }
 
 type Approvers struct {

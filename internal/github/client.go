@@ -14,12 +14,14 @@
 package github
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gogithub "github.com/google/go-github/v62/github"
@@ -65,6 +67,9 @@ type Client struct {
 	webHost string
 
 	teams memberships
+
+	loginMu sync.Mutex
+	login   string // the token's user, once known
 }
 
 // New returns a client for the API at opts.BaseURL.
@@ -174,4 +179,22 @@ func (t *instrumented) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	t.rec.GitHubResponse(resp.StatusCode, remaining)
 	return resp, nil
+}
+
+// Login returns the login of the token's user: who pier's commits,
+// comments and merges are by. It is asked once.
+//
+// GitHub API docs: https://docs.github.com/rest/users/users#get-the-authenticated-user
+func (c *Client) Login(ctx context.Context) (string, error) {
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	if c.login != "" {
+		return c.login, nil
+	}
+	u, _, err := c.gh.Users.Get(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("get the token's user: %w", err)
+	}
+	c.login = u.GetLogin()
+	return c.login, nil
 }

@@ -20,6 +20,7 @@ type PullRequest struct {
 	HTMLURL              string
 	HeadRef              string // the branch with the changes
 	HeadSHA              string // its commit: what reviews must be on
+	HeadOwner, HeadRepo  string // the repository of HeadRef: a fork's, or the base's
 	BaseRef              string // the branch it merges into
 	Author               string // the login of who opened it
 	CreatedAt, UpdatedAt time.Time
@@ -49,6 +50,8 @@ func pullRequest(pr *gogithub.PullRequest) PullRequest {
 		HTMLURL:   pr.GetHTMLURL(),
 		HeadRef:   pr.GetHead().GetRef(),
 		HeadSHA:   pr.GetHead().GetSHA(),
+		HeadOwner: pr.GetHead().GetRepo().GetOwner().GetLogin(),
+		HeadRepo:  pr.GetHead().GetRepo().GetName(),
 		BaseRef:   pr.GetBase().GetRef(),
 		Author:    pr.GetUser().GetLogin(),
 		CreatedAt: pr.GetCreatedAt().Time,

@@ -41,7 +41,7 @@ func TestCreatePullRequest(t *testing.T) {
 	want := PullRequest{
 		Number: 1, State: "open", Title: "Run 1", Body: "Approve to run.",
 		HTMLURL: "https://github.com/octo-org/catalog/pull/1",
-		HeadRef: "pier/run-1", HeadSHA: head, BaseRef: "main", Author: "octocat",
+		HeadRef: "pier/run-1", HeadSHA: head, HeadOwner: "octo-org", HeadRepo: "catalog", BaseRef: "main", Author: "octocat",
 		CreatedAt: at, UpdatedAt: at,
 	}
 	if pr != want {

@@ -168,6 +168,7 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.createComment)
 
 	f.mux.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", f.getTeamMembership)
+	f.mux.HandleFunc("GET /user", f.getUser)
 
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", f.dispatchWorkflow)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/actions/workflows/{workflow}/runs", f.listWorkflowRuns)
@@ -313,6 +314,14 @@ func (f *Fake) writeConditional(w http.ResponseWriter, r *http.Request, v any) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// getUser implements GET /user: the token's user, in the simple-user
+// shape (GitHub adds profile fields pier does not read).
+func (f *Fake) getUser(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	writeJSON(w, http.StatusOK, f.user)
 }
 
 // countRequest spends one request of the rate limit and sets the rate

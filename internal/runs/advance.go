@@ -86,7 +86,10 @@ func (e *Engine) step(ctx context.Context, run store.Run) (bool, error) {
 			_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure, Note: "the action was removed from the catalog"}, &catalog.Action{Identifier: run.Action})
 			return err == nil, err
 		}
-		return false, nil
+		if run.Status == store.RunWaitingForApproval || run.Status == store.RunApproved {
+			return false, nil
+		}
+		a = &catalog.Action{Identifier: run.Action} // its request is still to be closed
 	}
 	switch run.Status {
 	case store.RunWaitingForApproval:
@@ -97,8 +100,9 @@ func (e *Engine) step(ctx context.Context, run store.Run) (bool, error) {
 	return e.finishApproval(ctx, run, a)
 }
 
-// awaitApproval opens the run's approval request, or asks its system for
-// a decision.
+// awaitApproval opens the run's approval request, follows what it holds
+// now, or asks its system for a decision. A failure to reach the system
+// is recorded on the run and retried with backoff.
 func (e *Engine) awaitApproval(ctx context.Context, run store.Run, a *catalog.Action) (bool, error) {
 	now := e.opts.Now()
 	ap := run.Approval
@@ -106,12 +110,21 @@ func (e *Engine) awaitApproval(ctx context.Context, run store.Run, a *catalog.Ac
 		return false, fmt.Errorf("run %s waits for approval but has no approval request", run.ID)
 	}
 	expired := !ap.ExpiresAt.IsZero() && !now.Before(ap.ExpiresAt)
+	if !expired && now.Before(ap.Retry.NextAt) {
+		return false, nil // backing off after a failure
+	}
+	expire := func(sys approval.System, reason string) (bool, error) {
+		if ap.Retry.Error != "" {
+			reason += " (last failure: " + ap.Retry.Error + ")"
+		}
+		return e.decide(ctx, run, a, sys, approval.Decision{Outcome: approval.Expired, Reason: reason})
+	}
 	sys, err := e.opts.Systems(ap.System)
 	if err != nil {
 		if expired {
-			return e.decide(ctx, run, a, nil, approval.Decision{Outcome: approval.Expired, Reason: "expired"})
+			return expire(nil, "expired")
 		}
-		return false, err
+		return e.trouble(ctx, run, a, "reach approval system "+ap.System, err)
 	}
 	rule, _, err := approval.RuleOf(a)
 	if err != nil {
@@ -119,35 +132,75 @@ func (e *Engine) awaitApproval(ctx context.Context, run store.Run, a *catalog.Ac
 	}
 	if ap.Ref == "" {
 		if expired {
-			return e.decide(ctx, run, a, sys, approval.Decision{Outcome: approval.Expired, Reason: "expired before approval could be requested"})
+			return expire(sys, "expired before approval could be requested")
 		}
-		req, err := sys.Open(ctx, run, a, rule)
+		return e.open(ctx, run, a, sys, rule)
+	}
+	if f, ok := sys.(approval.Follower); ok {
+		m, err := f.Follow(ctx, run)
 		if err != nil {
-			return false, fmt.Errorf("request approval through %s: %w", ap.System, err)
+			if expired {
+				return expire(sys, "expired")
+			}
+			return e.trouble(ctx, run, a, "read the approval request in "+ap.System, err)
 		}
-		if req.Ref == "" {
-			// An empty ref reads as "not yet requested": storing it would
-			// open another request on every step.
-			return false, fmt.Errorf("request approval through %s: the system opened a request but gave no reference to it", ap.System)
+		if m != nil {
+			return e.follow(ctx, run, a, f, m)
 		}
-		ap.Ref, ap.URL = req.Ref, req.URL
-		_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: noteApprovalRequested + cmp.Or(req.URL, req.Ref)}, a)
-		return err == nil, err
 	}
 	d, err := sys.Check(ctx, run, a, rule)
 	if err != nil {
 		if expired {
-			return e.decide(ctx, run, a, sys, approval.Decision{Outcome: approval.Expired, Reason: "expired"})
+			return expire(sys, "expired")
 		}
-		return false, fmt.Errorf("check approval through %s: %w", ap.System, err)
+		return e.trouble(ctx, run, a, "check approval through "+ap.System, err)
 	}
 	if d.Outcome == approval.Pending && expired {
 		d.Outcome, d.Reason = approval.Expired, fmt.Sprintf("no decision by %s", ap.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if d.Outcome == approval.Pending {
+		if ap.Retry.Failures > 0 {
+			return e.recovered(ctx, run, a)
+		}
 		return false, nil
 	}
 	return e.decide(ctx, run, a, sys, d)
+}
+
+// open asks the run's system to open its approval request. The intent
+// is recorded first, so that after a crash in the middle the run says
+// that the request may have reached the system (which may then hold two:
+// declared systems get the run id as their creation's Idempotency-Key).
+func (e *Engine) open(ctx context.Context, run store.Run, a *catalog.Action, sys approval.System, rule approval.Rule) (bool, error) {
+	var note string
+	if at := run.Approval.OpeningAt; !at.IsZero() {
+		note = fmt.Sprintf("opening the approval request in %s was interrupted at %s and may have reached it; opening it again", run.Approval.System, at.Format(time.RFC3339))
+	}
+	run.Approval.OpeningAt = e.opts.Now().UTC()
+	run, err := e.write(ctx, run, store.RunEvent{Actor: "pier", Note: note}, a)
+	if err != nil {
+		return false, err
+	}
+	ap := run.Approval
+	req, err := sys.Open(ctx, run, a, rule)
+	var unusable *approval.Unusable
+	switch {
+	case errors.As(err, &unusable):
+		ap.Ref, ap.OpeningAt = unusable.Ref, time.Time{}
+		_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure,
+			Note: "the approval request cannot be followed, and is not opened again: " + err.Error()}, a)
+		return err == nil, err
+	case err != nil:
+		return e.trouble(ctx, run, a, "request approval through "+ap.System, err)
+	case req.Ref == "":
+		// An empty ref reads as "not yet requested": storing it would
+		// open another request on every step.
+		return e.trouble(ctx, run, a, "request approval through "+ap.System, errors.New("the system opened a request but gave no reference to it"))
+	}
+	ap.Ref, ap.URL, ap.File, ap.ContentSHA, ap.SeenSHA = req.Ref, req.URL, req.File, req.Commit, req.Commit
+	ap.OpeningAt, ap.Retry = time.Time{}, store.RunRetry{}
+	_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: noteApprovalRequested + cmp.Or(req.URL, req.Ref)}, a)
+	return err == nil, err
 }
 
 // decide records an approval decision, then tells the system.
@@ -300,21 +353,32 @@ func describeInvocation(a *catalog.Action) string {
 }
 
 // finishApproval closes the run's approval request once the run no
-// longer needs it: dispatched, or ended before dispatch.
+// longer needs it: dispatched, or ended before dispatch. Closing is
+// durable work: a run stays Closing (and the sweep comes back to it)
+// until its system took the request, or until CloseAttempts failures in
+// a row, each recorded on the run.
 func (e *Engine) finishApproval(ctx context.Context, run store.Run, a *catalog.Action) (bool, error) {
+	if !run.Closing() {
+		return false, nil
+	}
 	ap := run.Approval
-	if ap == nil || ap.Ref == "" || ap.System == approval.InApp || !ap.FinishedAt.IsZero() || run.Status == store.RunWaitingForApproval || run.Status == store.RunApproved {
+	now := e.opts.Now().UTC()
+	if now.Before(ap.CloseRetry.NextAt) {
 		return false, nil
 	}
 	sys, err := e.opts.Systems(ap.System)
+	if err == nil {
+		err = sys.Finish(ctx, run, a)
+	}
 	if err != nil {
-		return false, err
+		return e.closeTrouble(ctx, run, a, err)
 	}
-	if err := sys.Finish(ctx, run, a); err != nil {
-		return false, fmt.Errorf("close the approval request: %w", err)
+	ap.FinishedAt, ap.CloseRetry.NextAt = now, time.Time{}
+	ev := store.RunEvent{Actor: "pier", Note: "approval request closed"}
+	if ap.System == approval.InApp {
+		ev.Note = "" // pier's own: nothing was open elsewhere
 	}
-	ap.FinishedAt = e.opts.Now().UTC()
-	_, err = e.write(ctx, run, store.RunEvent{Actor: "pier", Note: "approval request closed"}, a)
+	_, err = e.write(ctx, run, ev, a)
 	return err == nil, err
 }
 

@@ -65,9 +65,19 @@ type Options struct {
 	// BaseURL is pier's public URL, for links to runs.
 	BaseURL string
 	// RedispatchAfter is how long an interrupted GitHub dispatch is looked
-	// for before it is assumed not to have happened and is made again:
-	// GitHub creates the workflow run within seconds of the dispatch.
+	// for before it is assumed not to have happened and is made again
+	// (default DefaultRedispatchAfter). GitHub creates the workflow run
+	// within seconds of accepting a dispatch, but lists it only once the
+	// run is queued; looking for it too briefly would take a dispatch that
+	// happened for one that did not, and run the workflow twice.
 	RedispatchAfter time.Duration
+	// Backoff is the wait after the nth failure in a row to open, check or
+	// close a run's approval request (default: 10 s doubling to 30 min).
+	Backoff func(failures int) time.Duration
+	// CloseAttempts is how many times closing an approval request is
+	// tried before pier gives up on it (default 30, about 13 hours with
+	// the default backoff).
+	CloseAttempts int
 	// ApprovalPollEvery and TrackEvery bound how often Sweep asks about
 	// one waiting run's approval (default 5m) and one running run's
 	// workflow run (default 1m).
@@ -78,6 +88,19 @@ type Options struct {
 	Audit  func(ctx context.Context, e store.AuditEntry) error
 	Logger *slog.Logger
 	Now    func() time.Time
+}
+
+// DefaultRedispatchAfter is Options.RedispatchAfter's default.
+const DefaultRedispatchAfter = 2 * time.Minute
+
+// DefaultBackoff waits 10 s after the first failure, doubling up to 30
+// minutes.
+func DefaultBackoff(failures int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < failures && d < 30*time.Minute; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Minute)
 }
 
 // Engine moves runs along. It is safe for concurrent use; one replica
@@ -106,7 +129,13 @@ func New(st Store, opts Options) *Engine {
 		opts.Now = time.Now
 	}
 	if opts.RedispatchAfter == 0 {
-		opts.RedispatchAfter = 2 * time.Minute
+		opts.RedispatchAfter = DefaultRedispatchAfter
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.CloseAttempts == 0 {
+		opts.CloseAttempts = 30
 	}
 	if opts.ApprovalPollEvery == 0 {
 		opts.ApprovalPollEvery = 5 * time.Minute
@@ -171,7 +200,9 @@ func refuse(code int, field, format string, args ...any) *Error {
 }
 
 // write stores a change to run made from the version read, with an event
-// and its notifications; a status change is counted.
+// and its notifications; a status change is counted. An event with
+// neither a status nor a note is not written: the change is pier's
+// bookkeeping, not a step anyone follows.
 func (e *Engine) write(ctx context.Context, run store.Run, ev store.RunEvent, a *catalog.Action) (store.Run, error) {
 	now := e.opts.Now().UTC()
 	run.UpdatedAt = now
@@ -186,6 +217,13 @@ func (e *Engine) write(ctx context.Context, run store.Run, ev store.RunEvent, a 
 	}
 	if ev.From == ev.To {
 		ev.From, ev.To = "", ""
+	}
+	if ev.To == "" && ev.Note == "" {
+		stored, err := e.store.UpdateRun(ctx, run, nil, nil)
+		if err != nil {
+			return store.Run{}, err
+		}
+		return stored, nil
 	}
 	next := run
 	next.Version++ // what the notification ids derive from

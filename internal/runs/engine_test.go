@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -615,10 +616,17 @@ func (b *board) last() string {
 }
 
 // declaredSystems resolves http:NAME to the approval systems the test
-// catalog declares, reaching the board at boardURL.
+// catalog declares, reaching the board (http://board.test in the
+// catalog) at boardURL.
 func declaredSystems(e **env, boardURL string) func(*Options) {
+	board := strings.TrimPrefix(boardURL, "http://")
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, board)
+		},
+	}}
 	return func(o *Options) {
-		o.Secrets = map[string]string{"BOARD_URL": boardURL, "BOARD_TOKEN": "board-token"}
+		o.Secrets = map[string]string{"BOARD_TOKEN": "board-token"}
 		inapp := o.Systems
 		o.Systems = func(name string) (approval.System, error) {
 			id, ok := strings.CutPrefix(name, "http:")
@@ -629,7 +637,7 @@ func declaredSystems(e **env, boardURL string) func(*Options) {
 			if def == nil {
 				return nil, errors.New("no system " + name)
 			}
-			c, err := httpcap.New(def, httpcap.Options{Secrets: func(n string) (string, bool) { v, ok := o.Secrets[n]; return v, ok }})
+			c, err := httpcap.New(def, httpcap.Options{HTTPClient: client, Secrets: func(n string) (string, bool) { v, ok := o.Secrets[n]; return v, ok }})
 			if err != nil {
 				return nil, err
 			}
@@ -656,7 +664,7 @@ func TestDeclaredHTTPApprovalSystem(t *testing.T) {
 			name: "the creation answer names the approval", action: "board_change", inputs: map[string]any{"days": json.Number("4")},
 			creation: func(store.Run) string { return "POST " + table },
 			ref:      func(_ store.Run, n int) string { return fmt.Sprintf("chg%04d", n) },
-			url:      func(ref, base string) string { return base + "/change/" + ref },
+			url:      func(ref, _ string) string { return "http://board.test/change/" + ref },
 			body: func(run store.Run) map[string]any {
 				return map[string]any{"correlation_id": run.ID, "short_description": "board_change requested by alice", "days": float64(4)}
 			},

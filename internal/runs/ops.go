@@ -319,18 +319,29 @@ func (e *Engine) Track(ctx context.Context, run store.Run) error {
 }
 
 // Sweep looks at every unfinished run: takes decisions that webhooks
-// missed, expires approvals, finishes interrupted dispatches and polls
-// workflow runs. GitHub's rate limit is shared by every run, so a run is
-// asked about at most every ApprovalPollEvery (waiting) or TrackEvery
-// (running) — webhooks bring news sooner — except when its approval has
-// expired. Runs waiting on a declared HTTP system are left to
-// PollSystem, on that system's schedule.
+// missed, expires approvals, finishes interrupted dispatches, polls
+// workflow runs, and closes the approval requests of runs that ended
+// (retrying those that failed to close). GitHub's rate limit is shared
+// by every run, so a run is asked about at most every ApprovalPollEvery
+// (waiting) or TrackEvery (running) — webhooks bring news sooner —
+// except when its approval has expired. Runs waiting on a declared HTTP
+// system are left to PollSystem, on that system's schedule.
 func (e *Engine) Sweep(ctx context.Context) error {
 	runs, err := e.store.Runs(ctx, store.RunFilter{Active: true, Limit: sweepLimit})
 	if err != nil {
 		return err
 	}
 	e.warnIfFull("sweep", len(runs))
+	closing, err := e.store.Runs(ctx, store.RunFilter{Closing: true, Limit: sweepLimit})
+	if err != nil {
+		return err
+	}
+	e.warnIfFull("sweep of approval requests to close", len(closing))
+	for _, run := range closing {
+		if store.RunTerminal(run.Status) { // the others are active, listed above
+			runs = append(runs, run)
+		}
+	}
 	now := e.opts.Now()
 	e.mu.Lock()
 	polled := make(map[string]time.Time, len(runs))

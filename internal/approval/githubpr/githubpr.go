@@ -9,9 +9,20 @@
 // commit, and the head is checked once more just before dispatch
 // (Recheck): a commit pushed between the decision and the dispatch makes
 // the approvals stale.
+//
+// What is approved is what runs. The system follows the pull request
+// (Follow): a person's run request is read again at every new head and
+// becomes the run's inputs once it validates; a branch pier opened
+// belongs to pier, and a push to it by anyone else counts for nothing —
+// pier puts its own commit back. Approvals count only on a head that
+// holds exactly the run (RunApproval.ContentSHA), never from whoever
+// pushed that head (GitHub's "most recent reviewable push" rule), and
+// the pull request is merged only when it adds nothing but the run's
+// request.
 package githubpr
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -48,6 +59,9 @@ type Client interface {
 	PullRequestFiles(ctx context.Context, owner, repo string, number int) ([]github.PullRequestFile, error)
 	Reviews(ctx context.Context, owner, repo string, number int) ([]github.Review, error)
 	SetCommitStatus(ctx context.Context, owner, repo, sha string, s github.Status) error
+	Pushers(ctx context.Context, owner, repo, branch, sha string) ([]string, error)
+	MoveBranch(ctx context.Context, owner, repo, branch, sha string) error
+	Login(ctx context.Context) (string, error)
 }
 
 // BranchPrefix starts the branches pier creates for run requests.
@@ -114,30 +128,39 @@ func IsRunFile(dir, name string) bool {
 // adds no run request file.
 var ErrNoRunRequest = errors.New("the pull request adds no run request")
 
-// RunRequest reads the run request a person's pull request adds: the
-// first file added under runs/, as of the pull request's head. The file
-// is returned with any error about its content, so that the refusal can
-// name it.
+// RunRequest reads the run request a person's pull request adds: the one
+// file added under runs/, as of the pull request's head. The file is
+// returned with any error about its content, so that the refusal can
+// name it. A pull request adding two run requests is refused: one pull
+// request, one run, one approval.
 func (s *System) RunRequest(ctx context.Context, number int, head string) (string, RunFile, error) {
 	files, err := s.Client.PullRequestFiles(ctx, s.Owner, s.Repo, number)
 	if err != nil {
 		return "", RunFile{}, err
 	}
+	var added []string
 	for _, f := range files {
-		if f.Status != "added" || !IsRunFile(s.Dir, f.Filename) {
-			continue
+		if f.Status == "added" && IsRunFile(s.Dir, f.Filename) {
+			added = append(added, f.Filename)
 		}
-		body, err := s.Client.GetFile(ctx, s.Owner, s.Repo, head, f.Filename)
-		if err != nil {
-			return f.Filename, RunFile{}, err
-		}
-		rf, err := ParseRunFile(f.Filename, body)
-		if err != nil {
-			return f.Filename, RunFile{}, &BadRequest{File: f.Filename, Message: strings.TrimPrefix(err.Error(), f.Filename+": ")}
-		}
-		return f.Filename, rf, nil
 	}
-	return "", RunFile{}, ErrNoRunRequest
+	switch len(added) {
+	case 0:
+		return "", RunFile{}, ErrNoRunRequest
+	case 1:
+	default:
+		return added[0], RunFile{}, &BadRequest{File: added[0], Message: fmt.Sprintf("the pull request adds %d run requests (%s); ask for one run per pull request", len(added), strings.Join(added, ", "))}
+	}
+	file := added[0]
+	body, err := s.Client.GetFile(ctx, s.Owner, s.Repo, head, file)
+	if err != nil {
+		return file, RunFile{}, err
+	}
+	rf, err := ParseRunFile(file, body)
+	if err != nil {
+		return file, RunFile{}, &BadRequest{File: file, Message: strings.TrimPrefix(err.Error(), file+": ")}
+	}
+	return file, rf, nil
 }
 
 // BadRequest is a run request pier refuses: a file it cannot read, an
@@ -172,10 +195,25 @@ func number(run store.Run) (int, error) {
 	return n, nil
 }
 
+// ownFile is where pier commits the request of a run it opens a pull
+// request for.
+func (s *System) ownFile(run store.Run) string { return path.Join(s.Dir, RunsDir, run.ID+".json") }
+
+// ownContent is the request file pier writes for run.
+func (s *System) ownContent(run store.Run) []byte {
+	body, _ := json.MarshalIndent(RunFile{
+		Action: run.Action, Entity: run.Entity, Properties: run.Inputs, Requester: run.Requester,
+		Run: run.ID, Link: s.RunURL(run.ID), RequestedAt: run.CreatedAt,
+	}, "", "  ")
+	return append(body, '\n')
+}
+
 // Open creates the branch, commits the request file and opens the pull
 // request, asking the approvers for review. Each step finds its own
 // earlier work, so a retry after a failure halfway does not duplicate
-// it.
+// it. The request's commit is returned only when this call made it: a
+// branch found from an earlier attempt is checked by Follow, as any
+// head is, before an approval on it counts.
 func (s *System) Open(ctx context.Context, run store.Run, a *catalog.Action, rule approval.Rule) (approval.Request, error) {
 	branch := BranchPrefix + run.ID
 	head, err := s.Client.BranchHead(ctx, s.Owner, s.Repo, s.Base)
@@ -185,14 +223,11 @@ func (s *System) Open(ctx context.Context, run store.Run, a *catalog.Action, rul
 	if err := s.Client.CreateBranch(ctx, s.Owner, s.Repo, branch, head); err != nil && !errors.Is(err, github.ErrExists) {
 		return approval.Request{}, err
 	}
-	file := path.Join(s.Dir, RunsDir, run.ID+".json")
-	if _, err := s.Client.GetFile(ctx, s.Owner, s.Repo, branch, file); errors.Is(err, github.ErrNotFound) {
-		body, _ := json.MarshalIndent(RunFile{
-			Action: run.Action, Entity: run.Entity, Properties: run.Inputs, Requester: run.Requester,
-			Run: run.ID, Link: s.RunURL(run.ID), RequestedAt: run.CreatedAt,
-		}, "", "  ")
+	file, want := s.ownFile(run), s.ownContent(run)
+	var commit string
+	if got, err := s.Client.GetFile(ctx, s.Owner, s.Repo, branch, file); errors.Is(err, github.ErrNotFound) || err == nil && !bytes.Equal(got, want) {
 		msg := fmt.Sprintf("Request run %s of %s", run.ID, run.Action)
-		if _, err := s.Client.PutFile(ctx, s.Owner, s.Repo, branch, file, msg, append(body, '\n')); err != nil {
+		if commit, err = s.Client.PutFile(ctx, s.Owner, s.Repo, branch, file, msg, want); err != nil {
 			return approval.Request{}, err
 		}
 	} else if err != nil {
@@ -228,7 +263,7 @@ func (s *System) Open(ctx context.Context, run store.Run, a *catalog.Action, rul
 			_ = s.Client.Comment(ctx, s.Owner, s.Repo, pr.Number, "pier could not request reviews: "+err.Error())
 		}
 	}
-	return approval.Request{Ref: strconv.Itoa(pr.Number), URL: pr.HTMLURL}, nil
+	return approval.Request{Ref: strconv.Itoa(pr.Number), URL: pr.HTMLURL, File: file, Commit: commit}, nil
 }
 
 func title(run store.Run, a *catalog.Action) string {
@@ -274,13 +309,144 @@ func (s *System) description(run store.Run, a *catalog.Action, rule approval.Rul
 		who = strings.Join(names, ", ")
 	}
 	fmt.Fprintf(&b, "**To approve**, approve this pull request: %d approval(s) from %s", rule.Required, who)
-	if !rule.AllowRequester {
+	switch {
+	case !rule.AllowRequester && !rule.AllowLastPusher:
+		b.WriteString(" (not the requester, nor whoever pushed the latest commit)")
+	case !rule.AllowRequester:
 		b.WriteString(" (not the requester)")
+	case !rule.AllowLastPusher:
+		b.WriteString(" (not whoever pushed the latest commit)")
 	}
 	fmt.Fprintf(&b, ", on the latest commit, by %s. **To decline**, request changes or close it.\n\n",
 		run.Approval.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "This branch belongs to pier: a push to it changes nothing that runs, and pier puts its own commit back. ")
 	fmt.Fprintf(&b, "Run [`%s`](%s) · pier closes this pull request once the run is dispatched or ends.\n", run.ID, s.RunURL(run.ID))
 	return b.String()
+}
+
+// own reports whether pr is the pull request pier opened for run.
+func own(run store.Run, pr github.PullRequest) bool { return pr.HeadRef == BranchPrefix+run.ID }
+
+// Follow reads the run's pull request at a head the run has not seen:
+// who pushed it, and what it holds. On pier's own branch a head that is
+// not exactly the run's request is put back to the commit that is; a
+// person's head is read as a run request for the engine to validate.
+func (s *System) Follow(ctx context.Context, run store.Run) (*approval.Move, error) {
+	n, err := number(run)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := s.Client.PullRequest(ctx, s.Owner, s.Repo, n)
+	if err != nil || pr.State != "open" || pr.HeadSHA == run.Approval.SeenSHA {
+		return nil, err
+	}
+	m := &approval.Move{Commit: pr.HeadSHA}
+	if m.By, err = s.pushers(ctx, pr); err != nil {
+		return nil, err
+	}
+	if own(run, pr) {
+		m.Own = true
+		problem, err := s.holdsOnly(ctx, run, pr)
+		if err != nil {
+			return nil, err
+		}
+		m.Intact, m.Problem = problem == "", problem
+		if !m.Intact && run.Approval.ContentSHA != "" {
+			if err := s.Client.MoveBranch(ctx, s.Owner, s.Repo, pr.HeadRef, run.Approval.ContentSHA); err != nil {
+				m.Problem += fmt.Sprintf(" (pier could not put its commit %.7s back: %v)", run.Approval.ContentSHA, err)
+			} else {
+				m.Restored = true
+			}
+		}
+		return m, nil
+	}
+	file, rf, err := s.RunRequest(ctx, n, pr.HeadSHA)
+	var bad *BadRequest
+	switch {
+	case errors.Is(err, ErrNoRunRequest):
+		m.Withdrawn, m.Problem = true, "the pull request no longer adds a run request under "+path.Join(s.Dir, RunsDir)
+	case errors.As(err, &bad):
+		m.Problem = bad.Error()
+	case err != nil:
+		return nil, err
+	default:
+		m.Asked = &approval.Asked{File: file, Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties}
+	}
+	return m, nil
+}
+
+// pushers returns who pushed pr's head, leaving pier itself out (it
+// never approves, and its token may be a person's).
+func (s *System) pushers(ctx context.Context, pr github.PullRequest) ([]string, error) {
+	owner, repo := cmp.Or(pr.HeadOwner, s.Owner), cmp.Or(pr.HeadRepo, s.Repo)
+	by, err := s.Client.Pushers(ctx, owner, repo, pr.HeadRef, pr.HeadSHA)
+	if err != nil {
+		return nil, err
+	}
+	if self, err := s.Client.Login(ctx); err == nil {
+		by = slices.DeleteFunc(by, func(u string) bool { return strings.EqualFold(u, self) })
+	}
+	return by, nil
+}
+
+// holdsOnly says what is wrong with pr's head for run, or "" when the
+// pull request changes exactly one file, the run's request, and at the
+// head it is exactly as pier wrote it.
+func (s *System) holdsOnly(ctx context.Context, run store.Run, pr github.PullRequest) (string, error) {
+	file := cmp.Or(run.Approval.File, s.ownFile(run))
+	if problem, err := s.onlyFile(ctx, pr.Number, file); problem != "" || err != nil {
+		return problem, err
+	}
+	want := s.ownContent(run)
+	if sha := run.Approval.ContentSHA; sha != "" {
+		b, err := s.Client.GetFile(ctx, s.Owner, s.Repo, sha, file)
+		if err != nil {
+			return "", err
+		}
+		want = b
+	}
+	got, err := s.Client.GetFile(ctx, s.Owner, s.Repo, pr.HeadSHA, file)
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Sprintf("%s at %.7s is not the request pier wrote", file, pr.HeadSHA), nil
+	}
+	return "", nil
+}
+
+// onlyFile says what the pull request changes besides adding file, or ""
+// when that is all it does.
+func (s *System) onlyFile(ctx context.Context, number int, file string) (string, error) {
+	files, err := s.Client.PullRequestFiles(ctx, s.Owner, s.Repo, number)
+	if err != nil {
+		return "", err
+	}
+	var others []string
+	found := false
+	for _, f := range files {
+		if f.Filename == file && f.Status == "added" {
+			found = true
+			continue
+		}
+		others = append(others, f.Filename+" ("+f.Status+")")
+	}
+	switch {
+	case len(others) > 0:
+		return fmt.Sprintf("the pull request changes %s besides adding %s", strings.Join(others, ", "), file), nil
+	case !found:
+		return "the pull request no longer adds " + file, nil
+	}
+	return "", nil
+}
+
+// Tell comments on the run's pull request.
+func (s *System) Tell(ctx context.Context, run store.Run, msg string) error {
+	n, err := number(run)
+	if err != nil {
+		return err
+	}
+	return s.Client.Comment(ctx, s.Owner, s.Repo, n, msg)
 }
 
 // Check takes the decision from the pull request and its reviews.
@@ -301,8 +467,9 @@ func (s *System) Check(ctx context.Context, run store.Run, _ *catalog.Action, ru
 	for i, r := range rs {
 		reviews[i] = approval.Review{User: r.User, State: r.State, CommitID: r.CommitID, Body: r.Body, At: r.SubmittedAt}
 	}
-	ap := approval.Approvers{Rule: rule, Org: s.Owner, Teams: s.Teams}
-	d, err := ap.DecidePullRequest(ctx, approval.PullRequest{Open: pr.State == "open", HeadSHA: pr.HeadSHA}, run.Requester, reviews, run.Approval.ExpiresAt, s.now())
+	ap := approval.Approvers{Rule: rule, Org: s.Owner, Teams: s.Teams, Pushers: run.Approval.Pushers}
+	holds := pr.HeadSHA == run.Approval.ContentSHA
+	d, err := ap.DecidePullRequest(ctx, approval.PullRequest{Open: pr.State == "open", HeadSHA: pr.HeadSHA, Holds: holds}, run.Requester, reviews, run.Approval.ExpiresAt, s.now())
 	if err == nil && d.Outcome == approval.Declined && pr.Merged {
 		d.Reason = "the pull request was merged before the run was approved"
 	}
@@ -389,7 +556,20 @@ func (s *System) Finish(ctx context.Context, run store.Run, a *catalog.Action) e
 				return err
 			}
 		}
-		merge := dispatched && run.Approval.HeadSHA == pr.HeadSHA && mergeRequested(a)
+		merge := dispatched && mergeRequested(a)
+		if merge {
+			problem, err := s.mergeable(ctx, run, pr)
+			if err != nil {
+				return err
+			}
+			if problem != "" {
+				merge = false
+				msg := fmt.Sprintf("pier did not merge this pull request: %s. Only the run's request, as approved, is merged.", problem)
+				if err := s.Client.Comment(ctx, s.Owner, s.Repo, n, msg); err != nil {
+					return err
+				}
+			}
+		}
 		if merge {
 			err = s.Client.MergePullRequest(ctx, s.Owner, s.Repo, n, pr.HeadSHA, title(run, a))
 		} else {
@@ -406,6 +586,22 @@ func (s *System) Finish(ctx context.Context, run store.Run, a *catalog.Action) e
 }
 
 func mergeRequested(a *catalog.Action) bool { return a.Approval != nil && a.Approval.Merge }
+
+// mergeable says why pr must not be merged for run, or "" when it may:
+// its head is the commit approved, which holds the run (the request as
+// pier wrote it, or the person's request the run's inputs were read
+// from), and it adds that request and changes nothing else. What lands
+// on the catalog's branch is then exactly what was approved and ran.
+func (s *System) mergeable(ctx context.Context, run store.Run, pr github.PullRequest) (string, error) {
+	ap := run.Approval
+	switch {
+	case pr.HeadSHA != ap.HeadSHA:
+		return fmt.Sprintf("its head moved from the approved commit %.7s to %.7s", ap.HeadSHA, pr.HeadSHA), nil
+	case ap.HeadSHA != ap.ContentSHA:
+		return fmt.Sprintf("the approved commit %.7s does not hold the run's request", ap.HeadSHA), nil
+	}
+	return s.onlyFile(ctx, pr.Number, cmp.Or(ap.File, s.ownFile(run)))
+}
 
 func mentions(users []string) string {
 	out := make([]string, len(users))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,8 @@ func (fx *fixture) open(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx.run.Approval.Ref, fx.run.Approval.URL = req.Ref, req.URL
+	ap := fx.run.Approval
+	ap.Ref, ap.URL, ap.File, ap.ContentSHA, ap.SeenSHA = req.Ref, req.URL, req.File, req.Commit, req.Commit
 	n, _ := strconv.Atoi(req.Ref)
 	return n
 }
@@ -70,7 +72,7 @@ func TestOpen(t *testing.T) {
 	if !ok || pr.State != "open" || pr.Head != "pier/run/r_abcdefghijklmnop" || pr.Base != "main" {
 		t.Fatalf("pull request %+v", pr)
 	}
-	for _, want := range []string{"**alice** asks to run **Extend TTL** on `environment/preview-42`", "| `days` | `10` |", `demo \| week`, "@acme/platform", "(not the requester)", "http://pier/v1/actions/runs/r_abcdefghijklmnop"} {
+	for _, want := range []string{"**alice** asks to run **Extend TTL** on `environment/preview-42`", "| `days` | `10` |", `demo \| week`, "@acme/platform", "(not the requester, nor whoever pushed the latest commit)", "http://pier/v1/actions/runs/r_abcdefghijklmnop"} {
 		if !strings.Contains(pr.Body, want) {
 			t.Errorf("body lacks %q:\n%s", want, pr.Body)
 		}
@@ -96,6 +98,9 @@ func TestOpen(t *testing.T) {
 	}
 	if again, _ := fx.fake.Branch("acme", "catalog", pr.Head); again != head {
 		t.Fatal("the retry committed the request again")
+	}
+	if fx.run.Approval.ContentSHA != head || fx.run.Approval.File != "runs/r_abcdefghijklmnop.json" || again.Commit != "" {
+		t.Errorf("the first open's commit is %q (head %s), the retry's %q: a retry cannot vouch for a head it did not write", fx.run.Approval.ContentSHA, head, again.Commit)
 	}
 }
 
@@ -210,5 +215,113 @@ func TestIsRunFile(t *testing.T) {
 		if got := IsRunFile(tt.dir, tt.name); got != tt.want {
 			t.Errorf("IsRunFile(%q, %q) = %v", tt.dir, tt.name, got)
 		}
+	}
+}
+
+// A push by anyone else to pier's branch counts for nothing: pier puts
+// its commit back, and says who pushed.
+func TestFollowOwnBranch(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t)
+	n := fx.open(t)
+	pr, _ := fx.fake.PullRequest("acme", "catalog", n)
+	pier := fx.run.Approval.ContentSHA
+	if m, err := fx.sys.Follow(ctx, fx.run); m != nil || err != nil {
+		t.Fatalf("the head pier wrote: %+v, %v", m, err)
+	}
+
+	edited := []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 30}}`)
+	bob := fx.fake.Push("acme", "catalog", pr.Head, "bob", map[string][]byte{"runs/r_abcdefghijklmnop.json": edited, "notes/bob.txt": []byte("hi")})
+	m, err := fx.sys.Follow(ctx, fx.run)
+	if err != nil || m == nil || m.Commit != bob || !m.Own || m.Intact || !m.Restored || !slices.Equal(m.By, []string{"bob"}) ||
+		!strings.Contains(m.Problem, "notes/bob.txt (added)") {
+		t.Fatalf("a foreign push: %+v, %v", m, err)
+	}
+	if head, _ := fx.fake.Branch("acme", "catalog", pr.Head); head != pier {
+		t.Fatalf("the branch is at %s, not back at pier's %s", head, pier)
+	}
+	fx.run.Approval.SeenSHA = m.Commit
+	// Back at pier's commit: it holds the run, pushed again by pier only.
+	m, err = fx.sys.Follow(ctx, fx.run)
+	if err != nil || m == nil || m.Commit != pier || !m.Intact || len(m.By) != 0 {
+		t.Fatalf("after the restore: %+v, %v", m, err)
+	}
+	fx.run.Approval.SeenSHA = m.Commit
+
+	// Content the same, pushed by bob: intact, and bob pushed it.
+	fx.fake.Push("acme", "catalog", pr.Head, "bob", map[string][]byte{"tmp.txt": []byte("x")})
+	same := fx.fake.Push("acme", "catalog", pr.Head, "bob", map[string][]byte{"tmp.txt": nil})
+	m, err = fx.sys.Follow(ctx, fx.run)
+	if err != nil || m == nil || m.Commit != same || !m.Intact || m.Restored || !slices.Equal(m.By, []string{"bob"}) {
+		t.Fatalf("an intact head by bob: %+v, %v", m, err)
+	}
+}
+
+// A person's pull request is read again at each new head.
+func TestFollowPersonsRequest(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t)
+	head := fx.fake.Push("acme", "catalog", "ask", "kim", map[string][]byte{"runs/ask.json": []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 12}}`)})
+	n := fx.fake.OpenPullRequest("acme", "catalog", "kim", "ask", "main", "Run request", "")
+	fx.run.Requester, fx.run.Source = "kim", "pull_request"
+	fx.run.Approval.Ref, fx.run.Approval.File, fx.run.Approval.ContentSHA = strconv.Itoa(n), "runs/ask.json", head
+
+	m, err := fx.sys.Follow(ctx, fx.run) // never seen: read
+	if err != nil || m == nil || m.Own || m.Asked == nil || m.Asked.Action != "extend_ttl" || fmt.Sprint(m.Asked.Inputs) != "map[days:12]" || !slices.Equal(m.By, []string{"kim"}) {
+		t.Fatalf("first read: %+v, %v", m, err)
+	}
+	for _, tc := range []struct {
+		name, by string
+		files    map[string][]byte
+		check    func(m *approval.Move) bool
+	}{
+		{"edited", "sam", map[string][]byte{"runs/ask.json": []byte(`{"action": "extend_ttl", "entity": "preview-42", "properties": {"days": 20}}`)},
+			func(m *approval.Move) bool {
+				return m.Asked != nil && fmt.Sprint(m.Asked.Inputs) == "map[days:20]" && slices.Equal(m.By, []string{"sam"})
+			}},
+		{"garbled", "kim", map[string][]byte{"runs/ask.json": []byte(`{"action": `)},
+			func(m *approval.Move) bool {
+				return m.Asked == nil && !m.Withdrawn && strings.Contains(m.Problem, "runs/ask.json: unexpected EOF")
+			}},
+		{"two requests", "kim", map[string][]byte{"runs/ask.json": []byte(`{"action": "extend_ttl"}`), "runs/more.json": []byte(`{"action": "extend_ttl"}`)},
+			func(m *approval.Move) bool {
+				return m.Asked == nil && strings.Contains(m.Problem, "adds 2 run requests")
+			}},
+		{"withdrawn", "kim", map[string][]byte{"runs/ask.json": nil, "runs/more.json": nil},
+			func(m *approval.Move) bool { return m.Withdrawn }},
+	} {
+		fx.run.Approval.SeenSHA = m.Commit
+		sha := fx.fake.Push("acme", "catalog", "ask", tc.by, tc.files)
+		m, err = fx.sys.Follow(ctx, fx.run)
+		if err != nil || m == nil || m.Commit != sha || !tc.check(m) {
+			t.Errorf("%s: %+v, %v", tc.name, m, err)
+		}
+		if m == nil {
+			m = &approval.Move{Commit: sha}
+		}
+	}
+}
+
+// Only the run's request, as approved, is ever merged.
+func TestMergeOnlyTheRun(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t)
+	fx.a.Approval.Merge = true
+	n := fx.open(t)
+	pr, _ := fx.fake.PullRequest("acme", "catalog", n)
+	// The branch gains a file pier did not write; the approval is (wrongly)
+	// recorded on that head, as if the engine had missed it.
+	head := fx.fake.Push("acme", "catalog", pr.Head, "bob", map[string][]byte{"notes/bob.txt": []byte("hi")})
+	fx.run.Approval.HeadSHA, fx.run.Approval.ContentSHA = head, head
+	fx.run.Status, fx.run.Dispatch = store.RunDispatched, store.RunDispatch{At: time.Now(), StartedAt: time.Now()}
+	if err := fx.sys.Finish(ctx, fx.run, fx.a); err != nil {
+		t.Fatal(err)
+	}
+	pr, _ = fx.fake.PullRequest("acme", "catalog", n)
+	if pr.Merged || pr.State != "closed" || !strings.Contains(strings.Join(pr.Comments, "\n"), "pier did not merge this pull request: the pull request changes notes/bob.txt (added) besides adding runs/r_abcdefghijklmnop.json") {
+		t.Fatalf("merged or not said: %+v", pr)
+	}
+	if _, ok := fx.fake.File("acme", "catalog", "main", "notes/bob.txt"); ok {
+		t.Fatal("main has bob's file")
 	}
 }

@@ -144,14 +144,14 @@ func (c *compiler) request(name string, r *catalog.ApprovalRequest) *request {
 	if r.Endpoint.URL == "" {
 		c.fail(at("endpoint", "url"), "missing required field \"url\"")
 	}
-	out.url = c.template(out, at("endpoint", "url"), r.Endpoint.URL)
+	out.url = c.template(out, at("endpoint", "url"), r.Endpoint.URL, false)
 	for i, h := range r.Endpoint.Headers {
-		out.headers = append(out.headers, header{name: h.Name, value: c.template(out, at("endpoint", "headers", strconv.Itoa(i), "value"), h.Value)})
+		out.headers = append(out.headers, header{name: h.Name, value: c.template(out, at("endpoint", "headers", strconv.Itoa(i), "value"), h.Value, true)})
 	}
 	switch b := r.JSONBody.(type) {
 	case nil:
 	case string:
-		out.body, out.bodyText = c.template(out, at("jsonBody"), b), true
+		out.body, out.bodyText = c.template(out, at("jsonBody"), b, true), true
 	default:
 		// Compile each string alone first, to report a broken one at its
 		// own position; then the whole value, once, for rendering.
@@ -176,7 +176,7 @@ func (c *compiler) request(name string, r *catalog.ApprovalRequest) *request {
 func (c *compiler) walk(r *request, path []string, v any) {
 	switch x := v.(type) {
 	case string:
-		c.template(r, path, x)
+		c.template(r, path, x, true)
 	case map[string]any:
 		for k, el := range x {
 			c.walk(r, append(path[:len(path):len(path)], k), el)
@@ -200,8 +200,11 @@ var (
 // template compiles one string template and notes the secrets it reads
 // and whether it reads .approval. The scan is textual, over strings
 // that hold a template: good enough for what authors write, and strict
-// where it matters (an unnamed secret access is an error).
-func (c *compiler) template(r *request, path []string, src string) *jqtmpl.Template {
+// where it matters (an unnamed secret access is an error). Secrets may
+// flow only into what is sent and never shown (secrets true: headers and
+// bodies): a URL is written in logs and errors, and the approval's URL is
+// published on the run for anyone who may read runs.
+func (c *compiler) template(r *request, path []string, src string, secrets bool) *jqtmpl.Template {
 	t, err := jqtmpl.Compile(src)
 	if err != nil {
 		c.fail(path, "%v", err)
@@ -212,6 +215,10 @@ func (c *compiler) template(r *request, path []string, src string) *jqtmpl.Templ
 	}
 	for _, m := range secretRef.FindAllStringSubmatch(src, -1) {
 		name := m[1] + m[2]
+		if !secrets {
+			c.fail(path, "a secret may only be sent in a header or the jsonBody, never in a URL, which is logged and shown on the run: move .secrets.%s into a header (an Authorization header, say)", cmp.Or(name, "…"))
+			continue
+		}
 		if name == "" {
 			c.fail(path, "refer to a secret as .secrets.NAME, so that it can be resolved before the request is sent")
 			continue
@@ -255,7 +262,7 @@ func (c *compiler) parser(r *request, path []string, p *catalog.ApprovalParser) 
 		members:       ptr(p.MemberArrayPath, "memberArrayPath"),
 	}
 	if p.URLTemplate != "" {
-		out.url = c.template(r, at("urlTemplate"), p.URLTemplate)
+		out.url = c.template(r, at("urlTemplate"), p.URLTemplate, false)
 	}
 	if mi := p.MemberItems; mi != nil {
 		out.email = ptr(mi.Email, "memberItems", "email")

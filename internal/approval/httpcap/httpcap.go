@@ -66,6 +66,17 @@ type Status struct {
 	Decision Decision
 }
 
+// ErrUnusable marks a creation answer that says the approval was made
+// (a 2xx with a JSON body) but not so that pier can follow it: its
+// approvalId or status is not where the parser points. Creating again
+// would make a second approval.
+var ErrUnusable = errors.New("the approval system created an approval pier cannot follow")
+
+// IdempotencyKey is the header that carries the run's id on a creation
+// request, so that a system that honours it makes one approval of a
+// creation pier sends twice (after a crash in the middle of the first).
+const IdempotencyKey = "Idempotency-Key"
+
 // Member is one member of the external system.
 type Member struct{ ID, Email string }
 
@@ -112,10 +123,17 @@ func New(def *catalog.ApprovalSystem, opts Options) (*System, error) {
 func (s *System) NextPoll(t time.Time) time.Time { return s.schedule.Next(t) }
 
 // Create opens the approval. The returned status carries the external
-// id that later calls must pass as .approval.id.
+// id that later calls must pass as .approval.id. An answer that says the
+// approval was made but cannot be read as the parser says is an error
+// matching ErrUnusable.
 func (s *System) Create(ctx context.Context, data map[string]any) (Status, error) {
 	return s.poll(ctx, s.create, data)
 }
+
+// DeletionNeedsID reports whether the deletion request addresses the
+// approval by its external id (.approval.id): without the id it cannot
+// be sent.
+func (s *System) DeletionNeedsID() bool { return s.deletion != nil && s.deletion.approval }
 
 // Status asks where the approval stands.
 func (s *System) Status(ctx context.Context, data map[string]any) (Status, error) {
@@ -190,21 +208,34 @@ func (s *System) poll(ctx context.Context, r *request, data map[string]any) (Sta
 	if p == nil {
 		return st, nil
 	}
+	// The answer is read, but not as the parser says: on a creation the
+	// approval exists nonetheless.
+	unreadable := func(field string, err error) (Status, error) {
+		if r == s.create {
+			return Status{}, s.errorf(r, "%w: parser %s: %s (the answer: %q)", ErrUnusable, field, x.red.String(err.Error()), head(x.red.String(string(x.raw))))
+		}
+		return Status{}, s.errorf(r, "parser %s: %s", field, x.red.String(err.Error()))
+	}
 	if p.approvalID.set() {
 		if st.ID, err = p.approvalID.text(body); err != nil {
-			return Status{}, s.errorf(r, "parser approvalId: %v", err)
+			return unreadable("approvalId", err)
+		}
+		if st.ID == "" {
+			return unreadable("approvalId", fmt.Errorf("the value at %q is empty", p.approvalID.src))
 		}
 	}
 	if p.statusValue.set() {
 		if st.Value, err = p.statusValue.text(body); err != nil {
-			return Status{}, s.errorf(r, "parser statusValue: %v", err)
+			return unreadable("statusValue", err)
 		}
 		st.Display = st.Value
 		if p.statusDisplay.set() {
 			if st.Display, err = p.statusDisplay.text(body); err != nil {
-				return Status{}, s.errorf(r, "parser statusDisplay: %v", err)
+				return unreadable("statusDisplay", err)
 			}
 		}
+		// Shown on the run: never what was sent in secret.
+		st.Value, st.Display = x.red.String(st.Value), x.red.String(st.Display)
 		approve, reject := p.approve, p.reject
 		if approve == nil && reject == nil && s.status.parser != nil {
 			approve, reject = s.status.parser.approve, s.status.parser.reject
@@ -223,8 +254,9 @@ func (s *System) poll(ctx context.Context, r *request, data map[string]any) (Sta
 		if err != nil {
 			return Status{}, s.errorf(r, "parser urlTemplate: %s", x.red.String(err.Error()))
 		}
-		st.URL = jqtmpl.Text(v)
+		st.URL = x.red.String(jqtmpl.Text(v))
 	}
+	st.ID = x.red.String(st.ID)
 	return st, nil
 }
 
@@ -248,6 +280,7 @@ func withID(approval any, id string) map[string]any {
 
 // exchange is one request sent and answered.
 type exchange struct {
+	raw  []byte         // the answer as sent
 	body any            // the decoded answer; nil when the request has no parser
 	in   map[string]any // the template input, secrets included
 	red  redact.Secrets // the secrets' values, for error messages
@@ -301,6 +334,11 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if r == s.create {
+		if run, ok := data["run"].(map[string]any); ok && jqtmpl.Text(run["id"]) != "" {
+			req.Header.Set(IdempotencyKey, jqtmpl.Text(run["id"]))
+		}
+	}
 	// Declared headers replace the defaults of the same name.
 	for _, h := range r.headers {
 		req.Header.Del(h.name)
@@ -333,7 +371,7 @@ func (s *System) do(ctx context.Context, r *request, data map[string]any) (*exch
 	if len(b) > maxBody {
 		return nil, s.errorf(r, "%s: response exceeds %d bytes", where, maxBody)
 	}
-	x := &exchange{in: in, red: red}
+	x := &exchange{raw: b, in: in, red: red}
 	if r.parser == nil {
 		return x, nil
 	}

@@ -221,8 +221,9 @@ func TestSecrets(t *testing.T) {
 	srv := newFake(t, func(*http.Request) (int, string) { return 200, `{}` })
 	def := decl(t, srv.URL, `{
 		"identifier": "s",
-		"creationRequest": {"endpoint": {"url": "BASE/c?key={{ .secrets.API_KEY }}", "method": "POST",
-			"headers": [{"name": "X-Token", "value": "{{ .secrets.TOKEN }}"}, {"name": "X-Plain", "value": "p"}]}},
+		"creationRequest": {"endpoint": {"url": "BASE/c?key=plain", "method": "POST",
+			"headers": [{"name": "X-Token", "value": "{{ .secrets.TOKEN }}"}, {"name": "X-Plain", "value": "p"}]},
+			"jsonBody": {"key": "{{ .secrets.API_KEY }}"}},
 		"statusRequest": {"endpoint": {"url": "BASE/s", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": "ok"}}
 	}`)
 	sys, err := New(def, Options{Secrets: secrets(map[string]string{"API_KEY": "k3y-value", "TOKEN": "t0ken-value"})})
@@ -233,11 +234,8 @@ func TestSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := srv.last(t)
-	if req.query != "key=k3y-value" || req.header.Get("X-Token") != "t0ken-value" || req.header.Get("X-Plain") != "p" {
+	if req.body != `{"key":"k3y-value"}` || req.header.Get("X-Token") != "t0ken-value" || req.header.Get("X-Plain") != "p" {
 		t.Errorf("request %+v", req)
-	}
-	if req.header.Get("Content-Type") != "" {
-		t.Errorf("Content-Type without a body: %q", req.header.Get("Content-Type"))
 	}
 
 	// An unknown secret is an error naming it, and nothing is sent.
@@ -254,6 +252,32 @@ func TestSecrets(t *testing.T) {
 	sys, _ = New(def, Options{})
 	if _, err := sys.Create(context.Background(), nil); err == nil || !strings.Contains(err.Error(), `secret "API_KEY"`) {
 		t.Errorf("no resolver: %v", err)
+	}
+}
+
+// Secrets go only where they are sent and never shown: a URL is logged,
+// quoted in errors, and (urlTemplate) published on the run.
+func TestSecretsOnlyInHeadersAndBodies(t *testing.T) {
+	for _, tt := range []struct{ name, creation, want string }{
+		{"endpoint url", `{"endpoint": {"url": "https://x/c?key={{ .secrets.KEY }}", "method": "POST"}}`, "creationRequest.endpoint.url: a secret may only be sent in a header or the jsonBody"},
+		{"urlTemplate", `{"endpoint": {"url": "https://x/c", "method": "POST"}, "parser": {"approvalId": "/id", "urlTemplate": "https://x/{{ .approval.id }}?t={{ .secrets.SNOW_TOKEN }}"}}`,
+			"creationRequest.parser.urlTemplate: a secret may only be sent in a header or the jsonBody, never in a URL, which is logged and shown on the run: move .secrets.SNOW_TOKEN into a header"},
+		{"an unnamed access in a url", `{"endpoint": {"url": "https://x/{{ .secrets }}", "method": "POST"}}`, "creationRequest.endpoint.url: a secret may only be sent"},
+		{"header and body are fine", `{"endpoint": {"url": "https://x/c", "method": "POST", "headers": [{"name": "A", "value": "{{ .secrets.KEY }}"}]}, "jsonBody": {"k": "{{ .secrets.KEY }}"}}`, ""},
+	} {
+		var def catalog.ApprovalSystem
+		if err := catalog.Decode([]byte(`{"identifier": "s", "creationRequest": `+tt.creation+`,
+			"statusRequest": {"endpoint": {"url": "https://x/s", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": "ok"}}}`), &def); err != nil {
+			t.Fatal(err)
+		}
+		var msgs []string
+		for _, p := range Check(&def) {
+			msgs = append(msgs, p.String())
+		}
+		got := strings.Join(msgs, "; ")
+		if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -361,7 +385,7 @@ func TestErrorResponses(t *testing.T) {
 	for _, tt := range tests {
 		sys, err := New(decl(t, srv.URL, `{"identifier": "e",
 			"creationRequest": {"endpoint": {"url": "BASE/c", "method": "POST"}},
-			"statusRequest": {"endpoint": {"url": "BASE`+tt.path+`?token={{ .secrets.TOKEN }}", "method": "GET",
+			"statusRequest": {"endpoint": {"url": "BASE`+tt.path+`?token=plain", "method": "GET",
 				"headers": [{"name": "Authorization", "value": "Bearer {{ .secrets.TOKEN }}"}]},
 				"parser": {"statusValue": "/result/approval", "approvalMatcher": "approved"}}}`), opts)
 		if err != nil {
@@ -390,14 +414,15 @@ func TestTransportErrorIsRedacted(t *testing.T) {
 	srv := newFake(t, func(*http.Request) (int, string) { return 200, `{}` })
 	srv.Close()
 	sys, err := New(decl(t, srv.URL, `{"identifier": "t",
-		"creationRequest": {"endpoint": {"url": "BASE/c/{{ .secrets.TOKEN }}?token={{ .secrets.TOKEN }}", "method": "POST"}},
+		"creationRequest": {"endpoint": {"url": "BASE/c/{{ .run.id }}?token=plain", "method": "POST",
+			"headers": [{"name": "Authorization", "value": "Bearer {{ .secrets.TOKEN }}"}]}},
 		"statusRequest": {"endpoint": {"url": "BASE/s", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": "ok"}}}`),
 		Options{Secrets: secrets(map[string]string{"TOKEN": "t0ken-value"})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = sys.Create(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), "POST http://") || !strings.Contains(err.Error(), "/c/REDACTED") ||
+	_, err = sys.Create(context.Background(), runData("x"))
+	if err == nil || !strings.Contains(err.Error(), "POST http://") || !strings.Contains(err.Error(), "/c/r_1") ||
 		strings.Contains(err.Error(), "t0ken-value") || strings.Contains(err.Error(), "token=") {
 		t.Errorf("transport error %v", err)
 	}
@@ -496,5 +521,56 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 				t.Errorf("err %v\nwant it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A creation answered 2xx made an approval, whatever the answer says: one
+// pier cannot follow is ErrUnusable (never created again); an answer that
+// is not JSON at all, or a 5xx, is an ordinary error, retried. Every
+// creation carries the run's id as its Idempotency-Key.
+func TestCreationAnswers(t *testing.T) {
+	var answer struct {
+		code int
+		body string
+	}
+	srv := newFake(t, func(*http.Request) (int, string) { return answer.code, answer.body })
+	sys, err := New(decl(t, srv.URL, `{"identifier": "c",
+		"creationRequest": {"endpoint": {"url": "BASE/c", "method": "POST", "headers": [{"name": "Authorization", "value": "Bearer {{ .secrets.TOKEN }}"}]},
+			"parser": {"approvalId": "/result/sys_id", "statusValue": "/result/state", "urlTemplate": "https://board.example/{{ .approval.id }}"}},
+		"statusRequest": {"endpoint": {"url": "BASE/s", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": "ok"}}}`),
+		Options{Secrets: secrets(map[string]string{"TOKEN": "t0ken-value"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name     string
+		code     int
+		body     string
+		unusable bool
+		err      string
+	}{
+		{"no id", 201, `{"result": {"state": "requested"}}`, true, `parser approvalId: no value at "/result/sys_id" (the answer: "{\"result\": {\"state\": \"requested\"}}")`},
+		{"empty id", 201, `{"result": {"sys_id": "", "state": "requested"}}`, true, "is empty"},
+		{"no status", 200, `{"result": {"sys_id": "c1"}}`, true, "parser statusValue"},
+		{"an echoed secret is redacted", 201, `{"result": {"note": "Bearer t0ken-value"}}`, true, "REDACTED"},
+		{"not JSON", 201, `<html>proxy</html>`, false, "response is not JSON"},
+		{"5xx", 502, `bad gateway`, false, "502"},
+	} {
+		answer.code, answer.body = tt.code, tt.body
+		_, err := sys.Create(context.Background(), runData(""))
+		if err == nil || errors.Is(err, ErrUnusable) != tt.unusable || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "t0ken-value") {
+			t.Errorf("%s: %v (unusable %v)", tt.name, err, errors.Is(err, ErrUnusable))
+		}
+		if got := srv.last(t).header.Get(IdempotencyKey); got != "r_1" {
+			t.Errorf("%s: Idempotency-Key %q", tt.name, got)
+		}
+	}
+	answer.code, answer.body = 201, `{"result": {"sys_id": "c1", "state": "requested with t0ken-value"}}`
+	st, err := sys.Create(context.Background(), runData(""))
+	if err != nil || st.ID != "c1" || st.URL != "https://board.example/c1" || st.Display != "requested with REDACTED" {
+		t.Errorf("created: %+v, %v", st, err)
+	}
+	if _, err := sys.Status(context.Background(), runData("c1")); err == nil || errors.Is(err, ErrUnusable) {
+		t.Errorf("a status answer is never unusable: %v", err)
 	}
 }
