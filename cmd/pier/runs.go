@@ -91,18 +91,19 @@ func (d *daemon) setupRuns() error {
 		autos.Repo, autos.Owner, autos.Name, autos.Base, autos.Dir = d.github, d.owner, d.repo, d.cfg.Branch, d.cfg.Path
 	}
 	w.engine = runs.New(d.store, runs.Options{
-		Catalog:     d.holder.Load,
-		Actions:     func(name string) (*catalog.Action, bool) { return w.autos.Action(name) },
-		Systems:     w.system,
-		Approvers:   w.approvers,
-		Dispatchers: dispatchers,
-		Notify:      notifier.Deliveries,
-		Delivered:   d.outbox.Notify,
-		Secrets:     w.secrets,
-		BaseURL:     base,
-		Metrics:     d.metrics,
-		Audit:       d.store.Audit,
-		Logger:      d.log.With("component", "runs"),
+		Catalog:         d.holder.Load,
+		Actions:         func(name string) (*catalog.Action, bool) { return w.autos.Action(name) },
+		Systems:         w.system,
+		Approvers:       w.approvers,
+		Dispatchers:     dispatchers,
+		Notify:          notifier.Deliveries,
+		Delivered:       d.outbox.Notify,
+		Secrets:         w.secrets,
+		BaseURL:         base,
+		RedispatchAfter: d.cfg.RedispatchAfter,
+		Metrics:         d.metrics,
+		Audit:           d.store.Audit,
+		Logger:          d.log.With("component", "runs"),
 	})
 	autos.Runs = w.engine
 	w.autos = automation.New(autos)

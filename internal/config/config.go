@@ -56,6 +56,7 @@ type Config struct {
 	Debounce         time.Duration
 	Timers           string
 	RunsPoll         string
+	RedispatchAfter  time.Duration
 	PublicURL        string
 	LogLevel         string
 	LogFormat        string
@@ -94,6 +95,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.Debounce, "debounce", 100*time.Millisecond, "quiet time after a local file change before reconciling")
 	fs.StringVar(&c.Timers, "timers", "@every 30s", "cron schedule for checking timer properties (TIMER_PROPERTY_EXPIRED)")
 	fs.StringVar(&c.RunsPoll, "runs-poll", "@every 30s", "cron schedule for looking at unfinished action runs: decisions webhooks missed, approval expiry, interrupted dispatches, workflow runs")
+	fs.DurationVar(&c.RedispatchAfter, "redispatch-after", 2*time.Minute, "how long pier looks for the workflow run of a dispatch it was interrupted in (a crash, a timeout) before taking it that GitHub never took the dispatch and dispatching again; shorter risks running the workflow twice when GitHub is slow to list the run")
 	fs.StringVar(&c.PublicURL, "public-url", "", "pier's URL as people and workflows reach it, for links in pull requests and notifications (default: http://LISTEN)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
@@ -186,6 +188,9 @@ func (c *Config) check() []error {
 	}
 	if _, err := cron.ParseStandard(c.RunsPoll); err != nil {
 		errs = append(errs, fmt.Errorf("option runs-poll: %q is not a cron schedule: %w", c.RunsPoll, err))
+	}
+	if c.RedispatchAfter < 10*time.Second {
+		errs = append(errs, fmt.Errorf("option redispatch-after: %s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

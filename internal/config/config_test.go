@@ -55,6 +55,7 @@ func TestErrorsNameTheOption(t *testing.T) {
 		{[]string{"--config", bad}, nil, `unknown option "repoo"`},
 		{[]string{"--config", bad}, nil, "max-deletion-share"},
 		{[]string{"--log-level", "loud"}, nil, "option log-level"},
+		{[]string{"--redispatch-after", "1s"}, nil, "option redispatch-after: 1s is too short"},
 		{[]string{"--client-id", "x"}, nil, "client-id and client-secret"},
 		{[]string{"--nope"}, nil, "flag provided but not defined: -nope"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "config file"},
