@@ -106,6 +106,8 @@ func TestPersonsRunRequestFollowsItsHead(t *testing.T) {
 		t.Fatalf("note %v", got)
 	}
 	first, _ := e.fake.PullRequest("acme", "catalog", n)
+	e.waitRun(id, "read at its head", func(r map[string]any) bool { return r["approval"].(map[string]any)["seenSha"] == first.HeadSHA })
+	settle() // and checked: pat's approval below comes after
 
 	// pat approves the original; kim then edits the request: the approval
 	// was of what no longer runs.

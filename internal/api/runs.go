@@ -191,11 +191,15 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	run, err := s.opts.Runs.Get(r.Context(), r.PathValue("run"))
+	// The events first: a run and its event are written together, so a
+	// run read after its events is at least as new as the last of them
+	// (read the other way round, an event could describe a change the
+	// run does not show yet).
+	evs, err := s.opts.Runs.Events(r.Context(), r.PathValue("run"))
 	if err != nil {
 		return runError(w, err)
 	}
-	evs, err := s.opts.Runs.Events(r.Context(), run.ID)
+	run, err := s.opts.Runs.Get(r.Context(), r.PathValue("run"))
 	if err != nil {
 		return runError(w, err)
 	}

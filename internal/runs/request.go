@@ -80,7 +80,7 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 	if !needs && req.Approval != nil {
 		// Asked for by pull request, but nothing to approve: the pull
 		// request is kept only to be closed once the run is dispatched.
-		run.Approval = &store.RunApproval{System: req.Approval.System, Ref: req.Approval.Ref, URL: req.Approval.URL}
+		run.Approval = &store.RunApproval{System: req.Approval.System, Ref: req.Approval.Ref, URL: req.Approval.URL, File: req.Approval.File, ContentSHA: req.Approval.ContentSHA}
 	}
 	if needs && req.Approval == nil {
 		// Refuse now rather than let the run wait a week for a system
@@ -93,6 +93,10 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 		ap := &store.RunApproval{System: rule.System, Required: rule.Required, ExpiresAt: run.CreatedAt.Add(rule.Expiry)}
 		if req.Approval != nil {
 			ap.System, ap.Ref, ap.URL = req.Approval.System, req.Approval.Ref, req.Approval.URL
+			// The commit the request was read at holds the run; who
+			// pushed it is read before an approval counts (SeenSHA is
+			// left empty for that).
+			ap.File, ap.ContentSHA = req.Approval.File, req.Approval.ContentSHA
 		}
 		run.Approval = ap
 		ev = store.RunEvent{At: run.CreatedAt, Actor: req.Requester, To: store.RunWaitingForApproval,
