@@ -65,6 +65,9 @@ const (
 	// ApprovalSystem is checked under approvalSystems.
 	ApprovalSystem = "#ApprovalSystem"
 	Settings       = "#Settings"
+	// Role and RoleBinding are checked under roles and roleBindings.
+	Role        = "#Role"
+	RoleBinding = "#RoleBinding"
 	Relation       = "#Relation"
 	Catalog        = "#Catalog"
 )
@@ -80,7 +83,7 @@ func Compile() (*Schemas, error) {
 		return nil, fmt.Errorf("schema: build: %w", err)
 	}
 	s := &Schemas{defs: map[string]cue.Value{}}
-	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, ApprovalSystem, Settings, Catalog, Relation} {
+	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, ApprovalSystem, Settings, Catalog, Relation, Role, RoleBinding} {
 		d := v.LookupPath(cue.ParsePath(name))
 		if !d.Exists() {
 			return nil, fmt.Errorf("schema: %s is missing", name)

@@ -22,6 +22,10 @@ const (
 	KindWebhookObj    Kind = "webhook"
 	// KindApprovalSystemObj is a declared HTTP approval system.
 	KindApprovalSystemObj Kind = "approvalSystem"
+	// KindRoleObj is a role (the seed's RBAC block), and
+	// KindRoleBindingObj who holds one (keyed by the role).
+	KindRoleObj        Kind = "role"
+	KindRoleBindingObj Kind = "roleBinding"
 )
 
 // Key identifies one catalog object. Blueprint is set for entities only.
@@ -52,7 +56,7 @@ func (k Key) Less(o Key) bool {
 
 var kindOrder = map[Kind]int{
 	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4, KindWebhookObj: 5,
-	KindApprovalSystemObj: 6,
+	KindApprovalSystemObj: 6, KindRoleObj: 7, KindRoleBindingObj: 8,
 }
 
 // Object is one catalog object in its canonical JSON form, the unit that
@@ -89,7 +93,11 @@ type Catalog struct {
 	Webhooks    map[string]*Webhook
 	// ApprovalSystems are the declared HTTP approval systems.
 	ApprovalSystems map[string]*ApprovalSystem
-	Settings        Settings
+	// Roles and RoleBindings are who may do what (RBAC); RoleBindings
+	// are keyed by the role they bind.
+	Roles        map[string]*Role
+	RoleBindings map[string]*RoleBinding
+	Settings     Settings
 }
 
 // New returns an empty catalog ready to fill.
@@ -102,6 +110,8 @@ func New() *Catalog {
 		Automations:     map[string]*Automation{},
 		Webhooks:        map[string]*Webhook{},
 		ApprovalSystems: map[string]*ApprovalSystem{},
+		Roles:           map[string]*Role{},
+		RoleBindings:    map[string]*RoleBinding{},
 	}
 }
 

@@ -326,3 +326,33 @@ type DeletionGuard struct {
 	MaxShare *float64 `json:"maxShare,omitempty"`
 	Allow    bool     `json:"allow,omitempty"`
 }
+
+// Role is a named set of permissions, in the shape of Port's RBAC
+// configuration (the seed's "roles" block).
+type Role struct {
+	Identifier  string       `json:"identifier"`
+	Title       string       `json:"title,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Permissions []Permission `json:"permissions"`
+}
+
+// Permission allows one action (read, write, execute, approve, or * for
+// all) on one kind of resource (entity, action, run, blueprint,
+// scorecard, or * for all), on the objects its condition selects (a
+// query whose values may be {{ user.* }} templates; none: all of them).
+type Permission struct {
+	Action    string          `json:"action"`
+	Resource  string          `json:"resource"`
+	Condition json.RawMessage `json:"condition,omitempty"`
+}
+
+// RoleBinding says who holds a role: people by GitHub login, the
+// members of catalog teams, everyone signed in, and (when the daemon
+// allows anonymous reads) callers without credentials.
+type RoleBinding struct {
+	Role      string   `json:"role"`
+	Users     []string `json:"users,omitempty"`
+	Teams     []string `json:"teams,omitempty"`
+	Everyone  bool     `json:"everyone,omitempty"`
+	Anonymous bool     `json:"anonymous,omitempty"`
+}

@@ -374,6 +374,7 @@ func (a *assembly) others() {
 		a.addObject(o, wh)
 	}
 	a.approvalSystems()
+	a.roles()
 }
 
 func (a *assembly) decode(o *object, v any) bool {

@@ -23,6 +23,8 @@ var topLevel = map[string]catalog.Kind{
 	"automations":     catalog.KindAutomationObj,
 	"webhooks":        catalog.KindWebhookObj,
 	"approvalSystems": catalog.KindApprovalSystemObj,
+	"roles":           catalog.KindRoleObj,
+	"roleBindings":    catalog.KindRoleBindingObj,
 	"settings":        "",
 }
 
@@ -65,7 +67,7 @@ func extract(file string, root *node.Node, fileHash string) *extracted {
 		if !ok {
 			x.diags = append(x.diags, catalog.Diagnostic{
 				Pos: f.Pos, Path: catalog.PathElem(f.Name), Kind: catalog.KindUnknownKey,
-				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations, webhooks, approvalSystems or settings", f.Name, suggest(f.Name)),
+				Message: fmt.Sprintf("unknown top-level key %q%s; a catalog file declares blueprints, entities, actions, scorecards, automations, webhooks, approvalSystems, roles, roleBindings or settings", f.Name, suggest(f.Name)),
 			})
 			continue
 		}
@@ -87,6 +89,17 @@ func extract(file string, root *node.Node, fileHash string) *extracted {
 				for _, e := range bp.Value.Fields {
 					x.add(catalog.Key{Kind: kind, Blueprint: bp.Name, ID: e.Name}, e)
 				}
+			}
+		case kind == catalog.KindRoleObj && f.Value.Kind == node.List:
+			// Port's RBAC configuration lists its roles; each names
+			// itself.
+			for i, el := range f.Value.Elems {
+				id := el.Get("identifier")
+				if el.Kind != node.Struct || id == nil || id.Kind != node.String {
+					x.diags = append(x.diags, catalog.Diagnostic{Pos: el.Pos, Path: fmt.Sprintf("roles[%d]", i), Kind: catalog.KindShape, Message: "a role in the list must be an object with an identifier; got " + el.Describe()})
+					continue
+				}
+				x.add(catalog.Key{Kind: kind, ID: id.Text}, node.Field{Name: id.Text, Pos: el.Pos, Value: el})
 			}
 		default:
 			if !x.isMap(f, f.Name) {
@@ -188,6 +201,10 @@ func objectPath(k catalog.Key) string {
 		return catalog.Path("webhooks", k.ID)
 	case catalog.KindApprovalSystemObj:
 		return catalog.Path("approvalSystems", k.ID)
+	case catalog.KindRoleObj:
+		return catalog.Path("roles", k.ID)
+	case catalog.KindRoleBindingObj:
+		return catalog.Path("roleBindings", k.ID)
 	}
 	return catalog.Path("automations", k.ID)
 }

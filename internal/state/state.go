@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/query"
 	"github.com/pierhq/pier/internal/store"
@@ -108,6 +109,11 @@ type Snapshot struct {
 	// ApprovalSystems are the declared HTTP approval systems, for the
 	// daemon that polls their pending approvals.
 	ApprovalSystems map[string]*catalog.ApprovalSystem
+	// Roles and RoleBindings are the declared RBAC; Access is them
+	// compiled, what every read and write is checked against.
+	Roles        map[string]*catalog.Role
+	RoleBindings map[string]*catalog.RoleBinding
+	Access       *access.Policy
 	// Settings are the catalog-wide settings (default scorecard levels).
 	Settings catalog.Settings
 	// Scores are the scorecard results over this snapshot.
@@ -395,7 +401,19 @@ func empty() *Snapshot {
 		Actions: map[string]*catalog.Action{}, Scorecards: map[string]*catalog.Scorecard{},
 		Automations: map[string]*catalog.Automation{}, Webhooks: map[string]*catalog.Webhook{},
 		ApprovalSystems: map[string]*catalog.ApprovalSystem{}, sources: map[catalog.Key]catalog.Pos{},
+		Roles: map[string]*catalog.Role{}, RoleBindings: map[string]*catalog.RoleBinding{},
+		Access: defaultPolicy,
 	}
+}
+
+// defaultPolicy is the policy of a catalog without roles.
+var defaultPolicy, _ = access.Compile(catalog.New())
+
+// policy compiles the catalog's roles; the loader refused a revision
+// whose roles have problems, so none are expected here.
+func policy(c *catalog.Catalog) *access.Policy {
+	p, _ := access.Compile(c)
+	return p
 }
 
 // Load returns the current snapshot.
@@ -432,6 +450,10 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 			err = decodeInto(s.Webhooks, k.ID, o.JSON)
 		case catalog.KindApprovalSystemObj:
 			err = decodeInto(s.ApprovalSystems, k.ID, o.JSON)
+		case catalog.KindRoleObj:
+			err = decodeInto(s.Roles, k.ID, o.JSON)
+		case catalog.KindRoleBindingObj:
+			err = decodeInto(s.RoleBindings, k.ID, o.JSON)
 		case catalog.KindEntityObj:
 			g := &catalog.Entity{}
 			if err = catalog.Decode(o.JSON, g); err == nil {
@@ -443,7 +465,9 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 			return fmt.Errorf("restore %s: %w", k, err)
 		}
 	}
-	set, err := compileScores(s.catalog())
+	c := s.catalog()
+	s.Access = policy(c)
+	set, err := compileScores(c)
 	s.Scores = score(nil, s, set, err, nil)
 	h.p.Store(s)
 	return nil
@@ -455,6 +479,7 @@ func (s *Snapshot) catalog() *catalog.Catalog {
 	c := catalog.New()
 	c.Blueprints, c.Actions, c.Scorecards, c.Automations, c.Webhooks = s.Blueprints, s.Actions, s.Scorecards, s.Automations, s.Webhooks
 	c.ApprovalSystems, c.Settings = s.ApprovalSystems, s.Settings
+	c.Roles, c.RoleBindings = s.Roles, s.RoleBindings
 	for bp, es := range s.Entities {
 		m := make(map[string]*catalog.Entity, len(es))
 		for id, e := range es {
@@ -545,6 +570,7 @@ func build(prev *Snapshot, a Applied) *Snapshot {
 	s.Automations = a.Catalog.Automations
 	s.Webhooks = a.Catalog.Webhooks
 	s.ApprovalSystems = a.Catalog.ApprovalSystems
+	s.Roles, s.RoleBindings, s.Access = a.Catalog.Roles, a.Catalog.RoleBindings, policy(a.Catalog)
 	s.Settings = a.Catalog.Settings
 	s.objects = a.Objects
 	for bp, es := range a.Catalog.Entities {
@@ -607,6 +633,7 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 		Revision: prev.Revision, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
 		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations, Webhooks: prev.Webhooks,
 		ApprovalSystems: prev.ApprovalSystems, Settings: prev.Settings, sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
+		Roles: prev.Roles, RoleBindings: prev.RoleBindings, Access: prev.Access,
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
 	s.Entities[blueprint][id] = e
