@@ -68,8 +68,8 @@ const (
 	// Role and RoleBinding are checked under roles and roleBindings.
 	Role        = "#Role"
 	RoleBinding = "#RoleBinding"
-	Relation       = "#Relation"
-	Catalog        = "#Catalog"
+	Relation    = "#Relation"
+	Catalog     = "#Catalog"
 )
 
 // Compile builds the embedded schema package.
