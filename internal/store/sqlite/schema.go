@@ -211,6 +211,28 @@ UPDATE runs SET closing = 1
 	AND json_extract(json, '$.approval.finishedAt') IS NULL;
 CREATE INDEX runs_closing ON runs (created_at, id) WHERE closing = 1;
 `,
+	// 9: people: browser sessions and personal API tokens, each kept as a
+	// hash of its secret.
+	`
+CREATE TABLE sessions (
+	id_hash    TEXT PRIMARY KEY,
+	login      TEXT NOT NULL,
+	person     TEXT NOT NULL,
+	csrf       TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_login ON sessions (login);
+CREATE TABLE api_tokens (
+	id         TEXT PRIMARY KEY,
+	hash       TEXT NOT NULL UNIQUE,
+	login      TEXT NOT NULL,
+	name       TEXT NOT NULL,
+	created_at TEXT NOT NULL,
+	expires_at TEXT NOT NULL -- '' for a token that does not expire
+);
+CREATE INDEX api_tokens_login ON api_tokens (login);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
