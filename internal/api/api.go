@@ -14,9 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -295,24 +293,6 @@ func writeError(w http.ResponseWriter, code int, kind, msg string, details ...ma
 		}
 	}
 	return writeJSON(w, code, body)
-}
-
-// decodeBody reads a JSON request body strictly enough to catch mistakes
-// (one document, numbers kept exact) and answers the error itself.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, bool) {
-	d := json.NewDecoder(r.Body)
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body over %d bytes", tooBig.Limit)), false
-		}
-		return writeError(w, http.StatusBadRequest, "invalid_json", "request body: "+err.Error()), false
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return writeError(w, http.StatusBadRequest, "invalid_json", "request body: more than one JSON document"), false
-	}
-	return 0, true
 }
 
 // validator returns the compiled validator of a blueprint of the current

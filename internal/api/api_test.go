@@ -76,7 +76,13 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, m
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	return f.send(t, method, path, token, rd)
+}
+
+// send makes a request with body as it is, and decodes the JSON answer.
+func (f *fixture) send(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -172,6 +172,9 @@ func (s *Server) patchEntity(w http.ResponseWriter, r *http.Request, c *caller) 
 // the value git has (scripts often send whole entities); a different
 // value is a 409 naming the file that owns it.
 func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller, bp, id string, body *entityBody, merge bool, okCode int) int {
+	if merge && len(body.Properties) == 0 {
+		return emptyWrite(w, "nothing to write: the body sets no properties (pier writes an entity's runtime properties; the rest is declared in git)")
+	}
 	snap := s.opts.State.Load()
 	b := snap.Blueprints[bp]
 	if b == nil {

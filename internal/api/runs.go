@@ -223,6 +223,9 @@ func (s *Server) reportRun(w http.ResponseWriter, r *http.Request, c *caller) in
 	if err != nil {
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "link"})
 	}
+	if body.Status == "" && body.StatusLabel == "" && link == "" && body.Summary == "" && body.ExternalRunID == "" {
+		return emptyWrite(w, "nothing to report: send status, statusLabel, link, summary or externalRunId")
+	}
 	run, err := s.opts.Runs.Report(r.Context(), r.PathValue("run"), runs.Report{
 		Status: strings.ToUpper(body.Status), StatusLabel: body.StatusLabel, Link: link, Summary: body.Summary,
 		ExternalRunID: body.ExternalRunID, Actor: c.ID,
