@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -79,8 +80,9 @@ type Options struct {
 
 // Server is pier's HTTP API.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts  Options
+	mux   *http.ServeMux
+	other http.Handler // what no route takes
 
 	validators *compiled.Cache[catalog.Blueprint, *validate.Validator]
 }
@@ -104,8 +106,29 @@ func New(opts Options) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A path that is not clean (with
+// "." or ".." segments or doubled slashes) is refused here: the mux would
+// redirect it to its clean form, with an HTML body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != cleanPath(r.URL.Path) {
+		s.other.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is the path the mux would redirect p to, as its own
+// cleanPath: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean
+}
 
 // access is who may call a route.
 type access int
@@ -153,16 +176,23 @@ func (s *Server) routes() {
 	if s.opts.MetricsHandler != nil {
 		s.mux.Handle("GET /metrics", s.opts.MetricsHandler)
 	}
-	// Anything else is answered in JSON, not in the mux's plain text: a
-	// 405 with Allow for a known path, a 404 otherwise.
-	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Anything else is answered in JSON, not in the mux's plain text or
+	// HTML: a 400 for a path that is not clean, a 405 with Allow for a
+	// known path, a 404 otherwise.
+	s.other = s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+			writeError(w, http.StatusBadRequest, "invalid_path",
+				fmt.Sprintf("path %s has \".\" or \"..\" segments or doubled slashes; the clean path is %s", quote(r.URL.Path), clean))
+			return
+		}
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-	})))
+	}))
+	s.mux.Handle("/", s.other)
 }
 
 // handler is a route's handler: it returns the status it answered so that

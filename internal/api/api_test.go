@@ -377,3 +377,23 @@ func methodNotAllowed(t *testing.T, f *fixture, method, path, allow string) {
 		t.Errorf("%s %s: %d %v, want 405 allowing %s", method, path, code, body, allow)
 	}
 }
+
+// TestUncleanPaths: a path with "." or ".." segments or doubled slashes
+// is a JSON 400 naming the clean path, not the mux's redirect with an
+// HTML body, whatever the route and method.
+func TestUncleanPaths(t *testing.T) {
+	f := newFixture(t, true)
+	for _, tt := range []struct{ method, path, clean string }{
+		{"GET", "/v1/blueprints/../status", "/v1/status"},
+		{"GET", "/v1/blueprints/%2e%2e/status", "/v1/status"},
+		{"GET", "/v1//blueprints", "/v1/blueprints"},
+		{"GET", "/v1/./blueprints/", "/v1/blueprints/"},
+		{"PATCH", "/v1/blueprints/service/entities/../entities/payments-api", "/v1/blueprints/service/entities/payments-api"},
+		{"GET", "/../metrics", "/metrics"},
+	} {
+		code, body := f.send(t, tt.method, tt.path, "", nil)
+		if msg, _ := body["message"].(string); code != http.StatusBadRequest || body["error"] != "invalid_path" || !strings.HasSuffix(msg, "the clean path is "+tt.clean) {
+			t.Errorf("%s %s: %d %v, want a 400 naming %s", tt.method, tt.path, code, body, tt.clean)
+		}
+	}
+}
