@@ -552,11 +552,16 @@ func (d *daemon) revisionSubscriptions(c *catalog.Catalog) []outbox.Subscription
 }
 
 // subscriptionsOf builds subscriptions, with webhook secrets read from
-// the environment.
+// the environment. The loader refuses a secretEnv outside the catalog's
+// secrets; a state stored before it did is not sent to at all.
 func (d *daemon) subscriptionsOf(webhooks map[string]*catalog.Webhook, actions map[string]*catalog.Action, autos map[string]*catalog.Automation) []outbox.Subscription {
 	var out []outbox.Subscription
 	for _, w := range webhooks {
 		if !w.Active() {
+			continue
+		}
+		if err := config.CheckSecretEnv(w.SecretEnv, w.Identifier); err != nil {
+			d.log.Error("outbound webhook not sent: its secretEnv is refused", "webhook", w.Identifier, "err", err)
 			continue
 		}
 		sub := outbox.Subscription{ID: w.Identifier, URL: w.URL, Events: w.Events, Blueprints: w.Blueprints}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -64,6 +65,40 @@ func TestErrorsNameTheOption(t *testing.T) {
 		_, err := Parse(tt.args, env(tt.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v %v: error %v, want it to mention %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+// TestNoOptionIsACatalogSecret: no option is read from the catalog's
+// secrets (PIER_SECRET_*), so that a catalog can never name one.
+func TestNoOptionIsACatalogSecret(t *testing.T) {
+	(&Config{}).FlagSet(io.Discard).VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if strings.HasPrefix(env, SecretPrefix) {
+			t.Errorf("option %s is read from %s, among the catalog's secrets", f.Name, env)
+		}
+		if opt, ok := EnvOption(env); !ok || opt != f.Name {
+			t.Errorf("EnvOption(%s) = %q %v, want %s", env, opt, ok, f.Name)
+		}
+	})
+}
+
+func TestCheckSecretEnv(t *testing.T) {
+	for _, tt := range []struct{ env, want string }{
+		{"", ""},
+		{"PIER_SECRET_PLATFORM_EVENTS", ""},
+		{"PIER_WEBHOOK_SECRET", `is pier serve's --webhook-secret`},
+		{"PIER_CLIENT_SECRET", `is pier serve's --client-secret`},
+		{"GITHUB_TOKEN", `is pier serve's --github-token`},
+		{"PIER_SECRET_", `is not a PIER_SECRET_* variable`},
+		{"HOME", `is not a PIER_SECRET_* variable`},
+	} {
+		err := CheckSecretEnv(tt.env, "platform-events")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v", tt.env, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `write secretEnv: "PIER_SECRET_PLATFORM_EVENTS"`)):
+			t.Errorf("%q: %v, want it to say %q and what to write", tt.env, err, tt.want)
 		}
 	}
 }
