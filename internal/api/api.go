@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/compiled"
+	"github.com/pierhq/pier/internal/metrics"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -46,9 +47,15 @@ type Deliveries interface {
 	Deliveries(ctx context.Context, limit int, before string) ([]record.Delivery, error)
 }
 
-// Instrumenter wraps a route's handler with metrics.
-type Instrumenter interface {
+// Metrics is what the API records; *metrics.Metrics implements it.
+type Metrics interface {
+	// InstrumentHandler wraps a route's handler with metrics.
 	InstrumentHandler(route string, h http.Handler) http.Handler
+	// APIUnauthenticated counts a request refused before its caller was
+	// known (metrics.Refused*), APIRateLimited one answered 429
+	// (metrics.Limit*).
+	APIUnauthenticated(reason string)
+	APIRateLimited(limit string)
 }
 
 // Options configure a Server.
@@ -60,7 +67,9 @@ type Options struct {
 	Status    func() reconciler.Status
 	Reconcile func()
 	Auth      *Auth
-	Metrics   Instrumenter
+	Metrics   Metrics
+	// Limits bound how fast callers may call; the zero value, nothing.
+	Limits Limits
 	// Webhooks, when set, is mounted at /webhooks/github.
 	Webhooks http.Handler
 	// Deliveries, when set, serves GET /v1/webhooks/deliveries.
@@ -84,6 +93,10 @@ type Server struct {
 	mux   *http.ServeMux
 	other http.Handler // what no route takes
 
+	clients, addresses, tokens *limiter
+	// sampled logs what callers without a token make happen: refusals.
+	sampled *sampledLog
+
 	validators *compiled.Cache[catalog.Blueprint, *validate.Validator]
 }
 
@@ -101,7 +114,13 @@ func New(opts Options) *Server {
 	if opts.Auth == nil {
 		opts.Auth = &Auth{}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), validators: compiled.New(1024, validate.Compile)}
+	s := &Server{
+		opts: opts, mux: http.NewServeMux(), validators: compiled.New(1024, validate.Compile),
+		clients:   newLimiter(opts.Limits.Rate, opts.Limits.Burst),
+		addresses: newLimiter(opts.Limits.Rate, opts.Limits.Burst),
+		tokens:    newLimiter(opts.Limits.TokenRate, opts.Limits.TokenBurst),
+		sampled:   &sampledLog{logger: opts.Logger, every: refusalLogEvery, last: map[string]*sample{}},
+	}
 	s.routes()
 	return s
 }
@@ -195,27 +214,36 @@ func (s *Server) routes() {
 	s.mux.Handle("/", s.other)
 }
 
+// refusalLogEvery is how often, at most, a kind of refusal is logged.
+const refusalLogEvery = 10 * time.Second
+
 // handler is a route's handler: it returns the status it answered so that
 // writes can be audited with it.
 type handler func(w http.ResponseWriter, r *http.Request, c *caller) int
 
+// handle routes pattern to h for callers acc lets in. A caller is
+// counted against its limit first, then refused if it may not call: a
+// refusal before the caller is known (no token, a bad one) is counted
+// and sampled in the log, not audited — anyone can send those, as many
+// as they like. Every write that gets through is audited, refused or
+// not.
 func (s *Server) handle(pattern string, acc access, h handler) {
 	route := pattern
 	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.opts.Auth.identify(r, s.opts.Now())
-		denied := 0
+		now := s.opts.Now()
+		c, err := s.opts.Auth.identify(r, now)
+		if !s.throttle(w, r, c, now) {
+			return
+		}
 		switch {
 		case acc == write && c == nil && err == nil:
-			denied = writeError(w, http.StatusUnauthorized, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
+			s.unauthenticated(w, r, metrics.RefusedNoToken, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
+			return
 		case acc == read && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
-			denied = writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
+			s.unauthenticated(w, r, metrics.RefusedNoToken, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
+			return
 		case acc != public && err != nil:
-			denied = writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
-		}
-		if denied != 0 {
-			if acc == write {
-				s.audit(r, nil, route, denied) // refused writes are audited too
-			}
+			s.unauthenticated(w, r, metrics.RefusedBadToken, "unauthorized", err.Error())
 			return
 		}
 		if r.Body != nil {
@@ -242,6 +270,22 @@ func (s *Server) allowed(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// unauthenticated answers a caller refused before it is known with a
+// 401, counted by reason and sampled in the log.
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, reason, kind, msg string) int {
+	s.count(func(m Metrics) { m.APIUnauthenticated(reason) })
+	s.sampled.log(s.opts.Now(), "unauthenticated: "+reason, "API requests refused before authentication",
+		"reason", reason, "method", r.Method, "path", r.URL.Path, "caller", s.opts.Limits.callerAddr(r))
+	return writeError(w, http.StatusUnauthorized, kind, msg)
+}
+
+// count records in the metrics, if there are any.
+func (s *Server) count(record func(Metrics)) {
+	if s.opts.Metrics != nil {
+		record(s.opts.Metrics)
+	}
 }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {

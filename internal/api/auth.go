@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pierhq/pier/internal/metrics"
 )
 
 // Client is an API client allowed to exchange its secret for tokens.
@@ -127,8 +129,13 @@ func (a *Auth) identify(r *http.Request, now time.Time) (*caller, error) {
 	return &caller{ID: c.Sub}, nil
 }
 
-// accessToken is Port's POST /v1/auth/access_token.
+// accessToken is Port's POST /v1/auth/access_token. Exchanges are
+// limited per address, on top of the API's limit: this is where secrets
+// are guessed.
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	if !s.spend(w, s.tokens, metrics.LimitToken, s.opts.Limits.callerAddr(r), s.opts.Now(), s.opts.Limits.TokenRate, s.opts.Limits.TokenBurst) {
+		return http.StatusTooManyRequests
+	}
 	var body struct {
 		ClientID     string `json:"clientId"`
 		ClientSecret string `json:"clientSecret"`
@@ -140,7 +147,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, _ *caller) 
 		return writeError(w, http.StatusBadRequest, "invalid_request", "clientId and clientSecret are required")
 	}
 	if !s.opts.Auth.check(body.ClientID, body.ClientSecret) {
-		return writeError(w, http.StatusUnauthorized, "invalid_credentials", "unknown clientId or wrong clientSecret")
+		return s.unauthenticated(w, r, metrics.RefusedBadCredentials, "invalid_credentials", "unknown clientId or wrong clientSecret")
 	}
 	tok, ttl := s.opts.Auth.issue(body.ClientID, s.opts.Now())
 	return writeJSON(w, http.StatusOK, map[string]any{
