@@ -79,7 +79,8 @@ type Options struct {
 	// ApprovalMembers, when set, answers the member lists of declared
 	// approval systems.
 	ApprovalMembers ApprovalMembers
-	// Metrics handler, when set, is mounted at /metrics.
+	// MetricsHandler, when set, is mounted at GET /metrics, read as the
+	// rest of the API is, or with Auth.MetricsToken.
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -155,6 +156,7 @@ type access int
 const (
 	public access = iota // no credentials (health, token exchange, webhooks)
 	read                 // anonymous when the server allows anonymous reads
+	scrape               // read, or with the metrics token
 	write                // always authenticated, and audited
 )
 
@@ -193,7 +195,10 @@ func (s *Server) routes() {
 		s.mux.Handle("/webhooks/github", s.instrument("/webhooks/github", s.opts.Webhooks))
 	}
 	if s.opts.MetricsHandler != nil {
-		s.mux.Handle("GET /metrics", s.opts.MetricsHandler)
+		s.handle("GET /metrics", scrape, func(w http.ResponseWriter, r *http.Request, _ *caller) int {
+			s.opts.MetricsHandler.ServeHTTP(w, r)
+			return http.StatusOK
+		})
 	}
 	// Anything else is answered in JSON, not in the mux's plain text or
 	// HTML: a 400 for a path that is not clean, a 405 with Allow for a
@@ -239,11 +244,14 @@ func (s *Server) handle(pattern string, acc access, h handler) {
 		case acc == write && c == nil && err == nil:
 			s.unauthenticated(w, r, metrics.RefusedNoToken, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
 			return
-		case acc == read && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
+		case (acc == read || acc == scrape) && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
 			s.unauthenticated(w, r, metrics.RefusedNoToken, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
 			return
 		case acc != public && err != nil:
 			s.unauthenticated(w, r, metrics.RefusedBadToken, "unauthorized", err.Error())
+			return
+		case c != nil && c.scraper && acc != scrape:
+			writeError(w, http.StatusForbidden, "forbidden", "the metrics token reads /metrics only; other requests need a client's token (POST /v1/auth/access_token)")
 			return
 		}
 		if r.Body != nil {

@@ -1,0 +1,55 @@
+package api
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pierhq/pier/internal/metrics"
+)
+
+// TestMetricsAccess: /metrics on the API's address is read as the rest
+// of the API is — anonymously only when anonymous reads are on — or with
+// the metrics token, which reads nothing else.
+func TestMetricsAccess(t *testing.T) {
+	m := metrics.New()
+	scrapeAs := func(t *testing.T, f *fixture, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.srv.URL+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, anonymous := range []bool{false, true} {
+		f := newFixture(t, anonymous, func(_ *fixture, o *Options) {
+			o.Metrics, o.MetricsHandler = m, m.Handler()
+			o.Auth.MetricsToken = "scrape-token"
+		})
+		tok := f.login(t)
+		for _, tt := range []struct {
+			name, token string
+			code        int
+		}{
+			{"anonymous", "", map[bool]int{false: http.StatusUnauthorized, true: http.StatusOK}[anonymous]},
+			{"the metrics token", "scrape-token", http.StatusOK},
+			{"a client's token", tok, http.StatusOK},
+			{"a wrong metrics token", "scrape-tokeN", http.StatusUnauthorized},
+		} {
+			code, body := scrapeAs(t, f, tt.token)
+			if code != tt.code || code == http.StatusOK && !strings.Contains(body, "pier_http_requests_total") {
+				t.Errorf("anonymous reads %v, %s: %d, want %d\n%.200s", anonymous, tt.name, code, tt.code, body)
+			}
+		}
+		if code, out := f.do(t, "GET", "/v1/blueprints", "scrape-token", nil); code != http.StatusForbidden || !strings.Contains(out["message"].(string), "reads /metrics only") {
+			t.Errorf("anonymous reads %v: the metrics token reading the API: %d %v", anonymous, code, out)
+		}
+	}
+}
