@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +17,8 @@ import (
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox"
+	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/store/sqlite"
 )
 
 // signedReceiver keeps the bodies and signature headers it is sent.
@@ -152,4 +156,144 @@ func TestStoredSubscriptionsOutsideTheSecretsAreNotSent(t *testing.T) {
 	if len(got) != 2 || got["ok"] != "ok-secret" || got["unsigned"] != "" {
 		t.Fatalf("subscriptions %v, want ok (signed) and unsigned", got)
 	}
+}
+
+// localCatalog is a catalog directory pier serve watches.
+func localCatalog(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range map[string]string{"blueprints.cue": testBlueprints, "services/api.cue": service("api", "Staging")} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestDaemonRefusesAnonymousFloods: with the default limits, a flood of
+// anonymous PATCHes is refused (401, then 429 with Retry-After once the
+// address's burst is spent), counted in the metrics and never written
+// to the audit log.
+func TestDaemonRefusesAnonymousFloods(t *testing.T) {
+	dir := t.TempDir()
+	td := startDaemon(t, "--repo", localCatalog(t), "--db", filepath.Join(dir, "pier.db"), "--client-id", "ci", "--client-secret", "ci-secret")
+	codes := map[int]int{}
+	retryAfter := ""
+	for range 300 {
+		req, _ := http.NewRequest("PATCH", td.url+"/v1/blueprints/service/entities/api", strings.NewReader(`{"properties": {"health": "ok"}}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests {
+			retryAfter = resp.Header.Get("Retry-After")
+		}
+	}
+	if codes[http.StatusUnauthorized] < 100 || codes[http.StatusTooManyRequests] == 0 || codes[401]+codes[429] != 300 || retryAfter != "1" {
+		t.Fatalf("300 anonymous PATCHes answered %v (Retry-After %q), want 401s for the burst of 100, then 429s", codes, retryAfter)
+	}
+	// The address may come back after Retry-After. The metrics say what
+	// happened; a client reads them, and the audit log, with its own
+	// limit.
+	time.Sleep(time.Second)
+	_, out := td.post(t, "/v1/auth/access_token", "", `{"clientId": "ci", "clientSecret": "ci-secret"}`)
+	tok, _ := out["accessToken"].(string)
+	metrics := td.read(t, "/metrics", tok)
+	for _, want := range []string{
+		fmt.Sprintf(`pier_api_unauthenticated_total{reason="no_token"} %d`, codes[401]),
+		fmt.Sprintf(`pier_api_rate_limited_total{limit="address"} %d`, codes[429]),
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	promtoolCheck(t, metrics)
+	if body := td.read(t, "/v1/audit-log", tok); !strings.Contains(body, `"entries":[]`) {
+		t.Errorf("audit log after the flood: %s", body)
+	}
+}
+
+// post sends a JSON body, with a token when one is given.
+func (td *testDaemon) post(t *testing.T, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", td.url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// read GETs path with a token and returns the body; anything but 200
+// fails the test.
+func (td *testDaemon) read(t *testing.T, path, token string) string {
+	t.Helper()
+	return readURL(t, td.url+path, token)
+}
+
+func readURL(t *testing.T, url, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// TestDaemonAuditRetention: with --audit-retention, entries older than
+// it are gone once the daemon is up; newer ones stay.
+func TestDaemonAuditRetention(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "pier.db")
+	st, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, age := range []time.Duration{72 * time.Hour, 25 * time.Hour, time.Hour} {
+		e := store.AuditEntry{At: time.Now().Add(-age), Actor: "ci", Action: "PATCH /v1/blueprints/{bp}/entities/{id}", Resource: fmt.Sprint("age ", age), Status: 200}
+		if err := st.Audit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	td := startDaemon(t, "--repo", localCatalog(t), "--db", db, "--anonymous-reads", "--audit-retention", "1d")
+	_, out := td.get(t, "/v1/audit-log")
+	entries, _ := out["entries"].([]any)
+	if len(entries) != 1 || entries[0].(map[string]any)["resource"] != "age 1h0m0s" {
+		t.Fatalf("audit log after retention: %v", out)
+	}
+}
+
+// TestDaemonMetricsListen: with --metrics-listen, /metrics is served on
+// its own address, open to the scraper, and not on the API's.
+func TestDaemonMetricsListen(t *testing.T) {
+	dir := t.TempDir()
+	td := startDaemon(t, "--repo", localCatalog(t), "--db", filepath.Join(dir, "pier.db"), "--anonymous-reads", "--metrics-listen", "127.0.0.1:0")
+	if code, out := td.get(t, "/metrics"); code != http.StatusNotFound || out["ok"] != false {
+		t.Errorf("/metrics on the API's address: %d %v", code, out)
+	}
+	metrics := readURL(t, "http://"+td.d.metricsAddr()+"/metrics", "")
+	if !strings.Contains(metrics, "pier_http_requests_total") {
+		t.Errorf("metrics listener:\n%.300s", metrics)
+	}
+	promtoolCheck(t, metrics)
 }
