@@ -6,7 +6,11 @@
 // Reads come from the in-memory state (internal/state) and never touch
 // the database; writes (runtime properties, manual reconciles) go to the
 // store first and are published to the state after they commit. Every
-// write is authenticated and recorded in the audit log. One file per
+// write is authenticated and, once its caller is known, recorded in the
+// audit log; what is refused before that is counted and sampled in the
+// log instead. Every request goes through one door (handle): limits,
+// then the permission check, then one strict reading of the body
+// (decodeBody); every listing pages by one rule (readPage). One file per
 // resource, as go-github does.
 package api
 
