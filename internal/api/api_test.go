@@ -82,6 +82,17 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, m
 // send makes a request with body as it is, and decodes the JSON answer.
 func (f *fixture) send(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
 	t.Helper()
+	resp, b := f.raw(t, method, path, token, body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+// raw makes a request and returns the answer, its body read.
+func (f *fixture) raw(t *testing.T, method, path, token string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(method, f.srv.URL+path, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -91,11 +102,11 @@ func (f *fixture) send(t *testing.T, method, path, token string, body io.Reader)
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return resp.StatusCode, out
+	return resp, b
 }
 
 func (f *fixture) login(t *testing.T) string {

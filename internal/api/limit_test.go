@@ -142,15 +142,7 @@ func TestRateLimits(t *testing.T) {
 	}
 	limited := func(t *testing.T, f *fixture, method, path, token, body, retry string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp, _ := f.raw(t, method, path, token, strings.NewReader(body))
 		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != retry || resp.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("%s %s: %d Retry-After %q, want 429 Retry-After %s in JSON", method, path, resp.StatusCode, resp.Header.Get("Retry-After"), retry)
 		}

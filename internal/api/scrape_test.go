@@ -1,7 +1,6 @@
 package api
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,20 +13,6 @@ import (
 // the metrics token, which reads nothing else.
 func TestMetricsAccess(t *testing.T) {
 	m := metrics.New()
-	scrapeAs := func(t *testing.T, f *fixture, token string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", f.srv.URL+"/metrics", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	for _, anonymous := range []bool{false, true} {
 		f := newFixture(t, anonymous, func(_ *fixture, o *Options) {
 			o.Metrics, o.MetricsHandler = m, m.Handler()
@@ -43,8 +28,8 @@ func TestMetricsAccess(t *testing.T) {
 			{"a client's token", tok, http.StatusOK},
 			{"a wrong metrics token", "scrape-tokeN", http.StatusUnauthorized},
 		} {
-			code, body := scrapeAs(t, f, tt.token)
-			if code != tt.code || code == http.StatusOK && !strings.Contains(body, "pier_http_requests_total") {
+			resp, body := f.raw(t, "GET", "/metrics", tt.token, nil)
+			if code := resp.StatusCode; code != tt.code || code == http.StatusOK && !strings.Contains(string(body), "pier_http_requests_total") {
 				t.Errorf("anonymous reads %v, %s: %d, want %d\n%.200s", anonymous, tt.name, code, tt.code, body)
 			}
 		}
