@@ -20,10 +20,12 @@ build:
 	$(GO) build -o $(BIN)/pier ./cmd/pier
 
 ## run: serve catalog-example from a local SQLite file, reloading on every
-## edit. dev/pier.yaml holds API clients for local development only.
+## edit. dev/pier.yaml holds API clients for local development only; the
+## catalog's secrets (PIER_SECRET_*) are set here: the access broker's and
+## the platform event bridge's, each its own.
 run: build
 	@mkdir -p $(DATA)
-	PIER_SECRET_ACCESS_BROKER=dev-broker-secret \
+	PIER_SECRET_ACCESS_BROKER=dev-broker-secret PIER_SECRET_PLATFORM_EVENTS=dev-events-secret \
 	$(BIN)/pier serve --config dev/pier.yaml --repo $(CATALOG) --db $(DATA)/pier.db --listen $(LISTEN)
 
 ## test: every test, as CI runs them (under ten minutes on 2 cores)

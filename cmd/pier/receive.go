@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,12 +18,14 @@ import (
 	"github.com/pierhq/pier/internal/runs"
 )
 
-const receiveUsage = `usage: pier receive [--listen ADDR] [--secret S]
+const receiveUsage = `usage: pier receive [--listen ADDR] [--secret S]...
 
 Listens for what pier sends — WEBHOOK action invocations, run
 notifications, outbound catalog events — and prints each request, with
-its signature checked when --secret is given: what you need to develop a
-webhook action on your machine, without the receiving service.
+its signature checked when --secret is given (repeat it for senders with
+different secrets: a request signed with any of them is valid): what you
+need to develop a webhook action on your machine, without the receiving
+service.
 
 options:
 `
@@ -32,7 +35,8 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:9999", "address to listen on")
-	secret := fs.String("secret", "", "secret the requests are signed with (Port's x-port-signature or pier's X-Pier-Signature)")
+	var secrets secretList
+	fs.Var(&secrets, "secret", "a secret the requests are signed with (Port's x-port-signature or pier's X-Pier-Signature); repeatable")
 	status := fs.Int("status", http.StatusOK, "status to answer with")
 	fs.Usage = func() { fmt.Fprint(stderr, receiveUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -58,8 +62,8 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				fmt.Fprintf(stdout, "  %s: %s\n", h, v)
 			}
 		}
-		if *secret != "" {
-			fmt.Fprintf(stdout, "  signature: %s\n", checkSignature(*secret, r.Header, body))
+		if len(secrets) > 0 {
+			fmt.Fprintf(stdout, "  signature: %s\n", checkSignature(secrets, r.Header, body))
 		}
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, body, "  ", "  ") == nil {
@@ -81,9 +85,15 @@ func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return 0
 }
 
+// secretList is a repeated flag.
+type secretList []string
+
+func (l *secretList) String() string     { return strings.Join(*l, ",") }
+func (l *secretList) Set(v string) error { *l = append(*l, v); return nil }
+
 // checkSignature verifies whichever of the two signature schemes the
-// request carries.
-func checkSignature(secret string, h http.Header, body []byte) string {
+// request carries, with any of the secrets.
+func checkSignature(secrets []string, h http.Header, body []byte) string {
 	ts, sig := h.Get(runs.HeaderPortTimestamp), h.Get(runs.HeaderPortSignature)
 	if sig == "" {
 		ts, sig = h.Get(outbox.HeaderTimestamp), h.Get(outbox.HeaderSignature)
@@ -91,8 +101,11 @@ func checkSignature(secret string, h http.Header, body []byte) string {
 	if sig == "" {
 		return "MISSING"
 	}
-	if err := outbox.Verify(secret, ts, sig, body, time.Now(), 0); err != nil {
-		return "BAD (" + err.Error() + ")"
+	var err error
+	for _, secret := range secrets {
+		if err = outbox.Verify(secret, ts, sig, body, time.Now(), 0); err == nil {
+			return "valid"
+		}
 	}
-	return "valid"
+	return "BAD (" + err.Error() + ")"
 }

@@ -706,14 +706,16 @@ func TestPierReceive(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	out := &syncBuffer{}
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"receive", "--listen", addr, "--secret", "shh"}, out, out) }()
+	go func() {
+		done <- run(ctx, []string{"receive", "--listen", addr, "--secret", "shh", "--secret", "other"}, out, out)
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), "listening") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	body := []byte(`{"runId": "r_1"}`)
 	ts := time.Now().Unix()
-	for _, sig := range []string{outbox.Sign("shh", ts, body), outbox.Sign("wrong", ts, body)} {
+	for _, sig := range []string{outbox.Sign("shh", ts, body), outbox.Sign("other", ts, body), outbox.Sign("wrong", ts, body)} {
 		req, _ := http.NewRequest("POST", "http://"+addr+"/grants", bytes.NewReader(body))
 		req.Header.Set(runs.HeaderPortTimestamp, strconv.FormatInt(ts, 10))
 		req.Header.Set(runs.HeaderPortSignature, sig)
@@ -728,7 +730,7 @@ func TestPierReceive(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out.String())
 	}
 	got := out.String()
-	if !strings.Contains(got, "POST /grants") || !strings.Contains(got, "signature: valid") || !strings.Contains(got, "signature: BAD") || !strings.Contains(got, `"runId": "r_1"`) {
+	if !strings.Contains(got, "POST /grants") || strings.Count(got, "signature: valid") != 2 || strings.Count(got, "signature: BAD") != 1 || !strings.Contains(got, `"runId": "r_1"`) {
 		t.Fatalf("output:\n%s", got)
 	}
 }

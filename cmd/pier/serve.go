@@ -43,10 +43,10 @@ const serveUsage = `usage: pier serve [options]
 
 Follows a catalog repository and serves its state: the Port-compatible API
 under /v1, GitHub webhooks at /webhooks/github, Prometheus metrics at
-/metrics, /healthz and /readyz. Every option is also an environment
-variable PIER_<NAME> (PIER_GITHUB_TOKEN, ...) and a key of the --config
-file. SIGHUP reconciles now; SIGTERM finishes the reconcile in flight and
-stops.
+/metrics (or on --metrics-listen), /healthz and /readyz. Every option is
+also an environment variable PIER_<NAME> (PIER_GITHUB_TOKEN, ...) and a
+key of the --config file. SIGHUP reconciles now; SIGTERM finishes the
+reconcile in flight and stops.
 
 options:
 `
@@ -80,12 +80,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}()
 	fmt.Fprintf(stdout, "pier is serving %s\n  API      http://%s/v1/blueprints\n  metrics  http://%s/metrics\n  status   http://%s/v1/status\n",
-		cfg.Repo, d.addr, d.addr, d.addr)
+		cfg.Repo, d.addr, d.metricsAddr(), d.addr)
 	if err := d.run(ctx); err != nil {
 		fmt.Fprintf(stderr, "pier serve: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// metricsAddr is where /metrics is served: its own address, or the API's.
+func (d *daemon) metricsAddr() string {
+	if d.metricsLn != nil {
+		return d.metricsLn.Addr().String()
+	}
+	return d.addr
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -111,14 +119,19 @@ type daemon struct {
 	http    *http.Server
 	ln      net.Listener
 	addr    string
-	github  *github.Client
-	owner   string
-	repo    string
+	// metricsHTTP serves /metrics on metricsLn (--metrics-listen), when
+	// it is not served with the API.
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
+	github      *github.Client
+	owner       string
+	repo        string
 
 	// background work stopped at shutdown
 	watch  func(ctx context.Context) error
 	poll   *source.Poller
 	timers *source.Poller
+	prune  *source.Poller // the audit log's retention; nil keeps it all
 	outbox *outbox.Worker
 	sink   *outbox.Sink
 	runs   *runsWiring
@@ -202,6 +215,26 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	if err := d.setupRuns(); err != nil {
 		return nil, err
 	}
+	if cfg.AuditRetention > 0 {
+		if d.prune, err = source.NewPoller(source.PollerOptions{Schedule: auditPruneSchedule, Jitter: -1, Logger: log}, d.pruneAudit); err != nil {
+			return nil, err
+		}
+	}
+	metricsHandler := d.metrics.Handler()
+	if cfg.MetricsListen != "" {
+		if d.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("option metrics-listen: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				d.metricsLn.Close()
+			}
+		}()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		d.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		metricsHandler = nil // not on the API's address
+	}
 
 	hooks := webhook.New(webhook.Options{
 		Secret: []byte(cfg.WebhookSecret), Insecure: cfg.WebhookInsecure,
@@ -221,8 +254,12 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	srv := api.New(api.Options{
 		State: d.holder, Store: d.store,
 		Status: d.loop.Status, Reconcile: d.loop.Force,
-		Auth:    &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL},
-		Metrics: d.metrics, MetricsHandler: d.metrics.Handler(), Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
+		Auth: &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL, MetricsToken: cfg.MetricsToken},
+		Limits: api.Limits{
+			Rate: cfg.RateLimit, Burst: cfg.RateBurst, TokenRate: cfg.TokenRateLimit, TokenBurst: cfg.TokenRateBurst,
+			TrustedProxies: cfg.TrustedProxies,
+		},
+		Metrics: d.metrics, MetricsHandler: metricsHandler, Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
 	})
 	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return d, nil
@@ -448,8 +485,11 @@ func (d *daemon) reportStatus(sha, state, desc string) {
 // close the store.
 func (d *daemon) run(ctx context.Context) error {
 	defer d.store.Close()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	d.runs.start(ctx) // before the API takes requests for runs
+	if d.prune != nil {
+		d.pruneAudit(ctx) // before the API serves the audit log
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -476,6 +516,18 @@ func (d *daemon) run(ctx context.Context) error {
 		d.poll.Start()
 	}
 	d.timers.Start()
+	if d.prune != nil {
+		d.prune.Start()
+	}
+	if d.metricsHTTP != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.metricsHTTP.Serve(d.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics http: %w", err)
+			}
+		}()
+	}
 	outboxDone := make(chan struct{})
 	go func() {
 		defer close(outboxDone)
@@ -493,12 +545,33 @@ func (d *daemon) run(ctx context.Context) error {
 		d.poll.Stop(shutdown)
 	}
 	d.timers.Stop(shutdown)
+	if d.prune != nil {
+		d.prune.Stop(shutdown)
+	}
 	d.http.Shutdown(shutdown)
+	if d.metricsHTTP != nil {
+		d.metricsHTTP.Shutdown(shutdown)
+	}
 	d.runs.stop(shutdown)
 	<-loopDone
 	<-outboxDone
 	wg.Wait()
 	return err
+}
+
+// auditPruneSchedule is how often the audit log drops what is older
+// than --audit-retention (and once at start).
+const auditPruneSchedule = "@every 1h"
+
+// pruneAudit deletes the audit entries older than --audit-retention.
+func (d *daemon) pruneAudit(ctx context.Context) {
+	n, err := d.store.PruneAudit(ctx, time.Now().Add(-d.cfg.AuditRetention))
+	switch {
+	case err != nil:
+		d.log.Error("audit retention", "err", err)
+	case n > 0:
+		d.log.Info("audit log pruned", "entries", n, "retention", d.cfg.AuditRetention)
+	}
 }
 
 // fireTimers announces the timer properties that expired since the last
@@ -552,11 +625,16 @@ func (d *daemon) revisionSubscriptions(c *catalog.Catalog) []outbox.Subscription
 }
 
 // subscriptionsOf builds subscriptions, with webhook secrets read from
-// the environment.
+// the environment. The loader refuses a secretEnv outside the catalog's
+// secrets; a state stored before it did is not sent to at all.
 func (d *daemon) subscriptionsOf(webhooks map[string]*catalog.Webhook, actions map[string]*catalog.Action, autos map[string]*catalog.Automation) []outbox.Subscription {
 	var out []outbox.Subscription
 	for _, w := range webhooks {
 		if !w.Active() {
+			continue
+		}
+		if err := config.CheckSecretEnv(w.SecretEnv, w.Identifier); err != nil {
+			d.log.Error("outbound webhook not sent: its secretEnv is refused", "webhook", w.Identifier, "err", err)
 			continue
 		}
 		sub := outbox.Subscription{ID: w.Identifier, URL: w.URL, Events: w.Events, Blueprints: w.Blueprints}

@@ -242,8 +242,8 @@ func TestDaemonFollowsARepository(t *testing.T) {
 		bodies = append(bodies, b)
 	}))
 	defer receiver.Close()
-	t.Setenv("PIER_TEST_OUTBOUND_SECRET", "outbound-secret")
-	hooks := fmt.Sprintf("webhooks: audit: {url: %q, secretEnv: \"PIER_TEST_OUTBOUND_SECRET\", events: [\"ENTITY_UPDATED\"], blueprints: [\"service\"]}\n", receiver.URL)
+	t.Setenv("PIER_SECRET_TEST_OUTBOUND", "outbound-secret")
+	hooks := fmt.Sprintf("webhooks: audit: {url: %q, secretEnv: \"PIER_SECRET_TEST_OUTBOUND\", events: [\"ENTITY_UPDATED\"], blueprints: [\"service\"]}\n", receiver.URL)
 
 	repo := newGitRepo(t)
 	first := repo.commit("initial", map[string]string{"blueprints.cue": testBlueprints, "services/api.cue": service("api", "Staging"), "webhooks.cue": hooks})

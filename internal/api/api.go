@@ -6,7 +6,11 @@
 // Reads come from the in-memory state (internal/state) and never touch
 // the database; writes (runtime properties, manual reconciles) go to the
 // store first and are published to the state after they commit. Every
-// write is authenticated and recorded in the audit log. One file per
+// write is authenticated and, once its caller is known, recorded in the
+// audit log; what is refused before that is counted and sampled in the
+// log instead. Every request goes through one door (handle): limits,
+// then the permission check, then one strict reading of the body
+// (decodeBody); every listing pages by one rule (readPage). One file per
 // resource, as go-github does.
 package api
 
@@ -14,15 +18,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/pierhq/pier/internal/compiled"
+	"github.com/pierhq/pier/internal/metrics"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -47,9 +51,15 @@ type Deliveries interface {
 	Deliveries(ctx context.Context, limit int, before string) ([]record.Delivery, error)
 }
 
-// Instrumenter wraps a route's handler with metrics.
-type Instrumenter interface {
+// Metrics is what the API records; *metrics.Metrics implements it.
+type Metrics interface {
+	// InstrumentHandler wraps a route's handler with metrics.
 	InstrumentHandler(route string, h http.Handler) http.Handler
+	// APIUnauthenticated counts a request refused before its caller was
+	// known (metrics.Refused*), APIRateLimited one answered 429
+	// (metrics.Limit*).
+	APIUnauthenticated(reason string)
+	APIRateLimited(limit string)
 }
 
 // Options configure a Server.
@@ -61,7 +71,9 @@ type Options struct {
 	Status    func() reconciler.Status
 	Reconcile func()
 	Auth      *Auth
-	Metrics   Instrumenter
+	Metrics   Metrics
+	// Limits bound how fast callers may call; the zero value, nothing.
+	Limits Limits
 	// Webhooks, when set, is mounted at /webhooks/github.
 	Webhooks http.Handler
 	// Deliveries, when set, serves GET /v1/webhooks/deliveries.
@@ -71,7 +83,8 @@ type Options struct {
 	// ApprovalMembers, when set, answers the member lists of declared
 	// approval systems.
 	ApprovalMembers ApprovalMembers
-	// Metrics handler, when set, is mounted at /metrics.
+	// MetricsHandler, when set, is mounted at GET /metrics, read as the
+	// rest of the API is, or with Auth.MetricsToken.
 	MetricsHandler http.Handler
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -81,8 +94,13 @@ type Options struct {
 
 // Server is pier's HTTP API.
 type Server struct {
-	opts Options
-	mux  *http.ServeMux
+	opts  Options
+	mux   *http.ServeMux
+	other http.Handler // what no route takes
+
+	clients, addresses, tokens *limiter
+	// sampled logs what callers without a token make happen: refusals.
+	sampled *sampledLog
 
 	validators *compiled.Cache[catalog.Blueprint, *validate.Validator]
 }
@@ -101,13 +119,40 @@ func New(opts Options) *Server {
 	if opts.Auth == nil {
 		opts.Auth = &Auth{}
 	}
-	s := &Server{opts: opts, mux: http.NewServeMux(), validators: compiled.New(1024, validate.Compile)}
+	s := &Server{
+		opts: opts, mux: http.NewServeMux(), validators: compiled.New(1024, validate.Compile),
+		clients:   newLimiter(opts.Limits.Rate, opts.Limits.Burst),
+		addresses: newLimiter(opts.Limits.Rate, opts.Limits.Burst),
+		tokens:    newLimiter(opts.Limits.TokenRate, opts.Limits.TokenBurst),
+		sampled:   &sampledLog{logger: opts.Logger, every: refusalLogEvery, last: map[string]*sample{}},
+	}
 	s.routes()
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A path that is not clean (with
+// "." or ".." segments or doubled slashes) is refused here: the mux would
+// redirect it to its clean form, with an HTML body.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != cleanPath(r.URL.Path) {
+		s.other.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is the path the mux would redirect p to, as its own
+// cleanPath: path.Clean, keeping a trailing slash.
+func cleanPath(p string) string {
+	if p == "" || p[0] != '/' {
+		p = "/" + p
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean
+}
 
 // access is who may call a route.
 type access int
@@ -115,6 +160,7 @@ type access int
 const (
 	public access = iota // no credentials (health, token exchange, webhooks)
 	read                 // anonymous when the server allows anonymous reads
+	scrape               // read, or with the metrics token
 	write                // always authenticated, and audited
 )
 
@@ -153,41 +199,63 @@ func (s *Server) routes() {
 		s.mux.Handle("/webhooks/github", s.instrument("/webhooks/github", s.opts.Webhooks))
 	}
 	if s.opts.MetricsHandler != nil {
-		s.mux.Handle("GET /metrics", s.opts.MetricsHandler)
+		s.handle("GET /metrics", scrape, func(w http.ResponseWriter, r *http.Request, _ *caller) int {
+			s.opts.MetricsHandler.ServeHTTP(w, r)
+			return http.StatusOK
+		})
 	}
-	// Anything else is answered in JSON, not in the mux's plain text: a
-	// 405 with Allow for a known path, a 404 otherwise.
-	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Anything else is answered in JSON, not in the mux's plain text or
+	// HTML: a 400 for a path that is not clean, a 405 with Allow for a
+	// known path, a 404 otherwise.
+	s.other = s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if clean := cleanPath(r.URL.Path); clean != r.URL.Path {
+			writeError(w, http.StatusBadRequest, "invalid_path",
+				fmt.Sprintf("path %s has \".\" or \"..\" segments or doubled slashes; the clean path is %s", quote(r.URL.Path), clean))
+			return
+		}
 		if allow := s.allowed(r); len(allow) > 0 {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s %s: allowed methods are %s", r.Method, r.URL.Path, strings.Join(allow, ", ")))
 			return
 		}
 		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
-	})))
+	}))
+	s.mux.Handle("/", s.other)
 }
+
+// refusalLogEvery is how often, at most, a kind of refusal is logged.
+const refusalLogEvery = 10 * time.Second
 
 // handler is a route's handler: it returns the status it answered so that
 // writes can be audited with it.
 type handler func(w http.ResponseWriter, r *http.Request, c *caller) int
 
+// handle routes pattern to h for callers acc lets in. A caller is
+// counted against its limit first, then refused if it may not call: a
+// refusal before the caller is known (no token, a bad one) is counted
+// and sampled in the log, not audited — anyone can send those, as many
+// as they like. Every write that gets through is audited, refused or
+// not.
 func (s *Server) handle(pattern string, acc access, h handler) {
 	route := pattern
 	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := s.opts.Auth.identify(r, s.opts.Now())
-		denied := 0
+		now := s.opts.Now()
+		c, err := s.opts.Auth.identify(r, now)
+		if !s.throttle(w, r, c, now) {
+			return
+		}
 		switch {
 		case acc == write && c == nil && err == nil:
-			denied = writeError(w, http.StatusUnauthorized, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
-		case acc == read && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
-			denied = writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
+			s.unauthenticated(w, r, metrics.RefusedNoToken, "unauthorized", "this request changes state and needs a bearer token (POST /v1/auth/access_token)")
+			return
+		case (acc == read || acc == scrape) && c == nil && err == nil && !s.opts.Auth.AnonymousReads:
+			s.unauthenticated(w, r, metrics.RefusedNoToken, "unauthorized", "a bearer token is required (POST /v1/auth/access_token)")
+			return
 		case acc != public && err != nil:
-			denied = writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
-		}
-		if denied != 0 {
-			if acc == write {
-				s.audit(r, nil, route, denied) // refused writes are audited too
-			}
+			s.unauthenticated(w, r, metrics.RefusedBadToken, "unauthorized", err.Error())
+			return
+		case c != nil && c.scraper && acc != scrape:
+			writeError(w, http.StatusForbidden, "forbidden", "the metrics token reads /metrics only; other requests need a client's token (POST /v1/auth/access_token)")
 			return
 		}
 		if r.Body != nil {
@@ -214,6 +282,22 @@ func (s *Server) allowed(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// unauthenticated answers a caller refused before it is known with a
+// 401, counted by reason and sampled in the log.
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, reason, kind, msg string) int {
+	s.count(func(m Metrics) { m.APIUnauthenticated(reason) })
+	s.sampled.log(s.opts.Now(), "unauthenticated: "+reason, "API requests refused before authentication",
+		"reason", reason, "method", r.Method, "path", r.URL.Path, "caller", s.opts.Limits.callerAddr(r))
+	return writeError(w, http.StatusUnauthorized, kind, msg)
+}
+
+// count records in the metrics, if there are any.
+func (s *Server) count(record func(Metrics)) {
+	if s.opts.Metrics != nil {
+		record(s.opts.Metrics)
+	}
 }
 
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
@@ -295,24 +379,6 @@ func writeError(w http.ResponseWriter, code int, kind, msg string, details ...ma
 		}
 	}
 	return writeJSON(w, code, body)
-}
-
-// decodeBody reads a JSON request body strictly enough to catch mistakes
-// (one document, numbers kept exact) and answers the error itself.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) (int, bool) {
-	d := json.NewDecoder(r.Body)
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body over %d bytes", tooBig.Limit)), false
-		}
-		return writeError(w, http.StatusBadRequest, "invalid_json", "request body: "+err.Error()), false
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return writeError(w, http.StatusBadRequest, "invalid_json", "request body: more than one JSON document"), false
-	}
-	return 0, true
 }
 
 // validator returns the compiled validator of a blueprint of the current

@@ -76,7 +76,24 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, m
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, f.srv.URL+path, rd)
+	return f.send(t, method, path, token, rd)
+}
+
+// send makes a request with body as it is, and decodes the JSON answer.
+func (f *fixture) send(t *testing.T, method, path, token string, body io.Reader) (int, map[string]any) {
+	t.Helper()
+	resp, b := f.raw(t, method, path, token, body)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+// raw makes a request and returns the answer, its body read.
+func (f *fixture) raw(t *testing.T, method, path, token string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.srv.URL+path, body)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -85,11 +102,11 @@ func (f *fixture) do(t *testing.T, method, path, token string, body any) (int, m
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("%s %s: answer is not JSON: %v", method, path, err)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return resp.StatusCode, out
+	return resp, b
 }
 
 func (f *fixture) login(t *testing.T) string {
@@ -369,5 +386,25 @@ func methodNotAllowed(t *testing.T, f *fixture, method, path, allow string) {
 	code, body := f.do(t, method, path, "", nil)
 	if msg, _ := body["message"].(string); code != 405 || body["ok"] != false || !strings.HasSuffix(msg, "allowed methods are "+allow) {
 		t.Errorf("%s %s: %d %v, want 405 allowing %s", method, path, code, body, allow)
+	}
+}
+
+// TestUncleanPaths: a path with "." or ".." segments or doubled slashes
+// is a JSON 400 naming the clean path, not the mux's redirect with an
+// HTML body, whatever the route and method.
+func TestUncleanPaths(t *testing.T) {
+	f := newFixture(t, true)
+	for _, tt := range []struct{ method, path, clean string }{
+		{"GET", "/v1/blueprints/../status", "/v1/status"},
+		{"GET", "/v1/blueprints/%2e%2e/status", "/v1/status"},
+		{"GET", "/v1//blueprints", "/v1/blueprints"},
+		{"GET", "/v1/./blueprints/", "/v1/blueprints/"},
+		{"PATCH", "/v1/blueprints/service/entities/../entities/payments-api", "/v1/blueprints/service/entities/payments-api"},
+		{"GET", "/../metrics", "/metrics"},
+	} {
+		code, body := f.send(t, tt.method, tt.path, "", nil)
+		if msg, _ := body["message"].(string); code != http.StatusBadRequest || body["error"] != "invalid_path" || !strings.HasSuffix(msg, "the clean path is "+tt.clean) {
+			t.Errorf("%s %s: %d %v, want a 400 naming %s", tt.method, tt.path, code, body, tt.clean)
+		}
 	}
 }

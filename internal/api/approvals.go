@@ -48,8 +48,5 @@ func (s *Server) approvalMembers(w http.ResponseWriter, r *http.Request, _ *call
 	if err != nil {
 		return writeError(w, http.StatusBadGateway, "approval_system_error", err.Error())
 	}
-	if members == nil {
-		members = []Member{}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"members": members})
+	return writeJSON(w, http.StatusOK, map[string]any{"members": nonNil(members)})
 }

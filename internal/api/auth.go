@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pierhq/pier/internal/metrics"
 )
 
 // Client is an API client allowed to exchange its secret for tokens.
@@ -31,10 +33,18 @@ type Auth struct {
 	AnonymousReads bool
 	// TTL of issued tokens; default one hour (Port's expiresIn).
 	TTL time.Duration
+	// MetricsToken, when set, is a bearer token that reads /metrics and
+	// nothing else: a scraper's static credential (a client's tokens
+	// expire, and are exchanged in a way Prometheus cannot).
+	MetricsToken string
 }
 
+// scraperID is who presents the metrics token.
+const scraperID = "metrics"
+
 type caller struct {
-	ID string
+	ID      string
+	scraper bool // presented the metrics token
 }
 
 func (a *Auth) ttl() time.Duration {
@@ -78,18 +88,30 @@ func (a *Auth) sign(p string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// check verifies the credentials of a token exchange in constant time.
+// check verifies the credentials of a token exchange. Its work depends
+// neither on whether the id is known nor on how much of the secret is
+// right: ids and secrets are compared as SHA-256 digests, of one length
+// (ConstantTimeCompare returns at once on different lengths), and every
+// client is compared, so an unknown id is answered no sooner than a wrong
+// secret.
 func (a *Auth) check(id, secret string) bool {
 	ok := false
 	for _, c := range a.Clients {
-		idMatch := subtle.ConstantTimeCompare([]byte(c.ID), []byte(id)) == 1
-		secretMatch := subtle.ConstantTimeCompare([]byte(c.Secret), []byte(secret)) == 1
-		if idMatch && secretMatch {
-			ok = true
-		}
+		idOK, secretOK := sameSecret(c.ID, id), sameSecret(c.Secret, secret) // both, always
+		ok = ok || idOK && secretOK
 	}
 	return ok
 }
+
+// sameSecret compares secrets in constant time, lengths included.
+func sameSecret(a, b string) bool {
+	da, db := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return constantTimeCompare(da[:], db[:]) == 1
+}
+
+// constantTimeCompare is subtle's, a variable so that a test can see
+// what check compares.
+var constantTimeCompare = subtle.ConstantTimeCompare
 
 // identify returns the caller a request's bearer token names: nil with no
 // error when there is no token, an error when the token is bad.
@@ -102,7 +124,11 @@ func (a *Auth) identify(r *http.Request, now time.Time) (*caller, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil, errors.New("the Authorization header must be \"Bearer <token>\"")
 	}
-	p, sig, ok := strings.Cut(strings.TrimSpace(tok), ".")
+	tok = strings.TrimSpace(tok)
+	if a.MetricsToken != "" && sameSecret(tok, a.MetricsToken) {
+		return &caller{ID: scraperID, scraper: true}, nil
+	}
+	p, sig, ok := strings.Cut(tok, ".")
 	if !ok || len(a.Clients) == 0 || !hmac.Equal([]byte(sig), []byte(a.sign(p))) {
 		return nil, errors.New("invalid token")
 	}
@@ -120,8 +146,13 @@ func (a *Auth) identify(r *http.Request, now time.Time) (*caller, error) {
 	return &caller{ID: c.Sub}, nil
 }
 
-// accessToken is Port's POST /v1/auth/access_token.
+// accessToken is Port's POST /v1/auth/access_token. Exchanges are
+// limited per address, on top of the API's limit: this is where secrets
+// are guessed.
 func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, _ *caller) int {
+	if !s.spend(w, s.tokens, metrics.LimitToken, s.opts.Limits.callerAddr(r), s.opts.Now(), s.opts.Limits.TokenRate, s.opts.Limits.TokenBurst) {
+		return http.StatusTooManyRequests
+	}
 	var body struct {
 		ClientID     string `json:"clientId"`
 		ClientSecret string `json:"clientSecret"`
@@ -133,7 +164,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request, _ *caller) 
 		return writeError(w, http.StatusBadRequest, "invalid_request", "clientId and clientSecret are required")
 	}
 	if !s.opts.Auth.check(body.ClientID, body.ClientSecret) {
-		return writeError(w, http.StatusUnauthorized, "invalid_credentials", "unknown clientId or wrong clientSecret")
+		return s.unauthenticated(w, r, metrics.RefusedBadCredentials, "invalid_credentials", "unknown clientId or wrong clientSecret")
 	}
 	tok, ttl := s.opts.Auth.issue(body.ClientID, s.opts.Now())
 	return writeJSON(w, http.StatusOK, map[string]any{

@@ -120,25 +120,14 @@ func (s *Server) entityLevelHistory(w http.ResponseWriter, r *http.Request, _ *c
 // at most 1000), ?before=<id> to page; "next" is the before of the
 // following page.
 func (s *Server) levelHistory(w http.ResponseWriter, r *http.Request, f store.LevelFilter) int {
-	limit, err := limitParam(r)
-	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+	p, code, ok := pageRequest(w, r, numberedPages)
+	if !ok {
+		return code
 	}
-	before, err := intParam(r, "before", 0)
-	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
-	}
-	f.Limit, f.Before = limit, int64(before)
+	f.Limit, f.Before = p.limit, p.number
 	changes, err := s.opts.Store.LevelHistory(r.Context(), f)
 	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+		return p.failed(w, err)
 	}
-	if changes == nil {
-		changes = []store.LevelChange{}
-	}
-	body := map[string]any{"history": changes}
-	if len(changes) == limit {
-		body["next"] = strconv.FormatInt(changes[len(changes)-1].ID, 10)
-	}
-	return writeJSON(w, http.StatusOK, body)
+	return writePage(w, "history", changes, p, func(c store.LevelChange) string { return strconv.FormatInt(c.ID, 10) })
 }

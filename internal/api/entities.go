@@ -29,21 +29,19 @@ func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, _ *caller)
 	if snap.Blueprints[bp] == nil {
 		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(bp))
 	}
-	limit, err := intParam(r, "limit", maxPage)
-	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+	p, code, ok := pageRequest(w, r, entityPages)
+	if !ok {
+		return code
 	}
-	limit = min(max(limit, 1), maxPage)
 	ids := snap.IDs(bp)
-	from := r.URL.Query().Get("from")
 	start := 0
-	if from != "" {
-		start = sort.SearchStrings(ids, from)
-		if start < len(ids) && ids[start] == from {
+	if p.cursor != "" {
+		start = sort.SearchStrings(ids, p.cursor)
+		if start < len(ids) && ids[start] == p.cursor {
 			start++
 		}
 	}
-	end := min(start+limit, len(ids))
+	end := min(start+p.limit, len(ids))
 	out := make([]*state.Entity, 0, end-start)
 	for _, id := range ids[start:end] {
 		out = append(out, snap.Entities[bp][id])
@@ -172,6 +170,9 @@ func (s *Server) patchEntity(w http.ResponseWriter, r *http.Request, c *caller) 
 // the value git has (scripts often send whole entities); a different
 // value is a 409 naming the file that owns it.
 func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller, bp, id string, body *entityBody, merge bool, okCode int) int {
+	if merge && len(body.Properties) == 0 {
+		return emptyWrite(w, "nothing to write: the body sets no properties (pier writes an entity's runtime properties; the rest is declared in git)")
+	}
 	snap := s.opts.State.Load()
 	b := snap.Blueprints[bp]
 	if b == nil {

@@ -165,29 +165,25 @@ func entityOf(raw json.RawMessage) (string, error) {
 // at most 1000), ?before=<id> to page; "next" is the before of the
 // following page.
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	q := r.URL.Query()
-	limit, err := limitParam(r)
-	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+	p, code, ok := pageRequest(w, r, idPages)
+	if !ok {
+		return code
 	}
+	q := r.URL.Query()
 	f := store.RunFilter{
 		Action: cmp.Or(q.Get("action"), q.Get("action_identifier")), Status: q.Get("status"),
 		Blueprint: q.Get("blueprint"), Entity: cmp.Or(q.Get("entity"), q.Get("entity_identifier")),
-		Active: q.Get("active") == "true", Before: q.Get("before"), Limit: limit,
+		Active: q.Get("active") == "true", Before: p.cursor, Limit: p.limit,
 	}
 	list, err := s.opts.Runs.List(r.Context(), f)
 	if err != nil {
-		return runError(w, err)
+		return p.failed(w, err)
 	}
 	views := make([]runView, len(list))
 	for i, run := range list {
 		views[i] = s.viewRun(run, nil)
 	}
-	body := map[string]any{"runs": views}
-	if len(list) == limit {
-		body["next"] = list[len(list)-1].ID
-	}
-	return writeJSON(w, http.StatusOK, body)
+	return writePage(w, "runs", views, p, func(v runView) string { return v.ID })
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ *caller) int {
@@ -223,6 +219,9 @@ func (s *Server) reportRun(w http.ResponseWriter, r *http.Request, c *caller) in
 	if err != nil {
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "link"})
 	}
+	if body.Status == "" && body.StatusLabel == "" && link == "" && body.Summary == "" && body.ExternalRunID == "" {
+		return emptyWrite(w, "nothing to report: send status, statusLabel, link, summary or externalRunId")
+	}
 	run, err := s.opts.Runs.Report(r.Context(), r.PathValue("run"), runs.Report{
 		Status: strings.ToUpper(body.Status), StatusLabel: body.StatusLabel, Link: link, Summary: body.Summary,
 		ExternalRunID: body.ExternalRunID, Actor: c.ID,
@@ -256,10 +255,7 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, _ *caller) int 
 	if err != nil {
 		return runError(w, err)
 	}
-	if ls == nil {
-		ls = []store.RunLog{}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"runLogs": ls})
+	return writeJSON(w, http.StatusOK, map[string]any{"runLogs": nonNil(ls)})
 }
 
 // addRunLog is Port's POST /v1/actions/runs/{id}/logs: {message,

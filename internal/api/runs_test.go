@@ -28,10 +28,10 @@ func (started) Find(context.Context, runs.Dispatch, time.Time) (runs.Started, bo
 
 // newRunsFixture serves catalog-example's actions with a run engine
 // over the fixture's store; dispatches always start.
-func newRunsFixture(t *testing.T) (*fixture, *runs.Engine) {
+func newRunsFixture(t *testing.T, with ...func(*fixture, *Options)) (*fixture, *runs.Engine) {
 	t.Helper()
 	var eng *runs.Engine
-	f := newFixture(t, false, func(f *fixture, o *Options) {
+	f := newFixture(t, false, append(with, func(f *fixture, o *Options) {
 		runURL := func(id string) string { return "http://pier/v1/actions/runs/" + id }
 		eng = runs.New(f.st, runs.Options{
 			Catalog: f.holder.Load,
@@ -45,7 +45,7 @@ func newRunsFixture(t *testing.T) (*fixture, *runs.Engine) {
 			BaseURL:     "http://pier",
 		})
 		o.Runs = eng
-	})
+	})...)
 	f.token = f.login(t)
 	return f, eng
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"strconv"
+
+	"github.com/pierhq/pier/internal/store"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *caller) int {
@@ -37,7 +39,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	if err != nil {
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
 	}
-	body["revisions"] = revs
+	body["revisions"] = nonNil(revs)
 	return writeJSON(w, http.StatusOK, body)
 }
 
@@ -53,56 +55,13 @@ func (s *Server) reconcile(w http.ResponseWriter, r *http.Request, _ *caller) in
 
 // auditLog is GET /v1/audit-log?limit=N&before=ID, newest first.
 func (s *Server) auditLog(w http.ResponseWriter, r *http.Request, _ *caller) int {
-	limit, err := limitParam(r)
+	p, code, ok := pageRequest(w, r, numberedPages)
+	if !ok {
+		return code
+	}
+	entries, err := s.opts.Store.AuditLog(r.Context(), p.limit, p.number)
 	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+		return p.failed(w, err)
 	}
-	before, err := intParam(r, "before", 0)
-	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
-	}
-	entries, err := s.opts.Store.AuditLog(r.Context(), limit, int64(before))
-	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
-	}
-	body := map[string]any{"entries": entries}
-	if len(entries) == limit {
-		body["next"] = strconv.FormatInt(entries[len(entries)-1].ID, 10)
-	}
-	return writeJSON(w, http.StatusOK, body)
-}
-
-// Page sizes of the listings that page with ?limit and ?before.
-const (
-	defaultLimit = 100
-	maxLimit     = 1000
-)
-
-// limitParam reads ?limit: defaultLimit when absent, clamped to 1 ..
-// maxLimit. A listing that answers limit items says where the next page
-// starts.
-func limitParam(r *http.Request) (int, error) {
-	n, err := intParam(r, "limit", defaultLimit)
-	if err != nil {
-		return 0, err
-	}
-	return min(max(n, 1), maxLimit), nil
-}
-
-func intParam(r *http.Request, name string, def int) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, &paramError{name, v}
-	}
-	return n, nil
-}
-
-type paramError struct{ name, value string }
-
-func (e *paramError) Error() string {
-	return "query parameter " + e.name + "=" + quote(e.value) + " is not a non-negative integer"
+	return writePage(w, "entries", entries, p, func(e store.AuditEntry) string { return strconv.FormatInt(e.ID, 10) })
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/pierhq/pier/internal/outbox/record"
 )
 
 // listWebhooks is GET /v1/webhooks: the outbound subscriptions the
@@ -18,17 +20,13 @@ func (s *Server) webhookDeliveries(w http.ResponseWriter, r *http.Request, _ *ca
 	if s.opts.Deliveries == nil {
 		return writeError(w, http.StatusServiceUnavailable, "no_outbox", "this server does not send webhooks")
 	}
-	limit, err := limitParam(r)
+	p, code, ok := pageRequest(w, r, idPages)
+	if !ok {
+		return code
+	}
+	ds, err := s.opts.Deliveries.Deliveries(r.Context(), p.limit, p.cursor)
 	if err != nil {
-		return writeError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+		return p.failed(w, err)
 	}
-	ds, err := s.opts.Deliveries.Deliveries(r.Context(), limit, r.URL.Query().Get("before"))
-	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
-	}
-	body := map[string]any{"deliveries": ds}
-	if len(ds) == limit {
-		body["next"] = ds[len(ds)-1].ID
-	}
-	return writeJSON(w, http.StatusOK, body)
+	return writePage(w, "deliveries", ds, p, func(d record.Delivery) string { return d.ID })
 }

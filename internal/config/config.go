@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,12 +62,20 @@ type Config struct {
 	PublicURL        string
 	LogLevel         string
 	LogFormat        string
+	AuditRetention   time.Duration
+	RateLimit        float64
+	RateBurst        int
+	TokenRateLimit   float64
+	TokenRateBurst   int
+	TrustedProxies   []netip.Prefix
+	MetricsListen    string
+	MetricsToken     string
 
 	fs *flag.FlagSet // the parsed options, for Redacted
 }
 
 // Secret options are never printed.
-var secret = map[string]bool{"github-token": true, "webhook-secret": true, "client-secret": true}
+var secret = map[string]bool{"github-token": true, "webhook-secret": true, "client-secret": true, "metrics-token": true}
 
 // FlagSet declares every option on a new flag set bound to c, setting
 // c's fields to their defaults.
@@ -99,6 +109,14 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.PublicURL, "public-url", "", "pier's URL as people and workflows reach it, for links in pull requests and notifications (default: http://LISTEN)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.Var((*days)(&c.AuditRetention), "audit-retention", "how long the audit log keeps an entry (90d, 720h); 0 keeps every entry")
+	fs.Float64Var(&c.RateLimit, "rate-limit", 50, "API requests a second per client, and per address for callers without a token; 0 turns the limits off")
+	fs.IntVar(&c.RateBurst, "rate-burst", 100, "API requests a client or an address may make at once, above rate-limit")
+	fs.Float64Var(&c.TokenRateLimit, "token-rate-limit", 0.2, "token exchanges (POST /v1/auth/access_token) a second per address, on top of rate-limit; 0 turns it off")
+	fs.IntVar(&c.TokenRateBurst, "token-rate-burst", 10, "token exchanges an address may make at once")
+	fs.Var((*prefixes)(&c.TrustedProxies), "trusted-proxies", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the caller, for the per-address limits (without, X-Forwarded-For is ignored)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address of its own (for Prometheus), and not on the API's")
+	fs.StringVar(&c.MetricsToken, "metrics-token", "", "a bearer token that may read /metrics on the API's address (for Prometheus's authorization); never logged")
 	return fs
 }
 
@@ -233,6 +251,24 @@ func (c *Config) check() []error {
 	if c.Debounce < 0 {
 		errs = append(errs, fmt.Errorf("option debounce: %v is negative", c.Debounce))
 	}
+	if c.AuditRetention < 0 {
+		errs = append(errs, fmt.Errorf("option audit-retention: %v is negative (0 keeps every entry)", c.AuditRetention))
+	}
+	for _, l := range []struct {
+		rate, burst string
+		r           float64
+		b           int
+	}{{"rate-limit", "rate-burst", c.RateLimit, c.RateBurst}, {"token-rate-limit", "token-rate-burst", c.TokenRateLimit, c.TokenRateBurst}} {
+		if l.r < 0 {
+			errs = append(errs, fmt.Errorf("option %s: %v is negative (0 turns the limit off)", l.rate, l.r))
+		}
+		if l.r > 0 && l.b < 1 {
+			errs = append(errs, fmt.Errorf("option %s: %d: a limited caller must be able to make at least one request", l.burst, l.b))
+		}
+	}
+	if c.MetricsListen != "" && c.MetricsToken != "" {
+		errs = append(errs, errors.New("option metrics-token: it guards /metrics on the API's address, and metrics-listen serves /metrics on its own address instead: set one of them"))
+	}
 	seen := map[string]bool{}
 	for _, cl := range c.Clients {
 		if cl.ID == "" || cl.Secret == "" {
@@ -337,4 +373,54 @@ func clientsOf(raw any) ([]Client, error) {
 		out = append(out, Client{ID: id, Secret: sec})
 	}
 	return out, nil
+}
+
+// days is a duration option that also takes whole days: 90d.
+type days time.Duration
+
+func (d *days) String() string { return time.Duration(*d).String() }
+
+func (d *days) Set(v string) error {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if i, err := strconv.Atoi(n); err == nil {
+			*d = days(time.Duration(i) * 24 * time.Hour)
+			return nil
+		}
+	}
+	x, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (90d, 720h, 0)", v)
+	}
+	*d = days(x)
+	return nil
+}
+
+// prefixes is a comma-separated list of CIDRs or single addresses.
+type prefixes []netip.Prefix
+
+func (p *prefixes) String() string {
+	out := make([]string, len(*p))
+	for i, x := range *p {
+		out[i] = x.String()
+	}
+	return strings.Join(out, ",")
+}
+
+func (p *prefixes) Set(v string) error {
+	*p = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		x, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return fmt.Errorf("%q is not an address or a CIDR", s)
+			}
+			x = netip.PrefixFrom(a, a.BitLen())
+		}
+		*p = append(*p, x.Masked())
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -59,11 +60,74 @@ func TestErrorsNameTheOption(t *testing.T) {
 		{[]string{"--client-id", "x"}, nil, "client-id and client-secret"},
 		{[]string{"--nope"}, nil, "flag provided but not defined: -nope"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, nil, "config file"},
+		{[]string{"--audit-retention", "ninety days"}, nil, `"ninety days" is not a duration (90d, 720h, 0)`},
+		{[]string{"--audit-retention", "-1h"}, nil, "option audit-retention: -1h0m0s is negative"},
+		{[]string{"--rate-limit", "-1"}, nil, "option rate-limit: -1 is negative"},
+		{[]string{"--token-rate-burst", "0"}, nil, "option token-rate-burst: 0"},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.internal"}, nil, `"proxy.internal" is not an address or a CIDR`},
+		{[]string{"--metrics-listen", ":9090", "--metrics-token", "t"}, nil, "option metrics-token"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.args, env(tt.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v %v: error %v, want it to mention %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+// TestNoOptionIsACatalogSecret: no option is read from the catalog's
+// secrets (PIER_SECRET_*), so that a catalog can never name one.
+func TestNoOptionIsACatalogSecret(t *testing.T) {
+	(&Config{}).FlagSet(io.Discard).VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if strings.HasPrefix(env, SecretPrefix) {
+			t.Errorf("option %s is read from %s, among the catalog's secrets", f.Name, env)
+		}
+		if opt, ok := EnvOption(env); !ok || opt != f.Name {
+			t.Errorf("EnvOption(%s) = %q %v, want %s", env, opt, ok, f.Name)
+		}
+	})
+}
+
+func TestCheckSecretEnv(t *testing.T) {
+	for _, tt := range []struct{ env, want string }{
+		{"", ""},
+		{"PIER_SECRET_PLATFORM_EVENTS", ""},
+		{"PIER_WEBHOOK_SECRET", `is pier serve's --webhook-secret`},
+		{"PIER_CLIENT_SECRET", `is pier serve's --client-secret`},
+		{"GITHUB_TOKEN", `is pier serve's --github-token`},
+		{"PIER_SECRET_", `is not a PIER_SECRET_* variable`},
+		{"HOME", `is not a PIER_SECRET_* variable`},
+	} {
+		err := CheckSecretEnv(tt.env, "platform-events")
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v", tt.env, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `write secretEnv: "PIER_SECRET_PLATFORM_EVENTS"`)):
+			t.Errorf("%q: %v, want it to say %q and what to write", tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestHardeningOptions(t *testing.T) {
+	c, err := Parse(nil, env(map[string]string{
+		"PIER_AUDIT_RETENTION": "90d", "PIER_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7,2001:db8::/32", "PIER_METRICS_TOKEN": "scrape-me",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuditRetention != 90*24*time.Hour {
+		t.Errorf("audit-retention %v", c.AuditRetention)
+	}
+	if got := (*prefixes)(&c.TrustedProxies).String(); got != "10.0.0.0/8,192.0.2.7/32,2001:db8::/32" {
+		t.Errorf("trusted-proxies %s", got)
+	}
+	if c.RateLimit != 50 || c.RateBurst != 100 || c.TokenRateLimit != 0.2 || c.TokenRateBurst != 10 {
+		t.Errorf("default limits %v %v %v %v", c.RateLimit, c.RateBurst, c.TokenRateLimit, c.TokenRateBurst)
+	}
+	for _, v := range c.Redacted() {
+		if v == "scrape-me" {
+			t.Error("the metrics token is logged")
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/internal/validate"
 	"github.com/pierhq/pier/schema"
@@ -364,6 +365,10 @@ func (a *assembly) others() {
 			continue
 		}
 		wh.Identifier = o.key.ID
+		if err := config.CheckSecretEnv(wh.SecretEnv, wh.Identifier); err != nil {
+			n := lookup(o.node, []string{"secretEnv"})
+			a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: path + ".secretEnv", Kind: catalog.KindShape, Message: err.Error()})
+		}
 		for i, bp := range wh.Blueprints {
 			if !a.hasBlueprint(bp) {
 				n := lookup(o.node, []string{"blueprints", strconv.Itoa(i)})

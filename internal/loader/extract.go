@@ -2,11 +2,12 @@ package loader
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
-	"strings"
+	"slices"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/didyoumean"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/schema"
 )
@@ -211,40 +212,5 @@ func objectPath(k catalog.Key) string {
 
 // suggest offers the closest known key for a misspelt one.
 func suggest(name string) string {
-	best, bestD := "", max(3, len(name)/2+1)
-	keys := make([]string, 0, len(topLevel))
-	for k := range topLevel {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if d := distance(strings.ToLower(name), strings.ToLower(k)); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return didyoumean.Hint(name, slices.Sorted(maps.Keys(topLevel)))
 }

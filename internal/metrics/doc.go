@@ -26,7 +26,7 @@
 // # Labels
 //
 // Label values come from small, closed sets: reconcile results, diagnostic
-// kinds, webhook results, route patterns (never raw paths), HTTP status
+// kinds, webhook results, API refusal reasons and limits, route patterns (never raw paths), HTTP status
 // codes, blueprint identifiers. Callers must keep them that way; see each
 // method's doc comment for what it expects.
 package metrics

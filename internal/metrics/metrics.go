@@ -24,6 +24,7 @@ type Metrics struct {
 	scorecard *scorecardMetrics
 	outbound  *outboundMetrics
 	runs      *runMetrics
+	api       *apiMetrics
 }
 
 // New returns a Metrics with its own registry, holding pier's metrics and
@@ -47,6 +48,7 @@ func New() *Metrics {
 		scorecard: newScorecardMetrics(reg),
 		outbound:  newOutboundMetrics(reg),
 		runs:      newRunMetrics(reg),
+		api:       newAPIMetrics(reg),
 	}
 }
 

@@ -149,6 +149,11 @@ func TestEveryMethod(t *testing.T) {
 	m.GitHubResponse(404, 4998)
 	m.GitHubResponse(0, -1) // network error: no code, gauge unchanged
 
+	m.APIUnauthenticated(RefusedNoToken)
+	m.APIUnauthenticated(RefusedNoToken)
+	m.APIUnauthenticated(RefusedBadCredentials)
+	m.APIRateLimited(LimitToken)
+
 	mfs := parse(t, scrape(t, m))
 
 	checkValue(t, mfs, "pier_reconcile_total", map[string]string{"result": "applied"}, 2)
@@ -213,6 +218,12 @@ func TestEveryMethod(t *testing.T) {
 	checkValue(t, mfs, "pier_github_requests_total", map[string]string{"code": "error"}, 1)
 	checkValue(t, mfs, "pier_github_rate_limit_remaining", nil, 4998)
 
+	checkValue(t, mfs, "pier_api_unauthenticated_total", map[string]string{"reason": RefusedNoToken}, 2)
+	checkValue(t, mfs, "pier_api_unauthenticated_total", map[string]string{"reason": RefusedBadCredentials}, 1)
+	checkValue(t, mfs, "pier_api_unauthenticated_total", map[string]string{"reason": RefusedBadToken}, 0)
+	checkValue(t, mfs, "pier_api_rate_limited_total", map[string]string{"limit": LimitToken}, 1)
+	checkValue(t, mfs, "pier_api_rate_limited_total", map[string]string{"limit": LimitClient}, 0)
+
 	// The Go and process collectors are there.
 	if mfs["go_goroutines"] == nil {
 		t.Error("no go_goroutines: Go collector missing")
@@ -239,6 +250,8 @@ func TestFreshExposition(t *testing.T) {
 	}
 	checkValue(t, mfs, "pier_ready", nil, 0)
 	checkValue(t, mfs, "pier_source_fetch_failures_total", nil, 0)
+	checkValue(t, mfs, "pier_api_unauthenticated_total", map[string]string{"reason": RefusedBadCredentials}, 0)
+	checkValue(t, mfs, "pier_api_rate_limited_total", map[string]string{"limit": LimitToken}, 0)
 	checkAbsent(t, mfs, "pier_github_rate_limit_remaining", nil)
 }
 
@@ -280,6 +293,8 @@ func TestNil(t *testing.T) {
 	m.WebhookDelivery("push", WebhookAccepted)
 	m.PushApplied(time.Second)
 	m.GitHubResponse(200, 1)
+	m.APIUnauthenticated(RefusedNoToken)
+	m.APIRateLimited(LimitAddress)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	if got := m.InstrumentHandler("r", h); got == nil {
 		t.Error("InstrumentHandler on nil returned nil")

@@ -42,7 +42,8 @@ type Store interface {
 	// MarkDead records a failed last attempt.
 	MarkDead(ctx context.Context, id string, at time.Time, status int, errMsg string) error
 	// Deliveries lists deliveries newest first, at most limit, enqueued
-	// before the one with id before ("": from the newest).
+	// before the one with id before ("": from the newest; an id no
+	// delivery has is an error wrapping store.ErrNotFound).
 	Deliveries(ctx context.Context, limit int, before string) ([]Delivery, error)
 }
 

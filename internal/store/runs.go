@@ -198,6 +198,7 @@ type RunFilter struct {
 	WorkflowRunID  int64
 	// Limit bounds the answer (newest first); 0 means 100.
 	Limit int
-	// Before pages: only runs created before the run with this id.
+	// Before pages: only runs created before the run with this id (a run
+	// that does not exist is ErrNotFound).
 	Before string
 }

@@ -9,19 +9,22 @@
 //  2. 503 when no secret is configured (and Insecure is not set): an
 //     endpoint that accepts unsigned deliveries lets anyone on the network
 //     trigger reconciles, so a missing secret is a refusal, not a default;
-//  3. 413 when the body is over MaxBody (GitHub caps payloads at 25 MiB);
-//  4. 401 when X-Hub-Signature-256 is missing or is not the HMAC-SHA256 of
-//     the raw body under the secret (compared in constant time);
-//  5. 400 when X-GitHub-Event or X-GitHub-Delivery is missing;
-//  6. 200 "pong" for ping;
-//  7. 200 "ignored" when no handler is registered for the event;
-//  8. 400 when the payload does not parse;
-//  9. 200 "duplicate delivery" when the delivery id was seen before (500
+//  3. 415 when the Content-Type is neither application/json nor
+//     application/x-www-form-urlencoded (a payload= field), the two GitHub
+//     sends;
+//  4. 413 when the body is over MaxBody (GitHub caps payloads at 25 MiB);
+//  5. 401 when X-Hub-Signature-256 is missing or is not the HMAC-SHA256 of
+//     the raw body, as sent, under the secret (compared in constant time);
+//  6. 400 when X-GitHub-Event or X-GitHub-Delivery is missing;
+//  7. 200 "pong" for ping;
+//  8. 200 "ignored" when no handler is registered for the event;
+//  9. 400 when the payload does not parse;
+//  10. 200 "duplicate delivery" when the delivery id was seen before (500
 //     when the DeliveryStore fails);
-//  10. 202 when the handler ran and succeeded, 500 when it failed, 503
+//  11. 202 when the handler ran and succeeded, 500 when it failed, 503
 //     when it did not return within HandlerTimeout.
 //
-// Nothing is triggered before step 10, and nothing reaches a handler
+// Nothing is triggered before step 11, and nothing reaches a handler
 // unauthenticated.
 //
 // # Handlers must be quick

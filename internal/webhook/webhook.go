@@ -255,12 +255,17 @@ func (h *Handler) deliver(w http.ResponseWriter, r *http.Request, log *slog.Logg
 }
 
 // authenticate returns the body of a delivery signed with the secret. It
-// refuses every delivery when there is no secret (unless Insecure), and
-// bodies over MaxBody without reading past the limit.
+// refuses every delivery when there is no secret (unless Insecure), a
+// content type GitHub does not send before reading the body, and bodies
+// over MaxBody without reading past the limit.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) ([]byte, *outcome) {
 	if len(h.opts.Secret) == 0 && !h.opts.Insecure {
 		return nil, refuse(http.StatusServiceUnavailable, metrics.WebhookBadSignature,
 			"pier has no webhook secret configured and refuses unsigned deliveries; set the same secret in pier and in the GitHub webhook")
+	}
+	if _, ok := payloadType(r.Header.Get("Content-Type")); !ok {
+		return nil, refuse(http.StatusUnsupportedMediaType, metrics.WebhookError,
+			fmt.Sprintf("Content-Type %q: GitHub sends application/json or application/x-www-form-urlencoded; set one of them as the webhook's content type", r.Header.Get("Content-Type")))
 	}
 	body, err := h.readBody(w, r)
 	if err != nil {
@@ -432,12 +437,25 @@ func validSignature(header string, body, secret []byte) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
+// Content types of deliveries: GitHub sends one of these two, as the
+// webhook is configured.
+const (
+	typeJSON = "application/json"
+	typeForm = "application/x-www-form-urlencoded"
+)
+
+// payloadType returns the media type of a delivery's Content-Type, and
+// whether it is one GitHub sends.
+func payloadType(contentType string) (string, bool) {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return mt, err == nil && (mt == typeJSON || mt == typeForm)
+}
+
 // jsonPayload returns the JSON payload of a body: the body itself, or its
 // payload field when the webhook is configured to send form-encoded
 // deliveries.
 func jsonPayload(contentType string, body []byte) ([]byte, error) {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt != "application/x-www-form-urlencoded" {
+	if mt, _ := payloadType(contentType); mt != typeForm {
 		return body, nil
 	}
 	form, err := url.ParseQuery(string(body))

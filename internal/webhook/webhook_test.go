@@ -458,16 +458,44 @@ func TestBadPayload(t *testing.T) {
 	}
 }
 
-func TestFormEncoded(t *testing.T) {
-	f := newFixture(t, Options{})
+// TestContentTypes: GitHub sends a delivery as application/json or
+// form-encoded (payload=<json>), signed over the body as sent; both are
+// taken, anything else is a 415 that reaches no handler, however well
+// signed.
+func TestContentTypes(t *testing.T) {
 	payload := example(t, "push.with-new-branch.json")
-	body := []byte(url.Values{"payload": {string(payload)}}.Encode())
-	r := delivery("push", "d-1", body) // signed over the form body, as GitHub does
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w, a := f.serve(r)
-	expect(t, w, a, http.StatusAccepted, statusAccepted)
-	if _, ok := f.got[0].Payload.(*github.PushEvent); !ok || !bytes.Equal(f.got[0].Raw, payload) {
-		t.Errorf("payload %T, raw %d bytes", f.got[0].Payload, len(f.got[0].Raw))
+	form := []byte(url.Values{"payload": {string(payload)}}.Encode())
+	for _, tt := range []struct {
+		name, contentType string
+		body              []byte
+		code              int
+	}{
+		{"json", "application/json", payload, http.StatusAccepted},
+		{"json with a charset", "application/json; charset=utf-8", payload, http.StatusAccepted},
+		{"form-encoded", "application/x-www-form-urlencoded", form, http.StatusAccepted},
+		{"plain text", "text/plain", payload, http.StatusUnsupportedMediaType},
+		{"none", "", payload, http.StatusUnsupportedMediaType},
+		{"multipart", "multipart/form-data; boundary=x", form, http.StatusUnsupportedMediaType},
+		{"malformed", "application/json;;", payload, http.StatusUnsupportedMediaType},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, Options{})
+			r := delivery("push", "d-1", tt.body) // signed over the body as sent, as GitHub does
+			r.Header.Set("Content-Type", tt.contentType)
+			w, a := f.serve(r)
+			if w.Code != tt.code {
+				t.Fatalf("%q: %d %s, want %d", tt.contentType, w.Code, a.Message, tt.code)
+			}
+			if tt.code != http.StatusAccepted {
+				if f.calls.Load() != 0 || !strings.Contains(a.Message, "application/json or application/x-www-form-urlencoded") {
+					t.Errorf("refused delivery: %d handler calls, message %q", f.calls.Load(), a.Message)
+				}
+				return
+			}
+			if _, ok := f.got[0].Payload.(*github.PushEvent); !ok || !bytes.Equal(f.got[0].Raw, payload) {
+				t.Errorf("payload %T, raw %d bytes", f.got[0].Payload, len(f.got[0].Raw))
+			}
+		})
 	}
 }
 

@@ -87,6 +87,20 @@ func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 	return nil
 }
 
+// PruneAudit deletes the audit entries older than before and returns how
+// many it deleted. Entries are appended as they happen, so the old ones
+// are those below the first id at or after before: the delete reads
+// about as many rows as it removes, without an index on the time.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM audit_log WHERE id < coalesce(
+		(SELECT id FROM audit_log WHERE at >= ? ORDER BY id LIMIT 1),
+		(SELECT max(id) + 1 FROM audit_log))`, formatTime(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune the audit log: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 // AuditLog returns entries newest first, at most limit, older than the
 // entry with id before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error) {

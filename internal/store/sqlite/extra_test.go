@@ -84,6 +84,40 @@ func TestAuditLogAndDeliveries(t *testing.T) {
 	}
 }
 
+// TestPruneAudit: the entries older than the cutoff go, the others stay.
+func TestPruneAudit(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	if n, err := s.PruneAudit(ctx, base); err != nil || n != 0 {
+		t.Fatalf("pruning an empty log: %d, %v", n, err)
+	}
+	for i := range 5 {
+		if err := s.Audit(ctx, store.AuditEntry{At: base.Add(time.Duration(i) * time.Hour), Actor: "ci", Action: "PATCH", Resource: "x", Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		before     time.Time
+		pruned     int64
+		oldestLeft time.Time
+	}{
+		{base, 0, base},
+		{base.Add(150 * time.Minute), 3, base.Add(3 * time.Hour)}, // 10:00, 11:00, 12:00
+		{base.Add(150 * time.Minute), 0, base.Add(3 * time.Hour)},
+		{base.Add(24 * time.Hour), 2, time.Time{}}, // everything
+	} {
+		n, err := s.PruneAudit(ctx, tt.before)
+		if err != nil || n != tt.pruned {
+			t.Fatalf("PruneAudit(%s) = %d, %v; want %d", tt.before.Format(time.Kitchen), n, err, tt.pruned)
+		}
+		left, _ := s.AuditLog(ctx, 100, 0)
+		if tt.oldestLeft.IsZero() != (len(left) == 0) || len(left) > 0 && !left[len(left)-1].At.Equal(tt.oldestLeft) {
+			t.Fatalf("after PruneAudit(%s): %+v", tt.before.Format(time.Kitchen), left)
+		}
+	}
+}
+
 func TestFireTimersOnce(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/pierhq/pier/internal/outbox/record"
+	"github.com/pierhq/pier/internal/store"
 )
 
 // The methods in this file implement outbox.Store.
@@ -74,17 +76,24 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]record.Del
 }
 
 // Deliveries returns deliveries newest first, at most limit, enqueued
-// before the delivery with id before ("": from the newest). An unknown
-// before yields none.
+// before the delivery with id before ("": from the newest). A before that
+// is no delivery's id is store.ErrNotFound: it has no place to page from.
 func (s *Store) Deliveries(ctx context.Context, limit int, before string) ([]record.Delivery, error) {
 	limit = pageLimit(limit)
 	if before == "" {
 		return s.queryOutbox(ctx, "list deliveries",
 			`SELECT `+outboxColumns+` FROM outbox ORDER BY seq DESC LIMIT ?`, limit)
 	}
-	return s.queryOutbox(ctx, "list deliveries",
+	ds, err := s.queryOutbox(ctx, "list deliveries",
 		`SELECT `+outboxColumns+` FROM outbox WHERE seq < (SELECT seq FROM outbox WHERE id = ?) ORDER BY seq DESC LIMIT ?`,
 		before, limit)
+	if err == nil && len(ds) == 0 { // the oldest page, or no such delivery?
+		var one int
+		if err = s.r.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE id = ?`, before).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			err = fmt.Errorf("sqlite: list deliveries before %q: %w", before, store.ErrNotFound)
+		}
+	}
+	return ds, err
 }
 
 func (s *Store) queryOutbox(ctx context.Context, what, q string, args ...any) ([]record.Delivery, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/outbox/record"
+	"github.com/pierhq/pier/internal/store"
 )
 
 func delivery(id string, next time.Time) record.Delivery {
@@ -171,8 +172,9 @@ func TestOutboxDeliveriesPaging(t *testing.T) {
 	if want := [][]string{{"5", "4"}, {"3", "2"}, {"1"}}; !reflect.DeepEqual(pages, want) {
 		t.Errorf("pages = %v, want %v", pages, want)
 	}
-	if ds, err := s.Deliveries(ctx, 2, "unknown"); err != nil || len(ds) != 0 {
-		t.Errorf("Deliveries(before unknown) = %v, %v; want none", ids(ds), err)
+	// A cursor that is no delivery has no place to page from.
+	if ds, err := s.Deliveries(ctx, 2, "unknown"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Deliveries(before unknown) = %v, %v; want ErrNotFound", ids(ds), err)
 	}
 }
 

@@ -196,6 +196,9 @@ func (s *Store) Run(ctx context.Context, id string) (store.Run, error) {
 func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
 	q, args := runsQuery(f)
 	runs, err := queryAll(ctx, s.r, q, args, scanRun)
+	if err == nil && len(runs) == 0 && f.Before != "" { // the oldest page, or no such run?
+		err = runExists(ctx, s.r, f.Before)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list runs: %w", err)
 	}

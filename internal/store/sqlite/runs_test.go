@@ -305,13 +305,17 @@ func TestRunsFilter(t *testing.T) {
 		{store.RunFilter{Limit: 3, Before: "j"}, "i h g"}, // i ties with j, and its id is smaller
 		{store.RunFilter{Limit: 3, Before: "i"}, "h g f"},
 		{store.RunFilter{Active: true, Before: "c"}, "b a"},
-		{store.RunFilter{Before: "nope"}, ""},
+		{store.RunFilter{Limit: 3, Before: "a"}, ""}, // the page after the oldest
 	}
 	for _, tt := range tests {
 		got, err := s.Runs(ctx, tt.f)
 		if err != nil || strings.Join(runIDs(got), " ") != tt.want {
 			t.Errorf("Runs(%+v) = %v, %v; want [%s]", tt.f, runIDs(got), err, tt.want)
 		}
+	}
+	// A cursor that is no run has no place to page from.
+	if got, err := s.Runs(ctx, store.RunFilter{Before: "nope"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Runs before an unknown run = %v, %v; want ErrNotFound", runIDs(got), err)
 	}
 
 	// Paging through them all sees each once.
