@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/compiled"
+	"github.com/pierhq/pier/internal/config"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -24,16 +25,12 @@ import (
 	"github.com/pierhq/pier/internal/webhook"
 )
 
-// secretPrefix names the environment variables templates read as
-// .secrets.NAME: PIER_SECRET_NAME.
-const secretPrefix = "PIER_SECRET_"
-
 // secretsFromEnv returns the PIER_SECRET_* variables by NAME.
 func secretsFromEnv() map[string]string {
 	out := map[string]string{}
 	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, secretPrefix) {
-			out[strings.TrimPrefix(k, secretPrefix)] = v
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, config.SecretPrefix) {
+			out[strings.TrimPrefix(k, config.SecretPrefix)] = v
 		}
 	}
 	return out
