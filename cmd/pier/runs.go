@@ -65,10 +65,7 @@ func (d *daemon) setupRuns() error {
 			return v, ok
 		}})
 	})
-	base := d.cfg.PublicURL
-	if base == "" {
-		base = "http://" + d.addr
-	}
+	base := d.publicURL()
 	runURL := func(id string) string { return strings.TrimSuffix(base, "/") + "/v1/actions/runs/" + id }
 	dispatchers := map[string]runs.Dispatcher{"WEBHOOK": runs.WebhookDispatcher{}}
 	if d.github != nil {

@@ -63,13 +63,14 @@ const (
 )
 
 type runsEnv struct {
-	t     *testing.T
-	fake  *githubfake.Fake
-	repo  *gitRepo
-	td    *testDaemon
-	db    string
-	token string
-	extra []string
+	t      *testing.T
+	fake   *githubfake.Fake
+	repo   *gitRepo
+	td     *testDaemon
+	db     string
+	token  string
+	extra  []string
+	config string
 }
 
 // newRunsEnv is a catalog repository (git, over file://), the GitHub
@@ -91,6 +92,12 @@ func newRunsEnvWith(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
 	f.AddTeamMember("acme", "platform", "pat", "active")
 	f.AddTeamMember("acme", "platform", "sam", "active")
 	e := &runsEnv{t: t, fake: f, repo: newGitRepo(t), db: filepath.Join(t.TempDir(), "pier.db"), extra: extra}
+	// alice's client acts for alice: runs she asks for are hers, and her
+	// own review on GitHub does not approve them.
+	e.config = filepath.Join(filepath.Dir(e.db), "pier.yaml")
+	if err := os.WriteFile(e.config, []byte("clients:\n  - clientId: alice\n    clientSecret: "+runsClientSecret+"\n    login: alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	e.repo.commit("catalog", map[string]string{"catalog.cue": catalogSrc})
 	f.Commit("acme", "catalog", "main", map[string][]byte{"catalog.cue": []byte(catalogSrc)})
 	e.start()
@@ -101,7 +108,7 @@ func (e *runsEnv) args() []string {
 	return append([]string{
 		"--repo", "file://" + e.repo.bare, "--db", e.db, "--cache-dir", filepath.Join(filepath.Dir(e.db), "git"),
 		"--github-api-url", e.fake.URL(), "--github-token", "ghs_runs", "--github-repo", "acme/catalog",
-		"--webhook-secret", runsWebhookSecret, "--client-id", "alice", "--client-secret", runsClientSecret,
+		"--webhook-secret", runsWebhookSecret, "--config", e.config,
 		"--anonymous-reads",
 	}, e.extra...)
 }

@@ -247,9 +247,11 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		hooks.On("pull_request_review", intake.Review)
 	}
 	hooks.On("workflow_run", d.runs.onWorkflowRun)
+	people := d.people()
+	hooks.On("membership", d.onMembership(people.Directory))
 	clients := make([]api.Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {
-		clients[i] = api.Client{ID: c.ID, Secret: c.Secret}
+		clients[i] = api.Client{ID: c.ID, Secret: c.Secret, Login: c.Login, Roles: c.Roles}
 	}
 	srv := api.New(api.Options{
 		State: d.holder, Store: d.store,
@@ -260,6 +262,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			TrustedProxies: cfg.TrustedProxies,
 		},
 		Metrics: d.metrics, MetricsHandler: metricsHandler, Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
+		People: people,
 	})
 	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return d, nil

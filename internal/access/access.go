@@ -8,10 +8,11 @@
 // rule is written once.
 //
 // A catalog that declares no roles keeps pier's behaviour from before
-// roles existed: everyone signed in may read everything, write runtime
-// properties, execute actions and approve runs (the approval rules still
-// decide whose approval counts), and callers without credentials may read
-// (when the daemon allows anonymous reads at all). pier's configured
+// roles existed: everyone signed in (and every API client) may do
+// everything the API allows — read, write runtime properties, execute
+// actions, approve runs (the approval rules still decide whose approval
+// counts), report runs — and callers without credentials may read (when
+// the daemon allows anonymous reads at all). pier's configured
 // administrators hold the built-in role admin, every right on every
 // resource, whatever the catalog says.
 package access
@@ -126,10 +127,7 @@ func Compile(cat *catalog.Catalog) (*Policy, []Problem) {
 	p := &Policy{roles: map[string]*role{}, grants: map[string]*Grants{}}
 	p.roles[Admin] = &role{id: Admin, perms: []perm{{action: Any, resource: Any}}}
 	if len(cat.Roles) == 0 {
-		p.roles[member] = &role{id: member, perms: []perm{
-			{action: Read, resource: Any}, {action: Write, resource: Entity},
-			{action: Execute, resource: Action}, {action: Approve, resource: Run},
-		}}
+		p.roles[member] = &role{id: member, perms: []perm{{action: Any, resource: Any}}}
 		p.roles[viewer] = &role{id: viewer, perms: []perm{{action: Read, resource: Any}}}
 		p.bindings = []*catalog.RoleBinding{{Role: member, Everyone: true}, {Role: viewer, Anonymous: true}}
 		var ps []Problem

@@ -169,7 +169,7 @@ func TestDefaultPolicy(t *testing.T) {
 		t.Fatal(ps)
 	}
 	someone := p.For(access.Subject{Login: "someone"})
-	for _, c := range [][2]string{{access.Read, access.Any}, {access.Write, access.Entity}, {access.Execute, access.Action}, {access.Approve, access.Run}} {
+	for _, c := range [][2]string{{access.Read, access.Any}, {access.Write, access.Entity}, {access.Execute, access.Action}, {access.Approve, access.Run}, {access.Write, access.Any}} {
 		if !someone.All(c[0], c[1]) {
 			t.Errorf("someone may not %s %s", c[0], c[1])
 		}

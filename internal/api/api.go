@@ -25,7 +25,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/compiled"
+	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/metrics"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -90,6 +92,8 @@ type Options struct {
 	Now            func() time.Time
 	// MaxBody bounds request bodies; default 1 MiB.
 	MaxBody int64
+	// People, when set, knows people: sessions, personal tokens, teams.
+	People *People
 }
 
 // Server is pier's HTTP API.
@@ -154,14 +158,14 @@ func cleanPath(p string) string {
 	return clean
 }
 
-// access is who may call a route.
-type access int
+// door is who may call a route.
+type door int
 
 const (
-	public access = iota // no credentials (health, token exchange, webhooks)
-	read                 // anonymous when the server allows anonymous reads
-	scrape               // read, or with the metrics token
-	write                // always authenticated, and audited
+	public door = iota // no credentials (health, token exchange, webhooks)
+	read               // anonymous when the server allows anonymous reads
+	scrape             // read, or with the metrics token
+	write              // always authenticated, and audited
 )
 
 func (s *Server) routes() {
@@ -184,16 +188,29 @@ func (s *Server) routes() {
 	s.handle("GET /v1/actions/{id}", read, s.getAction)
 	s.handle("GET /v1/scorecards", read, s.listScorecards)
 	s.handle("GET /v1/scorecards/{id}", read, s.getScorecard)
-	s.handle("GET /v1/automations", read, s.listAutomations)
-	s.handle("GET /v1/approval-systems", read, s.listApprovalSystems)
-	s.handle("GET /v1/approval-systems/{id}", read, s.getApprovalSystem)
-	s.handle("GET /v1/approval-systems/{id}/members", read, s.approvalMembers)
-	s.handle("GET /v1/webhooks", read, s.listWebhooks)
-	s.handle("GET /v1/webhooks/deliveries", read, s.webhookDeliveries)
-	s.handle("GET /v1/status", read, s.status)
-	s.handle("POST /v1/reconcile", write, s.reconcile)
-	s.handle("GET /v1/audit-log", read, s.auditLog)
+	// About the whole daemon: who may read (or do) everything.
+	s.handle("GET /v1/automations", read, s.needAll(access.Read, s.listAutomations))
+	s.handle("GET /v1/approval-systems", read, s.needAll(access.Read, s.listApprovalSystems))
+	s.handle("GET /v1/approval-systems/{id}", read, s.needAll(access.Read, s.getApprovalSystem))
+	s.handle("GET /v1/approval-systems/{id}/members", read, s.needAll(access.Read, s.approvalMembers))
+	s.handle("GET /v1/webhooks", read, s.needAll(access.Read, s.listWebhooks))
+	s.handle("GET /v1/webhooks/deliveries", read, s.needAll(access.Read, s.webhookDeliveries))
+	s.handle("GET /v1/status", read, s.needAll(access.Read, s.status))
+	s.handle("POST /v1/reconcile", write, s.needAll(access.Write, s.reconcile))
+	s.handle("GET /v1/audit-log", read, s.needAll(access.Read, s.auditLog))
 	s.runRoutes()
+
+	s.handle("GET /v1/me", read, s.me)
+	s.handle("GET /v1/me/tokens", read, s.listTokens)
+	s.handle("POST /v1/me/tokens", write, s.mintToken)
+	s.handle("DELETE /v1/me/tokens/{id}", write, s.revokeToken)
+	s.handle("GET /v1/users", read, s.listUsers)
+	s.handle("GET /v1/users/{email}", read, s.getUser)
+	s.handle("GET /v1/teams", read, s.listTeams)
+	s.handle("GET /v1/teams/{name}", read, s.getTeam)
+	if p := s.opts.People; p != nil && p.SignIn != nil {
+		s.mux.Handle("/auth/", s.instrument("/auth/", p.SignIn))
+	}
 
 	if s.opts.Webhooks != nil {
 		s.mux.Handle("/webhooks/github", s.instrument("/webhooks/github", s.opts.Webhooks))
@@ -236,11 +253,11 @@ type handler func(w http.ResponseWriter, r *http.Request, c *caller) int
 // and sampled in the log, not audited — anyone can send those, as many
 // as they like. Every write that gets through is audited, refused or
 // not.
-func (s *Server) handle(pattern string, acc access, h handler) {
+func (s *Server) handle(pattern string, acc door, h handler) {
 	route := pattern
 	s.mux.Handle(pattern, s.instrument(route, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := s.opts.Now()
-		c, err := s.opts.Auth.identify(r, now)
+		c, err := s.identify(r, now)
 		if !s.throttle(w, r, c, now) {
 			return
 		}
@@ -257,6 +274,12 @@ func (s *Server) handle(pattern string, acc access, h handler) {
 		case c != nil && c.scraper && acc != scrape:
 			writeError(w, http.StatusForbidden, "forbidden", "the metrics token reads /metrics only; other requests need a client's token (POST /v1/auth/access_token)")
 			return
+		case c != nil && c.session != nil:
+			if err := identity.CheckCSRF(r, c.session); err != nil {
+				code := writeError(w, http.StatusForbidden, "csrf", err.Error())
+				s.audit(r, c, "CSRF "+route, code)
+				return
+			}
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBody)

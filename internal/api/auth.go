@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -13,13 +14,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
+	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/metrics"
 )
 
 // Client is an API client allowed to exchange its secret for tokens.
+// A client may act for a person (Login: runs it asks for are theirs, its
+// rights are theirs) and hold roles of its own (a CI workflow reporting
+// runs).
 type Client struct {
-	ID     string `json:"clientId"`
-	Secret string `json:"clientSecret"`
+	ID     string   `json:"clientId"`
+	Secret string   `json:"clientSecret"`
+	Login  string   `json:"login,omitempty"`
+	Roles  []string `json:"roles,omitempty"`
 }
 
 // Auth issues and checks bearer tokens. Tokens are stateless: an HMAC of
@@ -42,9 +50,33 @@ type Auth struct {
 // scraperID is who presents the metrics token.
 const scraperID = "metrics"
 
+// caller is who makes a request: an API client (acting for a person or
+// for nobody), a person through their session or a personal token, or
+// the scraper. nil is an anonymous caller.
 type caller struct {
-	ID      string
+	// ID is who the audit log and runs record: the login acted for, or
+	// the client's id.
+	ID string
+	// Login is the GitHub login of the person acted for; "" for a client
+	// acting for nobody.
+	Login   string
+	client  string   // the client's id, for a client's token
+	roles   []string // the client's configured roles
+	token   string   // the personal token's id
+	person  *identity.Person
+	session *identity.Signed
 	scraper bool // presented the metrics token
+	grants  *access.Grants
+}
+
+// clientCaller is the caller a client's token names.
+func (a *Auth) clientCaller(id string) (*caller, error) {
+	for _, cl := range a.Clients {
+		if cl.ID == id {
+			return &caller{ID: cmp.Or(cl.Login, cl.ID), Login: cl.Login, client: cl.ID, roles: cl.Roles}, nil
+		}
+	}
+	return nil, errors.New("invalid token: its client is no longer configured")
 }
 
 func (a *Auth) ttl() time.Duration {
@@ -113,18 +145,28 @@ func sameSecret(a, b string) bool {
 // what check compares.
 var constantTimeCompare = subtle.ConstantTimeCompare
 
-// identify returns the caller a request's bearer token names: nil with no
-// error when there is no token, an error when the token is bad.
-func (a *Auth) identify(r *http.Request, now time.Time) (*caller, error) {
+// identify returns the caller of a request: the bearer token's (a
+// client's, a personal one, the scraper's), else the session cookie's;
+// nil with no error for an anonymous caller, an error when the
+// credentials are bad.
+func (s *Server) identify(r *http.Request, now time.Time) (*caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, nil
+		return s.person(r)
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil, errors.New("the Authorization header must be \"Bearer <token>\"")
 	}
 	tok = strings.TrimSpace(tok)
+	if strings.HasPrefix(tok, identity.TokenPrefix) {
+		return s.personalToken(r.Context(), tok)
+	}
+	return s.opts.Auth.identify(tok, now)
+}
+
+// identify returns the caller a client's (or the scraper's) token names.
+func (a *Auth) identify(tok string, now time.Time) (*caller, error) {
 	if a.MetricsToken != "" && sameSecret(tok, a.MetricsToken) {
 		return &caller{ID: scraperID, scraper: true}, nil
 	}
@@ -143,7 +185,7 @@ func (a *Auth) identify(r *http.Request, now time.Time) (*caller, error) {
 	if now.Unix() >= c.Exp {
 		return nil, fmt.Errorf("token expired at %s", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
 	}
-	return &caller{ID: c.Sub}, nil
+	return a.clientCaller(c.Sub)
 }
 
 // accessToken is Port's POST /v1/auth/access_token. Exchanges are

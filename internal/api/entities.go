@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/internal/state"
@@ -23,7 +24,7 @@ const maxPage = 10000
 // listEntities is Port's GET /v1/blueprints/{bp}/entities, in identifier
 // order. ?limit=N&from=ID pages through it: the answer's "next" is the
 // from of the following page.
-func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, _ *caller) int {
+func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, c *caller) int {
 	snap := s.opts.State.Load()
 	bp := r.PathValue("bp")
 	if snap.Blueprints[bp] == nil {
@@ -41,14 +42,19 @@ func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, _ *caller)
 			start++
 		}
 	}
-	end := min(start+p.limit, len(ids))
-	out := make([]*state.Entity, 0, end-start)
-	for _, id := range ids[start:end] {
-		out = append(out, snap.Entities[bp][id])
+	// Only what the caller may read, paged as if nothing else were
+	// there.
+	keep := s.readable(r, c)
+	out := make([]*state.Entity, 0, min(p.limit, len(ids)-start))
+	i := start
+	for ; i < len(ids) && len(out) < p.limit; i++ {
+		if e := snap.Entities[bp][ids[i]]; canRead(keep, e) {
+			out = append(out, e)
+		}
 	}
 	next := ""
-	if end < len(ids) {
-		next = ids[end-1]
+	if len(out) == p.limit && i < len(ids) {
+		next = ids[i-1]
 	}
 	return writeEntities(w, out, next)
 }
@@ -64,7 +70,7 @@ type related struct {
 // getEntity is Port's GET /v1/blueprints/{bp}/entities/{id}, with each
 // relation resolved to its targets' titles, and the entities that relate
 // to this one.
-func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, _ *caller) int {
+func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, c *caller) int {
 	snap := s.opts.State.Load()
 	bp, id := r.PathValue("bp"), r.PathValue("id")
 	b := snap.Blueprints[bp]
@@ -75,6 +81,13 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, _ *caller) in
 	if e == nil {
 		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
 	}
+	if !s.allowEntity(w, r, c, access.Read, e) {
+		return http.StatusForbidden
+	}
+	// Relations to entities the caller may not read say only what the
+	// entity itself says (the identifier); entities the caller may not
+	// read that point here are not listed.
+	keep := s.readable(r, c)
 	resolved := map[string][]related{}
 	for name, v := range e.Relations {
 		rel, ok := b.Relations[name]
@@ -84,7 +97,7 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, _ *caller) in
 		list := []related{}
 		for _, t := range catalog.Identifiers(v) {
 			x := related{Identifier: t, Blueprint: rel.Target}
-			if te := snap.Entity(rel.Target, t); te != nil {
+			if te := snap.Entity(rel.Target, t); te != nil && canRead(keep, te) {
 				x.Title, x.Exists = te.Title, true
 			}
 			list = append(list, x)
@@ -93,19 +106,28 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, _ *caller) in
 	}
 	referrers := []related{}
 	for _, k := range snap.Referrers(bp, id) {
-		x := related{Identifier: k.ID, Blueprint: k.Blueprint, Exists: true}
-		if te := snap.Entity(k.Blueprint, k.ID); te != nil {
-			x.Title = te.Title
+		te := snap.Entity(k.Blueprint, k.ID)
+		if te == nil || !canRead(keep, te) {
+			continue
 		}
-		referrers = append(referrers, x)
+		referrers = append(referrers, related{Identifier: k.ID, Blueprint: k.Blueprint, Exists: true, Title: te.Title})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"entity": e, "relatedEntities": resolved, "referencedBy": referrers})
 }
 
 // entityHistory is GET /v1/entities/{bp}/{id}/history: every change git
 // made to the entity, oldest first, with the revision and both versions.
-func (s *Server) entityHistory(w http.ResponseWriter, r *http.Request, _ *caller) int {
+// The history of an entity git has deleted is read by those who may read
+// every entity.
+func (s *Server) entityHistory(w http.ResponseWriter, r *http.Request, c *caller) int {
 	bp, id := r.PathValue("bp"), r.PathValue("id")
+	if e := s.opts.State.Load().Entity(bp, id); e != nil {
+		if !s.allowEntity(w, r, c, access.Read, e) {
+			return http.StatusForbidden
+		}
+	} else if !s.allow(w, r, c, access.Read, access.Entity, nil, bp+"/"+id) {
+		return http.StatusForbidden
+	}
 	h, err := s.opts.Store.History(r.Context(), bp, id)
 	if err != nil {
 		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
@@ -182,6 +204,9 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	if e == nil {
 		return writeError(w, http.StatusNotFound, "entity_not_found",
 			fmt.Sprintf("no %s entity %s: entities are declared in git, add it by pull request", bp, quote(id)))
+	}
+	if !s.allowEntity(w, r, c, access.Write, e) {
+		return http.StatusForbidden
 	}
 	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
 	owner := snap.Source(key)

@@ -94,6 +94,24 @@ func writePage[T any](w http.ResponseWriter, key string, items []T, p page, next
 	return writeJSON(w, http.StatusOK, body)
 }
 
+// writeKept answers a page of which the caller may see only what keep
+// keeps (nil: all). "next" continues after the page the store answered,
+// not after the last item kept, so that paging goes over everything the
+// caller may see however sparse it is.
+func writeKept[T, V any](w http.ResponseWriter, key string, fetched []T, keep func(T) bool, view func(T) V, p page, next func(T) string) int {
+	kept := make([]V, 0, len(fetched))
+	for _, it := range fetched {
+		if keep == nil || keep(it) {
+			kept = append(kept, view(it))
+		}
+	}
+	body := map[string]any{key: kept}
+	if len(fetched) == p.limit {
+		body["next"] = next(fetched[len(fetched)-1])
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
 // nonNil is list, or an empty list for nil: a listing answers [] when it
 // has nothing, never null.
 func nonNil[T any](list []T) []T {

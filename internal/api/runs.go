@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/store"
 )
@@ -132,8 +133,18 @@ func (s *Server) requestRun(w http.ResponseWriter, r *http.Request, c *caller) i
 	if err != nil {
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "entity"})
 	}
+	snap := s.opts.State.Load()
+	if a := snap.Actions[r.PathValue("id")]; a != nil {
+		if !s.allow(w, r, c, access.Execute, access.Action, access.ActionView(a), a.Identifier) {
+			return http.StatusForbidden
+		}
+		if e := snap.Entity(a.Trigger.BlueprintIdentifier, entity); e != nil && !s.allowEntity(w, r, c, access.Read, e) {
+			return http.StatusForbidden
+		}
+	}
 	run, err := s.opts.Runs.Request(r.Context(), runs.Request{
 		Action: r.PathValue("id"), Entity: entity, Inputs: body.Properties, Requester: c.ID, Source: "api",
+		Unmapped: c.Login == "",
 	})
 	if err != nil {
 		return runError(w, err)
@@ -164,7 +175,7 @@ func entityOf(raw json.RawMessage) (string, error) {
 // listRuns is GET /v1/actions/runs, newest first: ?limit (default 100,
 // at most 1000), ?before=<id> to page; "next" is the before of the
 // following page.
-func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int {
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, c *caller) int {
 	p, code, ok := pageRequest(w, r, idPages)
 	if !ok {
 		return code
@@ -179,14 +190,31 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, _ *caller) int
 	if err != nil {
 		return p.failed(w, err)
 	}
-	views := make([]runView, len(list))
-	for i, run := range list {
-		views[i] = s.viewRun(run, nil)
+	var keep func(store.Run) bool
+	if g := s.grants(r, c); !g.All(access.Read, access.Run) {
+		keep = func(run store.Run) bool { return g.Allows(access.Read, access.Run, access.RunView(run), nil) }
 	}
-	return writePage(w, "runs", views, p, func(v runView) string { return v.ID })
+	return writeKept(w, "runs", list, keep, func(run store.Run) runView { return s.viewRun(run, nil) }, p, func(run store.Run) string { return run.ID })
 }
 
-func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ *caller) int {
+// readRun returns the run the path names, if the caller may do action
+// on it; otherwise it has answered.
+func (s *Server) readRun(w http.ResponseWriter, r *http.Request, c *caller, action string) (store.Run, bool) {
+	run, err := s.opts.Runs.Get(r.Context(), r.PathValue("run"))
+	if err != nil {
+		runError(w, err)
+		return store.Run{}, false
+	}
+	if !s.allowRun(w, r, c, action, run) {
+		return store.Run{}, false
+	}
+	return run, true
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, c *caller) int {
+	if _, ok := s.readRun(w, r, c, access.Read); !ok {
+		return http.StatusForbidden
+	}
 	// The events first: a run and its event are written together, so a
 	// run read after its events is at least as new as the last of them
 	// (read the other way round, an event could describe a change the
@@ -222,6 +250,9 @@ func (s *Server) reportRun(w http.ResponseWriter, r *http.Request, c *caller) in
 	if body.Status == "" && body.StatusLabel == "" && link == "" && body.Summary == "" && body.ExternalRunID == "" {
 		return emptyWrite(w, "nothing to report: send status, statusLabel, link, summary or externalRunId")
 	}
+	if _, ok := s.readRun(w, r, c, access.Write); !ok {
+		return http.StatusForbidden
+	}
 	run, err := s.opts.Runs.Report(r.Context(), r.PathValue("run"), runs.Report{
 		Status: strings.ToUpper(body.Status), StatusLabel: body.StatusLabel, Link: link, Summary: body.Summary,
 		ExternalRunID: body.ExternalRunID, Actor: c.ID,
@@ -250,7 +281,10 @@ func linkOf(raw json.RawMessage) (string, error) {
 	return many[0], nil
 }
 
-func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, _ *caller) int {
+func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, c *caller) int {
+	if _, ok := s.readRun(w, r, c, access.Read); !ok {
+		return http.StatusForbidden
+	}
 	ls, err := s.opts.Runs.Logs(r.Context(), r.PathValue("run"))
 	if err != nil {
 		return runError(w, err)
@@ -271,6 +305,9 @@ func (s *Server) addRunLog(w http.ResponseWriter, r *http.Request, c *caller) in
 	}
 	if body.Message == "" {
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", "message is required", map[string]any{"field": "message"})
+	}
+	if _, ok := s.readRun(w, r, c, access.Write); !ok {
+		return http.StatusForbidden
 	}
 	run, err := s.opts.Runs.Log(r.Context(), r.PathValue("run"),
 		store.RunLog{Message: body.Message, TerminationStatus: strings.ToUpper(body.TerminationStatus)}, body.StatusLabel, c.ID)
@@ -298,6 +335,9 @@ func (s *Server) approveRun(w http.ResponseWriter, r *http.Request, c *caller) i
 	default:
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", `status: want "APPROVE" or "DECLINE"`, map[string]any{"field": "status"})
 	}
+	if _, ok := s.readRun(w, r, c, access.Approve); !ok {
+		return http.StatusForbidden
+	}
 	run, err := s.opts.Runs.Vote(r.Context(), r.PathValue("run"), c.ID, approve, body.Description)
 	if err != nil {
 		return runError(w, err)
@@ -306,6 +346,9 @@ func (s *Server) approveRun(w http.ResponseWriter, r *http.Request, c *caller) i
 }
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request, c *caller) int {
+	if _, ok := s.readRun(w, r, c, access.Read); !ok {
+		return http.StatusForbidden
+	}
 	run, err := s.opts.Runs.Cancel(r.Context(), r.PathValue("run"), c.ID)
 	if err != nil {
 		return runError(w, err)

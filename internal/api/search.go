@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/query"
 	"github.com/pierhq/pier/internal/state"
@@ -45,18 +46,29 @@ func (b *searchBody) UnmarshalJSON(data []byte) error {
 // has an equality rule on a string or a numeric range rule, the
 // candidates come from the snapshot's indexes (see candidates) instead
 // of a scan of every entity.
-func (s *Server) search(w http.ResponseWriter, r *http.Request, _ *caller) int {
+func (s *Server) search(w http.ResponseWriter, r *http.Request, c *caller) int {
 	var body searchBody
 	if code, ok := decodeBody(w, r, &body); !ok {
 		return code
 	}
-	q, err := query.Options{Now: s.opts.Now}.Compile(body.Query)
+	opts := query.Options{Now: s.opts.Now}
+	q, err := opts.Compile(body.Query)
 	if err != nil {
-		var qe *query.Error
-		if errors.As(err, &qe) {
-			return writeError(w, http.StatusBadRequest, "invalid_query", qe.Error(), map[string]any{"rule": qe.Path})
+		return badQuery(w, err)
+	}
+	// What the caller may not read is not searched: its conditions join
+	// the query's top-level rules, where the indexes narrow on them too,
+	// so that results, counts and anything derived from them say nothing
+	// of hidden entities.
+	f := s.grants(r, c).Filter(access.Read, access.Entity)
+	if f.None() {
+		return writeEntities(w, []*state.Entity{}, "")
+	}
+	if !f.All {
+		body.Query = restrict(body.Query, f.Rule())
+		if q, err = opts.Compile(body.Query); err != nil {
+			return badQuery(w, err)
 		}
-		return writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
 	}
 	snap := s.opts.State.Load()
 	m := q.Matcher(snap.Graph())
@@ -197,4 +209,22 @@ func rangeBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]state.Ranke
 	i := sort.Search(len(idx), func(i int) bool { return idx[i].N >= lo })
 	j := sort.Search(len(idx), func(i int) bool { return idx[i].N > hi })
 	return idx[i:max(i, j)], true
+}
+
+func badQuery(w http.ResponseWriter, err error) int {
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return writeError(w, http.StatusBadRequest, "invalid_query", qe.Error(), map[string]any{"rule": qe.Path})
+	}
+	return writeError(w, http.StatusBadRequest, "invalid_query", err.Error())
+}
+
+// restrict returns q and rule: rule among q's top-level rules when q is
+// an and-group (where candidates looks for rules an index can answer),
+// else both in a new and-group.
+func restrict(q catalog.Query, rule catalog.Rule) catalog.Query {
+	if q.Combinator == "and" {
+		return catalog.Query{Combinator: "and", Rules: append(slices.Clone(q.Rules), rule)}
+	}
+	return catalog.Query{Combinator: "and", Rules: []catalog.Rule{{Combinator: q.Combinator, Rules: q.Rules}, rule}}
 }

@@ -6,10 +6,13 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -30,52 +33,75 @@ import (
 type Client struct {
 	ID     string `json:"clientId"`
 	Secret string `json:"clientSecret"`
+	// Login is the GitHub login of the person the client acts for; Roles
+	// are roles it holds of its own.
+	Login string   `json:"login,omitempty"`
+	Roles []string `json:"roles,omitempty"`
+}
+
+// Person is one of the people of the development sign-in (the config
+// file's people list): who make run lets you be without GitHub.
+type Person struct {
+	Login string `json:"login"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	// Teams are catalog team identifiers or GitHub teams (org/slug).
+	Teams []string `json:"teams,omitempty"`
 }
 
 // Config is pier serve's configuration.
 type Config struct {
-	ConfigFile       string
-	Repo             string
-	Branch           string
-	Path             string
-	Poll             string
-	Listen           string
-	DB               string
-	CacheDir         string
-	GitHubAPIURL     string
-	GitHubToken      string
-	GitHubRepo       string
-	WebhookSecret    string
-	WebhookInsecure  bool
-	SSHKey           string
-	SSHKnownHosts    string
-	ClientID         string
-	ClientSecret     string
-	Clients          []Client
-	AnonymousReads   bool
-	TokenTTL         time.Duration
-	MaxDeletionShare float64
-	Debounce         time.Duration
-	Timers           string
-	RunsPoll         string
-	RedispatchAfter  time.Duration
-	PublicURL        string
-	LogLevel         string
-	LogFormat        string
-	AuditRetention   time.Duration
-	RateLimit        float64
-	RateBurst        int
-	TokenRateLimit   float64
-	TokenRateBurst   int
-	TrustedProxies   []netip.Prefix
-	MetricsListen    string
-	MetricsToken     string
+	ConfigFile      string
+	Repo            string
+	Branch          string
+	Path            string
+	Poll            string
+	Listen          string
+	DB              string
+	CacheDir        string
+	GitHubAPIURL    string
+	GitHubToken     string
+	GitHubRepo      string
+	WebhookSecret   string
+	WebhookInsecure bool
+	SSHKey          string
+	SSHKnownHosts   string
+	ClientID        string
+	ClientSecret    string
+	Clients         []Client
+	// People are the development sign-in's people.
+	People              []Person
+	OAuthClientID       string
+	OAuthClientSecret   string
+	GitHubWebURL        string
+	DevSignIn           bool
+	Admins              []string
+	SessionTTL          time.Duration
+	PersonalTokenMaxTTL time.Duration
+	AnonymousReads      bool
+	TokenTTL            time.Duration
+	MaxDeletionShare    float64
+	Debounce            time.Duration
+	Timers              string
+	RunsPoll            string
+	RedispatchAfter     time.Duration
+	PublicURL           string
+	LogLevel            string
+	LogFormat           string
+	AuditRetention      time.Duration
+	RateLimit           float64
+	RateBurst           int
+	TokenRateLimit      float64
+	TokenRateBurst      int
+	TrustedProxies      []netip.Prefix
+	MetricsListen       string
+	MetricsToken        string
 
 	fs *flag.FlagSet // the parsed options, for Redacted
 }
 
 // Secret options are never printed.
-var secret = map[string]bool{"github-token": true, "webhook-secret": true, "client-secret": true, "metrics-token": true}
+var secret = map[string]bool{"github-token": true, "webhook-secret": true, "client-secret": true, "metrics-token": true, "github-oauth-client-secret": true}
 
 // FlagSet declares every option on a new flag set bound to c, setting
 // c's fields to their defaults.
@@ -99,6 +125,13 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.SSHKnownHosts, "ssh-known-hosts", "", "known_hosts file for SSH host key checking")
 	fs.StringVar(&c.ClientID, "client-id", "", "an API client id (more in the config file's clients list)")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "the API client's secret; never logged")
+	fs.StringVar(&c.OAuthClientID, "github-oauth-client-id", "", "client id of the GitHub OAuth application people sign in with (callback URL: PUBLIC-URL/auth/github/callback)")
+	fs.StringVar(&c.OAuthClientSecret, "github-oauth-client-secret", "", "its client secret; never logged")
+	fs.StringVar(&c.GitHubWebURL, "github-web-url", "https://github.com", "GitHub's web address, where people authorize the OAuth application (GitHub Enterprise Server: https://HOST)")
+	fs.BoolVar(&c.DevSignIn, "dev-sign-in", false, "let people sign in as one of the config file's people, without GitHub (local development only; refused unless listen is a loopback address)")
+	fs.Var((*list)(&c.Admins), "admins", "comma-separated GitHub logins of pier's administrators, who hold every right whatever the catalog's roles")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "how long a browser session lasts after sign-in")
+	fs.DurationVar(&c.PersonalTokenMaxTTL, "personal-token-max-ttl", 90*24*time.Hour, "the longest a personal API token may live (0: tokens may never expire)")
 	fs.BoolVar(&c.AnonymousReads, "anonymous-reads", false, "let unauthenticated callers read the API (writes always need a token)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", time.Hour, "lifetime of issued access tokens")
 	fs.Float64Var(&c.MaxDeletionShare, "max-deletion-share", 0.5, "share of entities one revision may delete unless it opts in (settings.deletionGuard.allow)")
@@ -149,7 +182,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	}
 	var errs []error
 	for name := range file {
-		if name == "clients" {
+		if name == "clients" || name == "people" {
 			continue
 		}
 		if fs.Lookup(name) == nil || name == "config" {
@@ -182,6 +215,13 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		}
 		c.Clients = cs
 	}
+	if raw, ok := file["people"]; ok {
+		ps, err := peopleOf(raw)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: people: %w", c.ConfigFile, err))
+		}
+		c.People = ps
+	}
 	if c.ClientID != "" || c.ClientSecret != "" {
 		if c.ClientID == "" || c.ClientSecret == "" {
 			errs = append(errs, errors.New("option client-id and client-secret must be set together"))
@@ -206,6 +246,17 @@ func (c *Config) check() []error {
 	}
 	if _, err := cron.ParseStandard(c.RunsPoll); err != nil {
 		errs = append(errs, fmt.Errorf("option runs-poll: %q is not a cron schedule: %w", c.RunsPoll, err))
+	}
+	if (c.OAuthClientID == "") != (c.OAuthClientSecret == "") {
+		errs = append(errs, errors.New("option github-oauth-client-id and github-oauth-client-secret must be set together"))
+	}
+	if c.DevSignIn {
+		if host, _, err := net.SplitHostPort(c.Listen); err != nil || !loopback(host) {
+			errs = append(errs, fmt.Errorf("option dev-sign-in: lets anyone sign in as anyone, so only on a loopback address; listen is %q", c.Listen))
+		}
+		if len(c.People) == 0 {
+			errs = append(errs, errors.New("option dev-sign-in: the config file lists no people to sign in as (people: [{login, name, email, teams}])"))
+		}
 	}
 	if c.RedispatchAfter < 10*time.Second {
 		errs = append(errs, fmt.Errorf("option redispatch-after: %s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter))
@@ -299,7 +350,7 @@ func (c *Config) Redacted() []any {
 		}
 		out = append(out, n, v)
 	}
-	return append(out, "clients", len(c.Clients))
+	return append(out, "clients", len(c.Clients), "people", len(c.People))
 }
 
 // IsLocalDir reports whether Repo names a local directory that is watched
@@ -358,21 +409,62 @@ func readFile(path string) (map[string]any, error) {
 }
 
 func clientsOf(raw any) ([]Client, error) {
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, fmt.Errorf("must be a list of {clientId, clientSecret}")
-	}
 	var out []Client
-	for i, el := range list {
-		m, ok := el.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("item %d: must be {clientId, clientSecret}", i)
+	if err := strictList(raw, "{clientId, clientSecret, login, roles}", &out); err != nil {
+		return nil, err
+	}
+	for i, c := range out {
+		if c.ID == "" || c.Secret == "" {
+			return nil, fmt.Errorf("item %d: clientId and clientSecret are required", i)
 		}
-		id, _ := m["clientId"].(string)
-		sec, _ := m["clientSecret"].(string)
-		out = append(out, Client{ID: id, Secret: sec})
 	}
 	return out, nil
+}
+
+func peopleOf(raw any) ([]Person, error) {
+	var out []Person
+	if err := strictList(raw, "{login, name, email, teams}", &out); err != nil {
+		return nil, err
+	}
+	for i, p := range out {
+		if p.Login == "" {
+			return nil, fmt.Errorf("item %d: login is required", i)
+		}
+	}
+	return out, nil
+}
+
+// strictList decodes a config file's list of objects into out, refusing
+// fields the objects do not have.
+func strictList(raw any, shape string, out any) error {
+	if _, ok := raw.([]any); !ok {
+		return fmt.Errorf("must be a list of %s", shape)
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("must be a list of %s: %v", shape, err)
+	}
+	return nil
+}
+
+// list is a comma-separated list of names.
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+
+func (l *list) Set(v string) error {
+	*l = nil
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
 }
 
 // days is a duration option that also takes whole days: 90d.
@@ -423,4 +515,13 @@ func (p *prefixes) Set(v string) error {
 		*p = append(*p, x.Masked())
 	}
 	return nil
+}
+
+// loopback reports whether host is a loopback address or localhost.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

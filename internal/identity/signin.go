@@ -46,7 +46,9 @@ type SignIn struct {
 	Dev        []Person
 	DevEnabled bool
 	// Key signs the sign-in state cookie.
-	Key    []byte
+	Key []byte
+	// Remember, when set, records who signed in (for the list of users).
+	Remember func(ctx context.Context, p Person) error
 	Audit  func(ctx context.Context, e store.AuditEntry) error
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -235,6 +237,11 @@ func (s *SignIn) start(w http.ResponseWriter, r *http.Request, p Person, how, ne
 	}
 	if s.Directory != nil {
 		s.Directory.SignedIn(p)
+	}
+	if s.Remember != nil {
+		if err := s.Remember(r.Context(), p); err != nil {
+			s.logger().Warn("sign-in: remember the person", "login", p.Login, "err", err)
+		}
 	}
 	s.audit(r, p.Login, "session.start", http.StatusFound, map[string]any{"via": how})
 	http.Redirect(w, r, next, http.StatusFound)

@@ -28,6 +28,11 @@ type Request struct {
 	// Inputs are the user inputs (Port's "properties").
 	Inputs    map[string]any
 	Requester string
+	// Unmapped says the requester is an API client acting for no GitHub
+	// login. Self-approval on a pull request is checked on logins, so
+	// such a request for a run approved on a pull request is refused:
+	// whoever is behind the client could approve it.
+	Unmapped bool
 	// Source says where the request came from: api, pull_request,
 	// automation, schedule.
 	Source string
@@ -81,6 +86,9 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 		// Asked for by pull request, but nothing to approve: the pull
 		// request is kept only to be closed once the run is dispatched.
 		run.Approval = &store.RunApproval{System: req.Approval.System, Ref: req.Approval.Ref, URL: req.Approval.URL, File: req.Approval.File, ContentSHA: req.Approval.ContentSHA}
+	}
+	if needs && rule.System == approval.GitHub && req.Unmapped {
+		return store.Run{}, refuse(422, "", "action %s needs approval on a pull request, and approvals are never the requester's, compared by GitHub login: client %s acts for no login; give the client the login of the person it acts for (clients: [{clientId: %s, login: ...}]), or ask with a personal token", a.Identifier, req.Requester, req.Requester)
 	}
 	if needs && req.Approval == nil {
 		// Refuse now rather than let the run wait a week for a system

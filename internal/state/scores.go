@@ -100,7 +100,11 @@ func moves(prev, next scorecard.Results, keys []catalog.Key) []LevelMove {
 
 // Summary returns a scorecard's levels and rule outcomes over the
 // snapshot, or false if there is no such scorecard.
-func (sc *Scores) Summary(id string) (scorecard.Summary, bool) {
+func (sc *Scores) Summary(id string) (scorecard.Summary, bool) { return sc.SummaryOf(id, nil) }
+
+// SummaryOf is Summary over the entities keep keeps (nil: all), for a
+// reader who may not see every entity.
+func (sc *Scores) SummaryOf(id string, keep func(catalog.Key) bool) (scorecard.Summary, bool) {
 	if sc == nil || sc.Set == nil {
 		return scorecard.Summary{}, false
 	}
@@ -108,7 +112,16 @@ func (sc *Scores) Summary(id string) (scorecard.Summary, bool) {
 	if card == nil {
 		return scorecard.Summary{}, false
 	}
-	return card.Summary(sc.Results), true
+	results := sc.Results
+	if keep != nil {
+		results = make(scorecard.Results, len(sc.Results))
+		for k, r := range sc.Results {
+			if keep(k) {
+				results[k] = r
+			}
+		}
+	}
+	return card.Summary(results), true
 }
 
 // QueryEntity is the view of an entity the query engine evaluates.

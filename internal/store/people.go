@@ -34,3 +34,11 @@ type APIToken struct {
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
+
+// Person is someone who signed in: what GitHub said of them (the
+// identity package's JSON) when they last did.
+type Person struct {
+	Login    string          `json:"login"`
+	Person   json.RawMessage `json:"person"`
+	SignedIn time.Time       `json:"signedIn"`
+}

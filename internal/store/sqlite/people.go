@@ -141,3 +141,29 @@ func (s *Store) DeleteToken(ctx context.Context, login, id string) error {
 	}
 	return nil
 }
+
+// RecordPerson remembers what is known of someone who signed in.
+func (s *Store) RecordPerson(ctx context.Context, p store.Person) error {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO people (login, person, signed_in) VALUES (?, ?, ?)
+		ON CONFLICT (login) DO UPDATE SET person = excluded.person, signed_in = excluded.signed_in`,
+		strings.ToLower(p.Login), string(p.Person), formatTime(p.SignedIn)); err != nil {
+		return fmt.Errorf("sqlite: record %s: %w", p.Login, err)
+	}
+	return nil
+}
+
+// People lists everyone who signed in, by login.
+func (s *Store) People(ctx context.Context) ([]store.Person, error) {
+	ps, err := queryAll(ctx, s.r, `SELECT login, person, signed_in FROM people ORDER BY login`, nil, func(sc scanner) (p store.Person, err error) {
+		var js, at string
+		if err = sc.Scan(&p.Login, &js, &at); err == nil {
+			p.Person = []byte(js)
+			p.SignedIn, err = parseTime(at)
+		}
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: people: %w", err)
+	}
+	return ps, nil
+}

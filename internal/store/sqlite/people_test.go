@@ -82,3 +82,22 @@ func TestAPITokens(t *testing.T) {
 		t.Errorf("a revoked token: %v", err)
 	}
 }
+
+func TestPeople(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "pier.db"))
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, p := range []store.Person{
+		{Login: "Bob", Person: []byte(`{"name": "Bob"}`), SignedIn: now.Add(-time.Hour)},
+		{Login: "alice", Person: []byte(`{"name": "Alice"}`), SignedIn: now.Add(-time.Hour)},
+		{Login: "bob", Person: []byte(`{"name": "Bob B."}`), SignedIn: now},
+	} {
+		if err := s.RecordPerson(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := s.People(ctx)
+	if err != nil || len(ps) != 2 || ps[0].Login != "alice" || ps[1].Login != "bob" || string(ps[1].Person) != `{"name": "Bob B."}` || !ps[1].SignedIn.Equal(now) {
+		t.Fatalf("people %+v, %v", ps, err)
+	}
+}

@@ -233,6 +233,14 @@ CREATE TABLE api_tokens (
 );
 CREATE INDEX api_tokens_login ON api_tokens (login);
 `,
+	// 10: the people who signed in, for Port's GET /v1/users.
+	`
+CREATE TABLE people (
+	login     TEXT PRIMARY KEY, -- lower case
+	person    TEXT NOT NULL,
+	signed_in TEXT NOT NULL
+);
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed
