@@ -49,9 +49,9 @@ type SignIn struct {
 	Key []byte
 	// Remember, when set, records who signed in (for the list of users).
 	Remember func(ctx context.Context, p Person) error
-	Audit  func(ctx context.Context, e store.AuditEntry) error
-	Logger *slog.Logger
-	Now    func() time.Time
+	Audit    func(ctx context.Context, e store.AuditEntry) error
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // stateCookie carries the OAuth state and where to return, signed.
