@@ -131,8 +131,8 @@ func report(w io.Writer, format string, res *loader.Result, diags catalog.Diagno
 		}
 		c := res.Catalog
 		if len(diags) == 0 {
-			fmt.Fprintf(w, "catalog is valid: %d files, %d blueprints, %d entities, %d actions, %d scorecards, %d automations, %d webhooks, %d approval systems\n",
-				res.Files, len(c.Blueprints), c.EntityCount(), len(c.Actions), len(c.Scorecards), len(c.Automations), len(c.Webhooks), len(c.ApprovalSystems))
+			fmt.Fprintf(w, "catalog is valid: %d files, %d blueprints, %d entities, %d actions, %d scorecards, %d automations, %d webhooks, %d approval systems, %d roles\n",
+				res.Files, len(c.Blueprints), c.EntityCount(), len(c.Actions), len(c.Scorecards), len(c.Automations), len(c.Webhooks), len(c.ApprovalSystems), len(c.Roles))
 		} else {
 			fmt.Fprintf(w, "catalog is invalid: %d errors in %d files\n", len(diags), res.Files)
 		}

@@ -11,8 +11,9 @@
 // roles existed: everyone signed in (and every API client) may do
 // everything the API allows — read, write runtime properties, execute
 // actions, approve runs (the approval rules still decide whose approval
-// counts), report runs — and callers without credentials may read (when
-// the daemon allows anonymous reads at all). pier's configured
+// counts), report runs. Callers without credentials read everything,
+// roles or not, when the daemon allows anonymous reads at all (an
+// operator's choice for local development; off by default). pier's configured
 // administrators hold the built-in role admin, every right on every
 // resource, whatever the catalog says.
 package access
@@ -74,7 +75,8 @@ type Subject struct {
 	Roles []string
 	// Admin is set for pier's configured administrators.
 	Admin bool
-	// Anonymous is a caller without credentials.
+	// Anonymous is a caller without credentials (let in only when the
+	// daemon allows anonymous reads).
 	Anonymous bool
 }
 
@@ -129,7 +131,7 @@ func Compile(cat *catalog.Catalog) (*Policy, []Problem) {
 	if len(cat.Roles) == 0 {
 		p.roles[member] = &role{id: member, perms: []perm{{action: Any, resource: Any}}}
 		p.roles[viewer] = &role{id: viewer, perms: []perm{{action: Read, resource: Any}}}
-		p.bindings = []*catalog.RoleBinding{{Role: member, Everyone: true}, {Role: viewer, Anonymous: true}}
+		p.bindings = []*catalog.RoleBinding{{Role: member, Everyone: true}}
 		var ps []Problem
 		for id := range cat.RoleBindings {
 			key := catalog.Key{Kind: catalog.KindRoleBindingObj, ID: id}
@@ -138,6 +140,7 @@ func Compile(cat *catalog.Catalog) (*Policy, []Problem) {
 		return p, ps
 	}
 	p.declared = true
+	p.roles[viewer] = &role{id: viewer, perms: []perm{{action: Read, resource: Any}}}
 	// What anyone signed in may read whatever the roles say: the
 	// definitions (they are in git, readable by anyone with the
 	// repository) and the runs they asked for.
@@ -178,8 +181,9 @@ func Compile(cat *catalog.Catalog) (*Policy, []Problem) {
 	return p, ps
 }
 
-// Built-in roles: member and viewer make the default policy, signedIn
-// what everyone signed in holds when the catalog declares roles.
+// Built-in roles: member is everyone's in the default policy, viewer
+// anonymous callers' (when they are let in at all), signedIn what everyone
+// signed in holds when the catalog declares roles.
 const (
 	member   = "member"
 	viewer   = "viewer"
@@ -257,11 +261,14 @@ func (p *Policy) Roles(s Subject) []string {
 	if s.Admin {
 		add(Admin)
 	}
+	if s.Anonymous {
+		add(viewer)
+	}
 	for _, r := range s.Roles {
 		add(r)
 	}
 	for _, b := range p.bindings {
-		if b.Anonymous && s.Anonymous || b.Everyone && !s.Anonymous ||
+		if b.Everyone && !s.Anonymous ||
 			s.Login != "" && slices.ContainsFunc(b.Users, func(u string) bool { return strings.EqualFold(u, s.Login) }) ||
 			slices.ContainsFunc(b.Teams, func(t string) bool { return slices.Contains(s.Teams, t) }) {
 			add(b.Role)

@@ -118,9 +118,10 @@ func TestSeedRBAC(t *testing.T) {
 			{access.Execute, access.Action, act("delete_database"), true},
 			{access.Read, access.Any, nil, true},
 		}},
-		{access.Subject{Anonymous: true}, "", []check{
-			{access.Read, access.Entity, ent("payments-api"), false},
-			{access.Read, access.Blueprint, access.BlueprintView(cat.Blueprints["service"]), false},
+		{access.Subject{Anonymous: true}, "viewer", []check{
+			{access.Read, access.Entity, ent("payments-api"), true},
+			{access.Write, access.Entity, ent("payments-api"), false},
+			{access.Execute, access.Action, act("deploy_service"), false},
 		}},
 		{access.Subject{Admin: true}, "admin,signed-in", []check{
 			{access.Approve, access.Run, nil, true},

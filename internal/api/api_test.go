@@ -50,7 +50,9 @@ func newFixture(t *testing.T, anonymous bool, with ...func(*fixture, *Options)) 
 	f.reconcile(t, "rev1")
 	opts := Options{
 		State: f.holder, Store: st,
-		Auth: &Auth{Clients: []Client{{ID: "ci", Secret: "s3cret"}}, AnonymousReads: anonymous},
+		// ci holds pier's built-in admin role: the tests of what the API does
+		// are not about who may; access_test.go is.
+		Auth: &Auth{Clients: []Client{{ID: "ci", Secret: "s3cret", Roles: []string{"admin"}}}, AnonymousReads: anonymous},
 	}
 	for _, fn := range with {
 		fn(f, &opts)

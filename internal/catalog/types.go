@@ -347,12 +347,10 @@ type Permission struct {
 }
 
 // RoleBinding says who holds a role: people by GitHub login, the
-// members of catalog teams, everyone signed in, and (when the daemon
-// allows anonymous reads) callers without credentials.
+// members of catalog teams, and everyone signed in.
 type RoleBinding struct {
-	Role      string   `json:"role"`
-	Users     []string `json:"users,omitempty"`
-	Teams     []string `json:"teams,omitempty"`
-	Everyone  bool     `json:"everyone,omitempty"`
-	Anonymous bool     `json:"anonymous,omitempty"`
+	Role     string   `json:"role"`
+	Users    []string `json:"users,omitempty"`
+	Teams    []string `json:"teams,omitempty"`
+	Everyone bool     `json:"everyone,omitempty"`
 }
