@@ -277,7 +277,7 @@ func (s *Server) handle(pattern string, acc door, h handler) {
 		case c != nil && c.session != nil:
 			if err := identity.CheckCSRF(r, c.session); err != nil {
 				code := writeError(w, http.StatusForbidden, "csrf", err.Error())
-				s.audit(r, c, "CSRF "+route, code)
+				s.audit(r, c, route, code)
 				return
 			}
 		}

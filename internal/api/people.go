@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -125,7 +126,15 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, c *caller, action
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, c *caller, action, resource, what string) {
 	d := &access.Denied{Subject: c.subject().Who(), Action: action, Resource: resource, Object: what}
 	code := writeError(w, http.StatusForbidden, "forbidden", d.Error(), map[string]any{"permission": map[string]string{"action": action, "resource": resource}})
-	s.audit(r, c, "DENIED "+action+" "+resource, code)
+	actor := "anonymous"
+	if c != nil {
+		actor = c.ID
+	}
+	details, _ := json.Marshal(map[string]string{"action": action, "resource": resource, "object": what, "request": r.Method + " " + r.URL.Path})
+	e := store.AuditEntry{At: s.opts.Now().UTC(), Actor: actor, Action: "access.denied", Resource: strings.Trim(strings.TrimPrefix(r.URL.Path, "/v1/"), "/"), Status: code, Details: details}
+	if err := s.opts.Store.Audit(context.WithoutCancel(r.Context()), e); err != nil {
+		s.opts.Logger.Error("audit log write failed", "action", e.Action, "err", err)
+	}
 }
 
 // subject is the caller as refusals name it.
