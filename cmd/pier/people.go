@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
 	"golang.org/x/oauth2"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/api"
 	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/store"
@@ -109,4 +111,18 @@ func randomKey() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return string(b)
+}
+
+// grantsOf returns the rights of a person by login under the served
+// catalog's roles, for the doors that are not the API (a run asked for
+// by pull request).
+func (d *daemon) grantsOf(dir *identity.Directory) func(ctx context.Context, login string) (*access.Grants, error) {
+	return func(ctx context.Context, login string) (*access.Grants, error) {
+		snap := d.holder.Load()
+		teams, err := dir.CatalogTeams(ctx, login, snap)
+		if err != nil {
+			return nil, err
+		}
+		return snap.Access.For(access.Subject{Login: login, Teams: teams, Admin: slices.ContainsFunc(d.cfg.Admins, func(a string) bool { return strings.EqualFold(a, login) })}), nil
+	}
 }

@@ -241,13 +241,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		Deliveries: d.store, Metrics: d.metrics, Logger: log,
 	})
 	hooks.On("push", d.onPush)
+	people := d.people()
 	if gh := d.runs.github; gh != nil {
-		intake := githubpr.Intake{System: gh, Runs: d.runs.engine}
+		intake := githubpr.Intake{System: gh, Runs: d.runs.engine, Grants: d.grantsOf(people.Directory)}
 		hooks.On("pull_request", intake.PullRequest)
 		hooks.On("pull_request_review", intake.Review)
 	}
 	hooks.On("workflow_run", d.runs.onWorkflowRun)
-	people := d.people()
 	hooks.On("membership", d.onMembership(people.Directory))
 	clients := make([]api.Client, len(cfg.Clients))
 	for i, c := range cfg.Clients {

@@ -78,7 +78,7 @@ func TestRolesLimitEveryDoor(t *testing.T) {
 		t.Errorf("marco leads payments and may write its services: %d %v", code, out)
 	}
 	// Runs on another team's service, and actions the role does not name.
-	forbidden("marco", "POST", "/v1/actions/deploy_service/runs", marco, map[string]any{"entity": "checkout-web", "properties": map[string]any{}})
+	forbidden("marco", "POST", "/v1/actions/rollback_deployment/runs", marco, map[string]any{"entity": "checkout-web", "properties": map[string]any{}})
 	forbidden("priya", "POST", "/v1/actions/rollback_deployment/runs", priya, map[string]any{"entity": "checkout-web", "properties": map[string]any{}})
 	// The daemon's own records.
 	for _, p := range []string{"/v1/audit-log", "/v1/webhooks/deliveries", "/v1/status"} {

@@ -112,10 +112,14 @@ func runError(w http.ResponseWriter, err error) int {
 		if kind == "" {
 			kind = "run_error"
 		}
+		extra := map[string]any{}
 		if re.Field != "" {
-			return writeError(w, re.Code, kind, re.Message, map[string]any{"field": re.Field})
+			extra["field"] = re.Field
 		}
-		return writeError(w, re.Code, kind, re.Message)
+		if d := re.Denied; d != nil {
+			extra["permission"] = map[string]string{"action": d.Action, "resource": d.Resource}
+		}
+		return writeError(w, re.Code, kind, re.Message, extra)
 	}
 	return writeError(w, http.StatusInternalServerError, "internal", err.Error())
 }
@@ -133,18 +137,9 @@ func (s *Server) requestRun(w http.ResponseWriter, r *http.Request, c *caller) i
 	if err != nil {
 		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "entity"})
 	}
-	snap := s.opts.State.Load()
-	if a := snap.Actions[r.PathValue("id")]; a != nil {
-		if !s.allow(w, r, c, access.Execute, access.Action, access.ActionView(a), a.Identifier) {
-			return http.StatusForbidden
-		}
-		if e := snap.Entity(a.Trigger.BlueprintIdentifier, entity); e != nil && !s.allowEntity(w, r, c, access.Read, e) {
-			return http.StatusForbidden
-		}
-	}
 	run, err := s.opts.Runs.Request(r.Context(), runs.Request{
 		Action: r.PathValue("id"), Entity: entity, Inputs: body.Properties, Requester: c.ID, Source: "api",
-		Unmapped: c.Login == "",
+		Unmapped: c.Login == "", Grants: s.grants(r, c),
 	})
 	if err != nil {
 		return runError(w, err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -191,6 +192,8 @@ type Error struct {
 	Code    int
 	Field   string
 	Message string
+	// Denied, for a 403, is the permission the roles do not grant.
+	Denied *access.Denied
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/approval/httpcap"
 	"github.com/pierhq/pier/internal/catalog"
@@ -916,5 +917,50 @@ func TestLog(t *testing.T) {
 				t.Fatalf("run %s %q with %d lines, want %s %q with %d", run.Status, run.StatusLabel, len(lines), tt.status, tt.want, tt.lines)
 			}
 		})
+	}
+}
+
+// A request carries its requester's grants: the roles must let them
+// execute the action and read the entity it runs on, whichever door the
+// request came through.
+func TestRequestsFollowTheRoles(t *testing.T) {
+	e := newEnv(t)
+	cat := catalog.New()
+	cat.Roles["ttl"] = &catalog.Role{Identifier: "ttl", Permissions: []catalog.Permission{
+		{Action: access.Execute, Resource: access.Action, Condition: []byte(`{"property": "identifier", "operator": "=", "value": "extend_ttl"}`)},
+		{Action: access.Read, Resource: access.Entity, Condition: []byte(`{"property": "type", "operator": "=", "value": "ephemeral"}`)},
+	}}
+	cat.Roles["prod"] = &catalog.Role{Identifier: "prod", Permissions: []catalog.Permission{
+		{Action: access.Execute, Resource: access.Action},
+		{Action: access.Read, Resource: access.Entity, Condition: []byte(`{"property": "type", "operator": "=", "value": "production"}`)},
+	}}
+	cat.RoleBindings["ttl"] = &catalog.RoleBinding{Users: []string{"alice"}}
+	cat.RoleBindings["prod"] = &catalog.RoleBinding{Users: []string{"carol"}}
+	p, ps := access.Compile(cat)
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	alice, bob, carol := p.For(access.Subject{Login: "alice"}), p.For(access.Subject{Login: "bob"}), p.For(access.Subject{Login: "carol"})
+	for _, tc := range []struct {
+		name           string
+		grants         *access.Grants
+		action, entity string
+		code           int
+		field          string
+	}{
+		{"allowed", alice, "extend_ttl", "preview-42", 0, ""},
+		{"an entity she may not read", carol, "extend_ttl", "preview-42", 403, "entity"},
+		{"an action she may not execute", alice, "notify", "", 403, ""},
+		{"no role", bob, "extend_ttl", "preview-42", 403, ""},
+		{"pier's own request", nil, "extend_ttl", "preview-42", 0, ""},
+	} {
+		_, err := e.eng.Request(context.Background(), Request{Action: tc.action, Entity: tc.entity, Inputs: map[string]any{"days": json.Number("2")}, Requester: "alice", Grants: tc.grants})
+		var re *Error
+		switch {
+		case tc.code == 0 && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.code != 0 && (!errors.As(err, &re) || re.Code != tc.code || re.Field != tc.field || re.Denied == nil):
+			t.Errorf("%s: %v, want %d on %q with the permission", tc.name, err, tc.code, tc.field)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/jqtmpl"
@@ -28,6 +30,10 @@ type Request struct {
 	// Inputs are the user inputs (Port's "properties").
 	Inputs    map[string]any
 	Requester string
+	// Grants are the requester's rights: they must allow executing the
+	// action and reading its entity. nil for pier's own requests
+	// (automations, schedules), which the catalog declares.
+	Grants *access.Grants
 	// Unmapped says the requester is an API client acting for no GitHub
 	// login. Self-approval on a pull request is checked on logins, so
 	// such a request for a run approved on a pull request is refused:
@@ -62,9 +68,15 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 		CreatedAt: e.opts.Now().UTC(),
 	}
 	run.UpdatedAt = run.CreatedAt
+	if g := req.Grants; g != nil && !g.Allows(access.Execute, access.Action, access.ActionView(a), nil) {
+		return store.Run{}, denied(req, "", access.Execute, access.Action, a.Identifier)
+	}
 	ent, err := checkEntity(snap, a, req.Entity)
 	if err != nil {
 		return store.Run{}, err
+	}
+	if g := req.Grants; g != nil && ent != nil && !g.Allows(access.Read, access.Entity, snap.QueryEntity(ent), snap.Graph()) {
+		return store.Run{}, denied(req, "entity", access.Read, access.Entity, ent.Blueprint+"/"+ent.Identifier)
 	}
 	if ent != nil {
 		run.Entity = ent.Identifier
@@ -313,4 +325,10 @@ func render(ctx context.Context, v any, data map[string]any) (any, error) {
 		return nil, err
 	}
 	return t.Render(ctx, data)
+}
+
+// denied refuses a request the requester's roles do not allow.
+func denied(req Request, field, action, resource, object string) *Error {
+	d := &access.Denied{Subject: cmp.Or(req.Requester, "this client"), Action: action, Resource: resource, Object: object}
+	return &Error{Code: 403, Field: field, Message: d.Error(), Denied: d}
 }

@@ -9,6 +9,7 @@ import (
 
 	gh "github.com/google/go-github/v62/github"
 
+	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/store"
@@ -30,6 +31,10 @@ type Runs interface {
 type Intake struct {
 	System *System
 	Runs   Runs
+	// Grants returns the rights of a pull request's author, the
+	// requester of the run it asks for: a pull request is one more door,
+	// and the roles apply to it as to the API.
+	Grants func(ctx context.Context, login string) (*access.Grants, error)
 }
 
 // PullRequest handles pull_request webhooks. A pull request that has a
@@ -67,9 +72,13 @@ func (in Intake) PullRequest(ctx context.Context, dl webhook.Delivery) error {
 func (in Intake) request(ctx context.Context, n int, author, head, url string) error {
 	s := in.System
 	file, rf, err := s.RunRequest(ctx, n, head)
+	var grants *access.Grants
+	if err == nil && in.Grants != nil {
+		grants, err = in.Grants(ctx, author)
+	}
 	if err == nil {
 		_, err = in.Runs.Request(ctx, runs.Request{
-			Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties, Requester: author, Source: "pull_request",
+			Action: rf.Action, Entity: rf.Entity, Inputs: rf.Properties, Requester: author, Source: "pull_request", Grants: grants,
 			RequestKey: fmt.Sprintf("pr:%s/%s#%d", s.Owner, s.Repo, n),
 			Approval:   &store.RunApproval{System: approval.GitHub, Ref: strconv.Itoa(n), URL: url, File: file, ContentSHA: head},
 		})
