@@ -245,8 +245,11 @@ func TestAppRefused(t *testing.T) {
 		{"another key", 42, 7, wrongKey, "testdata/app.pem is not the private key of App 42", "401 A JSON web token could not be decoded"},
 		{"no such App", 43, 7, key, "there is no GitHub App 43", "404 Integration not found"},
 		{"no such installation", 42, 8, key, "App 42 has no installation 8", "404 Not Found"},
+		{"suspended installation", 42, 9, key, "GitHub refused installation 9", "403 This installation has been suspended"},
 	} {
 		e := newAppEnv(t)
+		e.fake.AddInstallation(42, 9, "acme")
+		e.fake.SuspendInstallation(9)
 		c := e.client(t, tc.id, tc.inst, tc.key)
 		_, _, err := c.Verify(context.Background())
 		if !errors.Is(err, ErrCredentials) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.got) {

@@ -63,8 +63,9 @@ type installation struct {
 	id      int64
 	app     *app
 	account string   // the organisation (or user) it is installed on
-	repos   []string // repoKeys it may use; nil for all of account's
-	removed bool
+	repos     []string // repoKeys it may use; nil for all of account's
+	removed   bool
+	suspended bool
 }
 
 // holds reports whether the installation may use rp.
@@ -140,6 +141,15 @@ func (f *Fake) RemoveInstallation(id int64) {
 	f.mustInstallation(id).removed = true
 }
 
+// SuspendInstallation suspends the installation, as an organisation
+// owner may: its tokens stop working, and asking for one is refused
+// with GitHub's 403.
+func (f *Fake) SuspendInstallation(id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mustInstallation(id).suspended = true
+}
+
 // SetInstallationTokenTTL sets how long the installation tokens issued
 // from now on live (DefaultInstallationTokenTTL to begin with).
 func (f *Fake) SetInstallationTokenTTL(d time.Duration) {
@@ -196,7 +206,7 @@ func (f *Fake) authenticate(r *http.Request) (caller, *refusal) {
 func (f *Fake) credential(tok string) (caller, *refusal) {
 	bad := &refusal{code: http.StatusUnauthorized, doc: "https://docs.github.com/rest", msg: "Bad credentials"}
 	if t, ok := f.tokens[tok]; ok && tok != "" {
-		if t.installation.removed || !f.now().Before(t.ExpiresAt) {
+		if t.installation.removed || t.installation.suspended || !f.now().Before(t.ExpiresAt) {
 			return caller{}, bad
 		}
 		return caller{user: f.botUser(t.installation.app), inst: t.installation}, nil
@@ -332,8 +342,12 @@ func (f *Fake) createInstallationToken(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	inst := f.installations[id]
-	if inst == nil || inst.removed || inst.app != c.app {
+	switch {
+	case inst == nil || inst.removed || inst.app != c.app:
 		apiError(w, http.StatusNotFound, docAppToken, "Not Found")
+		return
+	case inst.suspended:
+		apiError(w, http.StatusForbidden, docAppToken, "This installation has been suspended")
 		return
 	}
 	t := &InstallationToken{

@@ -210,6 +210,13 @@ func TestInstallationToken(t *testing.T) {
 		t.Fatalf("short-lived token: %d %v", code, body)
 	}
 	second := "Bearer " + body["token"].(string)
+	f.SuspendInstallation(7)
+	if code, _ := send(t, f, "GET", "/repos/acme/catalog/git/ref/heads/main", second); code != 401 {
+		t.Errorf("token of a suspended installation: %d", code)
+	}
+	if code, body := send(t, f, "POST", "/app/installations/7/access_tokens", jwt(key, "42")); code != 403 || body["message"] != "This installation has been suspended" {
+		t.Errorf("token for a suspended installation: %d %v", code, body)
+	}
 	f.RemoveInstallation(7)
 	if code, _ := send(t, f, "GET", "/repos/acme/catalog/git/ref/heads/main", second); code != 401 {
 		t.Errorf("token of a removed installation: %d", code)
