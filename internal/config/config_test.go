@@ -1,10 +1,7 @@
 package config
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"flag"
 	"io"
 	"os"
@@ -12,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/githubfake"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -136,15 +135,12 @@ func TestHardeningOptions(t *testing.T) {
 	}
 }
 
-// writeAppKey writes a GitHub App key as GitHub issues it (PKCS#1 PEM).
+// writeAppKey writes a GitHub App key as GitHub issues it.
 func writeAppKey(t *testing.T, dir string) (string, *rsa.PrivateKey) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, pem := githubfake.NewAppKey()
 	path := filepath.Join(dir, "app.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path, key

@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"strings"
@@ -18,17 +17,12 @@ var (
 	appKey, other *rsa.PrivateKey
 )
 
-// testKeys are made once per test binary: 2048-bit RSA, as GitHub issues.
+// testKeys are made once per test binary.
 func testKeys(t *testing.T) (app, wrong *rsa.PrivateKey) {
 	t.Helper()
 	keysOnce.Do(func() {
-		var err error
-		if appKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if other, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
+		appKey, _ = githubfake.NewAppKey()
+		other, _ = githubfake.NewAppKey()
 	})
 	return appKey, other
 }

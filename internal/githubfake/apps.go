@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,9 +62,9 @@ type app struct {
 }
 
 type installation struct {
-	id      int64
-	app     *app
-	account string   // the organisation (or user) it is installed on
+	id        int64
+	app       *app
+	account   string   // the organisation (or user) it is installed on
 	repos     []string // repoKeys it may use; nil for all of account's
 	removed   bool
 	suspended bool
@@ -105,6 +107,17 @@ func (f *Fake) caller(r *http.Request) User {
 func installationOf(r *http.Request) *installation {
 	c, _ := r.Context().Value(callerKey{}).(caller)
 	return c.inst
+}
+
+// NewAppKey makes an App's private key as GitHub's "Generate a private
+// key" does: 2048-bit RSA, PEM-encoded PKCS#1. AddApp takes its public
+// half; pier reads the PEM.
+func NewAppKey() (*rsa.PrivateKey, []byte) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic("githubfake: " + err.Error())
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 }
 
 // AddApp registers GitHub App id, named slug, whose JWTs are checked

@@ -20,23 +20,16 @@ import (
 )
 
 var (
-	keysOnce sync.Once
-	appKey   *rsa.PrivateKey
-	otherKey *rsa.PrivateKey
+	keysOnce         sync.Once
+	appKey, otherKey *rsa.PrivateKey
 )
 
-// testKeys are generated once per test binary: 2048-bit RSA, as GitHub
-// issues.
+// testKeys are made once per test binary.
 func testKeys(t *testing.T) (app, other *rsa.PrivateKey) {
 	t.Helper()
 	keysOnce.Do(func() {
-		var err error
-		if appKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
-		if otherKey, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
-			panic(err)
-		}
+		appKey, _ = NewAppKey()
+		otherKey, _ = NewAppKey()
 	})
 	return appKey, otherKey
 }
