@@ -117,7 +117,7 @@ func (w *runsWiring) system(name string) (approval.System, error) {
 		return approval.InAppSystem{Approvers: w.approvers, RunURL: w.engine.RunURL}, nil
 	case name == approval.GitHub:
 		if w.github == nil {
-			return nil, errors.New("approval through pull requests needs --github-token and a GitHub catalog repository (--github-repo)")
+			return nil, errors.New("approval through pull requests needs GitHub credentials (--github-token, or the --github-app-* options) and a GitHub catalog repository (--github-repo)")
 		}
 		return w.github, nil
 	case strings.HasPrefix(name, "http:"):

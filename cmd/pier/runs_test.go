@@ -71,6 +71,10 @@ type runsEnv struct {
 	token  string
 	extra  []string
 	config string
+	// repoURL is where pier fetches the catalog (file:// the bare
+	// repository); auth its GitHub credentials' options.
+	repoURL string
+	auth    []string
 }
 
 // newRunsEnv is a catalog repository (git, over file://), the GitHub
@@ -83,9 +87,18 @@ func newRunsEnv(t *testing.T, extra ...string) *runsEnv {
 
 func newRunsEnvWith(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
 	t.Helper()
+	e := newRunsFixture(t, catalogSrc, extra...)
+	e.fake.RequireToken("ghs_runs")
+	e.auth = []string{"--github-token", "ghs_runs"}
+	e.start()
+	return e
+}
+
+// newRunsFixture is newRunsEnvWith without credentials, and not started.
+func newRunsFixture(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
+	t.Helper()
 	f := githubfake.New()
 	t.Cleanup(f.Close)
-	f.RequireToken("ghs_runs")
 	f.AddRepo("acme", "catalog")
 	f.AddRepo("acme", "workflows")
 	f.SetRunName("acme", "workflows", "extend.yml", "Extend TTL ${{ inputs.pier_run_id || inputs.port_run_id }}")
@@ -98,19 +111,20 @@ func newRunsEnvWith(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
 	if err := os.WriteFile(e.config, []byte("clients:\n  - clientId: alice\n    clientSecret: "+runsClientSecret+"\n    login: alice\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	e.repoURL = "file://" + e.repo.bare
 	e.repo.commit("catalog", map[string]string{"catalog.cue": catalogSrc})
 	f.Commit("acme", "catalog", "main", map[string][]byte{"catalog.cue": []byte(catalogSrc)})
-	e.start()
 	return e
 }
 
 func (e *runsEnv) args() []string {
-	return append([]string{
-		"--repo", "file://" + e.repo.bare, "--db", e.db, "--cache-dir", filepath.Join(filepath.Dir(e.db), "git"),
-		"--github-api-url", e.fake.URL(), "--github-token", "ghs_runs", "--github-repo", "acme/catalog",
+	args := []string{
+		"--repo", e.repoURL, "--db", e.db, "--cache-dir", filepath.Join(filepath.Dir(e.db), "git"),
+		"--github-api-url", e.fake.URL(), "--github-repo", "acme/catalog",
 		"--webhook-secret", runsWebhookSecret, "--config", e.config,
 		"--anonymous-reads",
-	}, e.extra...)
+	}
+	return append(append(args, e.auth...), e.extra...)
 }
 
 func (e *runsEnv) start() {

@@ -126,6 +126,10 @@ type daemon struct {
 	github      *github.Client
 	owner       string
 	repo        string
+	// gitToken is the GitHub token of the moment (a GitHub App's
+	// installation tokens are renewed hourly), for HTTPS fetches; nil
+	// without GitHub credentials.
+	gitToken func(context.Context) (string, error)
 
 	// background work stopped at shutdown
 	watch  func(ctx context.Context) error
@@ -190,6 +194,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			d.mu.Unlock()
 		},
 	})
+	if err := d.githubClient(ctx); err != nil {
+		return nil, err
+	}
 	fetch, err := d.source()
 	if err != nil {
 		return nil, err
@@ -200,9 +207,6 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		OnResult:     d.onResult,
 		OnFetchError: func(err error) { log.Error("source", "err", err) },
 	})
-	if err := d.githubClient(); err != nil {
-		return nil, err
-	}
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("option listen: %w", err)
 	}
@@ -268,17 +272,31 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	return d, nil
 }
 
-// githubClient sets up commit statuses when the catalog lives on GitHub
-// (or --github-repo says where) and a token is configured.
-func (d *daemon) githubClient() error {
+// githubClient sets up pier's GitHub credentials, a token or a GitHub
+// App, for fetching over HTTPS; and, when the catalog lives on GitHub (or
+// --github-repo says where), commit statuses, pull-request approvals and
+// workflow dispatch.
+func (d *daemon) githubClient(ctx context.Context) error {
 	cfg := d.cfg
-	if cfg.GitHubToken == "" {
+	opts := github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics, Logger: d.log.With("component", "github")}
+	if cfg.GitHubAppID != 0 {
+		opts.App = &github.App{
+			ID: cfg.GitHubAppID, InstallationID: cfg.GitHubAppInstallationID,
+			Key: cfg.GitHubAppPrivateKey, KeyFile: cfg.GitHubAppKey,
+		}
+	} else if cfg.GitHubToken == "" {
 		return nil
 	}
-	c, err := github.New(github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics})
+	c, err := github.New(opts)
 	if err != nil {
 		return fmt.Errorf("option github-api-url: %w", err)
 	}
+	if opts.App != nil {
+		if err := d.verifyApp(ctx, c); err != nil {
+			return err
+		}
+	}
+	d.gitToken = c.Token
 	owner, repo, ok := strings.Cut(cfg.GitHubRepo, "/")
 	if cfg.GitHubRepo == "" {
 		// The client knows the web host that goes with its API
@@ -290,6 +308,26 @@ func (d *daemon) githubClient() error {
 		return nil
 	}
 	d.github, d.owner, d.repo = c, owner, repo
+	return nil
+}
+
+// verifyApp stops pier at start when GitHub refuses the App's
+// credentials (a wrong key, App ID or installation), which no retry
+// would fix; GitHub out of reach is only logged, and every request
+// retries.
+func (d *daemon) verifyApp(ctx context.Context, c *github.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	login, expires, err := c.Verify(ctx)
+	switch {
+	case errors.Is(err, github.ErrCredentials):
+		return fmt.Errorf("options github-app-id, github-app-key, github-app-installation-id: %w", err)
+	case err != nil:
+		d.log.Warn("could not check the GitHub App's credentials with GitHub; starting anyway, requests will retry", "err", err)
+	default:
+		d.log.Info("authenticated as a GitHub App installation", "login", login,
+			"app", d.cfg.GitHubAppID, "installation", d.cfg.GitHubAppInstallationID, "token_expires", expires)
+	}
 	return nil
 }
 
@@ -339,13 +377,13 @@ func (d *daemon) source() (reconciler.Fetcher, error) {
 			return reconciler.Revision{ID: rev.ID, FS: rev.FS, Changed: rev.Changed}, nil
 		}, nil
 	}
-	token := "" // the GitHub token authenticates HTTPS fetches only
+	var tokens func(context.Context) (string, error) // GitHub's credentials authenticate HTTPS fetches only
 	if strings.HasPrefix(cfg.Repo, "https://") || strings.HasPrefix(cfg.Repo, "http://") {
-		token = cfg.GitHubToken
+		tokens = d.gitToken
 	}
 	g, err := source.NewGit(source.GitOptions{
 		URL: cfg.Repo, Branch: cfg.Branch, Path: cfg.Path,
-		CacheDir: filepath.Join(cfg.CacheDir, "catalog"), Token: token,
+		CacheDir: filepath.Join(cfg.CacheDir, "catalog"), Tokens: tokens,
 		SSHKeyFile: cfg.SSHKey, SSHKnownHosts: cfg.SSHKnownHosts, Logger: d.log,
 		OnFetch: d.metrics.FetchDone,
 	})

@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,6 +27,8 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueyaml "cuelang.org/go/encoding/yaml"
 	"github.com/robfig/cron/v3"
+
+	"github.com/pierhq/pier/internal/github"
 )
 
 // Client is an API client (clientId/clientSecret for
@@ -97,6 +100,14 @@ type Config struct {
 	MetricsListen       string
 	MetricsToken        string
 
+	// GitHubAppID, GitHubAppKey (a file) and GitHubAppInstallationID
+	// authenticate as a GitHub App's installation instead of
+	// GitHubToken; GitHubAppPrivateKey is the key read from the file.
+	GitHubAppID             int64
+	GitHubAppKey            string
+	GitHubAppInstallationID int64
+	GitHubAppPrivateKey     *rsa.PrivateKey
+
 	fs *flag.FlagSet // the parsed options, for Redacted
 }
 
@@ -118,6 +129,9 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.CacheDir, "cache-dir", "./data/git", "where clones of git repositories are kept")
 	fs.StringVar(&c.GitHubAPIURL, "github-api-url", "https://api.github.com/", "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
 	fs.StringVar(&c.GitHubToken, "github-token", "", "GitHub token for fetching and commit statuses (also GITHUB_TOKEN); never logged")
+	fs.Int64Var(&c.GitHubAppID, "github-app-id", 0, "authenticate as a GitHub App instead of --github-token: the App ID (with --github-app-key and --github-app-installation-id)")
+	fs.StringVar(&c.GitHubAppKey, "github-app-key", "", "the GitHub App's private key, a PEM file as GitHub issues it")
+	fs.Int64Var(&c.GitHubAppInstallationID, "github-app-installation-id", 0, "the id of the GitHub App's installation on the catalog's organisation")
 	fs.StringVar(&c.GitHubRepo, "github-repo", "", "owner/name of the catalog on GitHub, for commit statuses when --repo is not a GitHub URL (a mirror, a local path)")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "secret GitHub signs webhook deliveries with; deliveries are refused without one")
 	fs.BoolVar(&c.WebhookInsecure, "webhook-insecure", false, "accept unsigned webhook deliveries when no secret is set (local development only)")
@@ -205,7 +219,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			}
 		}
 	})
-	if c.GitHubToken == "" {
+	if c.GitHubToken == "" && !c.githubApp() {
+		// Only without an App: GITHUB_TOKEN is often just there (in
+		// GitHub Actions, say), and is no reason to refuse the App.
 		c.GitHubToken = getenv("GITHUB_TOKEN")
 	}
 	if raw, ok := file["clients"]; ok {
@@ -288,6 +304,7 @@ func (c *Config) check() []error {
 			errs = append(errs, fmt.Errorf("option repo: %s is not a directory, nor a repository URL (https://, ssh://, git@host:path, file://)", c.Repo))
 		}
 	}
+	errs = append(errs, c.checkGitHubApp()...)
 	if c.GitHubRepo != "" {
 		if o, r, ok := strings.Cut(c.GitHubRepo, "/"); !ok || o == "" || r == "" || strings.Contains(r, "/") {
 			errs = append(errs, fmt.Errorf("option github-repo: %q is not owner/name", c.GitHubRepo))
@@ -329,6 +346,50 @@ func (c *Config) check() []error {
 			errs = append(errs, fmt.Errorf("option clients: clientId %q is listed twice", cl.ID))
 		}
 		seen[cl.ID] = true
+	}
+	return errs
+}
+
+// githubApp reports whether any GitHub App option is set.
+func (c *Config) githubApp() bool {
+	return c.GitHubAppID != 0 || c.GitHubAppKey != "" || c.GitHubAppInstallationID != 0
+}
+
+// checkGitHubApp checks the GitHub App options, which go together and
+// instead of a token, and reads the key, so that a wrong file stops pier
+// at start.
+func (c *Config) checkGitHubApp() []error {
+	if !c.githubApp() {
+		return nil
+	}
+	var errs []error
+	if c.GitHubToken != "" {
+		errs = append(errs, errors.New("option github-token and the github-app options are exclusive: pier authenticates as a token or as a GitHub App, not both"))
+	}
+	for _, o := range []struct {
+		name string
+		set  bool
+	}{
+		{"github-app-id", c.GitHubAppID != 0},
+		{"github-app-key", c.GitHubAppKey != ""},
+		{"github-app-installation-id", c.GitHubAppInstallationID != 0},
+	} {
+		if !o.set {
+			errs = append(errs, fmt.Errorf("option %s: missing: github-app-id, github-app-key and github-app-installation-id go together", o.name))
+		}
+	}
+	if c.GitHubAppID < 0 {
+		errs = append(errs, fmt.Errorf("option github-app-id: %d is not an App ID (a positive integer, on the App's settings page)", c.GitHubAppID))
+	}
+	if c.GitHubAppInstallationID < 0 {
+		errs = append(errs, fmt.Errorf("option github-app-installation-id: %d is not an installation id (a positive integer, at the end of the installation's settings URL)", c.GitHubAppInstallationID))
+	}
+	if c.GitHubAppKey != "" {
+		k, err := github.ReadAppKey(c.GitHubAppKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("option github-app-key: %w", err))
+		}
+		c.GitHubAppPrivateKey = k
 	}
 	return errs
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/rsa"
 	"flag"
 	"io"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/githubfake"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -129,5 +132,63 @@ func TestHardeningOptions(t *testing.T) {
 		if v == "scrape-me" {
 			t.Error("the metrics token is logged")
 		}
+	}
+}
+
+// writeAppKey writes a GitHub App key as GitHub issues it.
+func writeAppKey(t *testing.T, dir string) (string, *rsa.PrivateKey) {
+	t.Helper()
+	key, pem := githubfake.NewAppKey()
+	path := filepath.Join(dir, "app.pem")
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, key
+}
+
+func TestGitHubApp(t *testing.T) {
+	dir := t.TempDir()
+	keyFile, key := writeAppKey(t, dir)
+	// From the environment, as a deployment gives them; GITHUB_TOKEN,
+	// which CI runners set, does not get in the way.
+	c, err := Parse(nil, env(map[string]string{
+		"PIER_GITHUB_APP_ID": "12345", "PIER_GITHUB_APP_KEY": keyFile, "PIER_GITHUB_APP_INSTALLATION_ID": "678",
+		"GITHUB_TOKEN": "ghs_from_the_runner",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GitHubAppID != 12345 || c.GitHubAppInstallationID != 678 || c.GitHubAppKey != keyFile || !key.Equal(c.GitHubAppPrivateKey) || c.GitHubToken != "" {
+		t.Fatalf("App options: %+v", c)
+	}
+
+	notKey := filepath.Join(dir, "not-a-key.pem")
+	os.WriteFile(notKey, []byte("ghp_a_token_by_mistake\n"), 0o600)
+	missing := filepath.Join(dir, "missing.pem")
+	app := []string{"--github-app-id", "12345", "--github-app-key", keyFile, "--github-app-installation-id", "678"}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"--github-token", "ghp_x"}, app...), "option github-token and the github-app options are exclusive"},
+		{[]string{"--github-app-id", "12345"}, "option github-app-key: missing"},
+		{[]string{"--github-app-id", "12345"}, "option github-app-installation-id: missing"},
+		{[]string{"--github-app-key", keyFile, "--github-app-installation-id", "678"}, "option github-app-id: missing"},
+		{[]string{"--github-app-id", "-3", "--github-app-key", keyFile, "--github-app-installation-id", "678"}, "option github-app-id: -3 is not an App ID"},
+		{[]string{"--github-app-id", "12345", "--github-app-key", keyFile, "--github-app-installation-id", "-1"}, "option github-app-installation-id: -1 is not an installation id"},
+		{[]string{"--github-app-id", "pier"}, `invalid value "pier" for flag -github-app-id`},
+		{[]string{"--github-app-id", "12345", "--github-app-key", missing, "--github-app-installation-id", "678"}, "option github-app-key: GitHub App key: open " + missing},
+		{[]string{"--github-app-id", "12345", "--github-app-key", notKey, "--github-app-installation-id", "678"}, "option github-app-key: GitHub App key " + notKey + ": no PEM block"},
+	} {
+		_, err := Parse(tt.args, env(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: error %v, want it to mention %q", tt.args, err, tt.want)
+		}
+	}
+	// The environment's token and an App on the command line: the
+	// person asked for both.
+	_, err = Parse(app, env(map[string]string{"PIER_GITHUB_TOKEN": "ghp_x"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "exclusive") {
+		t.Errorf("PIER_GITHUB_TOKEN and an App: %v", err)
 	}
 }

@@ -3,9 +3,15 @@
 //
 // It is thin on purpose. It exists to fix, in one place, what every call
 // needs: the API base URL (with the trailing slash go-github insists on),
-// the token, and metrics on every response — the rate limit left and the
-// status codes — so that a daemon running out of API budget shows up on a
-// dashboard before it shows up as stale commit statuses.
+// the credentials, and metrics on every response — the rate limit left
+// and the status codes — so that a daemon running out of API budget shows
+// up on a dashboard before it shows up as stale commit statuses.
+//
+// The credentials are a token (a person's, or any token that does not
+// expire) or a GitHub App (app.go): the App's JWT (appkey.go) buys
+// installation tokens, which expire within the hour and are renewed ahead
+// of time (tokencache.go). Whatever else needs the token — git over
+// HTTPS — asks Client.Token for each use.
 //
 // Each area of the API gets its own file (statuses.go, git.go,
 // contents.go, pulls.go, reviews.go, teams.go, actions.go); the functions
@@ -17,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -41,6 +48,10 @@ type Recorder interface {
 	// GitHubResponse gets the status code (0 when no response came back)
 	// and X-RateLimit-Remaining (negative when the response had none).
 	GitHubResponse(code int, remaining int)
+	// GitHubTokenRenewed gets each renewal of a GitHub App installation
+	// token: its error (nil on success) and when the token in use
+	// expires (zero when there is none).
+	GitHubTokenRenewed(err error, expires time.Time)
 }
 
 // Options configure a Client.
@@ -49,14 +60,20 @@ type Options struct {
 	// empty; for GitHub Enterprise Server "https://HOST/api/v3"; for a
 	// test server its URL. A missing trailing slash is added.
 	BaseURL string
-	// Token authenticates every request (a personal access token, a
-	// GitHub App installation token). Empty means anonymous.
+	// Token authenticates every request (a personal access token, or
+	// any token that does not expire). Empty, without App, means
+	// anonymous.
 	Token string
+	// App, instead of Token, authenticates as a GitHub App's
+	// installation.
+	App *App
 	// HTTPClient makes the requests; it is copied, not modified. A
 	// client with a 30 s timeout if nil.
 	HTTPClient *http.Client
-	// Metrics, if not nil, gets every response.
+	// Metrics, if not nil, gets every response and token renewal.
 	Metrics Recorder
+	// Logger gets token renewals; nil discards.
+	Logger *slog.Logger
 }
 
 // Client calls GitHub for pier. It is safe for concurrent use.
@@ -68,8 +85,12 @@ type Client struct {
 
 	teams memberships
 
+	token  string      // a token that does not expire
+	app    *appAuth    // or an App
+	tokens *tokenCache // and its installation tokens
+
 	loginMu sync.Mutex
-	login   string // the token's user, once known
+	login   string // who pier acts as, once known
 }
 
 // New returns a client for the API at opts.BaseURL.
@@ -84,24 +105,73 @@ func New(opts Options) (*Client, error) {
 		hc = &c
 	}
 	if opts.Metrics != nil {
-		next := hc.Transport
-		if next == nil {
-			next = http.DefaultTransport
-		}
-		hc.Transport = &instrumented{next: next, rec: opts.Metrics}
+		hc.Transport = &instrumented{next: transportOf(hc), rec: opts.Metrics}
 	}
+	c := &Client{webHost: webHost(base), token: opts.Token}
+	if opts.App != nil {
+		if opts.Token != "" {
+			return nil, errors.New("github: a token and a GitHub App are exclusive: pier acts as one of them")
+		}
+		if err := opts.App.check(); err != nil {
+			return nil, err
+		}
+		log := opts.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		c.app, c.tokens = newAppAuth(*opts.App, base, hc, opts.Metrics, log)
+	}
+	c.gh = newGoGitHub(hc, base)
+	if opts.Token != "" {
+		c.gh = c.gh.WithAuthToken(opts.Token)
+	}
+	return c, nil
+}
 
+// newGoGitHub returns a go-github client of the API at base.
+func newGoGitHub(hc *http.Client, base *url.URL) *gogithub.Client {
 	// The base URL is set directly rather than with WithEnterpriseURLs,
 	// which appends /api/v3/ to any host not named api.*: right for a
 	// bare GHES host, wrong for a test server or a proxy.
 	gh := gogithub.NewClient(hc)
-	if opts.Token != "" {
-		gh = gh.WithAuthToken(opts.Token)
-	}
 	gh.BaseURL = base
 	gh.UploadURL = uploadURL(base)
 	gh.UserAgent = "pier"
-	return &Client{gh: gh, webHost: webHost(base)}, nil
+	return gh
+}
+
+// Token returns the token requests are sent with now, for what
+// authenticates with it outside this client: git over HTTPS. An App's
+// installation token changes every hour, so ask for each use rather than
+// keeping it. Empty for an anonymous client.
+func (c *Client) Token(ctx context.Context) (string, error) {
+	if c.tokens == nil {
+		return c.token, nil
+	}
+	t, err := c.tokens.Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("GitHub App %d, installation %d: %w", c.app.ID, c.app.InstallationID, err)
+	}
+	return t, nil
+}
+
+// Verify asks GitHub whether it takes the App's credentials, so that a
+// wrong key, App ID or installation stops pier at start: it gets the App
+// (who pier acts as) and the first installation token. An error matching
+// ErrCredentials is GitHub's refusal; any other (GitHub unreachable) may
+// pass, and requests will retry. Without an App it does nothing: a
+// token's scopes cannot all be checked up front.
+func (c *Client) Verify(ctx context.Context) (login string, expires time.Time, err error) {
+	if c.app == nil {
+		return "", time.Time{}, nil
+	}
+	if login, err = c.Login(ctx); err != nil {
+		return "", time.Time{}, err
+	}
+	if _, err := c.Token(ctx); err != nil {
+		return login, time.Time{}, err
+	}
+	return login, c.tokens.expiry(), nil
 }
 
 // baseURL parses and normalises the API root.
@@ -181,8 +251,8 @@ func (t *instrumented) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// Login returns the login of the token's user: who pier's commits,
-// comments and merges are by. It is asked once.
+// Login returns who pier's commits, comments and merges are by: the
+// token's user, or for an App "<app-slug>[bot]". It is asked once.
 //
 // GitHub API docs: https://docs.github.com/rest/users/users#get-the-authenticated-user
 func (c *Client) Login(ctx context.Context) (string, error) {
@@ -190,6 +260,14 @@ func (c *Client) Login(ctx context.Context) (string, error) {
 	defer c.loginMu.Unlock()
 	if c.login != "" {
 		return c.login, nil
+	}
+	if c.app != nil {
+		login, err := c.app.login(ctx)
+		if err != nil {
+			return "", err
+		}
+		c.login = login
+		return login, nil
 	}
 	u, _, err := c.gh.Users.Get(ctx, "")
 	if err != nil {

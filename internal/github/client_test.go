@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	gogithub "github.com/google/go-github/v62/github"
@@ -26,14 +27,32 @@ const sha = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
 
 // recorder is a Recorder that keeps what it was told.
 type recorder struct {
-	mu    sync.Mutex
-	calls [][2]int
+	mu       sync.Mutex
+	calls    [][2]int
+	renewals []renewal
 }
 
 func (r *recorder) GitHubResponse(code, remaining int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, [2]int{code, remaining})
+}
+
+func (r *recorder) GitHubTokenRenewed(err error, expires time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.renewals = append(r.renewals, renewal{err, expires})
+}
+
+type renewal struct {
+	err     error
+	expires time.Time
+}
+
+func (r *recorder) renewed() []renewal {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]renewal(nil), r.renewals...)
 }
 
 func (r *recorder) all() [][2]int {

@@ -246,7 +246,7 @@ func (f *Fake) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 		ID: f.nextID, WorkflowID: wf.id, Name: wf.path(), DisplayTitle: title,
 		Status: "queued", Event: "workflow_dispatch", HeadBranch: branch, HeadSHA: sha,
 		RunNumber: wf.lastRun, HTMLURL: rp.webURL("actions/runs/" + strconv.FormatInt(f.nextID, 10)),
-		Actor: f.user.Login, CreatedAt: now, UpdatedAt: now,
+		Actor: f.caller(r).Login, CreatedAt: now, UpdatedAt: now,
 	}
 	rp.runs = append(rp.runs, run)
 	rp.dispatches = append(rp.dispatches, Dispatch{Workflow: wf.file, Ref: *in.Ref, Inputs: inputs, RunID: run.ID})

@@ -53,7 +53,7 @@ func (f *Fake) createComment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.nextID++
-	c := &issueComment{id: f.nextID, user: f.user.Login, body: *in.Body, createdAt: f.stamp()}
+	c := &issueComment{id: f.nextID, user: f.caller(r).Login, body: *in.Body, createdAt: f.stamp()}
 	p.comments = append(p.comments, c)
 	out := issueCommentJSON{
 		ID:                c.id,

@@ -198,10 +198,11 @@ func (f *Fake) putContents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := f.commitOn(rp, branch, f.user.Login, *in.Message, map[string][]byte{p: content})
+	by := f.caller(r).Login
+	c := f.commitOn(rp, branch, by, *in.Message, map[string][]byte{p: content})
 	parent := rp.commits[c.parents[0]]
 	treeSHA := blobSHA([]byte("tree " + c.sha)) // made up: trees are not modelled
-	author := gitActor{Date: c.date, Name: f.user.Login, Email: f.user.Login + "@users.noreply.github.com"}
+	author := gitActor{Date: c.date, Name: by, Email: by + "@users.noreply.github.com"}
 	out := struct {
 		Content contentFile `json:"content"`
 		Commit  fileCommit  `json:"commit"`

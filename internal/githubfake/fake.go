@@ -12,8 +12,10 @@
 // and read back its state: statuses.go (commit statuses), git.go (commits
 // and branches), contents.go (files), pulls.go (pull requests and review
 // requests), reviews.go, comments.go (issue comments), teams.go (team
-// membership) and actions.go (workflow dispatch and runs). A new area adds
-// a file and its lines in routes.
+// membership), actions.go (workflow dispatch and runs) and apps.go
+// (GitHub Apps: JWTs, installation tokens, the bot a request acts as);
+// githttp.go puts GitHub's authentication of git over HTTPS in front of a
+// real git server. A new area adds a file and its lines in routes.
 //
 // Helpers that name something the test never created (a repository, a
 // pull request, a run) panic: that is a mistake in the test, not a
@@ -57,6 +59,12 @@ type Fake struct {
 	rate     rateLimit
 	requests []Request
 	user     User // the token's user: who pier acts as
+
+	apps          map[int64]*app
+	installations map[int64]*installation
+	tokens        map[string]*InstallationToken // installation tokens by token
+	issued        []*InstallationToken          // oldest first
+	tokenTTL      time.Duration
 }
 
 // failure is a pending FailNext.
@@ -87,11 +95,15 @@ type User struct {
 	SiteAdmin bool   `json:"site_admin"`
 }
 
-// userJSON returns the simple-user shape of login: the token's user, or
-// another person with a stable made-up id.
+// userJSON returns the simple-user shape of login: the token's user, an
+// App's bot, or another person with a stable made-up id. f.mu must be
+// held.
 func (f *Fake) userJSON(login string) User {
 	if strings.EqualFold(login, f.user.Login) {
 		return f.user
+	}
+	if u, ok := f.bot(login); ok {
+		return u
 	}
 	return User{
 		Login:     login,
@@ -126,6 +138,11 @@ func New() *Fake {
 		statuses: map[string][]Status{},
 		teams:    map[string]string{},
 		mux:      http.NewServeMux(),
+
+		apps:          map[int64]*app{},
+		installations: map[int64]*installation{},
+		tokens:        map[string]*InstallationToken{},
+		tokenTTL:      DefaultInstallationTokenTTL,
 	}
 	f.rate = rateLimit{limit: DefaultRateLimit, remaining: DefaultRateLimit, reset: f.now().Add(time.Hour)}
 	f.routes()
@@ -170,6 +187,9 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", f.getTeamMembership)
 	f.mux.HandleFunc("GET /user", f.getUser)
 
+	f.mux.HandleFunc("GET /app", f.getApp)
+	f.mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createInstallationToken)
+
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches", f.dispatchWorkflow)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/actions/workflows/{workflow}/runs", f.listWorkflowRuns)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/actions/runs/{id}", f.getWorkflowRun)
@@ -206,7 +226,8 @@ func (f *Fake) AddRepo(owner, repo string) {
 
 // RequireToken makes every request need "Authorization: Bearer token" (or
 // "token token"); without it the fake answers 401 like GitHub. An empty
-// token lifts the requirement.
+// token lifts the requirement. An installation token (apps.go) is taken
+// in its place; once an App is added, requests need one or the other.
 func (f *Fake) RequireToken(token string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -263,10 +284,13 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
 	})
 	limited := f.countRequest(w.Header())
-	token := f.token
+	var who caller
+	var refused *refusal
 	fail := 0
-	if !limited && (token == "" || bearer(r.Header.Get("Authorization")) == token) {
-		fail = f.takeFailure(r)
+	if !limited {
+		if who, refused = f.authenticate(r); refused == nil {
+			fail = f.takeFailure(r)
+		}
 	}
 	f.mu.Unlock()
 
@@ -278,16 +302,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	if token != "" {
-		switch got := bearer(r.Header.Get("Authorization")); {
-		case got == "":
-			writeError(w, http.StatusUnauthorized, "Requires authentication")
-			return
-		case got != token:
-			writeError(w, http.StatusUnauthorized, "Bad credentials")
-			return
-		}
+	if refused != nil {
+		apiError(w, refused.code, refused.doc, refused.msg)
+		return
 	}
+	r = withCaller(r, who)
 	if fail != 0 {
 		writeError(w, fail, http.StatusText(fail))
 		return
@@ -317,8 +336,13 @@ func (f *Fake) writeConditional(w http.ResponseWriter, r *http.Request, v any) {
 }
 
 // getUser implements GET /user: the token's user, in the simple-user
-// shape (GitHub adds profile fields pier does not read).
+// shape (GitHub adds profile fields pier does not read). An installation
+// token has no user: GitHub refuses it.
 func (f *Fake) getUser(w http.ResponseWriter, r *http.Request) {
+	if installationOf(r) != nil {
+		apiError(w, http.StatusForbidden, docUser, "Resource not accessible by integration")
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	writeJSON(w, http.StatusOK, f.user)

@@ -46,8 +46,17 @@ func post(t *testing.T, f *Fake, path, body string) (int, http.Header, map[strin
 // for an empty one).
 func call(t *testing.T, f *Fake, method, path, body string) (int, http.Header, map[string]any) {
 	t.Helper()
+	return do(t, f, method, path, "Bearer t", body)
+}
+
+// do sends a raw request with an Authorization header ("" for none) and
+// decodes the JSON answer.
+func do(t *testing.T, f *Fake, method, path, auth, body string) (int, http.Header, map[string]any) {
+	t.Helper()
 	req, _ := http.NewRequest(method, f.URL()+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer t")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
 	resp, err := f.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)

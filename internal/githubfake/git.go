@@ -318,7 +318,7 @@ func (f *Fake) createRef(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnprocessableEntity, doc, "Object does not exist")
 		return
 	}
-	f.moveBranch(rp, branch, strings.ToLower(*in.SHA), "branch_creation", f.user.Login)
+	f.moveBranch(rp, branch, strings.ToLower(*in.SHA), "branch_creation", f.caller(r).Login)
 	ref := f.refJSON(rp, branch)
 	w.Header().Set("Location", ref.URL)
 	writeJSON(w, http.StatusCreated, ref)
@@ -342,7 +342,7 @@ func (f *Fake) deleteRef(w http.ResponseWriter, r *http.Request) {
 	f.nextID++
 	rp.activity = append(rp.activity, activity{
 		id: f.nextID, before: rp.branches[branch], after: zeroSHA,
-		ref: "refs/heads/" + branch, at: f.stamp(), typ: "branch_deletion", actor: f.user.Login,
+		ref: "refs/heads/" + branch, at: f.stamp(), typ: "branch_deletion", actor: f.caller(r).Login,
 	})
 	delete(rp.branches, branch)
 	for _, p := range rp.pulls {
@@ -393,7 +393,7 @@ func (f *Fake) updateRef(w http.ResponseWriter, r *http.Request) {
 		}
 		typ = "force_push"
 	}
-	f.moveBranch(rp, branch, sha, typ, f.user.Login)
+	f.moveBranch(rp, branch, sha, typ, f.caller(r).Login)
 	writeJSON(w, http.StatusOK, f.refJSON(rp, branch))
 }
 

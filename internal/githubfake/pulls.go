@@ -313,9 +313,15 @@ func (f *Fake) pullJSON(rp *repository, p *pull) pullRequestJSON {
 }
 
 // repoFor returns the repository named by r's path, or answers 404 and
-// returns nil. f.mu must be held.
+// returns nil, as GitHub does for a repository the token may not see.
+// f.mu must be held.
 func (f *Fake) repoFor(w http.ResponseWriter, r *http.Request, doc string) *repository {
 	rp := f.repo(r.PathValue("owner"), r.PathValue("repo"))
+	if rp != nil {
+		if in := installationOf(r); in != nil && !in.holds(rp) {
+			rp = nil // an installation sees only its repositories
+		}
+	}
 	if rp == nil {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 	}
@@ -406,7 +412,7 @@ func (f *Fake) createPull(w http.ResponseWriter, r *http.Request) {
 	if in.Body != nil {
 		body = *in.Body
 	}
-	p := f.openPull(rp, f.user.Login, head, *in.Base, *in.Title, body)
+	p := f.openPull(rp, f.caller(r).Login, head, *in.Base, *in.Title, body)
 	out := f.pullJSON(rp, p)
 	w.Header().Set("Location", out.URL)
 	writeJSON(w, http.StatusCreated, out)
@@ -558,10 +564,11 @@ func (f *Fake) mergePull(w http.ResponseWriter, r *http.Request) {
 		message += "\n\n" + in.CommitMessage
 	}
 	c := rp.newCommit(f.now(), message, files, parents)
-	c.author = f.user.Login
-	p.merged, p.mergeSHA, p.mergedBy, p.mergedAt = true, c.sha, f.user.Login, f.stamp()
+	by := f.caller(r).Login
+	c.author = by
+	p.merged, p.mergeSHA, p.mergedBy, p.mergedAt = true, c.sha, by, f.stamp()
 	f.closePull(p)
-	f.moveBranch(rp, p.base, c.sha, "pr_merge", f.user.Login)
+	f.moveBranch(rp, p.base, c.sha, "pr_merge", by)
 	writeJSON(w, http.StatusOK, map[string]any{"sha": c.sha, "merged": true, "message": "Pull Request successfully merged"})
 }
 

@@ -89,7 +89,8 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 
 	f.nextID++
 	now := f.stamp()
-	avatar := f.user.AvatarURL
+	by := f.caller(r)
+	avatar := by.AvatarURL
 	s := Status{
 		URL:         f.apiURL(rp, "statuses/"+sha),
 		AvatarURL:   &avatar,
@@ -101,7 +102,7 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 		Context:     "default",
 		CreatedAt:   now,
 		UpdatedAt:   now,
-		Creator:     f.user,
+		Creator:     by,
 	}
 	if in.Context != nil && *in.Context != "" {
 		s.Context = *in.Context

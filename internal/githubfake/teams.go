@@ -40,6 +40,9 @@ func (f *Fake) getTeamMembership(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	state, ok := f.teams[teamKey(org, team, user)]
+	if in := installationOf(r); in != nil && !strings.EqualFold(in.account, org) {
+		ok = false // an installation sees only its organisation
+	}
 	if !ok {
 		apiError(w, http.StatusNotFound, doc, "Not Found")
 		return

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,6 +13,11 @@ type githubMetrics struct {
 	// an exhausted rate limit.
 	rateRemaining *prometheus.GaugeVec
 	requests      *prometheus.CounterVec
+	// tokenRenewals and tokenExpiry are a GitHub App's installation
+	// tokens: an alert on the expiry coming close says renewals have
+	// been failing for minutes, before requests fail.
+	tokenRenewals *prometheus.CounterVec
+	tokenExpiry   *prometheus.GaugeVec
 }
 
 func newGitHubMetrics(reg prometheus.Registerer) *githubMetrics {
@@ -26,8 +32,21 @@ func newGitHubMetrics(reg prometheus.Registerer) *githubMetrics {
 			Name:      "github_requests_total",
 			Help:      "Requests to the GitHub API, by status code (\"error\" when no response came back).",
 		}, []string{"code"}),
+		tokenRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "github_token_renewals_total",
+			Help:      "Renewals of the GitHub App installation token, by result (ok, error).",
+		}, []string{"result"}),
+		tokenExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "github_token_expiry_timestamp_seconds",
+			Help:      "When the GitHub App installation token in use expires (Unix time); renewals start 5 minutes before.",
+		}, nil),
 	}
-	reg.MustRegister(g.rateRemaining, g.requests)
+	for _, r := range []string{"ok", "error"} {
+		g.tokenRenewals.WithLabelValues(r)
+	}
+	reg.MustRegister(g.rateRemaining, g.requests, g.tokenRenewals, g.tokenExpiry)
 	return g
 }
 
@@ -46,5 +65,23 @@ func (m *Metrics) GitHubResponse(code int, remaining int) {
 	m.github.requests.WithLabelValues(label).Inc()
 	if remaining >= 0 {
 		m.github.rateRemaining.WithLabelValues().Set(float64(remaining))
+	}
+}
+
+// GitHubTokenRenewed records one renewal of a GitHub App installation
+// token: err is nil when it succeeded; expires is when the token in use
+// expires, zero when there is none (the gauge is left as it was, in the
+// past by then).
+func (m *Metrics) GitHubTokenRenewed(err error, expires time.Time) {
+	if m == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.github.tokenRenewals.WithLabelValues(result).Inc()
+	if !expires.IsZero() {
+		m.github.tokenExpiry.WithLabelValues().Set(float64(expires.Unix()))
 	}
 }

@@ -148,6 +148,10 @@ func TestEveryMethod(t *testing.T) {
 	m.GitHubResponse(201, 4999)
 	m.GitHubResponse(404, 4998)
 	m.GitHubResponse(0, -1) // network error: no code, gauge unchanged
+	exp := time.Unix(1_900_000_000, 0)
+	m.GitHubTokenRenewed(nil, exp)
+	m.GitHubTokenRenewed(errors.New("502"), exp)
+	m.GitHubTokenRenewed(errors.New("502"), time.Time{}) // no token: gauge unchanged
 
 	m.APIUnauthenticated(RefusedNoToken)
 	m.APIUnauthenticated(RefusedNoToken)
@@ -217,6 +221,9 @@ func TestEveryMethod(t *testing.T) {
 	checkValue(t, mfs, "pier_github_requests_total", map[string]string{"code": "404"}, 1)
 	checkValue(t, mfs, "pier_github_requests_total", map[string]string{"code": "error"}, 1)
 	checkValue(t, mfs, "pier_github_rate_limit_remaining", nil, 4998)
+	checkValue(t, mfs, "pier_github_token_renewals_total", map[string]string{"result": "ok"}, 1)
+	checkValue(t, mfs, "pier_github_token_renewals_total", map[string]string{"result": "error"}, 2)
+	checkValue(t, mfs, "pier_github_token_expiry_timestamp_seconds", nil, 1_900_000_000)
 
 	checkValue(t, mfs, "pier_api_unauthenticated_total", map[string]string{"reason": RefusedNoToken}, 2)
 	checkValue(t, mfs, "pier_api_unauthenticated_total", map[string]string{"reason": RefusedBadCredentials}, 1)

@@ -243,7 +243,7 @@ func (e *Engine) dispatch(ctx context.Context, run store.Run, a *catalog.Action)
 	disp, ok := e.opts.Dispatchers[a.InvocationMethod.Type]
 	if !ok {
 		_, err := e.write(ctx, run, store.RunEvent{Actor: "pier", To: store.RunFailure,
-			Note: fmt.Sprintf("invocation method %q is not configured on this pier (GITHUB needs --github-token)", a.InvocationMethod.Type)}, a)
+			Note: fmt.Sprintf("invocation method %q is not configured on this pier (GITHUB needs GitHub credentials: --github-token or the --github-app-* options)", a.InvocationMethod.Type)}, a)
 		return err == nil, err
 	}
 	d := Dispatch{Run: run, Action: a, Data: e.TemplateData(run, a)}

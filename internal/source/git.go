@@ -58,6 +58,10 @@ type GitOptions struct {
 	// or personal access token: user x-access-token, the token as
 	// password.
 	Token string
+	// Tokens, instead of Token, is asked for the token of each fetch: a
+	// GitHub App's installation tokens expire within the hour, and a
+	// renewed one must be used from the next fetch on.
+	Tokens func(context.Context) (string, error)
 	// SSHKeyFile is a PEM private key for SSH; without it the ssh-agent
 	// at SSH_AUTH_SOCK is used.
 	SSHKeyFile       string
@@ -86,7 +90,8 @@ type Git struct {
 	path    string                 // "." for the whole tree
 	dir     string
 	auth    transport.AuthMethod
-	client  transport.Transport // for dialProtocol
+	tokens  func(context.Context) (string, error) // GitOptions.Tokens
+	client  transport.Transport                   // for dialProtocol
 	dial    func(context.Context) (upstream, error)
 	redact  redact.Secrets
 	log     *slog.Logger
@@ -154,23 +159,28 @@ func NewGit(opts GitOptions) (*Git, error) {
 func (g *Git) setTransport(opts GitOptions) error {
 	ep := g.remote.endpoint
 	hasSSH := opts.SSHKeyFile != "" || opts.SSHKnownHosts != "" || opts.SSHKeyPassphrase != ""
+	hasToken := opts.Token != "" || opts.Tokens != nil
 	switch {
+	case opts.Token != "" && opts.Tokens != nil:
+		return errors.New("a token and a token source given: one of them")
 	case g.remote.isHTTP():
 		if hasSSH {
 			return errors.New("SSH options given for an HTTP URL")
 		}
 		g.client, g.dial = githttp.NewClient(nil), g.dialProtocol
 		switch {
+		case opts.Tokens != nil:
+			g.tokens = opts.Tokens
 		case opts.Token != "":
-			g.auth = &githttp.BasicAuth{Username: "x-access-token", Password: opts.Token}
+			g.auth = tokenAuth(opts.Token)
 		case g.remote.user != "" || g.remote.password != "":
 			g.auth = &githttp.BasicAuth{Username: g.remote.user, Password: g.remote.password}
 		}
-		if g.auth != nil && ep.Protocol == "http" {
+		if (g.auth != nil || g.tokens != nil) && ep.Protocol == "http" {
 			g.log.Warn("credentials will be sent unencrypted over http")
 		}
 		return nil
-	case opts.Token != "":
+	case hasToken:
 		return fmt.Errorf("a token is for HTTPS URLs, not %s", ep.Protocol)
 	case ep.Protocol == "ssh":
 		auth, err := sshAuth(ep.User, opts)
@@ -189,6 +199,12 @@ func (g *Git) setTransport(opts GitOptions) error {
 		return nil
 	}
 	return fmt.Errorf("unsupported protocol %q", ep.Protocol)
+}
+
+// tokenAuth is how GitHub takes a token over HTTPS: any user name (by
+// convention x-access-token), the token as password.
+func tokenAuth(token string) transport.AuthMethod {
+	return &githttp.BasicAuth{Username: "x-access-token", Password: token}
 }
 
 // sshAuth builds SSH credentials that always verify the server's host
@@ -244,7 +260,11 @@ func (g *Git) Fetch(ctx context.Context) (Revision, bool, error) {
 	start := time.Now()
 	rev, changed, err := g.fetch(ctx)
 	if err != nil {
-		err = g.redact.Error(fmt.Errorf("fetch %s (branch %s): %w", g.remote.display, g.branch, err))
+		red := g.redact
+		if ba, ok := g.auth.(*githttp.BasicAuth); ok && g.tokens != nil {
+			red = slices.Clip(red).Add(ba.Password) // this fetch's token
+		}
+		err = red.Error(fmt.Errorf("fetch %s (branch %s): %w", g.remote.display, g.branch, err))
 	}
 	took := time.Since(start)
 	if g.onFetch != nil {
@@ -269,6 +289,16 @@ func (g *Git) fetch(ctx context.Context) (Revision, bool, error) {
 	}
 	if err := g.openCache(); err != nil {
 		return Revision{}, false, err
+	}
+	if g.tokens != nil {
+		tok, err := g.tokens(ctx)
+		if err != nil {
+			return Revision{}, false, fmt.Errorf("token: %w", err)
+		}
+		g.auth = nil
+		if tok != "" {
+			g.auth = tokenAuth(tok)
+		}
 	}
 	up, err := g.dial(ctx)
 	if err != nil {

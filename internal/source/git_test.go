@@ -298,23 +298,21 @@ func TestGitOnFetch(t *testing.T) {
 	}
 }
 
-// TestGitHTTP fetches over smart HTTP from git http-backend, behind a
-// handler that checks the token as GitHub does.
-func TestGitHTTP(t *testing.T) {
-	t.Parallel()
+// httpGitServer serves r's bare repository over smart HTTP from git
+// http-backend, at the URL it returns, to requests whose Basic
+// credentials accept takes.
+func httpGitServer(t *testing.T, r *testRepo, accept func(user, password string) bool) string {
+	t.Helper()
 	backend := filepath.Join(gitExecPath(t), "git-http-backend")
 	if _, err := os.Stat(backend); err != nil {
 		t.Skip("no git-http-backend:", err)
 	}
-	r := newTestRepo(t)
-	head := r.commit(map[string]string{"a.cue": "a: 1\n"})
-	const token = "ghs_s3cr3tT0ken"
 	cgiHandler := &cgi.Handler{
 		Path: backend,
 		Env:  []string{"GIT_PROJECT_ROOT=" + filepath.Dir(r.bare), "GIT_HTTP_EXPORT_ALL=1"},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if u, p, ok := req.BasicAuth(); !ok || u != "x-access-token" || p != token {
+		if u, p, ok := req.BasicAuth(); !ok || !accept(u, p) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			// Some servers echo what they were sent; the error must
 			// not pass it on.
@@ -323,8 +321,18 @@ func TestGitHTTP(t *testing.T) {
 		}
 		cgiHandler.ServeHTTP(w, req)
 	}))
-	defer srv.Close()
-	url := srv.URL + "/remote.git"
+	t.Cleanup(srv.Close)
+	return srv.URL + "/" + filepath.Base(r.bare)
+}
+
+// TestGitHTTP fetches over smart HTTP from git http-backend, behind a
+// handler that checks the token as GitHub does.
+func TestGitHTTP(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	head := r.commit(map[string]string{"a.cue": "a: 1\n"})
+	const token = "ghs_s3cr3tT0ken"
+	url := httpGitServer(t, r, func(u, p string) bool { return u == "x-access-token" && p == token })
 
 	g, ct := newTestGit(t, GitOptions{URL: url, Token: token, CacheDir: t.TempDir()})
 	rev, _ := fetch(t, g)
@@ -366,6 +374,60 @@ func TestGitHTTP(t *testing.T) {
 		if want := "fetch " + url + " (branch main): authentication required"; !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("wrong token: %q, want it to start %q", err, want)
 		}
+	}
+}
+
+// TestGitHTTPTokens: with a token source, each fetch asks it for the
+// token, so that a renewed GitHub App installation token is used from
+// the next fetch on, after the server stopped taking the old one.
+func TestGitHTTPTokens(t *testing.T) {
+	t.Parallel()
+	r := newTestRepo(t)
+	head := r.commit(map[string]string{"a.cue": "a: 1\n"})
+	var mu sync.Mutex
+	current, asked := "ghs_firstT0ken", 0
+	var tokenErr error
+	url := httpGitServer(t, r, func(u, p string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return p == current // the server takes only the token of the moment
+	})
+	tokens := func(context.Context) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		return current, tokenErr
+	}
+	g, _ := newTestGit(t, GitOptions{URL: url, Tokens: tokens, CacheDir: t.TempDir()})
+	if rev, _ := fetch(t, g); rev.ID != head {
+		t.Fatalf("fetch: %s, want %s", rev.ID, head)
+	}
+	mu.Lock()
+	current = "ghs_renewedT0ken"
+	mu.Unlock()
+	second := r.commit(map[string]string{"b.cue": "b: 1\n"})
+	if rev, _ := fetch(t, g); rev.ID != second {
+		t.Fatalf("fetch after the token changed: %s, want %s", rev.ID, second)
+	}
+	if asked != 2 {
+		t.Errorf("the token source was asked %d times for 2 fetches", asked)
+	}
+
+	// The source fails: the fetch says so. The server refuses: no token
+	// in the error, though the server echoes it.
+	mu.Lock()
+	tokenErr = errors.New("GitHub App 42, installation 7: renewal failed")
+	mu.Unlock()
+	if _, _, err := g.Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "token: GitHub App 42, installation 7: renewal failed") {
+		t.Errorf("token source failing: %v", err)
+	}
+	mu.Lock()
+	tokenErr, current = nil, "ghs_anotherT0ken"
+	mu.Unlock()
+	g2, _ := newTestGit(t, GitOptions{URL: url, Tokens: func(context.Context) (string, error) { return "ghs_staleT0ken", nil }, CacheDir: t.TempDir()})
+	_, _, err := g2.Fetch(context.Background())
+	if err == nil || strings.Contains(err.Error(), "ghs_staleT0ken") || !errors.Is(err, transport.ErrAuthenticationRequired) {
+		t.Errorf("refused token: %v", err)
 	}
 }
 
@@ -424,6 +486,8 @@ func TestNewGitErrors(t *testing.T) {
 		{"bad path", GitOptions{URL: "https://h/r", Path: "../up", CacheDir: "c"}, `invalid path "../up"`},
 		{"no cache", GitOptions{URL: "https://h/r"}, "no cache directory"},
 		{"token over ssh", GitOptions{URL: "git@github.com:acme/c.git", Token: "abcdefgh", CacheDir: "c"}, "a token is for HTTPS URLs"},
+		{"token source over ssh", GitOptions{URL: "git@github.com:acme/c.git", Tokens: func(context.Context) (string, error) { return "", nil }, CacheDir: "c"}, "a token is for HTTPS URLs"},
+		{"token and token source", GitOptions{URL: "https://h/r", Token: "abcdefgh", Tokens: func(context.Context) (string, error) { return "", nil }, CacheDir: "c"}, "a token and a token source"},
 		{"ssh options over https", GitOptions{URL: "https://h/r", SSHKeyFile: "k", CacheDir: "c"}, "SSH options given for an HTTP URL"},
 		{"missing known hosts", GitOptions{URL: "ssh://git@h/r", SSHKnownHosts: "/nonexistent/known_hosts", SSHKeyFile: "k", CacheDir: "c"}, "ssh known hosts"},
 	} {
