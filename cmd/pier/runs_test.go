@@ -120,7 +120,7 @@ func newRunsFixture(t *testing.T, catalogSrc string, extra ...string) *runsEnv {
 func (e *runsEnv) args() []string {
 	args := []string{
 		"--repo", e.repoURL, "--db", e.db, "--cache-dir", filepath.Join(filepath.Dir(e.db), "git"),
-		"--github-api-url", e.fake.URL(), "--github-repo", "acme/catalog",
+		"--github-api-url", e.fake.URL(), "--github-web-url", e.fake.URL(), "--github-repo", "acme/catalog",
 		"--webhook-secret", runsWebhookSecret, "--config", e.config,
 		"--anonymous-reads",
 	}

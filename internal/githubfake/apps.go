@@ -224,6 +224,9 @@ func (f *Fake) credential(tok string) (caller, *refusal) {
 		}
 		return caller{user: f.botUser(t.installation.app), inst: t.installation}, nil
 	}
+	if login, ok := f.userTokens[tok]; ok && tok != "" {
+		return caller{user: f.userJSON(login)}, nil // a person signed in with OAuth
+	}
 	switch {
 	case f.token == "" && len(f.apps) == 0:
 	case tok == "":

@@ -59,6 +59,12 @@ type Fake struct {
 	rate     rateLimit
 	requests []Request
 	user     User // the token's user: who pier acts as
+	// The OAuth web flow: applications, codes given out, the tokens of
+	// people who signed in (token -> login), and people's profiles.
+	oauthApps  map[string]*oauthApp
+	codes      map[string]*oauthCode
+	userTokens map[string]string
+	people     map[string]person
 
 	apps          map[int64]*app
 	installations map[int64]*installation
@@ -186,6 +192,10 @@ func (f *Fake) routes() {
 
 	f.mux.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", f.getTeamMembership)
 	f.mux.HandleFunc("GET /user", f.getUser)
+	f.mux.HandleFunc("GET /user/teams", f.listUserTeams)
+	f.mux.HandleFunc("GET /user/emails", f.listUserEmails)
+	f.mux.HandleFunc("GET /login/oauth/authorize", f.authorize)
+	f.mux.HandleFunc("POST /login/oauth/access_token", f.accessToken)
 
 	f.mux.HandleFunc("GET /app", f.getApp)
 	f.mux.HandleFunc("POST /app/installations/{id}/access_tokens", f.createInstallationToken)
@@ -283,6 +293,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests = append(f.requests, Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
 	})
+	if webPath(r.URL.Path) { // GitHub's web host: no API token, no API rate limit
+		f.mu.Unlock()
+		f.mux.ServeHTTP(w, r)
+		return
+	}
 	limited := f.countRequest(w.Header())
 	var who caller
 	var refused *refusal
@@ -345,6 +360,10 @@ func (f *Fake) getUser(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if u := f.caller(r); !strings.EqualFold(u.Login, f.user.Login) {
+		writeJSON(w, http.StatusOK, f.personJSON(u.Login))
+		return
+	}
 	writeJSON(w, http.StatusOK, f.user)
 }
 

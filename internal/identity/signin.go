@@ -265,7 +265,12 @@ func (s *SignIn) logout(w http.ResponseWriter, r *http.Request) {
 	if signed != nil {
 		s.audit(r, signed.Person.Login, "session.end", http.StatusSeeOther, nil)
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	if strings.Contains(r.Header.Get("Accept"), "text/html") { // a page's form
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"ok":true}` + "\n"))
 }
 
 func (s *SignIn) refused(r *http.Request, why string, err error) {
