@@ -235,3 +235,75 @@ func TestSessionsRefuseWhatTheyShould(t *testing.T) {
 		t.Errorf("%d refused sign-ins audited, want 4", refused)
 	}
 }
+
+// A person mints a personal token, uses it as themselves, sees it listed
+// without its secret, and revokes it; a token cannot mint tokens.
+func TestPersonalTokens(t *testing.T) {
+	e := newSignInEnv(t)
+	kim := e.signIn("kim")
+	code, out := kim.post("POST", "/v1/me/tokens", map[string]any{"name": "laptop", "expiresIn": "24h"})
+	if code != http.StatusCreated {
+		t.Fatalf("mint: %d %v", code, out)
+	}
+	secret := out["secret"].(string)
+	tokID := out["token"].(map[string]any)["id"].(string)
+	if !strings.HasPrefix(secret, "pier_pat_") {
+		t.Fatalf("secret %q", secret)
+	}
+	code, me := e.call("GET", "/v1/me", secret, nil)
+	if code != 200 || me["user"].(map[string]any)["login"] != "kim" || me["user"].(map[string]any)["via"] != "personal token" {
+		t.Fatalf("me with the token: %d %v", code, me)
+	}
+	if code, out := e.call("POST", "/v1/me/tokens", secret, map[string]any{"name": "more"}); code != http.StatusForbidden {
+		t.Fatalf("a token minting tokens: %d %v", code, out)
+	}
+	_, list := kim.do("GET", "/v1/me/tokens", nil, nil)
+	tokens := list["tokens"].([]any)
+	if len(tokens) != 1 || tokens[0].(map[string]any)["name"] != "laptop" || strings.Contains(fmt.Sprint(list), secret) {
+		t.Fatalf("list %v", list)
+	}
+	// A run asked for with the token is kim's.
+	code, out = e.call("POST", "/v1/actions/restart_preview/runs", secret, map[string]any{"entity": "preview-42"})
+	if code != http.StatusAccepted || out["run"].(map[string]any)["createdBy"] != "kim" {
+		t.Fatalf("run with the token: %d %v", code, out)
+	}
+	if code, _ := kim.post("DELETE", "/v1/me/tokens/"+tokID, nil); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _ := e.call("GET", "/v1/me", secret, nil); code != http.StatusUnauthorized {
+		t.Fatalf("a revoked token: %d", code)
+	}
+	// The store holds a hash, never the secret.
+	var n int
+	rows, err := e.td.d.store.Tokens(t.Context(), "kim")
+	for _, tk := range rows {
+		if strings.Contains(tk.Hash, secret) {
+			n++
+		}
+	}
+	if err != nil || n != 0 {
+		t.Fatalf("stored tokens %+v, %v", rows, err)
+	}
+}
+
+// Someone removed from a GitHub team loses what the team gave them when
+// GitHub's membership webhook arrives, while signed in.
+func TestMembershipWebhookRefreshesTeams(t *testing.T) {
+	catalogSrc := signInCatalog + `
+blueprints: team: {title: "Team", schema: properties: github_team: {type: "string"}}
+entities: team: platform: properties: github_team: "acme/platform"
+roles: [{identifier: "platform_admin", permissions: [{action: "*", resource: "*"}]}]
+roleBindings: platform_admin: teams: ["platform"]
+`
+	e := newRunsEnvWith(t, catalogSrc, "--github-oauth-client-id", "pier-oauth", "--github-oauth-client-secret", "oauth-secret")
+	e.fake.AddOAuthApp("pier-oauth", "oauth-secret")
+	pat := e.signIn("pat")
+	if code, _ := pat.do("GET", "/v1/audit-log", nil, nil); code != 200 {
+		t.Fatalf("pat, in the platform team, reads the audit log: %d", code)
+	}
+	e.fake.RemoveTeamMember("acme", "platform", "pat")
+	e.deliverHook("membership", []byte(`{"action": "removed", "scope": "team", "member": {"login": "pat"}, "team": {"slug": "platform"}, "organization": {"login": "acme"}, "sender": {"login": "octocat"}}`))
+	if code, out := pat.do("GET", "/v1/audit-log", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("pat, out of the team: %d %v", code, out)
+	}
+}
