@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"reflect"
@@ -660,5 +661,23 @@ func TestParallelEvaluate(t *testing.T) {
 	}
 	if len(want) < 600 {
 		t.Fatalf("only %d entities have computed values", len(want))
+	}
+}
+
+// A calculation's value does not depend on the machine's load: an
+// expression whose shared deadline was spent before it ran (the
+// scheduler, a GC pause) is run again under a deadline of its own. Only
+// an expression that overruns that one too is an error.
+func TestCalculationsDoNotDependOnTheLoad(t *testing.T) {
+	defer func(d time.Duration) { starvedBy = d }(starvedBy)
+	starvedBy = time.Hour // every shared deadline is long gone
+	c := catalog.New()
+	c.Blueprints["svc"] = &catalog.Blueprint{Identifier: "svc", CalculationProperties: map[string]catalog.CalculationProperty{
+		"double": {Type: "number", Calculation: ".properties.n * 2"},
+	}}
+	c.Entities["svc"] = map[string]*catalog.Entity{"a": {Blueprint: "svc", Identifier: "a", Properties: map[string]any{"n": json.Number("21")}}}
+	vals, errs := evalOne(t, c, catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "svc", ID: "a"})
+	if len(errs) > 0 || fmt.Sprint(vals["double"]) != "42" {
+		t.Fatalf("values %v, errors %v", vals, errs)
 	}
 }

@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -292,10 +293,14 @@ type evaluator struct {
 	deadline time.Time
 }
 
+// starvedBy, in tests, is how long the shared deadline has already been
+// used up when an expression starts: a machine short of CPU.
+var starvedBy time.Duration
+
 // jqContext returns the context a jq evaluation runs under.
 func (ev *evaluator) jqContext() context.Context {
 	timeout := ev.s.p.timeout
-	if now := time.Now(); ev.ctx == nil || ev.deadline.Sub(now) < timeout/2 {
+	if now := time.Now().Add(-starvedBy); ev.ctx == nil || ev.deadline.Sub(now) < timeout/2 {
 		if ev.cancel != nil {
 			ev.cancel()
 		}
@@ -303,6 +308,19 @@ func (ev *evaluator) jqContext() context.Context {
 		ev.ctx, ev.cancel = context.WithDeadline(context.Background(), ev.deadline)
 	}
 	return ev.ctx
+}
+
+// run evaluates a calculation's first output under ctx; an evaluation
+// the context stopped is context.DeadlineExceeded.
+func (ev *evaluator) run(pr *prop, in map[string]any, ctx context.Context) (any, bool, error) {
+	out, ok := pr.code.RunWithContext(ctx, in).Next()
+	if err, isErr := out.(error); ok && isErr {
+		if ctx.Err() != nil {
+			return nil, false, context.DeadlineExceeded
+		}
+		return nil, false, err
+	}
+	return out, ok, nil
 }
 
 // done releases the evaluator's timer.
@@ -476,17 +494,23 @@ func (ev *evaluator) jq(e *catalog.Entity, k catalog.Key, pr *prop) (any, error)
 	in["team"] = team
 	in["properties"] = props
 	in["relations"] = rels
-	ctx := ev.jqContext()
-	iter := pr.code.RunWithContext(ctx, in)
-	out, ok := iter.Next()
-	if !ok {
-		return nil, nil // no output reads as null
+	out, ok, err := ev.run(pr, in, ev.jqContext())
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The shared deadline leaves an expression as little as half the
+		// timeout, and a machine short of CPU can spend that in the
+		// scheduler: only an expression that also overruns a deadline of
+		// its own is a runaway. A value must not depend on the load.
+		ctx, cancel := context.WithTimeout(context.Background(), ev.s.p.timeout)
+		out, ok, err = ev.run(pr, in, ctx)
+		cancel()
 	}
-	if err, isErr := out.(error); isErr {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("jq %q: stopped after at most %v", pr.src, ev.s.p.timeout)
-		}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("jq %q: stopped after %v", pr.src, ev.s.p.timeout)
+	case err != nil:
 		return nil, fmt.Errorf("jq %q: %v", pr.src, err)
+	case !ok:
+		return nil, nil // no output reads as null
 	}
 	v, err := jqtmpl.Normalize(out)
 	if err != nil {
