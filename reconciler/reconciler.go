@@ -378,6 +378,7 @@ func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, r
 
 // recordFailure records a revision that was not applied.
 func (r *Reconciler) recordFailure(ctx context.Context, rev Revision, start time.Time, res *Result) error {
+	res.Diagnostics.Shorten() // what the checks after the loader wrote, too
 	rec := store.Revision{
 		Revision:  rev.ID,
 		Result:    store.ResultFailed,

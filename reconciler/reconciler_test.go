@@ -641,3 +641,26 @@ func TestComputeErrorsNameTheirBlueprint(t *testing.T) {
 		t.Fatalf("diagnostic %+v", d)
 	}
 }
+
+// The checks after the loader (computed properties here) quote what a
+// file wrote; a failed revision's messages quote only an excerpt of it.
+func TestFailureMessagesQuoteExcerpts(t *testing.T) {
+	long := strings.Repeat(".properties.a + ", 500)
+	fs := fstest.MapFS{
+		"bp.cue": {Data: []byte(`blueprints: service: {title: "S", schema: properties: {}, calculationProperties: x: {type: "number", calculation: "` + long + `|"}}`)},
+	}
+	r, st, _ := setup(t)
+	res, err := r.Reconcile(context.Background(), Revision{ID: "r1", FS: fs})
+	if err != nil || res.Outcome != Failed || len(res.Diagnostics) != 1 {
+		t.Fatalf("%v %v", err, res)
+	}
+	revs, err := st.Revisions(context.Background(), 1)
+	if err != nil || len(revs) != 1 {
+		t.Fatal(err, revs)
+	}
+	for _, d := range append(res.Diagnostics, revs[0].Errors...) {
+		if s := d.String(); len(s) > 300 || !strings.Contains(s, "jq") {
+			t.Errorf("%d bytes: %.200s", len(s), s)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/errors"
+	"github.com/pierhq/pier/internal/catalog"
 )
 
 //go:embed *.cue
@@ -170,16 +171,17 @@ func violations(def, data cue.Value, err error) []Violation {
 			groups[key] = g
 		}
 		format, args := e.Msg()
-		got := describe(data, p)
+		got := value(data, p)
 		switch {
 		case strings.HasPrefix(format, "conflicting values %s and %s"):
 			for _, a := range args[:2] {
 				if s := fmt.Sprint(a); s != got {
-					g.expected = append(g.expected, s)
+					g.expected = append(g.expected, catalog.Excerpt(s))
 				}
 			}
 		case strings.HasPrefix(format, "mismatched types %s and %s"):
-			g.messages = append(g.messages, fmt.Sprintf("must be %s; got %s", typeWord(args, got), got))
+			d := catalog.Excerpt(got)
+			g.messages = append(g.messages, fmt.Sprintf("must be %s; got %s", typeWord(args, d), d))
 		case strings.Contains(format, "field not allowed"):
 			g.notAllow = true
 		case strings.Contains(format, "empty disjunction"):
@@ -187,7 +189,7 @@ func violations(def, data cue.Value, err error) []Violation {
 		case strings.Contains(format, "incomplete value") || strings.Contains(format, "required but not present"):
 			g.required = true
 		default:
-			g.messages = append(g.messages, fmt.Sprintf(format, args...))
+			g.messages = append(g.messages, fmt.Sprintf(format, catalog.ExcerptArgs(args)...))
 		}
 	}
 	out := make([]Violation, 0, len(groups))
@@ -224,7 +226,13 @@ func violations(def, data cue.Value, err error) []Violation {
 	return out
 }
 
+// describe is the value at p as an error message quotes it.
 func describe(data cue.Value, p []string) string {
+	return catalog.Excerpt(value(data, p))
+}
+
+// value is the value at p in JSON, or "nothing".
+func value(data cue.Value, p []string) string {
 	sels := make([]cue.Selector, len(p))
 	for i, s := range p {
 		sels[i] = cue.Str(s)
@@ -242,11 +250,7 @@ func describe(data cue.Value, p []string) string {
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	s := string(b)
-	if len(s) > 60 {
-		s = s[:57] + "..."
-	}
-	return s
+	return string(b)
 }
 
 // expected drops the literals that a listed type already covers, so that

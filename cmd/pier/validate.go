@@ -66,6 +66,7 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if res.OK() {
 		res.Diagnostics = append(res.Diagnostics, automation.Check(res.Catalog, res.Objects)...)
 	}
+	res.Diagnostics.Shorten()
 	diags := relativeTo(dir, res.Diagnostics)
 	if err := report(stdout, *format, res, diags); err != nil {
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)

@@ -2,9 +2,11 @@ package catalog
 
 import (
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Pos is a place in a catalog file. Line and Col are 1-based; a zero Line
@@ -135,11 +137,119 @@ func Path(elems ...string) string {
 }
 
 // PathElem quotes one path element when it is not a plain CUE identifier.
+// A long element is cut to an excerpt: paths are for people to read.
 func PathElem(e string) string {
-	if isIdent(e) {
+	if isIdent(e) && len(e) <= excerptLen {
 		return e
 	}
-	return strconv.Quote(e)
+	return strconv.Quote(Excerpt(e))
+}
+
+// excerptLen is the most bytes of a file's content a message quotes.
+const excerptLen = 60
+
+// Excerpt cuts s, a value taken from a catalog file, to a short excerpt
+// for an error message. Messages travel to the status page, logs and
+// commit statuses, which anyone with read access sees: a file that is
+// not what it claims to be (a link to /etc/passwd, a 50 MB line) must not
+// be echoed through them, and a long value helps no one find the error
+// anyway. Cuts fall on a rune boundary.
+func Excerpt(s string) string {
+	if len(s) <= excerptLen {
+		return s
+	}
+	return s[:runeStart(s, excerptLen-3)] + "..."
+}
+
+// ExcerptArgs wraps the arguments of a message format so that each is
+// printed, with its verb, cut to an Excerpt: for messages whose
+// arguments are values from a file (CUE's errors).
+func ExcerptArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		out[i] = excerptArg{a}
+	}
+	return out
+}
+
+type excerptArg struct{ v any }
+
+func (a excerptArg) Format(f fmt.State, verb rune) {
+	if s, ok := a.v.(string); ok && verb == 'q' {
+		io.WriteString(f, strconv.Quote(Excerpt(s)))
+		return
+	}
+	io.WriteString(f, Excerpt(fmt.Sprintf(fmt.FormatString(f, verb), a.v)))
+}
+
+// maxMessage bounds a whole message, whatever it lists.
+const maxMessage = 1000
+
+// Shorten cuts, in place, every quoted string longer than an excerpt in
+// the messages (an identifier or name from a file, quoted with %q where
+// the diagnostic was made) and every message longer than maxMessage. It
+// runs where diagnostics leave the loader and the reconciler, so that no
+// message quotes more than an excerpt of a file, whichever check wrote
+// it.
+func (ds Diagnostics) Shorten() {
+	for i := range ds {
+		ds[i].Message = shortenQuotes(ds[i].Message)
+		if len(ds[i].Message) > maxMessage {
+			ds[i].Message = ds[i].Message[:runeStart(ds[i].Message, maxMessage-3)] + "..."
+		}
+	}
+}
+
+// shortenQuotes cuts the double-quoted strings of s to excerpts.
+func shortenQuotes(s string) string {
+	if len(s) <= excerptLen {
+		return s
+	}
+	var b strings.Builder
+	for {
+		open := strings.IndexByte(s, '"')
+		if open < 0 {
+			break
+		}
+		end := closingQuote(s, open+1)
+		if end < 0 {
+			break
+		}
+		b.WriteString(s[:open])
+		if inner := s[open+1 : end]; len(inner) > excerptLen {
+			b.WriteString(`"` + Excerpt(inner) + `"`)
+		} else {
+			b.WriteString(s[open : end+1])
+		}
+		s = s[end+1:]
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// closingQuote returns the index of the unescaped '"' that ends a quoted
+// string starting at from, or -1.
+func closingQuote(s string, from int) int {
+	for i := from; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+// runeStart moves i back to the start of the rune it falls in.
+func runeStart(s string, i int) int {
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return i
 }
 
 func isIdent(s string) bool {

@@ -292,7 +292,7 @@ func cueDiagnostics(kind string, err error, fallback *catalog.Pos) catalog.Diagn
 	var out catalog.Diagnostics
 	for _, e := range errors.Errors(err) {
 		format, args := e.Msg()
-		d := catalog.Diagnostic{Kind: kind, Message: fmt.Sprintf(format, args...)}
+		d := catalog.Diagnostic{Kind: kind, Message: fmt.Sprintf(format, catalog.ExcerptArgs(args)...)}
 		if p := e.Path(); len(p) > 0 {
 			d.Path = catalog.Path(p...)
 		}

@@ -61,7 +61,7 @@ func (a *assembly) scorecards() {
 			seen[r.Identifier] = true
 			if !hasLevel(ls, r.Level) {
 				n := lookup(o.node, []string{"rules", strconv.Itoa(i), "level"})
-				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: rp + ".level", Kind: catalog.KindReference, Message: fmt.Sprintf("must be one of %s; got %q", levelNames(ls), r.Level)})
+				a.diags = append(a.diags, catalog.Diagnostic{Pos: n.Pos, Path: rp + ".level", Kind: catalog.KindReference, Message: fmt.Sprintf("must be one of %s; got %q", levelNames(ls), catalog.Excerpt(r.Level))})
 			}
 		}
 		a.cat.Scorecards[o.key.ID] = sc

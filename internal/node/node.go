@@ -97,14 +97,12 @@ func (n *Node) Describe() string {
 	switch n.Kind {
 	case Null:
 		return "null"
-	case Bool, Number:
+	case Bool:
 		return n.Text
+	case Number:
+		return catalog.Excerpt(n.Text)
 	case String:
-		s := n.Text
-		if len(s) > 60 {
-			s = s[:57] + "..."
-		}
-		return strconv.Quote(s)
+		return strconv.Quote(catalog.Excerpt(n.Text))
 	case List:
 		return fmt.Sprintf("an array of %d", len(n.Elems))
 	}

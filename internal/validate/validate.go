@@ -379,7 +379,7 @@ func (r *rule) checkBounds(c *checker, n *node.Node, at loc) {
 			continue
 		}
 		if m := boundMessages[k]; m.fails(decimal.Compare(val, *lim)) {
-			c.addAt(n, at, catalog.KindProperty, "must be %s %s; got %s", m.op, r.boundText(k), n.Text)
+			c.addAt(n, at, catalog.KindProperty, "must be %s %s; got %s", m.op, catalog.Excerpt(r.boundText(k)), n.Describe())
 		}
 	}
 }
