@@ -50,6 +50,8 @@ const (
 	KindCalculated     = "calculated"     // git sets a property that pier computes
 	KindIgnoreFile     = "ignore-file"    // a bad .pierignore line
 	KindCatalogSetting = "settings"       // a bad settings block
+	KindFile           = "file"           // a file pier will not read: a link out of the catalog, not a regular file
+	KindLimit          = "limit"          // a file or revision over a size or evaluation limit
 )
 
 // Diagnostic is one error a catalog author can act on: where it is, which

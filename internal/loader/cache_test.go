@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/pierhq/pier/internal/catalog"
 )
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -99,6 +101,59 @@ entities: service: api: defaults.#Service & {properties: language: "Go"}
 		if d := res.Diagnostics[0]; d.Pos.File != "lib/defaults/defaults.cue" || d.Pos.Line != 4 {
 			t.Errorf("reload=%v: error points at %s, want the default in lib/defaults/defaults.cue:4", reload, d.Pos)
 		}
+	}
+}
+
+// A file depends on the packages its imports import, too: changing one
+// two imports away (in the catalog's module, or in cue.mod/pkg)
+// evaluates the file again.
+func TestCacheFollowsTransitiveImports(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"cue.mod/module.cue":                        "module: \"example.com/catalog\"\nlanguage: version: \"v0.17.0\"\n",
+		"cue.mod/pkg/example.org/shared/shared.cue": "package shared\n\n#Owner: \"payments\"\n",
+		"blueprints.cue":                            serviceBlueprint,
+		"teams.json":                                teams,
+		"lib/base/base.cue":                         "package base\n\n#Lifecycle: \"Production\"\n",
+		"lib/defaults/defaults.cue": `package defaults
+
+import (
+	"example.com/catalog/lib/base"
+	"example.org/shared"
+)
+
+#Service: {
+	properties: {lifecycle: *base.#Lifecycle | string, ...}
+	relations: team: *shared.#Owner | string
+}
+`,
+		"services/api.cue": `package catalog
+
+import "example.com/catalog/lib/defaults"
+
+entities: service: api: defaults.#Service & {properties: language: "Go"}
+`,
+	})
+	fsys := os.DirFS(dir)
+	l, err := New(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.Load(ctx, fsys); err != nil || !res.OK() {
+		t.Fatalf("first load: %v %v", err, res.Diagnostics)
+	}
+	api := func(res *Result) *catalog.Entity { return res.Catalog.Entities["service"]["api"] }
+
+	writeFiles(t, dir, map[string]string{"lib/base/base.cue": "package base\n\n#Lifecycle: \"Staging\"\n"})
+	res, err := l.Reload(ctx, fsys, []string{"lib/base/base.cue"})
+	if err != nil || !res.OK() || api(res).Properties["lifecycle"] != "Staging" {
+		t.Fatalf("after changing lib/base: %v %v, api %+v", err, res.Diagnostics, api(res))
+	}
+	writeFiles(t, dir, map[string]string{"cue.mod/pkg/example.org/shared/shared.cue": "package shared\n\n#Owner: \"identity\"\n"})
+	res, err = l.Reload(ctx, fsys, []string{"cue.mod/pkg/example.org/shared/shared.cue"})
+	if err != nil || !res.OK() || api(res).Relations["team"] != "identity" {
+		t.Fatalf("after changing cue.mod/pkg: %v %v, api %+v", err, res.Diagnostics, api(res))
 	}
 }
 

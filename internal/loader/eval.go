@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -8,6 +9,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -22,25 +24,50 @@ type evaluated struct {
 	deps []string
 }
 
+// evaluator evaluates the files that are not plain data, one at a time;
+// each worker of a load has its own.
+type evaluator interface {
+	// evaluate returns the value of the file p (whose content is src)
+	// or its diagnostics. An error means the evaluation was not done:
+	// ctx is done, or the evaluator could not run.
+	evaluate(ctx context.Context, fsys fs.FS, module string, p *parsed, src []byte) (*evaluated, catalog.Diagnostics, error)
+	close()
+}
+
+func (l *Loader) evaluator() evaluator {
+	if l.sandbox == nil {
+		return inProcess{max: l.maxFile}
+	}
+	return l.sandbox.worker(l.maxFile)
+}
+
+// inProcess evaluates in this process. The CUE evaluator cannot be
+// interrupted: ctx is not honoured, and nothing bounds the time or the
+// memory an evaluation takes.
+type inProcess struct{ max int64 }
+
+func (e inProcess) evaluate(_ context.Context, fsys fs.FS, module string, p *parsed, _ []byte) (*evaluated, catalog.Diagnostics, error) {
+	v, diags := evaluate(fsys, module, p, e.max)
+	return v, diags, nil
+}
+
+func (inProcess) close() {}
+
 // evaluate runs CUE on a file that is not plain data. Every file is
 // evaluated on its own, in a fresh context: a long-lived context never
 // frees what it evaluated, and a file's meaning must not depend on its
 // neighbours (see doc.go). Imports are resolved from the catalog's own
 // module, with pier's schema package always available.
-func evaluate(fsys fs.FS, module string, p *parsed) (*evaluated, catalog.Diagnostics) {
+func evaluate(fsys fs.FS, module string, p *parsed, max int64) (*evaluated, catalog.Diagnostics) {
 	ctx := cuecontext.New()
 	var v cue.Value
 	var deps []string
 	if !hasImports(p.file) {
 		v = ctx.BuildFile(p.file)
 	} else {
-		im := newImporter(fsys, module)
-		inst := im.bctx.NewInstance(path.Dir(p.file.Filename), nil)
-		if err := inst.AddSyntax(p.file); err != nil {
-			return nil, cueDiagnostics(catalog.KindEval, err, &catalog.Pos{File: p.file.Filename})
-		}
-		if err := inst.Complete(); err != nil {
-			return nil, cueDiagnostics(catalog.KindEval, err, &catalog.Pos{File: p.file.Filename})
+		inst, im, diags := instanceOf(fsys, module, p, max)
+		if len(diags) > 0 {
+			return nil, diags
 		}
 		deps = im.deps
 		v = ctx.BuildInstance(inst)
@@ -54,6 +81,42 @@ func evaluate(fsys fs.FS, module string, p *parsed) (*evaluated, catalog.Diagnos
 		return nil, c.diags
 	}
 	return &evaluated{value: n, deps: deps}, nil
+}
+
+// instanceOf resolves the imports of a file that has some, reading and
+// parsing the files of the packages it imports (no evaluation): the
+// instance CUE evaluates, and the importer that knows those files.
+func instanceOf(fsys fs.FS, module string, p *parsed, max int64) (*build.Instance, *importer, catalog.Diagnostics) {
+	im := newImporter(fsys, module, max)
+	inst := im.bctx.NewInstance(path.Dir(p.file.Filename), nil)
+	if err := inst.AddSyntax(p.file); err != nil {
+		return nil, nil, cueDiagnostics(catalog.KindEval, err, &catalog.Pos{File: p.file.Filename})
+	}
+	if err := completeAll(inst, map[*build.Instance]bool{}); err != nil {
+		return nil, nil, cueDiagnostics(catalog.KindEval, err, &catalog.Pos{File: p.file.Filename})
+	}
+	return inst, im, nil
+}
+
+// completeAll resolves the imports of inst and, transitively, of the
+// packages it imports. CUE's Complete loads only an instance's own
+// imports and leaves theirs to evaluation, but the loader must know
+// every file a result depends on before evaluating: the cache is keyed
+// on them, and a sandbox's child is sent them.
+func completeAll(inst *build.Instance, seen map[*build.Instance]bool) error {
+	if seen[inst] {
+		return nil
+	}
+	seen[inst] = true
+	if err := inst.Complete(); err != nil {
+		return err
+	}
+	for _, imp := range inst.Imports {
+		if err := completeAll(imp, seen); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func hasImports(f *ast.File) bool {

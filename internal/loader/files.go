@@ -3,6 +3,7 @@ package loader
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io/fs"
 	"path"
 	"sort"
@@ -71,11 +72,14 @@ func (ig *ignorer) skipPath(p string, isDir bool) bool {
 }
 
 // listFiles walks fsys and returns the catalog files in lexical order,
-// honouring .pierignore files at any depth, and the ignorer that decided
-// (for Reload). Bad ignore lines are reported, not fatal.
-func listFiles(fsys fs.FS) ([]string, *ignorer, catalog.Diagnostics, error) {
+// the type of those that are not regular files (symbolic links, for
+// readSource to check), honouring .pierignore files at any depth, and
+// the ignorer that decided (for Reload). Bad ignore lines are reported,
+// not fatal.
+func listFiles(fsys fs.FS, max int64) ([]string, map[string]fs.FileMode, *ignorer, catalog.Diagnostics, error) {
 	var (
 		files []string
+		types = map[string]fs.FileMode{}
 		diags catalog.Diagnostics
 		ig    = &ignorer{}
 	)
@@ -87,7 +91,7 @@ func listFiles(fsys fs.FS) ([]string, *ignorer, catalog.Diagnostics, error) {
 			if ig.skipPath(p, true) {
 				return fs.SkipDir
 			}
-			ps, ds := readIgnore(fsys, p)
+			ps, ds := readIgnore(fsys, p, max)
 			ig.patterns = append(ig.patterns, ps...)
 			diags = append(diags, ds...)
 			return nil
@@ -96,17 +100,23 @@ func listFiles(fsys fs.FS) ([]string, *ignorer, catalog.Diagnostics, error) {
 			return nil
 		}
 		files = append(files, p)
+		if t := d.Type(); t != 0 {
+			types[p] = t
+		}
 		return nil
 	})
 	sort.Strings(files)
-	return files, ig, diags, err
+	return files, types, ig, diags, err
 }
 
 // readIgnore parses dir/.pierignore, if any, with dir as the patterns'
 // domain, as git does for nested .gitignore files.
-func readIgnore(fsys fs.FS, dir string) ([]gitignore.Pattern, catalog.Diagnostics) {
+func readIgnore(fsys fs.FS, dir string, max int64) ([]gitignore.Pattern, catalog.Diagnostics) {
 	name := path.Join(dir, IgnoreFile)
-	b, err := fs.ReadFile(fsys, name)
+	b, err := readSource(fsys, name, typeUnknown, max, nil)
+	if r, ok := errors.AsType[*refusal](err); ok {
+		return nil, catalog.Diagnostics{r.diagnostic()}
+	}
 	if err != nil {
 		return nil, nil
 	}

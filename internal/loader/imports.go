@@ -23,12 +23,15 @@ import (
 type importer struct {
 	fsys   fs.FS
 	module string // the catalog's module path, from cue.mod/module.cue
+	max    int64  // the size limit of one file
 	bctx   *build.Context
 	deps   []string
+	// srcs holds the content of deps, for an evaluation elsewhere.
+	srcs map[string][]byte
 }
 
-func newImporter(fsys fs.FS, module string) *importer {
-	im := &importer{fsys: fsys, module: module}
+func newImporter(fsys fs.FS, module string, max int64) *importer {
+	im := &importer{fsys: fsys, module: module, max: max, srcs: map[string][]byte{}}
 	im.bctx = build.NewContext(build.Loader(im.load))
 	return im
 }
@@ -79,9 +82,9 @@ func (im *importer) load(pos token.Pos, importPath string) *build.Instance {
 			continue
 		}
 		name := path.Join(dir, e.Name())
-		src, err := fs.ReadFile(im.fsys, name)
+		src, err := readSource(im.fsys, name, e.Type(), im.max, nil)
 		if err != nil {
-			inst.Err = errors.Append(inst.Err, errors.Newf(pos, "read %s: %v", name, err))
+			inst.Err = errors.Append(inst.Err, errors.Newf(pos, "%v", err))
 			continue
 		}
 		f, err := parser.ParseFile(name, src)
@@ -93,6 +96,7 @@ func (im *importer) load(pos token.Pos, importPath string) *build.Instance {
 			continue
 		}
 		im.deps = append(im.deps, name)
+		im.srcs[name] = src
 		if err := inst.AddSyntax(f); err != nil {
 			inst.Err = errors.Append(inst.Err, err)
 		}
@@ -113,8 +117,8 @@ func splitQualifier(p string) (string, string) {
 
 // moduleOf reads the module path from cue.mod/module.cue, without the
 // major version suffix; "" when there is no module file.
-func moduleOf(fsys fs.FS) (string, error) {
-	src, err := fs.ReadFile(fsys, "cue.mod/module.cue")
+func moduleOf(fsys fs.FS, max int64) (string, error) {
+	src, err := readSource(fsys, "cue.mod/module.cue", typeUnknown, max, nil)
 	if err != nil {
 		if errorsIsNotExist(err) {
 			return "", nil

@@ -9,8 +9,10 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/node"
@@ -45,17 +47,52 @@ type Result struct {
 // OK reports whether the revision is valid.
 func (r *Result) OK() bool { return len(r.Diagnostics) == 0 }
 
+// Options tune a Loader.
+type Options struct {
+	// Workers is how many files are loaded at once; <= 0 means one per
+	// CPU.
+	Workers int
+	// MaxFileSize bounds one catalog file, and MaxRevisionSize all of a
+	// revision's files together, in bytes: the loader holds about 18
+	// bytes of memory per byte of catalog, so a file or revision beyond
+	// is refused, named, before it is read. Zero means
+	// DefaultMaxFileSize or DefaultMaxRevisionSize.
+	MaxFileSize, MaxRevisionSize int64
+	// Sandbox, when set, evaluates CUE in child processes, within its
+	// time and memory limits (see Sandbox). Without one, CUE runs in
+	// this process with no bound: for tests and tools over trusted
+	// catalogs; every pier command sets one.
+	Sandbox *Sandbox
+}
+
+// Defaults of Options. A real catalog's largest files are a few hundred
+// kilobytes (20,000 services in one CUE file each are 9 MB in all); the
+// revision default leaves room for about half a million entities, which
+// the loader holds in about 4.5 GB.
+const (
+	DefaultMaxFileSize     = 10 << 20
+	DefaultMaxRevisionSize = 256 << 20
+)
+
 // Loader loads catalogs and caches what it can between loads. It is safe
 // for concurrent use; loads are serialised.
 type Loader struct {
 	schemas *schema.Schemas
 	workers int
+	maxFile int64
+	maxRev  int64
+	sandbox *Sandbox
 
 	mu        sync.Mutex
 	files     map[string]*fileEntry // by path, from the last load
+	total     int64                 // the sizes of files' entries, added up
 	listDiags catalog.Diagnostics   // from listing (ignore files)
 	ignore    *ignorer              // from listing: which paths are not catalog files
 	module    string
+	// stale is set while files may not describe the last revision given
+	// (a load that failed or was refused part way); the next Reload is
+	// then a full Load, which compares against files as they are.
+	stale bool
 	// validators caches compiled blueprints by the blueprint's hash, and
 	// shapes the schema verdicts of other objects by content hash.
 	validators map[string]*validatorEntry
@@ -65,6 +102,7 @@ type Loader struct {
 
 type fileEntry struct {
 	hash  string
+	size  int64             // bytes read: 0 for a file refused unread
 	deps  map[string]string // imported file -> its hash when evaluated
 	x     *extracted
 	diags catalog.Diagnostics
@@ -83,18 +121,33 @@ type fileChange struct {
 	old, new *fileEntry
 }
 
-// New returns a loader. workers <= 0 means one per CPU.
+// New returns a loader with the default options but for workers (<= 0
+// means one per CPU).
 func New(workers int) (*Loader, error) {
+	return NewWith(Options{Workers: workers})
+}
+
+// NewWith returns a loader with the given options.
+func NewWith(o Options) (*Loader, error) {
 	s, err := schema.Compile()
 	if err != nil {
 		return nil, err
 	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.MaxRevisionSize <= 0 {
+		o.MaxRevisionSize = DefaultMaxRevisionSize
 	}
 	return &Loader{
 		schemas:    s,
-		workers:    workers,
+		workers:    o.Workers,
+		maxFile:    o.MaxFileSize,
+		maxRev:     o.MaxRevisionSize,
+		sandbox:    o.Sandbox,
 		files:      map[string]*fileEntry{},
 		ignore:     &ignorer{},
 		validators: map[string]*validatorEntry{},
@@ -108,65 +161,75 @@ func New(workers int) (*Loader, error) {
 func (l *Loader) Load(ctx context.Context, fsys fs.FS) (*Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	paths, ig, listDiags, err := listFiles(fsys)
+	return l.load(ctx, fsys)
+}
+
+func (l *Loader) load(ctx context.Context, fsys fs.FS) (*Result, error) {
+	l.stale = true // until this load is assembled
+	paths, types, ig, listDiags, err := listFiles(fsys, l.maxFile)
 	if err != nil {
 		return nil, fmt.Errorf("list catalog files: %w", err)
 	}
 	l.ignore = ig
-	if l.module, err = moduleOf(fsys); err != nil {
-		listDiags = append(listDiags, catalog.Diagnostic{Pos: catalog.Pos{File: "cue.mod/module.cue"}, Kind: catalog.KindParse, Message: err.Error()})
+	if l.module, err = moduleOf(fsys, l.maxFile); err != nil {
+		d := catalog.Diagnostic{Pos: catalog.Pos{File: "cue.mod/module.cue"}, Kind: catalog.KindParse, Message: err.Error()}
+		if r, ok := errors.AsType[*refusal](err); ok {
+			d = r.diagnostic()
+		}
+		listDiags = append(listDiags, d)
 	}
 	l.listDiags = listDiags
 	listed := make(map[string]bool, len(paths))
-	for _, p := range paths {
+	work := make([]workItem, len(paths))
+	for i, p := range paths {
 		listed[p] = true
+		work[i] = workItem{path: p, typ: types[p]}
 	}
-	var changes []fileChange
+	var gone []fileChange
 	for p, e := range l.files {
 		if !listed[p] {
-			changes = append(changes, fileChange{path: p, old: e})
-			delete(l.files, p)
+			gone = append(gone, fileChange{path: p, old: e})
 		}
 	}
-	refreshed, evaluated, err := l.refresh(ctx, fsys, paths, true)
-	if err != nil {
-		return nil, err
-	}
-	return l.assemble(append(changes, refreshed...), evaluated)
+	return l.update(ctx, fsys, work, gone, true)
 }
 
 // Reload re-reads only the named paths (added, modified or deleted since
 // the last load) and trusts the rest of the previous listing. It is the
 // fast path for a watcher or a git diff that knows what changed. A change
-// to an ignore file or to cue.mod falls back to a full Load. Changed paths
-// that a full listing would skip (run requests under RunsDir, hidden or
-// ignored files) are skipped here too.
+// to an ignore file or to cue.mod falls back to a full Load, as does a
+// Reload after a load that did not finish. Changed paths that a full
+// listing would skip (run requests under RunsDir, hidden or ignored
+// files) are skipped here too.
 func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Result, error) {
-	for _, p := range changed {
-		if isStructural(p) {
-			return l.Load(ctx, fsys)
-		}
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.stale || slices.ContainsFunc(changed, isStructural) {
+		return l.load(ctx, fsys)
+	}
+	l.stale = true // until this load is assembled
 	var (
-		work    []string
-		changes []fileChange
-		queued  = map[string]bool{}
+		work   []workItem
+		gone   []fileChange
+		queued = map[string]bool{}
 	)
 	for _, p := range changed {
 		if syntaxOf(p) == syntaxNone || l.ignore.skipPath(p, false) || queued[p] {
 			continue
 		}
 		queued[p] = true
-		if _, err := fs.Stat(fsys, p); errors.Is(err, fs.ErrNotExist) {
+		fi, err := fs.Lstat(fsys, p)
+		if errors.Is(err, fs.ErrNotExist) {
 			if old, ok := l.files[p]; ok {
-				changes = append(changes, fileChange{path: p, old: old})
-				delete(l.files, p)
+				gone = append(gone, fileChange{path: p, old: old})
 			}
 			continue
 		}
-		work = append(work, p)
+		var typ fs.FileMode
+		if err == nil {
+			typ = fi.Mode().Type()
+		}
+		work = append(work, workItem{path: p, typ: typ})
 	}
 	// Files that import a changed file must be evaluated again.
 	for p, e := range l.files {
@@ -176,54 +239,91 @@ func (l *Loader) Reload(ctx context.Context, fsys fs.FS, changed []string) (*Res
 		for _, c := range changed {
 			if _, ok := e.deps[c]; ok {
 				queued[p] = true
-				work = append(work, p)
+				work = append(work, workItem{path: p, typ: typeUnknown})
 				break
 			}
 		}
 	}
-	refreshed, evaluated, err := l.refresh(ctx, fsys, work, false)
-	if err != nil {
-		return nil, err
-	}
-	return l.assemble(append(changes, refreshed...), evaluated)
+	return l.update(ctx, fsys, work, gone, false)
 }
 
 func isStructural(p string) bool {
 	return path.Base(p) == IgnoreFile || p == "cue.mod" || len(p) > 8 && p[:8] == "cue.mod/"
 }
 
-// refresh brings the entries for paths up to date, in parallel, and
+// workItem is a file to bring up to date, with its type as listed (zero
+// for a regular file).
+type workItem struct {
+	path string
+	typ  fs.FileMode
+}
+
+// update brings the entries of work up to date, drops those of gone,
+// and assembles the result. Nothing of the loader's state changes unless
+// every file was read: a load that fails, or a revision over its size
+// limit, leaves the entries of the last complete load (and stale set).
+func (l *Loader) update(ctx context.Context, fsys fs.FS, work []workItem, gone []fileChange, check bool) (*Result, error) {
+	// The revision's budget starts with the files that stay as they are.
+	kept := l.total
+	for _, c := range gone {
+		kept -= c.old.size
+	}
+	for _, w := range work {
+		if old := l.files[w.path]; old != nil {
+			kept -= old.size
+		}
+	}
+	b := &budget{}
+	b.left.Store(l.maxRev - kept)
+	refreshed, evaluated, err := l.refresh(ctx, fsys, work, b, check)
+	if errors.Is(err, errRevisionTooLarge) {
+		return l.tooLarge(fsys, work, gone), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range gone {
+		delete(l.files, c.path)
+		l.total -= c.old.size
+	}
+	for _, c := range refreshed {
+		l.files[c.path] = c.new
+		l.total += c.new.size
+		if c.old != nil {
+			l.total -= c.old.size
+		}
+	}
+	l.stale = false
+	return l.assemble(append(gone, refreshed...), evaluated)
+}
+
+// refresh brings the entries for work up to date, in parallel, and
 // returns those whose entry changed. With check set, an entry is reused
 // when its hash (and its imports') is unchanged; without, the paths are
-// known to have changed.
-func (l *Loader) refresh(ctx context.Context, fsys fs.FS, paths []string, check bool) ([]fileChange, int, error) {
+// known to have changed. It does not change l.files.
+func (l *Loader) refresh(ctx context.Context, fsys fs.FS, work []workItem, b *budget, check bool) ([]fileChange, int, error) {
 	hasher, _ := fsys.(Hasher)
-	results := make([]fileChange, len(paths))
-	fresh := make([]bool, len(paths))
-	errs := make([]error, len(paths))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < l.workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				old := l.files[paths[i]] // read-only while workers run
-				e, f, err := l.loadFile(fsys, hasher, paths[i], old, check)
-				results[i] = fileChange{path: paths[i], old: old, new: e}
-				fresh[i], errs[i] = f, err
+	results := make([]fileChange, len(work))
+	fresh := make([]bool, len(work))
+	evs := make([]evaluator, l.workers)
+	defer func() {
+		for _, ev := range evs {
+			if ev != nil {
+				ev.close()
 			}
-		}()
-	}
-	for i := range paths {
-		if ctx.Err() != nil {
-			break
 		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	}()
+	err := parallel(ctx, l.workers, len(work), func(w, i int) error {
+		if evs[w] == nil {
+			evs[w] = l.evaluator()
+		}
+		old := l.files[work[i].path] // read-only while workers run
+		e, f, err := l.loadFile(ctx, fsys, hasher, evs[w], work[i], old, b, check)
+		results[i] = fileChange{path: work[i].path, old: old, new: e}
+		fresh[i] = f
+		return err
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	var (
@@ -231,46 +331,86 @@ func (l *Loader) refresh(ctx context.Context, fsys fs.FS, paths []string, check 
 		evaluated int
 	)
 	for i, c := range results {
-		if errs[i] != nil {
-			return nil, 0, errs[i]
-		}
 		if fresh[i] {
 			evaluated++
 		}
 		if c.new != c.old {
-			l.files[c.path] = c.new
 			changes = append(changes, c)
 		}
 	}
 	return changes, evaluated, nil
 }
 
-// loadFile returns the entry for one file, reusing old when its hash and
-// the hashes of the files it imports are unchanged.
-func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, p string, old *fileEntry, check bool) (*fileEntry, bool, error) {
+// parallel calls do(w, i) for every i in [0, n) on up to workers
+// goroutines, w being the goroutine's number. It stops handing out work
+// at the first error or when ctx is done, and returns that error: the
+// first in the order of i, or ctx's.
+func parallel(ctx context.Context, workers, n int, do func(w, i int) error) error {
+	errs := make([]error, n)
+	next := make(chan int)
 	var (
-		src  []byte
-		hash string
-		err  error
+		wg     sync.WaitGroup
+		failed atomic.Bool
 	)
-	if hasher != nil {
-		hash, err = hasher.Hash(p)
-	} else {
-		src, err = fs.ReadFile(fsys, p)
-		hash = sum(src)
+	for w := range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				if errs[i] = do(w, i); errs[i] != nil {
+					failed.Store(true)
+				}
+			}
+		})
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("read %s: %w", p, err)
+	for i := 0; i < n && ctx.Err() == nil && !failed.Load(); i++ {
+		next <- i
 	}
-	if check && old != nil && old.hash == hash && depsUnchanged(fsys, hasher, old.deps) {
-		return old, false, nil
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if src == nil {
-		if src, err = fs.ReadFile(fsys, p); err != nil {
-			return nil, false, fmt.Errorf("read %s: %w", p, err)
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	e := &fileEntry{hash: hash}
+	return nil
+}
+
+// loadFile returns the entry for one file, reusing old when its hash and
+// the hashes of the files it imports are unchanged. A file the loader
+// will not read (a link out of the catalog, not a regular file, beyond
+// the size limit) gets an entry with that diagnostic.
+func (l *Loader) loadFile(ctx context.Context, fsys fs.FS, hasher Hasher, ev evaluator, w workItem, old *fileEntry, b *budget, check bool) (*fileEntry, bool, error) {
+	p := w.path
+	var hash string
+	if hasher != nil && w.typ&fs.ModeSymlink == 0 {
+		h, err := hasher.Hash(p)
+		if err != nil {
+			return nil, false, fmt.Errorf("read %s: %w", p, err)
+		}
+		if check && old != nil && old.hash == h && depsUnchanged(fsys, hasher, old.deps, l.maxFile) {
+			if !b.take(old.size) {
+				return nil, false, errRevisionTooLarge
+			}
+			return old, false, nil
+		}
+		hash = h
+	}
+	src, err := readSource(fsys, p, w.typ, l.maxFile, b)
+	if r, ok := errors.AsType[*refusal](err); ok {
+		return &fileEntry{diags: catalog.Diagnostics{r.diagnostic()}}, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if hash == "" {
+		hash = sum(src)
+	}
+	if check && old != nil && old.hash == hash && depsUnchanged(fsys, hasher, old.deps, l.maxFile) {
+		return old, false, nil
+	}
+	e := &fileEntry{hash: hash, size: int64(len(src))}
 	parsed, diags := parse(p, src)
 	if len(diags) > 0 {
 		e.diags = diags
@@ -278,7 +418,10 @@ func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, p string, old *fileEntry, c
 	}
 	root := parsed.value
 	if root == nil {
-		ev, diags := evaluate(fsys, l.module, parsed)
+		ev, diags, err := ev.evaluate(ctx, fsys, l.module, parsed, src)
+		if err != nil {
+			return nil, false, err
+		}
 		if len(diags) > 0 {
 			e.diags = diags
 			return e, true, nil
@@ -286,7 +429,7 @@ func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, p string, old *fileEntry, c
 		root = ev.value
 		e.deps = map[string]string{}
 		for _, d := range ev.deps {
-			e.deps[d] = fileHash(fsys, hasher, d)
+			e.deps[d] = fileHash(fsys, hasher, d, l.maxFile)
 		}
 	}
 	e.x = extract(p, root, contentKey(hash, e.deps))
@@ -312,16 +455,16 @@ func contentKey(hash string, deps map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func depsUnchanged(fsys fs.FS, hasher Hasher, deps map[string]string) bool {
+func depsUnchanged(fsys fs.FS, hasher Hasher, deps map[string]string, max int64) bool {
 	for p, h := range deps {
-		if fileHash(fsys, hasher, p) != h {
+		if fileHash(fsys, hasher, p, max) != h {
 			return false
 		}
 	}
 	return true
 }
 
-func fileHash(fsys fs.FS, hasher Hasher, p string) string {
+func fileHash(fsys fs.FS, hasher Hasher, p string, max int64) string {
 	if len(p) > len(schema.VendorDir) && p[:len(schema.VendorDir)] == schema.VendorDir {
 		return "embedded" // pier's own schema changes only with the binary
 	}
@@ -332,7 +475,7 @@ func fileHash(fsys fs.FS, hasher Hasher, p string) string {
 		}
 		return h
 	}
-	b, err := fs.ReadFile(fsys, p)
+	b, err := readSource(fsys, p, typeUnknown, max, nil)
 	if err != nil {
 		return ""
 	}
