@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -149,9 +148,10 @@ func (l *Loop) Status() Status {
 }
 
 // Run reconciles once at start and then on every trigger until ctx is
-// cancelled. A reconcile in flight when ctx is cancelled is finished
-// (graceful shutdown): it runs under a context that is not cancelled
-// with ctx.
+// cancelled. Cancelling ctx abandons a revision still being fetched or
+// loaded (the CUE evaluations in flight are killed; nothing of it was
+// written, and nothing is reported) and lets one being written finish:
+// see Reconciler.Reconcile.
 func (l *Loop) Run(ctx context.Context) error {
 	l.Trigger()
 	backoff := time.Duration(0)
@@ -164,7 +164,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		case <-retry:
 		}
 		retry = nil
-		err := l.once(context.WithoutCancel(ctx))
+		err := l.once(ctx)
 		if err == nil {
 			backoff = 0
 			continue
@@ -177,10 +177,14 @@ func (l *Loop) Run(ctx context.Context) error {
 
 // once fetches the newest revision and reconciles it unless it is the
 // one last attempted. It returns an error only for failures worth a
-// retry (fetch, store).
+// retry (fetch, store). An attempt cut short by ctx's end is no attempt:
+// it is neither recorded nor reported.
 func (l *Loop) once(ctx context.Context) error {
 	rev, err := l.fetch(ctx)
 	now := l.opts.Now()
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
 	if err != nil {
 		if l.opts.OnFetchError != nil {
 			l.opts.OnFetchError(err)
@@ -204,6 +208,11 @@ func (l *Loop) once(ctx context.Context) error {
 	res, err := l.r.Reconcile(ctx, rev)
 	now = l.opts.Now()
 	l.mu.Lock()
+	if err != nil && ctx.Err() != nil {
+		l.setCondition(now, ConditionReconciling, "False", ReasonWaitingForNext, "")
+		l.mu.Unlock()
+		return nil
+	}
 	l.status.Reconciles++
 	l.status.LastAttemptedRevision = rev.ID
 	l.status.LastAttemptedAt = now
@@ -227,9 +236,6 @@ func (l *Loop) once(ctx context.Context) error {
 	l.mu.Unlock()
 	if l.opts.OnResult != nil {
 		l.opts.OnResult(rev, res, err)
-	}
-	if err != nil && errors.Is(err, context.Canceled) {
-		return nil
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,4 +156,56 @@ func TestLoopBacksOffOnFetchErrors(t *testing.T) {
 	waitFor(t, "recovery after backoff", func() bool { return l.Status().LastAppliedRevision == "new" })
 	cancel()
 	<-done
+}
+
+// cancellingFS ends a context when the loader first opens a file.
+type cancellingFS struct {
+	fstest.MapFS
+	cancel context.CancelFunc
+}
+
+func (c cancellingFS) Open(name string) (fs.File, error) {
+	if name != "." {
+		c.cancel()
+	}
+	return c.MapFS.Open(name)
+}
+
+// Stopping the loop while a revision is fetched or loaded abandons it
+// (the daemon's SIGTERM): nothing is written, recorded or reported, and
+// Run returns at once.
+func TestLoopAbandonsARevisionWhenStopped(t *testing.T) {
+	for _, during := range []string{"fetch", "load"} {
+		t.Run(during, func(t *testing.T) {
+			r, st, _ := setup(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			fetch := func(ctx context.Context) (Revision, error) {
+				if during == "fetch" {
+					cancel()
+					<-ctx.Done()
+					return Revision{}, ctx.Err()
+				}
+				return Revision{ID: "r1", FS: cancellingFS{catalogFS(3, "Staging"), cancel}}, nil
+			}
+			var reported atomic.Int32
+			l := NewLoop(r, fetch, "", time.Time{}, LoopOptions{
+				OnResult:     func(Revision, *Result, error) { reported.Add(1) },
+				OnFetchError: func(error) { reported.Add(1) },
+			})
+			done := make(chan error)
+			go func() { done <- l.Run(ctx) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not return after its context ended")
+			}
+			s := l.Status()
+			if reported.Load() != 0 || s.LastAttemptedRevision != "" || s.Reconciles != 0 || s.Condition(ConditionReady).Reason != ReasonNotYet {
+				t.Errorf("an abandoned revision was reported: %d reports, status %+v", reported.Load(), s)
+			}
+			if revs, err := st.Revisions(context.Background(), 10); err != nil || len(revs) != 0 {
+				t.Errorf("an abandoned revision was recorded: %v %v", revs, err)
+			}
+		})
+	}
 }

@@ -176,9 +176,16 @@ func New(l *loader.Loader, s Store, sink Sink, opts Options) *Reconciler {
 // such a reconcile should be retried. An invalid revision is not an
 // error: it is a Result with Outcome Failed and its diagnostics, recorded
 // in the store, and retrying it would fail the same way.
+//
+// Cancelling ctx stops the reconcile while the revision is loaded and
+// checked (CUE evaluations in child processes are killed), with ctx's
+// error; once the reconciler writes (the revision, or its failure), the
+// write is finished whatever ctx says, so that a shutdown never leaves
+// half of one.
 func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	write := context.WithoutCancel(ctx)
 	start := r.opts.Now()
 	res := &Result{Revision: rev.ID}
 	finish := func(outcome string) {
@@ -200,13 +207,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 	if diags := r.validate(loaded); len(diags) > 0 {
 		res.Diagnostics = diags
 		finish(Failed)
-		return res, r.recordFailure(ctx, rev, start, res)
+		return res, r.recordFailure(write, rev, start, res)
 	}
 	loaded, diags := r.compute(loaded)
 	if len(diags) > 0 {
 		res.Diagnostics = diags
 		finish(Failed)
-		return res, r.recordFailure(ctx, rev, start, res)
+		return res, r.recordFailure(write, rev, start, res)
 	}
 	res.Catalog = loaded.Catalog
 	res.Objects = loaded.Objects
@@ -218,7 +225,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 	if diags := r.guard(current, loaded, res.Plan); len(diags) > 0 {
 		res.Diagnostics = diags
 		finish(Failed)
-		return res, r.recordFailure(ctx, rev, start, res)
+		return res, r.recordFailure(write, rev, start, res)
 	}
 	outcome := Applied
 	if res.Plan.Empty() {
@@ -230,13 +237,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, rev Revision) (*Result, erro
 	if r.opts.WhileApplying != nil {
 		building.Go(func() { r.opts.WhileApplying(res) })
 	}
-	err = r.apply(ctx, rev, start, loaded, res.Plan, outcome, res.Events)
+	err = r.apply(write, rev, start, loaded, res.Plan, outcome, res.Events)
 	building.Wait()
 	if err != nil {
 		return nil, err
 	}
 	finish(outcome)
-	r.emit(ctx, rev, res.Events)
+	r.emit(write, rev, res.Events)
 	r.opts.Logger.Info("reconciled", "revision", rev.ID, "outcome", outcome,
 		"created", res.Plan.Total().Created, "updated", res.Plan.Total().Updated,
 		"deleted", res.Plan.Total().Deleted, "duration", res.Duration)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/gitfs"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/plan"
@@ -33,7 +34,13 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	repoDir := fs.String("repo", ".", "the catalog's git repository")
 	sub := fs.String("path", "", "the catalog's sub-directory in the repository")
 	format := fs.String("format", "text", "output format: text, markdown (for a pull-request comment) or json")
+	var lim config.Limits
+	lim.Flags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	if err := lim.Check(); err != nil {
+		fmt.Fprintf(stderr, "pier diff: %v\n", err)
 		return 2
 	}
 	if *base == "" || fs.NArg() > 0 {
@@ -53,7 +60,7 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer repo.Close()
-	l, err := loader.New(0)
+	l, err := newLoader(lim)
 	if err != nil {
 		fmt.Fprintf(stderr, "pier diff: %v\n", err)
 		return 2

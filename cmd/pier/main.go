@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case evalCommand:
+		return runEvaluate(stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "pier: unknown command %q\n\n%s", args[0], usage)
 	return 2

@@ -25,7 +25,6 @@ import (
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/github"
-	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/metrics"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -171,7 +170,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		return nil, err
 	}
 	d.holder.OnMoves = d.recordLevels
-	l, err := loader.New(0)
+	l, err := newLoader(cfg.Limits)
 	if err != nil {
 		return nil, err
 	}

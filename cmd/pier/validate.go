@@ -11,18 +11,22 @@ import (
 	"strings"
 
 	"github.com/pierhq/pier/internal/automation"
+	"github.com/pierhq/pier/internal/config"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/reconciler"
 )
 
-const validateUsage = `usage: pier validate [--format text|json|github] [DIR]
+const validateUsage = `usage: pier validate [--format text|json|github] [options] [DIR]
 
 Loads the catalog in DIR (default: the current directory), validates every
-file, and prints every error with its file, line and column.
+file, and prints every error with its file, line and column. Files are
+read only inside DIR (a symbolic link out of it is an error), within the
+size limits, and CUE is evaluated within the time and memory limits, as
+pier serve does. SIGTERM and ^C stop it at once.
 
-Exit status: 0 valid, 1 invalid, 2 usage or I/O error.
+Exit status: 0 valid, 1 invalid, 2 usage or I/O error, or interrupted.
 `
 
 // runValidate implements `pier validate`.
@@ -31,7 +35,13 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, validateUsage); fs.PrintDefaults() }
 	format := fs.String("format", "text", "output format: text, json or github (GitHub Actions annotations)")
+	var lim config.Limits
+	lim.Flags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return 2
+	}
+	if err := lim.Check(); err != nil {
+		fmt.Fprintf(stderr, "pier validate: %v\n", err)
 		return 2
 	}
 	if fs.NArg() > 1 {
@@ -48,16 +58,22 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if fs.NArg() == 1 {
 		dir = fs.Arg(0)
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
 		fmt.Fprintf(stderr, "pier validate: %s is not a directory\n", dir)
 		return 2
 	}
-	l, err := loader.New(0)
+	defer root.Close()
+	l, err := newLoader(lim)
 	if err != nil {
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)
 		return 2
 	}
-	res, err := l.Load(ctx, os.DirFS(dir))
+	res, err := l.Load(ctx, root.FS())
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "pier validate: interrupted")
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)
 		return 2

@@ -99,6 +99,7 @@ type Config struct {
 	TrustedProxies      []netip.Prefix
 	MetricsListen       string
 	MetricsToken        string
+	Limits
 
 	// GitHubAppID, GitHubAppKey (a file) and GitHubAppInstallationID
 	// authenticate as a GitHub App's installation instead of
@@ -164,6 +165,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.Var((*prefixes)(&c.TrustedProxies), "trusted-proxies", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the caller, for the per-address limits (without, X-Forwarded-For is ignored)")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "serve /metrics on this address of its own (for Prometheus), and not on the API's")
 	fs.StringVar(&c.MetricsToken, "metrics-token", "", "a bearer token that may read /metrics on the API's address (for Prometheus's authorization); never logged")
+	c.Limits.Flags(fs)
 	return fs
 }
 
@@ -336,6 +338,9 @@ func (c *Config) check() []error {
 	}
 	if c.MetricsListen != "" && c.MetricsToken != "" {
 		errs = append(errs, errors.New("option metrics-token: it guards /metrics on the API's address, and metrics-listen serves /metrics on its own address instead: set one of them"))
+	}
+	if err := c.Limits.Check(); err != nil {
+		errs = append(errs, err)
 	}
 	seen := map[string]bool{}
 	for _, cl := range c.Clients {

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/rsa"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,6 +70,10 @@ func TestErrorsNameTheOption(t *testing.T) {
 		{[]string{"--token-rate-burst", "0"}, nil, "option token-rate-burst: 0"},
 		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.internal"}, nil, `"proxy.internal" is not an address or a CIDR`},
 		{[]string{"--metrics-listen", ":9090", "--metrics-token", "t"}, nil, "option metrics-token"},
+		{[]string{"--max-file-size", "10XB"}, nil, `invalid value "10XB" for flag -max-file-size`},
+		{nil, map[string]string{"PIER_EVAL_TIMEOUT": "0s"}, "option eval-timeout: 0s is not positive"},
+		{[]string{"--eval-memory", "1MB"}, nil, "option eval-memory: 1MB is less than the 64MB"},
+		{[]string{"--max-revision-size", "1MB"}, nil, "option max-revision-size: 1MB is less than max-file-size (10MB)"},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.args, env(tt.env), io.Discard)
@@ -190,5 +195,49 @@ func TestGitHubApp(t *testing.T) {
 	_, err = Parse(app, env(map[string]string{"PIER_GITHUB_TOKEN": "ghp_x"}), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "exclusive") {
 		t.Errorf("PIER_GITHUB_TOKEN and an App: %v", err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pier.yaml")
+	os.WriteFile(file, []byte("max-file-size: 20MB\nmax-revision-size: 1073741824\n"), 0o644)
+	c, err := Parse([]string{"--config", file, "--eval-memory", "1.5GB"}, env(map[string]string{"PIER_EVAL_TIMEOUT": "3s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Limits{MaxFileSize: 20 << 20, MaxRevisionSize: 1 << 30, EvalTimeout: 3 * time.Second, EvalMemory: 3 << 29}
+	if c.Limits != want {
+		t.Fatalf("limits %+v, want %+v", c.Limits, want)
+	}
+	c, err = Parse(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.MaxFileSize, c.MaxRevisionSize, c.EvalTimeout, c.EvalMemory); got != "10MB 256MB 10s 512MB" {
+		t.Errorf("defaults: %s", got)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"123": 123, "10MB": 10 << 20, "10 mb": 10 << 20, "10MiB": 10 << 20, "64k": 64 << 10, "2G": 2 << 30,
+		"1.5KB": 1536, "1.048576e+07": 10485760, "7B": 7,
+	} {
+		var b ByteSize
+		if err := b.Set(in); err != nil || int64(b) != want {
+			t.Errorf("Set(%q) = %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "MB", "ten", "-1MB", "10XB", "1e30GB"} {
+		var b ByteSize
+		if err := b.Set(in); err == nil {
+			t.Errorf("Set(%q) = %d, want an error", in, b)
+		}
+	}
+	for b, want := range map[ByteSize]string{10 << 20: "10MB", 1 << 30: "1GB", 1536: "1536", 3 << 10: "3KB"} {
+		if b.String() != want {
+			t.Errorf("%d prints as %s, want %s", int64(b), b, want)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/internal/validate"
 	"github.com/pierhq/pier/schema"
@@ -56,7 +57,7 @@ type Options struct {
 	// revision's files together, in bytes: the loader holds about 18
 	// bytes of memory per byte of catalog, so a file or revision beyond
 	// is refused, named, before it is read. Zero means
-	// DefaultMaxFileSize or DefaultMaxRevisionSize.
+	// config.DefaultMaxFileSize or config.DefaultMaxRevisionSize.
 	MaxFileSize, MaxRevisionSize int64
 	// Sandbox, when set, evaluates CUE in child processes, within its
 	// time and memory limits (see Sandbox). Without one, CUE runs in
@@ -64,15 +65,6 @@ type Options struct {
 	// catalogs; every pier command sets one.
 	Sandbox *Sandbox
 }
-
-// Defaults of Options. A real catalog's largest files are a few hundred
-// kilobytes (20,000 services in one CUE file each are 9 MB in all); the
-// revision default leaves room for about half a million entities, which
-// the loader holds in about 4.5 GB.
-const (
-	DefaultMaxFileSize     = 10 << 20
-	DefaultMaxRevisionSize = 256 << 20
-)
 
 // Loader loads catalogs and caches what it can between loads. It is safe
 // for concurrent use; loads are serialised.
@@ -137,10 +129,10 @@ func NewWith(o Options) (*Loader, error) {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxFileSize <= 0 {
-		o.MaxFileSize = DefaultMaxFileSize
+		o.MaxFileSize = config.DefaultMaxFileSize
 	}
 	if o.MaxRevisionSize <= 0 {
-		o.MaxRevisionSize = DefaultMaxRevisionSize
+		o.MaxRevisionSize = config.DefaultMaxRevisionSize
 	}
 	return &Loader{
 		schemas:    s,

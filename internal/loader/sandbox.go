@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/node"
 )
 
@@ -49,21 +50,14 @@ type Sandbox struct {
 	// itself, with a hidden subcommand.
 	Command func() *exec.Cmd
 	// Timeout bounds the evaluation of one file; zero means
-	// DefaultEvalTimeout.
+	// config.DefaultEvalTimeout.
 	Timeout time.Duration
 	// Memory bounds the resident memory of a child, in bytes; zero means
-	// DefaultEvalMemory. It is measured where the system tells a
+	// config.DefaultEvalMemory. It is measured where the system tells a
 	// process's resident size (Linux's /proc); elsewhere only the Go
 	// runtime's soft limit, set to three quarters of it, holds.
 	Memory int64
 }
-
-// Defaults of Sandbox. Evaluating a real catalog file takes milliseconds
-// and a few megabytes; a child starts at about 25 MB.
-const (
-	DefaultEvalTimeout = 10 * time.Second
-	DefaultEvalMemory  = 512 << 20
-)
 
 // evalRequest asks a child to evaluate File, given its content and that
 // of the files it imports.
@@ -126,8 +120,8 @@ func answer(req *evalRequest) *evalResponse {
 func (sb *Sandbox) worker(max int64) evaluator {
 	return &child{
 		command: sb.Command,
-		timeout: cmp.Or(sb.Timeout, DefaultEvalTimeout),
-		memory:  cmp.Or(sb.Memory, DefaultEvalMemory),
+		timeout: cmp.Or(sb.Timeout, config.DefaultEvalTimeout),
+		memory:  cmp.Or(sb.Memory, int64(config.DefaultEvalMemory)),
 		max:     max,
 	}
 }

@@ -66,8 +66,11 @@ func NewDir(root, subdir string) (*Dir, error) {
 }
 
 // Snapshot describes the directory as it is now. FS reads the live
-// directory (os.DirFS), so it shows later edits too; ID and Changed
-// describe the moment of the snapshot. Changed is nil on the first call
+// directory, so it shows later edits too; ID and Changed describe the
+// moment of the snapshot. FS is an os.Root's: a symbolic link that leaves
+// the directory is not followed, whatever it became after the loader
+// checked it (which is what names such a link in an error). Its
+// descriptor is closed when the FS is no longer used (os.Root's cleanup). Changed is nil on the first call
 // and afterwards lists the files whose stat data differ from the previous
 // snapshot's, which stays exact even when a watcher lost events.
 //
@@ -82,9 +85,13 @@ func (d *Dir) Snapshot(ctx context.Context) (Revision, error) {
 	if err != nil {
 		return Revision{}, err
 	}
+	root, err := os.OpenRoot(d.root)
+	if err != nil {
+		return Revision{}, fmt.Errorf("catalog directory: %w", err)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	rev := Revision{ID: snapshotID(files), FS: os.DirFS(d.root), Time: newest}
+	rev := Revision{ID: snapshotID(files), FS: root.FS(), Time: newest}
 	if d.prev != nil {
 		rev.Changed = diffStamps(d.prev, files)
 	}

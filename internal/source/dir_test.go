@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -156,5 +157,35 @@ func TestSnapshotCancelled(t *testing.T) {
 	cancel()
 	if _, err := d.Snapshot(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancelled snapshot: %v", err)
+	}
+}
+
+// A snapshot's files are the directory's: a symbolic link that leaves it
+// is not followed, even by a reader that does not check links first (the
+// loader names such a link, but it may be changed after it checked).
+func TestSnapshotStaysInTheDirectory(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"secret.json": `{"password": "hunter2"}`, "catalog/real.json": "{}"})
+	for name, target := range map[string]string{
+		"catalog/abs.json": filepath.Join(root, "secret.json"),
+		"catalog/rel.json": "../secret.json",
+		"catalog/in.json":  "real.json",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, filepath.FromSlash(name))); err != nil {
+			t.Skip("no symbolic links here:", err)
+		}
+	}
+	d, err := NewDir(root, "catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := snapshot(t, d)
+	for _, name := range []string{"abs.json", "rel.json"} {
+		if b, err := fs.ReadFile(rev.FS, name); err == nil {
+			t.Errorf("%s, a link out of the directory, reads %q", name, b)
+		}
+	}
+	if got := readFile(t, rev.FS, "in.json"); got != "{}" {
+		t.Errorf("in.json, a link inside, = %q", got)
 	}
 }
