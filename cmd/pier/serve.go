@@ -44,8 +44,16 @@ Follows a catalog repository and serves its state: the Port-compatible API
 under /v1, GitHub webhooks at /webhooks/github, Prometheus metrics at
 /metrics (or on --metrics-listen), /healthz and /readyz. Every option is
 also an environment variable PIER_<NAME> (PIER_GITHUB_TOKEN, ...) and a
-key of the --config file. SIGHUP reconciles now; SIGTERM finishes the
-reconcile in flight and stops.
+key of the --config file. SIGHUP reconciles now; SIGTERM stops at once: a
+revision still being loaded is abandoned (its CUE evaluations are killed),
+one being written is finished.
+
+Each revision is bounded: a catalog file larger than --max-file-size, a
+revision larger than --max-revision-size, a symbolic link out of the
+catalog, and a CUE file whose evaluation takes longer than --eval-timeout
+or more memory than --eval-memory (CUE runs in child processes of pier)
+fail the revision with an error naming the file; the last good state
+keeps serving, and the next revision is reconciled as usual.
 
 options:
 `

@@ -42,10 +42,10 @@ const minEvalMemory = 64 << 20
 func (l *Limits) Flags(fs *flag.FlagSet) {
 	l.MaxFileSize, l.MaxRevisionSize = DefaultMaxFileSize, DefaultMaxRevisionSize
 	l.EvalTimeout, l.EvalMemory = DefaultEvalTimeout, DefaultEvalMemory
-	fs.Var(&l.MaxFileSize, "max-file-size", "the largest catalog file pier reads (KB, MB, GB: powers of 1024); a larger one fails its revision, unread")
-	fs.Var(&l.MaxRevisionSize, "max-revision-size", "the most all of a revision's catalog files may add up to; a larger revision fails, naming its largest files")
-	fs.DurationVar(&l.EvalTimeout, "eval-timeout", l.EvalTimeout, "the longest CUE may evaluate one file (in a child process, killed beyond); the revision fails with \"evaluation exceeded\" naming the file")
-	fs.Var(&l.EvalMemory, "eval-memory", "the most memory CUE may use evaluating one file (Linux; the child process is killed beyond)")
+	fs.Var(&l.MaxFileSize, "max-file-size", "the largest `size` a catalog file may have (10MB, 1GB: powers of 1024); a larger one fails its revision, unread")
+	fs.Var(&l.MaxRevisionSize, "max-revision-size", "the largest `size` all of a revision's catalog files may add up to; a larger revision fails, naming its largest files")
+	fs.DurationVar(&l.EvalTimeout, "eval-timeout", l.EvalTimeout, "the longest CUE may take to evaluate one file (in a child process, killed beyond); the revision fails with \"evaluation exceeded\" naming the file")
+	fs.Var(&l.EvalMemory, "eval-memory", "the most memory (`size`) CUE may use to evaluate one file (Linux; its child process is killed beyond)")
 }
 
 // Check reports limits that parse but cannot work.

@@ -34,6 +34,19 @@
 // with references, definitions, imports or constraints are evaluated by
 // CUE, then take the same route.
 //
+// # Bounds
+//
+// A revision is untrusted input, and none may stall the loader or take
+// the host's memory. Every file is read through readSource (read.go),
+// which refuses, as the file's diagnostic, a symbolic link out of the
+// catalog's root, anything but a regular file, and a file over the size
+// limit, before reading it; a revision whose files add up to more than
+// its limit stops being read. CUE evaluation cannot be interrupted, so
+// with a Sandbox (every pier command sets one) the files that need it
+// are evaluated in child processes killed beyond a time or memory limit
+// (sandbox.go). A refused or failed file fails its revision like any
+// invalid one; the cache keeps the verdict until the file changes.
+//
 // # Cache
 //
 // A Loader keeps each file's parsed objects by content hash (the git blob

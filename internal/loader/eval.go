@@ -24,8 +24,8 @@ type evaluated struct {
 	deps []string
 }
 
-// evaluator evaluates the files that are not plain data, one at a time;
-// each worker of a load has its own.
+// evaluator evaluates the files that are not plain data, for the workers
+// of one load.
 type evaluator interface {
 	// evaluate returns the value of the file p (whose content is src)
 	// or its diagnostics. An error means the evaluation was not done:
@@ -38,7 +38,7 @@ func (l *Loader) evaluator() evaluator {
 	if l.sandbox == nil {
 		return inProcess{max: l.maxFile}
 	}
-	return l.sandbox.worker(l.maxFile)
+	return l.sandbox.pool(l.workers, l.maxFile)
 }
 
 // inProcess evaluates in this process. The CUE evaluator cannot be

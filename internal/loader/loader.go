@@ -297,20 +297,11 @@ func (l *Loader) refresh(ctx context.Context, fsys fs.FS, work []workItem, b *bu
 	hasher, _ := fsys.(Hasher)
 	results := make([]fileChange, len(work))
 	fresh := make([]bool, len(work))
-	evs := make([]evaluator, l.workers)
-	defer func() {
-		for _, ev := range evs {
-			if ev != nil {
-				ev.close()
-			}
-		}
-	}()
-	err := parallel(ctx, l.workers, len(work), func(w, i int) error {
-		if evs[w] == nil {
-			evs[w] = l.evaluator()
-		}
+	ev := l.evaluator()
+	defer ev.close()
+	err := parallel(ctx, l.workers, len(work), func(i int) error {
 		old := l.files[work[i].path] // read-only while workers run
-		e, f, err := l.loadFile(ctx, fsys, hasher, evs[w], work[i], old, b, check)
+		e, f, err := l.loadFile(ctx, fsys, hasher, ev, work[i], old, b, check)
 		results[i] = fileChange{path: work[i].path, old: old, new: e}
 		fresh[i] = f
 		return err
@@ -333,21 +324,21 @@ func (l *Loader) refresh(ctx context.Context, fsys fs.FS, work []workItem, b *bu
 	return changes, evaluated, nil
 }
 
-// parallel calls do(w, i) for every i in [0, n) on up to workers
-// goroutines, w being the goroutine's number. It stops handing out work
-// at the first error or when ctx is done, and returns that error: the
-// first in the order of i, or ctx's.
-func parallel(ctx context.Context, workers, n int, do func(w, i int) error) error {
+// parallel calls do(i) for every i in [0, n) on up to workers
+// goroutines. It stops handing out work at the first error or when ctx
+// is done, and returns that error: the first in the order of i, or
+// ctx's.
+func parallel(ctx context.Context, workers, n int, do func(i int) error) error {
 	errs := make([]error, n)
 	next := make(chan int)
 	var (
 		wg     sync.WaitGroup
 		failed atomic.Bool
 	)
-	for w := range min(workers, n) {
+	for range min(workers, n) {
 		wg.Go(func() {
 			for i := range next {
-				if errs[i] = do(w, i); errs[i] != nil {
+				if errs[i] = do(i); errs[i] != nil {
 					failed.Store(true)
 				}
 			}

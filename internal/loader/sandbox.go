@@ -34,10 +34,10 @@ import (
 // pay for it again.
 //
 // Only files that are not plain data reach a child (most catalog files
-// never do). A load starts the children it needs, one per worker, when
-// its first such file comes up, and stops them when it ends; a child
-// killed for a limit is replaced for the next file. No child outlives
-// its load, nor pier (Linux: it dies with its parent).
+// never do). A load starts the children it needs (see pool) when its
+// first such file comes up, and stops them when it ends; a child killed
+// for a limit is replaced for the next file. No child outlives its load,
+// nor pier (Linux: it dies with its parent).
 //
 // A child is sent the file and the files of the packages it imports, as
 // the loader read them (from a directory or a git tree), and sends back
@@ -117,48 +117,65 @@ func answer(req *evalRequest) *evalResponse {
 	return &evalResponse{Value: ev.value, Deps: ev.deps}
 }
 
-func (sb *Sandbox) worker(max int64) evaluator {
-	return &child{
+// pool is a load's children. The first is started when the first file
+// needs evaluating; another, up to the load's workers, only when a file
+// has waited for a busy one longer than starting one takes. A catalog
+// with a few evaluated files (most) starts one process, which costs
+// about 10 ms of CPU; one evaluated throughout gets one per worker.
+type pool struct {
+	command func() *exec.Cmd
+	timeout time.Duration
+	memory  int64
+	max     int64 // the size limit of one file
+	idle    chan *child
+	// warm is closed once the first child has answered: waiting for
+	// one that is starting is not a reason to start another.
+	warm     chan struct{}
+	warmOnce sync.Once
+
+	mu       sync.Mutex
+	children int
+}
+
+// growAfter is how long a file waits for a busy child before the pool
+// starts another: about what starting one costs.
+const growAfter = 10 * time.Millisecond
+
+func (sb *Sandbox) pool(workers int, max int64) *pool {
+	return &pool{
 		command: sb.Command,
 		timeout: cmp.Or(sb.Timeout, config.DefaultEvalTimeout),
 		memory:  cmp.Or(sb.Memory, int64(config.DefaultEvalMemory)),
 		max:     max,
+		idle:    make(chan *child, workers),
+		warm:    make(chan struct{}),
 	}
 }
 
-// child is one evaluating process of a load's worker, started when first
-// needed and again after it was killed.
-type child struct {
-	command func() *exec.Cmd
-	timeout time.Duration
-	memory  int64
-	max     int64
-
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	enc    *gob.Encoder
-	dec    *gob.Decoder
-	stderr *tail
-}
-
-func (c *child) evaluate(ctx context.Context, fsys fs.FS, module string, p *parsed, src []byte) (*evaluated, catalog.Diagnostics, error) {
-	name := p.file.Filename
+func (p *pool) evaluate(ctx context.Context, fsys fs.FS, module string, f *parsed, src []byte) (*evaluated, catalog.Diagnostics, error) {
+	name := f.file.Filename
 	req := &evalRequest{File: name, Module: module, Files: map[string][]byte{name: src}}
-	if hasImports(p.file) {
+	if hasImports(f.file) {
 		// Resolving imports reads and parses; only evaluation is
 		// unbounded. The child resolves them again, from these files.
-		_, im, diags := instanceOf(fsys, module, p, c.max)
+		_, im, diags := instanceOf(fsys, module, f, p.max)
 		if len(diags) > 0 {
 			return nil, diags, nil
 		}
 		maps.Copy(req.Files, im.srcs)
 	}
+	c, err := p.acquire(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() { p.idle <- c }()
 	if c.cmd == nil {
 		if err := c.start(); err != nil {
 			return nil, nil, fmt.Errorf("start the CUE evaluator: %w", err)
 		}
 	}
 	resp, d, err := c.call(ctx, req)
+	p.warmOnce.Do(func() { close(p.warm) })
 	if err != nil || d != nil {
 		return nil, d, err
 	}
@@ -168,9 +185,77 @@ func (c *child) evaluate(ctx context.Context, fsys fs.FS, module string, p *pars
 	return &evaluated{value: resp.Value, deps: resp.Deps}, nil, nil
 }
 
+// acquire returns an idle child, or a new one as described at pool.
+func (p *pool) acquire(ctx context.Context) (*child, error) {
+	select {
+	case c := <-p.idle:
+		return c, nil
+	default:
+	}
+	if c := p.grow(true); c != nil {
+		return c, nil
+	}
+	select {
+	case c := <-p.idle:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.warm:
+	}
+	wait := time.NewTimer(growAfter)
+	defer wait.Stop()
+	for {
+		select {
+		case c := <-p.idle:
+			return c, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-wait.C:
+			if c := p.grow(false); c != nil {
+				return c, nil
+			}
+		}
+	}
+}
+
+// grow adds a child unless the pool is full, or, for the first, unless
+// it has one.
+func (p *pool) grow(first bool) *child {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.children == cap(p.idle) || first && p.children > 0 {
+		return nil
+	}
+	p.children++
+	return &child{pool: p}
+}
+
+// close ends the children, which are idle once the load is done.
+func (p *pool) close() {
+	for {
+		select {
+		case c := <-p.idle:
+			c.close()
+		default:
+			return
+		}
+	}
+}
+
+// child is one evaluating process, started when first needed and again
+// after it was killed.
+type child struct {
+	pool   *pool
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	enc    *gob.Encoder
+	dec    *gob.Decoder
+	stderr *tail
+}
+
 func (c *child) start() error {
-	cmd := c.command()
-	cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%d", c.memory/4*3))
+	cmd := c.pool.command()
+	cmd.Env = append(cmd.Env, fmt.Sprintf("GOMEMLIMIT=%d", c.pool.memory/4*3))
 	isolate(cmd)
 	c.stderr = &tail{}
 	cmd.Stderr = c.stderr
@@ -212,7 +297,7 @@ func (c *child) call(ctx context.Context, req *evalRequest) (*evalResponse, cata
 		resp := &evalResponse{}
 		done <- result{resp, c.dec.Decode(resp)}
 	}()
-	deadline := time.NewTimer(c.timeout)
+	deadline := time.NewTimer(c.pool.timeout)
 	defer deadline.Stop()
 	var poll <-chan time.Time
 	if _, ok := residentSize(c.cmd.Process.Pid); ok {
@@ -241,10 +326,10 @@ func (c *child) call(ctx context.Context, req *evalRequest) (*evalResponse, cata
 			c.stop()
 			return nil, nil, ctx.Err()
 		case <-deadline.C:
-			return limit(fmt.Sprintf("evaluation exceeded %s (option eval-timeout): CUE did not finish this file in time; look for comprehensions over large ranges", c.timeout))
+			return limit(fmt.Sprintf("evaluation exceeded %s (option eval-timeout): CUE did not finish this file in time; look for comprehensions over large ranges", c.pool.timeout))
 		case <-poll:
-			if n, _ := residentSize(c.cmd.Process.Pid); n > c.memory {
-				return limit(fmt.Sprintf("evaluation exceeded %s of memory (option eval-memory): look for comprehensions over large ranges", formatSize(c.memory)))
+			if n, _ := residentSize(c.cmd.Process.Pid); n > c.pool.memory {
+				return limit(fmt.Sprintf("evaluation exceeded %s of memory (option eval-memory): look for comprehensions over large ranges", formatSize(c.pool.memory)))
 			}
 		}
 	}
@@ -270,7 +355,8 @@ func (c *child) close() {
 	if c.cmd == nil {
 		return
 	}
-	t := time.AfterFunc(time.Second, c.kill)
+	proc := c.cmd.Process
+	t := time.AfterFunc(time.Second, func() { proc.Kill() })
 	c.stop()
 	t.Stop()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/config"
 )
 
 // The test binary plays pier's hidden evaluation command: run with one of
@@ -221,6 +222,56 @@ entities: service: web: schema.#Entity & {properties: {language: "Go", lifecycle
 			}
 			if name == "test catalog" && len(want.Diagnostics) != 3 {
 				t.Errorf("the test catalog should have its three errors: %v", want.Diagnostics)
+			}
+		})
+	}
+}
+
+// A load starts one child for files evaluated one at a time, and another
+// only when files wait for it.
+func TestPoolGrowsWhenFilesWait(t *testing.T) {
+	busy := "package catalog\nimport \"list\"\n_n: [for i in list.Range(0,3000,1) {i}]\nentities: team: x: title: \"\\(len(_n))\"\n"
+	quick := "_t: 1\nentities: team: x: title: \"\\(_t)\"\n"
+	for _, tt := range []struct {
+		name  string
+		src   string
+		conc  int
+		files int
+		want  int
+	}{
+		{"one at a time", busy, 1, 6, 1},
+		{"quick files, two workers", quick, 2, 20, 1},
+		{"busy files, two workers", busy, 2, 10, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testSandbox(t, childServe, time.Minute, 0).pool(2, config.DefaultMaxFileSize)
+			defer p.close()
+			errs := make(chan error, tt.files)
+			next := make(chan int)
+			for range tt.conc {
+				go func() {
+					for i := range next {
+						name := fmt.Sprintf("f%d.cue", i)
+						f, _ := parse(name, []byte(tt.src))
+						_, diags, err := p.evaluate(context.Background(), mapFS(nil), "", f, []byte(tt.src))
+						if err == nil && len(diags) > 0 {
+							err = diags
+						}
+						errs <- err
+					}
+				}()
+			}
+			for i := range tt.files {
+				next <- i
+			}
+			close(next)
+			for range tt.files {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if p.children != tt.want {
+				t.Errorf("%d children, want %d", p.children, tt.want)
 			}
 		})
 	}
