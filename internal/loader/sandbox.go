@@ -121,7 +121,7 @@ func answer(req *evalRequest) *evalResponse {
 // needs evaluating; another, up to the load's workers, only when a file
 // has waited for a busy one longer than starting one takes. A catalog
 // with a few evaluated files (most) starts one process, which costs
-// about 10 ms of CPU; one evaluated throughout gets one per worker.
+// about 15 ms of CPU; one evaluated throughout gets one per worker.
 type pool struct {
 	command func() *exec.Cmd
 	timeout time.Duration
