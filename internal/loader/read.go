@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -107,16 +106,37 @@ func readSource(fsys fs.FS, p string, typ fs.FileMode, max int64, b *budget) ([]
 	if !b.take(size) {
 		return nil, errRevisionTooLarge
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
-	if _, err := buf.ReadFrom(io.LimitReader(f, min(max, math.MaxInt64-1)+1)); err != nil {
+	src, err := readAtMost(f, size, min(max, math.MaxInt64-1)+1)
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
-	if n := int64(buf.Len()); n > max {
+	if n := int64(len(src)); n > max {
 		return nil, tooLargeFile(p, n, max)
 	} else if n > size && !b.take(n-size) {
 		return nil, errRevisionTooLarge
 	}
-	return buf.Bytes(), nil
+	return src, nil
+}
+
+// readAtMost reads r to its end, or to limit bytes, into a buffer sized
+// for the size r is expected to have (plus the byte that tells a file
+// that grew meanwhile), as os.ReadFile does.
+func readAtMost(r io.Reader, size, limit int64) ([]byte, error) {
+	r = io.LimitReader(r, limit)
+	buf := make([]byte, 0, min(size, limit)+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // resolveLink follows the symbolic link p, and every link its target

@@ -280,3 +280,24 @@ func TestFailedLoadChangesNothing(t *testing.T) {
 		t.Fatalf("blueprints after the failed load and a reload: %v, want a, c and d", got)
 	}
 }
+
+// A file may have grown or shrunk since its size was read: the read
+// takes what is there, and never more than the limit.
+func TestReadAtMost(t *testing.T) {
+	for _, tt := range []struct {
+		content     string
+		size, limit int64
+		want        string
+	}{
+		{"exact", 5, 100, "exact"},
+		{"it grew since", 2, 100, "it grew since"},
+		{"shrank", 50, 100, "shrank"},
+		{"far too long", 3, 6, "far to"},
+		{"", 0, 10, ""},
+	} {
+		got, err := readAtMost(strings.NewReader(tt.content), tt.size, tt.limit)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("readAtMost(%q, %d, %d) = %q, %v; want %q", tt.content, tt.size, tt.limit, got, err, tt.want)
+		}
+	}
+}
