@@ -86,6 +86,17 @@ func TestDaemonBoundsARevision(t *testing.T) {
 	start := time.Now()
 	slow := repo.commit("slow", map[string]string{"lib/slow.cue": slowCUE})
 	td.push(t, slow, "hook-secret")
+	// While CUE works on it in a child, the daemon answers at once and
+	// says what it is doing.
+	td.waitFor(t, "the slow revision to be reconciling", func(st map[string]any) bool {
+		return slices.ContainsFunc(st["conditions"].([]any), func(c any) bool {
+			return c.(map[string]any)["type"] == "Reconciling" && c.(map[string]any)["status"] == "True"
+		})
+	})
+	asked := time.Now()
+	if st := td.status(t); st["lastAttemptedRevision"] != first || time.Since(asked) > 500*time.Millisecond {
+		t.Errorf("during the evaluation /v1/status took %s: %v", time.Since(asked), st)
+	}
 	failed(slow, start, 2*time.Second+3*time.Second, 1, "lib/slow.cue: evaluation exceeded 2s (option eval-timeout)")
 	if m := scrape(t, td); !strings.Contains(m, `pier_validation_errors{kind="limit"} 1`) {
 		t.Errorf("metrics lack the failed evaluation:\n%s", m)
