@@ -27,6 +27,9 @@ type evaluated struct {
 // evaluator evaluates the files that are not plain data, for the workers
 // of one load.
 type evaluator interface {
+	// prepare says that files will need evaluating, so that the
+	// evaluator can get ready while the others are read.
+	prepare()
 	// evaluate returns the value of the file p (whose content is src)
 	// or its diagnostics. An error means the evaluation was not done:
 	// ctx is done, or the evaluator could not run.
@@ -51,7 +54,8 @@ func (e inProcess) evaluate(_ context.Context, fsys fs.FS, module string, p *par
 	return v, diags, nil
 }
 
-func (inProcess) close() {}
+func (inProcess) prepare() {}
+func (inProcess) close()   {}
 
 // evaluate runs CUE on a file that is not plain data. Every file is
 // evaluated on its own, in a fresh context: a long-lived context never

@@ -297,16 +297,31 @@ func (l *Loader) refresh(ctx context.Context, fsys fs.FS, work []workItem, b *bu
 	hasher, _ := fsys.(Hasher)
 	results := make([]fileChange, len(work))
 	fresh := make([]bool, len(work))
+	waiting := make([]*pending, len(work))
 	ev := l.evaluator()
 	defer ev.close()
 	err := parallel(ctx, l.workers, len(work), func(i int) error {
 		old := l.files[work[i].path] // read-only while workers run
-		e, f, err := l.loadFile(ctx, fsys, hasher, ev, work[i], old, b, check)
+		e, pf, f, err := l.loadFile(fsys, hasher, work[i], old, b, check)
+		if pf != nil {
+			ev.prepare()
+		}
 		results[i] = fileChange{path: work[i].path, old: old, new: e}
-		fresh[i] = f
+		waiting[i], fresh[i] = pf, f
 		return err
 	})
 	if err != nil {
+		return nil, 0, err
+	}
+	var todo []*pending
+	for _, pf := range waiting {
+		if pf != nil {
+			todo = append(todo, pf)
+		}
+	}
+	if err := parallel(ctx, l.workers, len(todo), func(i int) error {
+		return l.complete(ctx, fsys, hasher, ev, todo[i])
+	}); err != nil {
 		return nil, 0, err
 	}
 	var (
@@ -363,60 +378,78 @@ func parallel(ctx context.Context, workers, n int, do func(i int) error) error {
 // loadFile returns the entry for one file, reusing old when its hash and
 // the hashes of the files it imports are unchanged. A file the loader
 // will not read (a link out of the catalog, not a regular file, beyond
-// the size limit) gets an entry with that diagnostic.
-func (l *Loader) loadFile(ctx context.Context, fsys fs.FS, hasher Hasher, ev evaluator, w workItem, old *fileEntry, b *budget, check bool) (*fileEntry, bool, error) {
+// the size limit) gets an entry with that diagnostic. A file that needs
+// the CUE evaluator comes back pending, its entry to be completed by
+// complete.
+func (l *Loader) loadFile(fsys fs.FS, hasher Hasher, w workItem, old *fileEntry, b *budget, check bool) (*fileEntry, *pending, bool, error) {
 	p := w.path
 	var hash string
 	if hasher != nil && w.typ&fs.ModeSymlink == 0 {
 		h, err := hasher.Hash(p)
 		if err != nil {
-			return nil, false, fmt.Errorf("read %s: %w", p, err)
+			return nil, nil, false, fmt.Errorf("read %s: %w", p, err)
 		}
 		if check && old != nil && old.hash == h && depsUnchanged(fsys, hasher, old.deps, l.maxFile) {
 			if !b.take(old.size) {
-				return nil, false, errRevisionTooLarge
+				return nil, nil, false, errRevisionTooLarge
 			}
-			return old, false, nil
+			return old, nil, false, nil
 		}
 		hash = h
 	}
 	src, err := readSource(fsys, p, w.typ, l.maxFile, b)
 	if r, ok := errors.AsType[*refusal](err); ok {
-		return &fileEntry{diags: catalog.Diagnostics{r.diagnostic()}}, true, nil
+		return &fileEntry{diags: catalog.Diagnostics{r.diagnostic()}}, nil, true, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if hash == "" {
 		hash = sum(src)
 	}
 	if check && old != nil && old.hash == hash && depsUnchanged(fsys, hasher, old.deps, l.maxFile) {
-		return old, false, nil
+		return old, nil, false, nil
 	}
 	e := &fileEntry{hash: hash, size: int64(len(src))}
 	parsed, diags := parse(p, src)
 	if len(diags) > 0 {
 		e.diags = diags
-		return e, true, nil
+		return e, nil, true, nil
 	}
-	root := parsed.value
-	if root == nil {
-		ev, diags, err := ev.evaluate(ctx, fsys, l.module, parsed, src)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(diags) > 0 {
-			e.diags = diags
-			return e, true, nil
-		}
-		root = ev.value
-		e.deps = map[string]string{}
-		for _, d := range ev.deps {
-			e.deps[d] = fileHash(fsys, hasher, d, l.maxFile)
-		}
+	if parsed.value == nil {
+		return e, &pending{e: e, parsed: parsed, src: src}, true, nil
 	}
-	e.x = extract(p, root, contentKey(hash, e.deps))
-	return e, true, nil
+	e.x = extract(p, parsed.value, hash)
+	return e, nil, true, nil
+}
+
+// pending is a file whose entry waits for the CUE evaluator. refresh
+// evaluates such files after reading all the others, so that the
+// evaluator's child process starts while the plain files are read.
+type pending struct {
+	e      *fileEntry
+	parsed *parsed
+	src    []byte
+}
+
+// complete completes a pending file's entry, with its value or the
+// evaluation's diagnostics.
+func (l *Loader) complete(ctx context.Context, fsys fs.FS, hasher Hasher, ev evaluator, pf *pending) error {
+	e := pf.e
+	v, diags, err := ev.evaluate(ctx, fsys, l.module, pf.parsed, pf.src)
+	if err != nil {
+		return err
+	}
+	if len(diags) > 0 {
+		e.diags = diags
+		return nil
+	}
+	e.deps = map[string]string{}
+	for _, d := range v.deps {
+		e.deps[d] = fileHash(fsys, hasher, d, l.maxFile)
+	}
+	e.x = extract(pf.parsed.file.Filename, v.value, contentKey(e.hash, e.deps))
+	return nil
 }
 
 // contentKey identifies what a file evaluates to: its own content and,

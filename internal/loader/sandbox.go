@@ -117,8 +117,9 @@ func answer(req *evalRequest) *evalResponse {
 	return &evalResponse{Value: ev.value, Deps: ev.deps}
 }
 
-// pool is a load's children. The first is started when the first file
-// needs evaluating; another, up to the load's workers, only when a file
+// pool is a load's children. The first is started when the load finds
+// its first file that needs evaluating (and goes on reading the others
+// while it starts); another, up to the load's workers, only when a file
 // has waited for a busy one longer than starting one takes. A catalog
 // with a few evaluated files (most) starts one process, which costs
 // about 15 ms of CPU; one evaluated throughout gets one per worker.
@@ -183,6 +184,16 @@ func (p *pool) evaluate(ctx context.Context, fsys fs.FS, module string, f *parse
 		return nil, resp.Diags, nil
 	}
 	return &evaluated{value: resp.Value, deps: resp.Deps}, nil, nil
+}
+
+// prepare starts the first child, which a load's files will need once
+// the plain ones are read; a child that cannot start now is tried again
+// when a file needs it.
+func (p *pool) prepare() {
+	if c := p.grow(true); c != nil {
+		c.start()
+		p.idle <- c
+	}
 }
 
 // acquire returns an idle child, or a new one as described at pool.
