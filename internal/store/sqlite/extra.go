@@ -15,29 +15,29 @@ import (
 // Runtimes returns every entity's runtime-owned values, for the daemon to
 // overlay on the applied state at start.
 func (s *Store) Runtimes(ctx context.Context) ([]store.Runtime, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT blueprint, identifier, json, updated_at, updated_by FROM runtime_properties`)
+	out, err := queryAll(ctx, s.r, `SELECT `+runtimeColumns+` FROM runtime_properties`, nil, scanRuntime)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read runtime properties: %w", err)
 	}
-	defer rows.Close()
-	var out []store.Runtime
-	for rows.Next() {
-		var (
-			rt     store.Runtime
-			js, at string
-		)
-		if err := rows.Scan(&rt.Blueprint, &rt.Identifier, &js, &at, &rt.UpdatedBy); err != nil {
-			return nil, fmt.Errorf("sqlite: read runtime properties: %w", err)
-		}
-		if err := catalog.Decode([]byte(js), &rt.Properties); err != nil {
-			return nil, fmt.Errorf("sqlite: runtime properties of %s/%s: %w", rt.Blueprint, rt.Identifier, err)
-		}
-		if rt.UpdatedAt, err = parseTime(at); err != nil {
-			return nil, err
-		}
-		out = append(out, rt)
+	return out, nil
+}
+
+const runtimeColumns = `blueprint, identifier, json, updated_at, updated_by`
+
+func scanRuntime(sc scanner) (store.Runtime, error) {
+	var (
+		rt     store.Runtime
+		js, at string
+	)
+	if err := sc.Scan(&rt.Blueprint, &rt.Identifier, &js, &at, &rt.UpdatedBy); err != nil {
+		return rt, err
 	}
-	return out, rows.Err()
+	if err := catalog.Decode([]byte(js), &rt.Properties); err != nil {
+		return rt, fmt.Errorf("runtime properties of %s/%s: %w", rt.Blueprint, rt.Identifier, err)
+	}
+	var err error
+	rt.UpdatedAt, err = parseTime(at)
+	return rt, err
 }
 
 // SetRuntime stores an entity's runtime-owned values, replacing what was
@@ -105,38 +105,37 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 // entry with id before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error) {
 	limit = pageLimit(limit)
-	q := `SELECT id, at, actor, action, resource, status, details FROM audit_log`
+	q := `SELECT ` + auditColumns + ` FROM audit_log`
 	args := []any{}
 	if before > 0 {
 		q += ` WHERE id < ?`
 		args = append(args, before)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
-	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.r, q, append(args, limit), scanAudit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read audit log: %w", err)
 	}
-	defer rows.Close()
-	var out []store.AuditEntry
-	for rows.Next() {
-		var (
-			e       store.AuditEntry
-			at      string
-			details sql.NullString
-		)
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Resource, &e.Status, &details); err != nil {
-			return nil, fmt.Errorf("sqlite: read audit log: %w", err)
-		}
-		if e.At, err = parseTime(at); err != nil {
-			return nil, err
-		}
-		if details.Valid {
-			e.Details = json.RawMessage(details.String)
-		}
-		out = append(out, e)
+	return out, nil
+}
+
+const auditColumns = `id, at, actor, action, resource, status, details`
+
+func scanAudit(sc scanner) (store.AuditEntry, error) {
+	var (
+		e       store.AuditEntry
+		at      string
+		details sql.NullString
+	)
+	if err := sc.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Resource, &e.Status, &details); err != nil {
+		return e, err
 	}
-	return out, rows.Err()
+	if details.Valid {
+		e.Details = json.RawMessage(details.String)
+	}
+	var err error
+	e.At, err = parseTime(at)
+	return e, err
 }
 
 // Seen records a webhook delivery id and reports whether it had been

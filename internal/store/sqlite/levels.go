@@ -53,23 +53,29 @@ func (s *Store) LevelHistory(ctx context.Context, f store.LevelFilter) ([]store.
 		where = append(where, "id < ?")
 		args = append(args, f.Before)
 	}
-	q := `SELECT id, scorecard, blueprint, identifier, from_level, to_level, revision, at FROM scorecard_history`
+	q := `SELECT ` + levelColumns + ` FROM scorecard_history`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += " ORDER BY id DESC LIMIT ?"
-	out, err := queryAll(ctx, s.r, q, append(args, pageLimit(f.Limit)), func(sc scanner) (store.LevelChange, error) {
-		var c store.LevelChange
-		var at string
-		if err := sc.Scan(&c.ID, &c.Scorecard, &c.Blueprint, &c.Identifier, &c.From, &c.To, &c.Revision, &at); err != nil {
-			return c, err
-		}
-		var err error
-		c.At, err = parseTime(at)
-		return c, err
-	})
+	out, err := queryAll(ctx, s.r, q, append(args, pageLimit(f.Limit)), scanLevel)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: level history: %w", err)
 	}
 	return out, nil
+}
+
+const levelColumns = `id, scorecard, blueprint, identifier, from_level, to_level, revision, at`
+
+func scanLevel(sc scanner) (store.LevelChange, error) {
+	var (
+		c  store.LevelChange
+		at string
+	)
+	if err := sc.Scan(&c.ID, &c.Scorecard, &c.Blueprint, &c.Identifier, &c.From, &c.To, &c.Revision, &at); err != nil {
+		return c, err
+	}
+	var err error
+	c.At, err = parseTime(at)
+	return c, err
 }

@@ -97,37 +97,35 @@ func (s *Store) Deliveries(ctx context.Context, limit int, before string) ([]rec
 }
 
 func (s *Store) queryOutbox(ctx context.Context, what, q string, args ...any) ([]record.Delivery, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.r, q, args, scanDelivery)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 	}
-	defer rows.Close()
-	var out []record.Delivery
-	for rows.Next() {
-		var (
-			d                          record.Delivery
-			body, next, created, deliv string
-		)
-		if err := rows.Scan(&d.ID, &d.Subscription, &d.URL, &d.Event, &body, &d.State, &d.Attempts,
-			&next, &created, &deliv, &d.LastStatus, &d.LastError); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
-		}
-		d.Body = json.RawMessage(body)
-		if d.NextAt, err = parseTime(next); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: delivery %s: %w", what, d.ID, err)
-		}
-		if d.CreatedAt, err = parseTime(created); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: delivery %s: %w", what, d.ID, err)
-		}
-		if d.DeliveredAt, err = parseOptionalTime(deliv); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: delivery %s: %w", what, d.ID, err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
-	}
 	return out, nil
+}
+
+// scanDelivery reads a row of outboxColumns.
+func scanDelivery(sc scanner) (record.Delivery, error) {
+	var (
+		d                          record.Delivery
+		body, next, created, deliv string
+	)
+	if err := sc.Scan(&d.ID, &d.Subscription, &d.URL, &d.Event, &body, &d.State, &d.Attempts,
+		&next, &created, &deliv, &d.LastStatus, &d.LastError); err != nil {
+		return d, err
+	}
+	d.Body = json.RawMessage(body)
+	var err error
+	if d.NextAt, err = parseTime(next); err != nil {
+		return d, fmt.Errorf("delivery %s: %w", d.ID, err)
+	}
+	if d.CreatedAt, err = parseTime(created); err != nil {
+		return d, fmt.Errorf("delivery %s: %w", d.ID, err)
+	}
+	if d.DeliveredAt, err = parseOptionalTime(deliv); err != nil {
+		return d, fmt.Errorf("delivery %s: %w", d.ID, err)
+	}
+	return d, nil
 }
 
 // MarkDelivered records a successful attempt.

@@ -190,6 +190,15 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// formatOptionalTime writes the zero time as the empty text that
+// parseOptionalTime reads back as zero.
+func formatOptionalTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatTime(t)
+}
+
 // parseOptionalTime reads a time column that rows from before a migration
 // leave empty.
 func parseOptionalTime(s string) (time.Time, error) {

@@ -229,13 +229,9 @@ type execer interface {
 }
 
 func insertRevision(ctx context.Context, db execer, rev store.Revision) (int64, error) {
-	var errs any // NULL when there are no diagnostics
-	if len(rev.Errors) > 0 {
-		b, err := json.Marshal(rev.Errors)
-		if err != nil {
-			return 0, fmt.Errorf("encode errors: %w", err)
-		}
-		errs = string(b)
+	errs, err := encodeErrors(rev.Errors)
+	if err != nil {
+		return 0, err
 	}
 	res, err := db.ExecContext(ctx, `INSERT INTO revisions
 		(revision, result, started_at, duration_ns, created, updated, deleted, entities, errors, settings)
@@ -250,4 +246,17 @@ func insertRevision(ctx context.Context, db execer, rev store.Revision) (int64, 
 		return 0, fmt.Errorf("insert revision: %w", err)
 	}
 	return seq, nil
+}
+
+// encodeErrors is a revision's errors column: NULL when there are no
+// diagnostics.
+func encodeErrors(ds catalog.Diagnostics) (any, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ds)
+	if err != nil {
+		return nil, fmt.Errorf("encode errors: %w", err)
+	}
+	return string(b), nil
 }

@@ -1,11 +1,10 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -13,6 +12,14 @@ import (
 	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/store"
 )
+
+var outboxTests = []test{
+	{"OutboxEnqueueDue", testOutboxEnqueueDue},
+	{"OutboxEnqueueAllOrNone", testOutboxEnqueueAllOrNone},
+	{"OutboxMark", testOutboxMark},
+	{"OutboxDeliveriesPaging", testOutboxDeliveriesPaging},
+	{"OutboxPrune", testOutboxPrune},
+}
 
 func delivery(id string, next time.Time) record.Delivery {
 	return record.Delivery{
@@ -35,9 +42,9 @@ func ids(ds []record.Delivery) []string {
 	return out
 }
 
-func TestOutboxEnqueueDue(t *testing.T) {
+func testOutboxEnqueueDue(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 
 	// c is due first although enqueued last; d is not due yet.
 	err := s.Enqueue(ctx, []record.Delivery{
@@ -64,7 +71,7 @@ func TestOutboxEnqueueDue(t *testing.T) {
 		t.Fatalf("Due = %v, want %v", got, want)
 	}
 	want := delivery("a", t0.Add(2*time.Second))
-	want.NextAt, want.CreatedAt = want.NextAt.UTC(), want.CreatedAt.UTC()
+	want.NextAt, want.CreatedAt = h.at(want.NextAt), h.at(want.CreatedAt)
 	if !reflect.DeepEqual(due[2], want) {
 		t.Errorf("Due[2] = %+v, want %+v", due[2], want)
 	}
@@ -73,9 +80,9 @@ func TestOutboxEnqueueDue(t *testing.T) {
 	}
 }
 
-func TestOutboxEnqueueAllOrNone(t *testing.T) {
+func testOutboxEnqueueAllOrNone(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	bad := delivery("", t0) // no id
 	if err := s.Enqueue(ctx, []record.Delivery{delivery("a", t0), bad}); err == nil {
 		t.Fatal("Enqueue with an empty id succeeded")
@@ -85,10 +92,10 @@ func TestOutboxEnqueueAllOrNone(t *testing.T) {
 	}
 }
 
-func TestOutboxMark(t *testing.T) {
+func testOutboxMark(t *testing.T, h *harness) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "pier.db")
-	s := open(t, path)
+	where := h.Fresh(t)
+	s := h.openUnclosed(t, where)
 	if err := s.Enqueue(ctx, []record.Delivery{delivery("ok", t0), delivery("retry", t0), delivery("dead", t0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +125,9 @@ func TestOutboxMark(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = open(t, path)
+	s = h.open(t, where)
 
-	if due, err := s.Due(ctx, next.Add(-time.Nanosecond), 10); err != nil || len(due) != 0 {
+	if due, err := s.Due(ctx, next.Add(-h.Precision), 10); err != nil || len(due) != 0 {
 		t.Errorf("Due before the retry time = %v, %v; want none", ids(due), err)
 	}
 	if due, err := s.Due(ctx, next, 10); err != nil || !reflect.DeepEqual(ids(due), []string{"retry"}) {
@@ -138,7 +145,7 @@ func TestOutboxMark(t *testing.T) {
 	check := func(id, state string, attempts, status int, lastErr string, deliveredAt time.Time) {
 		t.Helper()
 		d := got[id]
-		if d.State != state || d.Attempts != attempts || d.LastStatus != status || d.LastError != lastErr || !d.DeliveredAt.Equal(deliveredAt) {
+		if d.State != state || d.Attempts != attempts || d.LastStatus != status || d.LastError != lastErr || !d.DeliveredAt.Equal(h.at(deliveredAt)) {
 			t.Errorf("%s = state %s, attempts %d, status %d, error %q, delivered at %v; want %s, %d, %d, %q, %v",
 				id, d.State, d.Attempts, d.LastStatus, d.LastError, d.DeliveredAt, state, attempts, status, lastErr, deliveredAt)
 		}
@@ -148,9 +155,9 @@ func TestOutboxMark(t *testing.T) {
 	check("dead", record.Dead, 2, 503, "unavailable", time.Time{})
 }
 
-func TestOutboxDeliveriesPaging(t *testing.T) {
+func testOutboxDeliveriesPaging(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	for _, id := range []string{"1", "2", "3", "4", "5"} {
 		if err := s.Enqueue(ctx, []record.Delivery{delivery(id, t0)}); err != nil {
 			t.Fatal(err)
@@ -178,9 +185,9 @@ func TestOutboxDeliveriesPaging(t *testing.T) {
 	}
 }
 
-func TestOutboxPrune(t *testing.T) {
+func testOutboxPrune(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	if err := s.Enqueue(ctx, []record.Delivery{delivery("done", t0), delivery("dead", t0), delivery("pending", t0)}); err != nil {
 		t.Fatal(err)
 	}

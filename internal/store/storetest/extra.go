@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -12,9 +12,16 @@ import (
 	"github.com/pierhq/pier/internal/store"
 )
 
-func TestRuntimePropertiesLiveAndDieWithTheirEntity(t *testing.T) {
+var extraTests = []test{
+	{"RuntimePropertiesLiveAndDieWithTheirEntity", testRuntimePropertiesLiveAndDieWithTheirEntity},
+	{"AuditLogAndDeliveries", testAuditLogAndDeliveries},
+	{"PruneAudit", testPruneAudit},
+	{"FireTimersOnce", testFireTimersOnce},
+}
+
+func testRuntimePropertiesLiveAndDieWithTheirEntity(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: "service", ID: "api"}
 	create := store.Change{Key: key, Op: store.OpCreate, After: json.RawMessage(`{"identifier":"api"}`)}
 	if err := s.Apply(ctx, store.Revision{Revision: "r1", Result: store.ResultApplied, StartedAt: time.Now()}, []store.Change{create}); err != nil {
@@ -51,9 +58,9 @@ func TestRuntimePropertiesLiveAndDieWithTheirEntity(t *testing.T) {
 	}
 }
 
-func TestAuditLogAndDeliveries(t *testing.T) {
+func testAuditLogAndDeliveries(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for i := 0; i < 5; i++ {
 		e := store.AuditEntry{At: base.Add(time.Duration(i) * time.Minute), Actor: "ci", Action: "entity.upsert", Resource: "service/api", Status: 200, Details: json.RawMessage(`{"n":1}`)}
@@ -84,10 +91,10 @@ func TestAuditLogAndDeliveries(t *testing.T) {
 	}
 }
 
-// TestPruneAudit: the entries older than the cutoff go, the others stay.
-func TestPruneAudit(t *testing.T) {
+// testPruneAudit: the entries older than the cutoff go, the others stay.
+func testPruneAudit(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	base := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	if n, err := s.PruneAudit(ctx, base); err != nil || n != 0 {
 		t.Fatalf("pruning an empty log: %d, %v", n, err)
@@ -118,9 +125,9 @@ func TestPruneAudit(t *testing.T) {
 	}
 }
 
-func TestFireTimersOnce(t *testing.T) {
+func testFireTimersOnce(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := h.new(t)
 	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	due := []store.Timer{
 		{Blueprint: "environment", Identifier: "pr-1", Property: "ttl", ExpiresAt: "2026-11-22T11:00:00Z"},
