@@ -33,6 +33,11 @@ type Backend interface {
 	Importer
 }
 
+// ErrUnavailable is wrapped by the errors of a store that cannot be
+// reached (a database server restarting, a broken connection): the same
+// request may succeed later, so the API answers 503 rather than 500.
+var ErrUnavailable = errors.New("store unavailable")
+
 // RunStore keeps action runs, their events and their logs.
 type RunStore interface {
 	// CreateRun stores a new run at Version 1 with its first event and

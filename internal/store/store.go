@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -180,4 +181,29 @@ type LevelFilter struct {
 	// changes with a smaller id.
 	Limit  int
 	Before int64
+}
+
+// CheckChange rejects a malformed change before a store writes anything,
+// so that a caller bug is reported as such rather than as a constraint
+// failure.
+func CheckChange(c *Change) error {
+	k := c.Key
+	switch {
+	case k.Kind == "" || k.ID == "":
+		return fmt.Errorf("%s: key needs a kind and an identifier", k)
+	case k.Kind == catalog.KindEntityObj && k.Blueprint == "":
+		return fmt.Errorf("%s: entity key without a blueprint", k)
+	case k.Kind != catalog.KindEntityObj && k.Blueprint != "":
+		return fmt.Errorf("%s: blueprint %q set on a %s key", k, k.Blueprint, k.Kind)
+	}
+	switch c.Op {
+	case OpCreate, OpUpdate:
+		if c.After == nil {
+			return fmt.Errorf("%s %s: no After", c.Op, k)
+		}
+	case OpDelete:
+	default:
+		return fmt.Errorf("%s: unknown op %q", k, c.Op)
+	}
+	return nil
 }

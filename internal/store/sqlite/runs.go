@@ -3,13 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"
 	"github.com/pierhq/pier/internal/store"
 )
@@ -120,43 +117,27 @@ func finishRunWrite(ctx context.Context, tx *sql.Tx, id string, ev *store.RunEve
 }
 
 // encodeRun returns the column values of r, in runColumns order, and r as
-// it reads back: times in UTC, numbers in Inputs as json.Number. Every
-// time.Time in a store.Run must be listed here (TestRunTimesUTC checks).
+// it reads back (store.EncodeRun).
 func encodeRun(r store.Run) ([]any, store.Run, error) {
-	r.CreatedAt, r.UpdatedAt, r.EndedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC(), r.EndedAt.UTC()
-	r.Dispatch.StartedAt, r.Dispatch.At = r.Dispatch.StartedAt.UTC(), r.Dispatch.At.UTC()
-	var system, ref string
-	if r.Approval != nil {
-		a := *r.Approval // the caller's, not to be changed
-		a.ExpiresAt, a.DecidedAt, a.FinishedAt, a.OpeningAt = a.ExpiresAt.UTC(), a.DecidedAt.UTC(), a.FinishedAt.UTC(), a.OpeningAt.UTC()
-		a.Retry.NextAt, a.CloseRetry.NextAt = a.Retry.NextAt.UTC(), a.CloseRetry.NextAt.UTC()
-		a.Votes = slices.Clone(a.Votes)
-		for i := range a.Votes {
-			a.Votes[i].At = a.Votes[i].At.UTC()
-		}
-		r.Approval, system, ref = &a, a.System, a.Ref
-	}
-	js, err := json.Marshal(r)
+	js, stored, err := store.EncodeRun(r)
 	if err != nil {
 		return nil, store.Run{}, err
 	}
-	var stored store.Run
-	if err := catalog.Decode(js, &stored); err != nil {
-		return nil, store.Run{}, err
+	var system, ref string
+	if r.Approval != nil {
+		system, ref = r.Approval.System, r.Approval.Ref
 	}
 	return []any{r.ID, r.RequestKey, r.Action, r.Status, r.Blueprint, r.Entity, system, ref,
 		r.Dispatch.WorkflowRunID, formatTime(r.CreatedAt), r.Version, r.Closing(), string(js)}, stored, nil
 }
 
 func scanRun(sc scanner) (store.Run, error) {
-	var (
-		r  store.Run
-		js []byte
-	)
+	var js []byte
 	if err := sc.Scan(&js); err != nil {
 		return store.Run{}, err
 	}
-	if err := catalog.Decode(js, &r); err != nil {
+	r, err := store.DecodeRun(js)
+	if err != nil {
 		return store.Run{}, fmt.Errorf("decode run: %w", err)
 	}
 	return r, nil
@@ -240,14 +221,8 @@ func runsQuery(f store.RunFilter) (string, []any) {
 	return q + ` ORDER BY created_at DESC, id DESC LIMIT ?`, append(args, pageLimit(f.Limit))
 }
 
-// pageLimit is the size of a page of a listing: limit, 100 when it is not
-// positive, at most 1000.
-func pageLimit(limit int) int {
-	if limit <= 0 {
-		return 100
-	}
-	return min(limit, 1000)
-}
+// pageLimit is the size of a page of a listing (store.PageLimit).
+var pageLimit = store.PageLimit
 
 // RunEvents returns a run's events, oldest first, or store.ErrNotFound.
 func (s *Store) RunEvents(ctx context.Context, id string) ([]store.RunEvent, error) {

@@ -37,7 +37,7 @@ func (s *Store) apply(ctx context.Context, rev store.Revision, changes []store.C
 		return fmt.Errorf("result is %q, want %q or %q", rev.Result, store.ResultApplied, store.ResultNoop)
 	}
 	for i := range changes {
-		if err := checkChange(&changes[i]); err != nil {
+		if err := store.CheckChange(&changes[i]); err != nil {
 			return err
 		}
 	}
@@ -65,30 +65,6 @@ func (s *Store) apply(ctx context.Context, rev store.Revision, changes []store.C
 		return err
 	}
 	return tx.Commit()
-}
-
-// checkChange rejects malformed changes before the transaction starts, so
-// a caller bug is reported as such rather than as a constraint failure.
-func checkChange(c *store.Change) error {
-	k := c.Key
-	switch {
-	case k.Kind == "" || k.ID == "":
-		return fmt.Errorf("%s: key needs a kind and an identifier", k)
-	case k.Kind == catalog.KindEntityObj && k.Blueprint == "":
-		return fmt.Errorf("%s: entity key without a blueprint", k)
-	case k.Kind != catalog.KindEntityObj && k.Blueprint != "":
-		return fmt.Errorf("%s: blueprint %q set on a %s key", k, k.Blueprint, k.Kind)
-	}
-	switch c.Op {
-	case store.OpCreate, store.OpUpdate:
-		if c.After == nil {
-			return fmt.Errorf("%s %s: no After", c.Op, k)
-		}
-	case store.OpDelete:
-	default:
-		return fmt.Errorf("%s: unknown op %q", k, c.Op)
-	}
-	return nil
 }
 
 // applyStmts are the statements Apply runs per change. They are prepared

@@ -25,11 +25,17 @@ var copyTests = []test{
 // applied and failed revisions, history with every op, runtime values,
 // audit entries, delivery ids, deliveries in every state, fired timers,
 // runs with events and logs, level changes. Its times are whole
-// microseconds, which every store keeps exactly.
+// microseconds, which every store keeps exactly (so should be the
+// store's clock, for the objects' timestamps).
 func Fill(t testing.TB, s store.Backend) {
 	t.Helper()
 	ctx := context.Background()
 	at := t0.Truncate(time.Microsecond)
+	dl := func(id string) record.Delivery {
+		d := delivery(id, at)
+		d.CreatedAt = at
+		return d
+	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -45,7 +51,7 @@ func Fill(t testing.TB, s store.Backend) {
 		return r
 	}
 	r1 := rev("r1")
-	r1.Outbox = []record.Delivery{delivery("with-r1", at)}
+	r1.Outbox = []record.Delivery{dl("with-r1")}
 	must(s.Apply(ctx, r1, []store.Change{create(bpService, doc(`{"identifier":"service"}`)), create(svcA, v1), create(svcB, v1), create(actDeploy, doc(`{}`))}))
 	must(s.RecordFailure(ctx, store.Revision{Revision: "bad", StartedAt: at, Duration: time.Second,
 		Errors: catalog.Diagnostics{{Pos: catalog.Pos{File: "a.cue", Line: 1, Col: 2}, Kind: catalog.KindParse, Message: "unexpected EOF"}}}))
@@ -62,18 +68,18 @@ func Fill(t testing.TB, s store.Backend) {
 			t.Fatal(err)
 		}
 	}
-	must(s.Enqueue(ctx, []record.Delivery{delivery("done", at), delivery("retry", at), delivery("dead", at)}))
+	must(s.Enqueue(ctx, []record.Delivery{dl("done"), dl("retry"), dl("dead")}))
 	must(s.MarkDelivered(ctx, "done", at, 204))
 	must(s.MarkFailed(ctx, "retry", at, 500, "boom", at.Add(time.Minute)))
 	must(s.MarkDead(ctx, "dead", at, 0, "refused"))
 	_, err := s.FireTimers(ctx, []store.Timer{{Blueprint: "service", Identifier: "a", Property: "ttl", ExpiresAt: "2026-03-14T00:00:00Z"}}, at,
 		func(fired []store.Timer) ([]record.Delivery, error) {
-			return []record.Delivery{delivery("timer", at)}, nil
+			return []record.Delivery{dl("timer")}, nil
 		})
 	must(err)
 	full := fullRun(time.UTC, map[string]any{"n": json.Number("1.50"), "s": "x"})
 	full.CreatedAt = at
-	stored := createRun(t, s, full, delivery("run-created", at))
+	stored := createRun(t, s, full, dl("run-created"))
 	stored.Status = store.RunSuccess
 	ev := runEvent(at.Add(time.Second), store.RunDispatched, store.RunSuccess)
 	_, err = s.UpdateRun(ctx, stored, &ev, nil)

@@ -17,6 +17,7 @@ import (
 var stateTests = []test{
 	{"ApplyRoundTrip", testApplyRoundTrip},
 	{"List", testList},
+	{"ListOrderIsBytewise", testListOrderIsBytewise},
 	{"History", testHistory},
 	{"ApplyFailureRollsBack", testApplyFailureRollsBack},
 	{"RecordFailure", testRecordFailure},
@@ -121,6 +122,29 @@ func testList(t *testing.T, h *harness) {
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("List(%s, %q) = %v, want %v", tt.kind, tt.blueprint, got, tt.want)
 		}
+	}
+}
+
+// testListOrderIsBytewise: listings sort identifiers byte by byte, as
+// SQLite does, whatever the collation of the database underneath.
+func testListOrderIsBytewise(t *testing.T, h *harness) {
+	s := h.new(t)
+	ids := []string{"b", "B", "_x", "-y", "a", "Z", "é", "e"}
+	var changes []store.Change
+	for _, id := range ids {
+		changes = append(changes, create(entityKey("service", id), doc(`{}`)))
+	}
+	apply(t, s, applied("r1"), changes...)
+	objs, err := s.List(context.Background(), catalog.KindEntityObj, "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range objs {
+		got = append(got, o.Key.ID)
+	}
+	if want := []string{"-y", "B", "Z", "_x", "a", "b", "e", "é"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("List order = %q, want %q", got, want)
 	}
 }
 

@@ -1,0 +1,210 @@
+// Package postgres is pier's state store on PostgreSQL (pgx), for a
+// platform team that keeps its state in the database it already operates
+// and, later, runs pier as several replicas on it. It holds what the
+// SQLite store holds, in the same tables, and passes the same contract
+// (package storetest).
+//
+// What differs from SQLite, and why:
+//
+//   - Writers are not serialised by the store: each write is a
+//     READ COMMITTED transaction whose guarantees come from the database
+//     itself. A run update is a compare-and-swap on its version in the
+//     UPDATE's WHERE (a second writer waits for the row, then finds
+//     another version); a request key is a unique index that CreateRun
+//     inserts against ON CONFLICT DO NOTHING; a runtime write locks its
+//     entity's row (FOR SHARE) so that a revision deleting the entity
+//     waits for it, then drops the values with the entity.
+//   - Times are timestamptz: they read back in UTC to the microsecond
+//     (SQLite keeps nanoseconds); runs keep theirs exactly, in the run's
+//     JSON.
+//   - Documents are json, not jsonb: json keeps the text as written, and
+//     hashes and history are of that text.
+//   - Identifiers sort bytewise (COLLATE "C") whatever the database's
+//     collation, as in SQLite, so listings come in one order everywhere.
+//   - Migrations are applied at Open under an advisory lock, so replicas
+//     starting at once migrate once.
+//   - Sequence numbers (revision seq, audit and history ids) never repeat
+//     but may skip a value a failed transaction took.
+//
+// Writes that only a leader will make once pier runs as replicas (the
+// reconciler's, the outbox worker's, the timers') go through leaderTx,
+// the one place where a fencing check will compare the writer's epoch
+// in the same transaction.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pierhq/pier/internal/store"
+)
+
+// Store is a store.Backend on a PostgreSQL database.
+type Store struct {
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	where string // host, port and database, for errors
+}
+
+var _ store.Backend = (*Store)(nil)
+
+// An Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock replaces time.Now as the source of entity history and object
+// timestamps, so tests can check them exactly.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// Open connects to the database at url (postgres://user@host/db?...,
+// every parameter libpq and pgxpool know: sslmode, pool_max_conns, ...),
+// checks that it answers, and brings the schema up to date. Errors name
+// the server, never the password.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message quotes the URL with its password masked.
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		// Times read back in UTC, whatever the server's time zone.
+		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
+			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
+		return nil
+	}
+	s := &Store{now: o.now, where: Where(cfg.ConnConfig)}
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", s.where, err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		s.pool.Close()
+		return nil, s.fail("connect", err)
+	}
+	if err := migrate(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, s.fail("migrate", err)
+	}
+	return s, nil
+}
+
+// Where names the server and database of cfg as errors and logs do:
+// host:port/database as user.
+func Where(cfg *pgx.ConnConfig) string {
+	return fmt.Sprintf("%s/%s as %s", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)), cfg.Database, cfg.User)
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// fail wraps an error of operation op, marking a lost or refused
+// connection store.ErrUnavailable.
+func (s *Store) fail(op string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("postgres at %s: %s: %w: %w", s.where, op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// unavailable reports an error that says nothing of the request but that
+// the server could not be reached or went away: a retry may succeed.
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code[:2] == "08": // connection exception
+			return true
+		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutting down, crashed, starting up
+			return true
+		}
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// tx runs fn in a transaction and commits it, or rolls it back when fn
+// or the commit fails.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) // after Commit: a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// leaderTx is tx for the writes only a leader will make (see the package
+// documentation): where a fencing check will go.
+func (s *Store) leaderTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return s.tx(ctx, fn)
+}
+
+// optional is a time column that is NULL when the time is zero.
+func optional(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// optTime scans a nullable timestamptz: NULL is the zero time.
+type optTime struct{ t *time.Time }
+
+func (o optTime) ScanTimestamptz(v pgtype.Timestamptz) error {
+	*o.t = time.Time{}
+	if v.Valid {
+		*o.t = v.Time.UTC()
+	}
+	return nil
+}
+
+// queryAll runs q and scans every row with scan.
+func queryAll[T any](ctx context.Context, q querier, sql string, args []any, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
