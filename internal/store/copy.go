@@ -159,3 +159,17 @@ func Copy(ctx context.Context, from Exporter, to Importer) (map[Table]int64, err
 	}
 	return maps.Clone(read), nil
 }
+
+// RecordArgs adapts a function of one table's record type to the
+// records of Import, which come as any: a record of another type is an
+// error, naming both types.
+func RecordArgs[T any](args func(T) ([]any, error)) func(rec any) ([]any, error) {
+	return func(rec any) ([]any, error) {
+		r, ok := rec.(T)
+		if !ok {
+			var want T
+			return nil, fmt.Errorf("record of type %T, want %T", rec, want)
+		}
+		return args(r)
+	}
+}

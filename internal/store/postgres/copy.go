@@ -134,14 +134,7 @@ type importer struct {
 }
 
 func importerOf[T any](stmt string, args func(T) ([]any, error)) importer {
-	return importer{stmt, func(rec any) ([]any, error) {
-		r, ok := rec.(T)
-		if !ok {
-			var want T
-			return nil, fmt.Errorf("record of type %T, want %T", rec, want)
-		}
-		return args(r)
-	}}
+	return importer{stmt, store.RecordArgs(args)}
 }
 
 // importers write the ids they are given: OVERRIDING SYSTEM VALUE is

@@ -161,14 +161,7 @@ type importer struct {
 }
 
 func importerOf[T any](stmt string, args func(T) ([]any, error)) importer {
-	return importer{stmt, func(rec any) ([]any, error) {
-		r, ok := rec.(T)
-		if !ok {
-			var want T
-			return nil, fmt.Errorf("record of type %T, want %T", rec, want)
-		}
-		return args(r)
-	}}
+	return importer{stmt, store.RecordArgs(args)}
 }
 
 var importers = map[store.Table]importer{
