@@ -29,6 +29,7 @@ type Backend interface {
 	DeliveryIDs
 	LevelStore
 	TimerStore
+	PeopleStore
 	Exporter
 	Importer
 }
@@ -105,6 +106,24 @@ type TimerStore interface {
 	// the deliveries that announce them, in one transaction, and returns
 	// them.
 	FireTimers(ctx context.Context, due []Timer, at time.Time, deliveries func(fired []Timer) ([]record.Delivery, error)) ([]Timer, error)
+}
+
+// PeopleStore keeps people's sessions and personal API tokens, each as a
+// hash of its secret, and who signed in (identity.SessionStore,
+// identity.TokenStore). Logins compare without case, as GitHub's do.
+type PeopleStore interface {
+	CreateSession(ctx context.Context, s Session) error
+	// Session is ErrNotFound for an unknown or expired session.
+	Session(ctx context.Context, idHash string) (Session, error)
+	DeleteSession(ctx context.Context, idHash string) error
+	DeleteSessions(ctx context.Context, login string) (int, error)
+	CreateToken(ctx context.Context, t APIToken) error
+	// Token is ErrNotFound for an unknown or expired token.
+	Token(ctx context.Context, hash string) (APIToken, error)
+	Tokens(ctx context.Context, login string) ([]APIToken, error)
+	DeleteToken(ctx context.Context, login, id string) error
+	RecordPerson(ctx context.Context, p Person) error
+	People(ctx context.Context) ([]Person, error)
 }
 
 // Driver names of the --db values.

@@ -30,12 +30,16 @@ const (
 	TableRunEvents    Table = "run_events"         // RunEventRecord
 	TableRunLogs      Table = "run_logs"           // RunLogRecord, in order
 	TableLevelHistory Table = "scorecard_history"  // LevelChange, ID kept
+	TableSessions     Table = "sessions"           // Session
+	TableTokens       Table = "api_tokens"         // APIToken
+	TablePeople       Table = "people"             // Person
 )
 
 // Tables lists every table, in the order Export emits them.
 var Tables = []Table{
 	TableRevisions, TableObjects, TableHistory, TableRuntime, TableAudit, TableDeliveryIDs,
 	TableOutbox, TableTimers, TableRuns, TableRunEvents, TableRunLogs, TableLevelHistory,
+	TableSessions, TableTokens, TablePeople,
 }
 
 // HistoryRecord is one row of an entity's history as stored: the

@@ -64,6 +64,9 @@ var exports = []struct {
 			return l, err
 		}},
 	{store.TableLevelHistory, `SELECT ` + levelColumns + ` FROM scorecard_history ORDER BY id`, anyScan(scanLevel)},
+	{store.TableSessions, `SELECT ` + sessionColumns + ` FROM sessions ORDER BY id_hash`, anyScan(scanSession)},
+	{store.TableTokens, `SELECT ` + tokenColumns + ` FROM api_tokens ORDER BY id`, anyScan(scanToken)},
+	{store.TablePeople, `SELECT login, person, signed_in FROM people ORDER BY login`, anyScan(scanPerson)},
 }
 
 func anyScan[T any](scan func(pgx.Row) (T, error)) func(pgx.Rows) (any, error) {
@@ -194,6 +197,16 @@ var importers = map[store.Table]importer{
 		func(c store.LevelChange) ([]any, error) {
 			return []any{c.ID, c.Scorecard, c.Blueprint, c.Identifier, c.From, c.To, c.Revision, c.At}, nil
 		}),
+	store.TableSessions: importerOf(`INSERT INTO sessions (`+sessionColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		func(ss store.Session) ([]any, error) {
+			return []any{ss.IDHash, ss.Login, []byte(ss.Person), ss.CSRF, ss.CreatedAt, ss.ExpiresAt}, nil
+		}),
+	store.TableTokens: importerOf(`INSERT INTO api_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		func(t store.APIToken) ([]any, error) {
+			return []any{t.ID, t.Hash, t.Login, t.Name, t.CreatedAt, optional(t.ExpiresAt)}, nil
+		}),
+	store.TablePeople: importerOf(`INSERT INTO people (login, person, signed_in) VALUES ($1, $2, $3)`,
+		func(p store.Person) ([]any, error) { return []any{p.Login, []byte(p.Person), p.SignedIn}, nil }),
 }
 
 // identities are the columns numbered by the store, whose sequences

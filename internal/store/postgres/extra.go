@@ -99,6 +99,24 @@ func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 	return nil
 }
 
+// PruneAudit deletes the audit entries older than before and returns how
+// many. Entries are appended as they happen, so the old ones are those
+// below the first id at or after before (see the sqlite store).
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.leaderTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE id < coalesce(
+			(SELECT id FROM audit_log WHERE at >= $1 ORDER BY id LIMIT 1),
+			(SELECT max(id) + 1 FROM audit_log))`, before)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, s.fail("prune the audit log", err)
+	}
+	return n, nil
+}
+
 // AuditLog returns entries newest first, at most limit, older than the
 // entry with id before (0: from the newest).
 func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]store.AuditEntry, error) {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -78,16 +79,25 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]record.Del
 }
 
 // Deliveries returns deliveries newest first, at most limit, enqueued
-// before the delivery with id before ("": from the newest). An unknown
-// before yields none.
+// before the delivery with id before ("": from the newest). A before that
+// is no delivery's id is store.ErrNotFound: it has no place to page from.
 func (s *Store) Deliveries(ctx context.Context, limit int, before string) ([]record.Delivery, error) {
 	limit = store.PageLimit(limit)
 	if before == "" {
 		return s.queryOutbox(ctx, "list deliveries", `SELECT `+outboxColumns+` FROM outbox ORDER BY seq DESC LIMIT $1`, limit)
 	}
-	return s.queryOutbox(ctx, "list deliveries",
+	ds, err := s.queryOutbox(ctx, "list deliveries",
 		`SELECT `+outboxColumns+` FROM outbox WHERE seq < (SELECT seq FROM outbox WHERE id = $1) ORDER BY seq DESC LIMIT $2`,
 		before, limit)
+	if err == nil && len(ds) == 0 { // the oldest page, or no such delivery?
+		var one int
+		if err = s.pool.QueryRow(ctx, `SELECT 1 FROM outbox WHERE id = $1`, before).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("postgres: list deliveries before %q: %w", before, store.ErrNotFound)
+		} else if err != nil {
+			return nil, s.fail("list deliveries", err)
+		}
+	}
+	return ds, err
 }
 
 // MarkDelivered records a successful attempt.

@@ -154,10 +154,14 @@ func (s *Store) Run(ctx context.Context, id string) (store.Run, error) {
 }
 
 // Runs lists the runs f selects, newest first (by CreatedAt, then id),
-// a page of store.PageLimit(f.Limit). An unknown f.Before yields none.
+// a page of store.PageLimit(f.Limit). An f.Before that is no run's id is
+// store.ErrNotFound: it has no place to page from.
 func (s *Store) Runs(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
 	q, args := runsQuery(f)
 	runs, err := queryAll(ctx, s.pool, q, args, func(r pgx.Rows) (store.Run, error) { return scanRun(r) })
+	if err == nil && len(runs) == 0 && f.Before != "" { // the oldest page, or no such run?
+		err = runExists(ctx, s.pool, f.Before)
+	}
 	if err != nil {
 		return nil, s.fail("list runs", err)
 	}

@@ -13,7 +13,7 @@ import (
 // edited, because databases already past it would not see the edit. Add a
 // table or column by appending a new entry.
 //
-// Version 1 is everything the SQLite store reached in its eight
+// Version 1 is everything the SQLite store reached in its ten
 // migrations; the tables, columns and indexes have the same names and
 // meaning (see package sqlite's schema for each one's reason).
 var migrations = []string{
@@ -173,6 +173,32 @@ CREATE TABLE scorecard_history (
 );
 CREATE INDEX scorecard_history_entity ON scorecard_history (blueprint, identifier);
 CREATE INDEX scorecard_history_card ON scorecard_history (scorecard);
+
+-- People: browser sessions and personal API tokens, each kept as a hash
+-- of its secret, and who signed in. Logins are stored in lower case.
+CREATE TABLE sessions (
+	id_hash    text COLLATE "C" PRIMARY KEY,
+	login      text        NOT NULL,
+	person     json        NOT NULL,
+	csrf       text        NOT NULL,
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+CREATE INDEX sessions_login ON sessions (login);
+CREATE TABLE api_tokens (
+	id         text COLLATE "C" PRIMARY KEY,
+	hash       text        NOT NULL UNIQUE,
+	login      text        NOT NULL,
+	name       text        NOT NULL,
+	created_at timestamptz NOT NULL,
+	expires_at timestamptz -- NULL for a token that does not expire
+);
+CREATE INDEX api_tokens_login ON api_tokens (login);
+CREATE TABLE people (
+	login     text COLLATE "C" PRIMARY KEY,
+	person    json        NOT NULL,
+	signed_in timestamptz NOT NULL
+);
 `,
 }
 

@@ -95,6 +95,24 @@ var exports = []struct {
 			return l, err
 		}},
 	{store.TableLevelHistory, `SELECT ` + levelColumns + ` FROM scorecard_history ORDER BY id`, anyScan(scanLevel)},
+	{store.TableSessions, `SELECT id_hash, login, person, csrf, created_at, expires_at FROM sessions ORDER BY id_hash`,
+		func(sc scanner) (any, error) {
+			var (
+				ss               store.Session
+				person, cat, exp string
+			)
+			if err := sc.Scan(&ss.IDHash, &ss.Login, &person, &ss.CSRF, &cat, &exp); err != nil {
+				return nil, err
+			}
+			ss.Person = []byte(person)
+			var err error
+			if ss.CreatedAt, err = parseTime(cat); err == nil {
+				ss.ExpiresAt, err = parseTime(exp)
+			}
+			return ss, err
+		}},
+	{store.TableTokens, `SELECT ` + tokenColumns + ` FROM api_tokens ORDER BY id`, anyScan(scanToken)},
+	{store.TablePeople, `SELECT login, person, signed_in FROM people ORDER BY login`, anyScan(scanPerson)},
 }
 
 func anyScan[T any](scan func(scanner) (T, error)) func(scanner) (any, error) {
@@ -219,6 +237,18 @@ var importers = map[store.Table]importer{
 	store.TableLevelHistory: importerOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(c store.LevelChange) ([]any, error) {
 			return []any{c.ID, c.Scorecard, c.Blueprint, c.Identifier, c.From, c.To, c.Revision, formatTime(c.At)}, nil
+		}),
+	store.TableSessions: importerOf(`INSERT INTO sessions (id_hash, login, person, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		func(ss store.Session) ([]any, error) {
+			return []any{ss.IDHash, ss.Login, string(ss.Person), ss.CSRF, formatTime(ss.CreatedAt), formatTime(ss.ExpiresAt)}, nil
+		}),
+	store.TableTokens: importerOf(`INSERT INTO api_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		func(t store.APIToken) ([]any, error) {
+			return []any{t.ID, t.Hash, t.Login, t.Name, formatTime(t.CreatedAt), formatOptionalTime(t.ExpiresAt)}, nil
+		}),
+	store.TablePeople: importerOf(`INSERT INTO people (login, person, signed_in) VALUES (?, ?, ?)`,
+		func(p store.Person) ([]any, error) {
+			return []any{p.Login, string(p.Person), formatTime(p.SignedIn)}, nil
 		}),
 }
 

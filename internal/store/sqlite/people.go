@@ -154,16 +154,18 @@ func (s *Store) RecordPerson(ctx context.Context, p store.Person) error {
 
 // People lists everyone who signed in, by login.
 func (s *Store) People(ctx context.Context) ([]store.Person, error) {
-	ps, err := queryAll(ctx, s.r, `SELECT login, person, signed_in FROM people ORDER BY login`, nil, func(sc scanner) (p store.Person, err error) {
-		var js, at string
-		if err = sc.Scan(&p.Login, &js, &at); err == nil {
-			p.Person = []byte(js)
-			p.SignedIn, err = parseTime(at)
-		}
-		return p, err
-	})
+	ps, err := queryAll(ctx, s.r, `SELECT login, person, signed_in FROM people ORDER BY login`, nil, scanPerson)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: people: %w", err)
 	}
 	return ps, nil
+}
+
+func scanPerson(sc scanner) (p store.Person, err error) {
+	var js, at string
+	if err = sc.Scan(&p.Login, &js, &at); err == nil {
+		p.Person = []byte(js)
+		p.SignedIn, err = parseTime(at)
+	}
+	return p, err
 }

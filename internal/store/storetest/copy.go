@@ -24,7 +24,8 @@ var copyTests = []test{
 // Fill writes records of every table through the store's interface:
 // applied and failed revisions, history with every op, runtime values,
 // audit entries, delivery ids, deliveries in every state, fired timers,
-// runs with events and logs, level changes. Its times are whole
+// runs with events and logs, level changes, a session, tokens with and
+// without an expiry, a person. Its times are whole
 // microseconds, which every store keeps exactly (so should be the
 // store's clock, for the objects' timestamps).
 func Fill(t testing.TB, s store.Backend) {
@@ -87,6 +88,11 @@ func Fill(t testing.TB, s store.Backend) {
 	createRun(t, s, store.Run{ID: "r2", Action: "scale", Status: store.RunWaitingForApproval, CreatedAt: at.Add(time.Minute)})
 	must(s.AddRunLog(ctx, "r1", store.RunLog{At: at, Message: "starting"}))
 	must(s.AddRunLog(ctx, "r1", store.RunLog{At: at, Message: "done", TerminationStatus: store.RunSuccess}))
+	far := at.AddDate(100, 0, 0) // sessions expire, and expired ones are swept
+	must(s.CreateSession(ctx, store.Session{IDHash: "h1", Login: "alice", Person: json.RawMessage(`{"name": "Alice"}`), CSRF: "c1", CreatedAt: at, ExpiresAt: far}))
+	must(s.CreateToken(ctx, store.APIToken{ID: "t1", Hash: "x1", Login: "alice", Name: "laptop", CreatedAt: at}))
+	must(s.CreateToken(ctx, store.APIToken{ID: "t2", Hash: "x2", Login: "alice", Name: "ci", CreatedAt: at, ExpiresAt: far}))
+	must(s.RecordPerson(ctx, store.Person{Login: "alice", Person: json.RawMessage(`{"name": "Alice"}`), SignedIn: at}))
 	must(s.RecordLevels(ctx, []store.LevelChange{
 		{Scorecard: "quality", Blueprint: "service", Identifier: "a", To: "Basic", Revision: "r1", At: at},
 		{Scorecard: "quality", Blueprint: "service", Identifier: "a", From: "Basic", To: "Gold", Revision: "r2", At: at},

@@ -43,9 +43,9 @@ type test struct {
 	f    func(t *testing.T, h *harness)
 }
 
-// tests are the suite, in groups: state, runs, outbox, the rest, copy,
-// concurrency.
-var tests = concat(stateTests, runTests, outboxTests, extraTests, copyTests, concurrencyTests)
+// tests are the suite, in groups: state, runs, outbox, the rest,
+// people, copy, concurrency.
+var tests = concat(stateTests, runTests, outboxTests, extraTests, peopleTests, copyTests, concurrencyTests)
 
 func concat(groups ...[]test) []test {
 	var out []test

@@ -1,18 +1,23 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pierhq/pier/internal/store"
 )
 
-func TestSessions(t *testing.T) {
+var peopleTests = []test{
+	{"Sessions", testSessions},
+	{"APITokens", testAPITokens},
+	{"People", testPeople},
+}
+
+func testSessions(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "pier.db"))
+	s := h.new(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	live := store.Session{IDHash: "h1", Login: "Alice", Person: []byte(`{"name": "Alice A."}`), CSRF: "c1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	gone := store.Session{IDHash: "h2", Login: "alice", Person: []byte(`{}`), CSRF: "c2", CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
@@ -45,9 +50,9 @@ func TestSessions(t *testing.T) {
 	}
 }
 
-func TestAPITokens(t *testing.T) {
+func testAPITokens(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "pier.db"))
+	s := h.new(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, tk := range []store.APIToken{
 		{ID: "t1", Hash: "x1", Login: "Alice", Name: "laptop", CreatedAt: now.Add(-time.Minute)},
@@ -83,9 +88,9 @@ func TestAPITokens(t *testing.T) {
 	}
 }
 
-func TestPeople(t *testing.T) {
+func testPeople(t *testing.T, h *harness) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "pier.db"))
+	s := h.new(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, p := range []store.Person{
 		{Login: "Bob", Person: []byte(`{"name": "Bob"}`), SignedIn: now.Add(-time.Hour)},
