@@ -29,6 +29,8 @@ commands:
   run ACTION [--entity ID] [--input NAME=VALUE ...] [--wait]
                             request a self-service action run from a pier server
   receive [--listen ADDR]   print the webhooks pier sends (develop webhook actions locally)
+  migrate --from STORE --to STORE
+                            copy a state store into an empty one (SQLite to PostgreSQL)
   schema vendor [DIR]       vendor pier's CUE schema into DIR/cue.mod/pkg for the cue tool
   version                   print the version
 
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runRun(ctx, args[1:], stdout, stderr)
 	case "receive":
 		return runReceive(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(ctx, args[1:], stdout, stderr)
 	case "version", "--version":

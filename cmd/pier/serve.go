@@ -32,7 +32,7 @@ import (
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
-	"github.com/pierhq/pier/internal/store/sqlite"
+	"github.com/pierhq/pier/internal/store/storeopen"
 	"github.com/pierhq/pier/internal/timer"
 	"github.com/pierhq/pier/internal/webhook"
 	"github.com/pierhq/pier/reconciler"
@@ -119,7 +119,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 type daemon struct {
 	cfg     *config.Config
 	log     *slog.Logger
-	store   *sqlite.Store
+	store   store.Backend
 	holder  *state.Holder
 	metrics *metrics.Metrics
 	loop    *reconciler.Loop
@@ -166,8 +166,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}}
 	log.Info("starting pier", cfg.Redacted()...)
 
-	if d.store, err = sqlite.Open(ctx, cfg.DB); err != nil {
-		return nil, err
+	if d.store, err = storeopen.Open(ctx, cfg.DB, storeopen.Options{Wait: true, Waiting: func(err error, next time.Duration) {
+		log.Warn("the state store cannot be reached; trying again", "err", err, "in", next)
+	}}); err != nil {
+		return nil, fmt.Errorf("option db: %w", err)
 	}
 	defer func() {
 		if err != nil {

@@ -217,6 +217,12 @@ func (td *testDaemon) push(t *testing.T, sha, secret string) int {
 }
 
 func TestDaemonFollowsARepository(t *testing.T) {
+	testDaemonFollowsARepository(t, func(dataDir string) string { return filepath.Join(dataDir, "pier.db") })
+}
+
+// testDaemonFollowsARepository runs the daemon on the store db names,
+// given the test's data directory.
+func testDaemonFollowsARepository(t *testing.T, db func(dataDir string) string) {
 	// An outbound webhook receiver that fails its first delivery.
 	var (
 		hookMu   sync.Mutex
@@ -252,7 +258,7 @@ func TestDaemonFollowsARepository(t *testing.T) {
 	gh.AddRepo("acme", "catalog")
 	dataDir := t.TempDir()
 	args := []string{
-		"--repo", "file://" + repo.bare, "--db", filepath.Join(dataDir, "pier.db"), "--cache-dir", filepath.Join(dataDir, "git"),
+		"--repo", "file://" + repo.bare, "--db", db(dataDir), "--cache-dir", filepath.Join(dataDir, "git"),
 		"--webhook-secret", "hook-secret", "--anonymous-reads", "--client-id", "ci", "--client-secret", "ci-secret",
 		"--github-api-url", gh.URL(), "--github-token", "ghs_test", "--github-repo", "acme/catalog",
 	}
@@ -426,6 +432,7 @@ func TestServeRejectsBadOptions(t *testing.T) {
 		{"--listen", "not-an-address"},
 		{"--repo", "/does/not/exist/either"},
 		{"--bogus"},
+		{"--db", "mysql://pier@db/pier"}, // not a file named "mysql:"
 	} {
 		// Keep anything a half-started daemon writes out of the source tree.
 		dir := t.TempDir()

@@ -29,6 +29,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/pierhq/pier/internal/github"
+	"github.com/pierhq/pier/internal/store"
 )
 
 // Client is an API client (clientId/clientSecret for
@@ -126,7 +127,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.Path, "path", "", "sub-directory of the repository holding the catalog")
 	fs.StringVar(&c.Poll, "poll", "@every 5m", "cron schedule for polling a git repository (webhooks notice pushes at once; this is the fallback)")
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address for the API, webhooks and metrics")
-	fs.StringVar(&c.DB, "db", "./data/pier.db", "SQLite database file")
+	fs.StringVar(&c.DB, "db", "./data/pier.db", "the state store: a SQLite file, or a PostgreSQL URL (postgres://user@host/db?sslmode=verify-full; its password is never logged)")
 	fs.StringVar(&c.CacheDir, "cache-dir", "./data/git", "where clones of git repositories are kept")
 	fs.StringVar(&c.GitHubAPIURL, "github-api-url", "https://api.github.com/", "GitHub API base URL (GitHub Enterprise Server: https://HOST/api/v3/)")
 	fs.StringVar(&c.GitHubToken, "github-token", "", "GitHub token for fetching and commit statuses (also GITHUB_TOKEN); never logged")
@@ -264,6 +265,9 @@ func (c *Config) check() []error {
 	}
 	if _, err := cron.ParseStandard(c.RunsPoll); err != nil {
 		errs = append(errs, fmt.Errorf("option runs-poll: %q is not a cron schedule: %w", c.RunsPoll, err))
+	}
+	if _, err := store.DriverOf(c.DB); err != nil {
+		errs = append(errs, fmt.Errorf("option db: %w", err))
 	}
 	if (c.OAuthClientID == "") != (c.OAuthClientSecret == "") {
 		errs = append(errs, errors.New("option github-oauth-client-id and github-oauth-client-secret must be set together"))
@@ -413,6 +417,9 @@ func (c *Config) Redacted() []any {
 		v := fs.Lookup(n).Value.String()
 		if secret[n] && v != "" {
 			v = "REDACTED"
+		}
+		if n == "db" {
+			v = store.Redact(v)
 		}
 		out = append(out, n, v)
 	}

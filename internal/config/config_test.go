@@ -74,11 +74,33 @@ func TestErrorsNameTheOption(t *testing.T) {
 		{nil, map[string]string{"PIER_EVAL_TIMEOUT": "0s"}, "option eval-timeout: 0s is not positive"},
 		{[]string{"--eval-memory", "1MB"}, nil, "option eval-memory: 1MB is less than the 64MB"},
 		{[]string{"--max-revision-size", "1MB"}, nil, "option max-revision-size: 1MB is less than max-file-size (10MB)"},
+		{[]string{"--db", "mysql://pier:hunter2@db/pier"}, nil, `option db: "mysql://pier:REDACTED@db/pier" is neither a SQLite file path nor a postgres:// URL`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.args, env(tt.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v %v: error %v, want it to mention %q", tt.args, tt.env, err, tt.want)
+		}
+	}
+}
+
+// TestDatabasePasswordNotLogged: a PostgreSQL URL's password, in its
+// user information or its parameters, is masked in the start-up log.
+func TestDatabasePasswordNotLogged(t *testing.T) {
+	for _, db := range []string{
+		"postgres://pier:hunter2@db.internal:5432/pier?sslmode=verify-full",
+		"postgresql://pier@db.internal/pier?password=hunter2&sslmode=require",
+	} {
+		c, err := Parse([]string{"--db", db}, env(nil), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red := fmt.Sprint(c.Redacted()...)
+		if strings.Contains(red, "hunter2") || !strings.Contains(red, "db.internal") {
+			t.Errorf("--db %s is logged as %s", db, red)
+		}
+		if c.DB != db {
+			t.Errorf("Redacted changed the option: %s", c.DB)
 		}
 	}
 }

@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -127,12 +128,14 @@ func (s *Store) fail(op string, err error) error {
 }
 
 // unavailable reports an error that says nothing of the request but that
-// the server could not be reached or went away: a retry may succeed.
+// the server could not be reached or went away: a retry may succeed. A
+// server that answers with an error (a wrong password, no such
+// database) is not unavailable: asking again gets the same answer.
 func unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case pgErr.Code[:2] == "08": // connection exception
+		case strings.HasPrefix(pgErr.Code, "08"): // connection exception
 			return true
 		case pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03": // shutting down, crashed, starting up
 			return true
