@@ -34,9 +34,12 @@ test:
 	$(GO) test -count=1 -timeout 9m ./...
 
 ## bench: the figures the issues ask for, measured side by side in one run
+## (the daemon on SQLite and on a throwaway PostgreSQL from the installed
+## server binaries; BENCH_DB=sqlite measures SQLite alone)
+BENCH_DB  ?= sqlite,postgres
 bench: build $(BIN)/cue
-	$(GO) run ./internal/bench -n $(N) -pier $(BIN)/pier -cue $(BIN)/cue
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/query/ ./internal/api/ ./internal/store/sqlite/ ./internal/gitfs/
+	$(GO) run ./internal/bench -n $(N) -db $(BENCH_DB) -pier $(BIN)/pier -cue $(BIN)/cue
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/query/ ./internal/api/ ./internal/store/sqlite/ ./internal/store/postgres/ ./internal/gitfs/
 
 ## bench-large: the loader figures on 100,000 services
 bench-large: build $(BIN)/cue

@@ -19,16 +19,26 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pierhq/pier/internal/store/postgres/pgtest"
 	"github.com/pierhq/pier/internal/synth"
 )
 
-// daemonBench measures pier serve as a process, on loopback:
+// daemonBench measures pier serve as a process, on loopback, on each of
+// the stores named (sqlite, postgres), one after the other on the same
+// repository, and prints the figures side by side:
 //
+//   - first clone and cold reconcile of n services;
 //   - push webhook → state applied, for a one-entity change in a catalog
 //     of n services fetched from a local bare repository;
+//   - a runtime property written through the API (PATCH, one at a time);
 //   - POST /v1/entities/search throughput and latency, from a load
 //     generator sharing the machine's two cores with the server.
-func daemonBench(n, pushes int, loadFor time.Duration, conc int, pierBin string) error {
+//
+// PostgreSQL is a throwaway server started from the installed binaries
+// (package pgtest), with the durability it has in production: fsync and
+// synchronous commit on. pier's SQLite runs in WAL mode with
+// synchronous=NORMAL, as always.
+func daemonBench(n, pushes int, loadFor time.Duration, conc int, pierBin string, stores []string) error {
 	root, err := os.MkdirTemp("", "pier-daemon-bench-")
 	if err != nil {
 		return err
@@ -40,88 +50,155 @@ func daemonBench(n, pushes int, loadFor time.Duration, conc int, pierBin string)
 	if err := synth.Write(work, opts); err != nil {
 		return err
 	}
-	git := func(dir string, args ...string) (string, error) {
-		cmd := exec.Command("git", append([]string{"-c", "user.email=bench@example.com", "-c", "user.name=bench", "-c", "commit.gpgsign=false"}, args...)...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return "", fmt.Errorf("git %v: %v: %s", args, err, out)
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
+	b := &daemonRun{n: n, opts: opts, work: work, bare: bare, root: root, pierBin: pierBin}
 	for _, args := range [][]string{{"init", "-q", "--bare", "-b", "main", bare}} {
-		if _, err := git(root, args...); err != nil {
+		if _, err := b.git(root, args...); err != nil {
 			return err
 		}
 	}
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-qm", "synthetic catalog"}, {"remote", "add", "origin", bare}, {"push", "-q", "origin", "main"}} {
-		if _, err := git(work, args...); err != nil {
+		if _, err := b.git(work, args...); err != nil {
 			return err
 		}
 	}
 	fmt.Printf("daemon: %d services in a git repository (file://), prepared in %s\n", n, time.Since(start).Round(time.Millisecond))
 
+	var figures []*storeFigures
+	for _, st := range stores {
+		var db string
+		switch st {
+		case "sqlite":
+			db = filepath.Join(root, "pier.db")
+		case "postgres":
+			srv, err := pgtest.Start("fsync=on", "synchronous_commit=on", "full_page_writes=on", "shared_buffers=128MB")
+			if err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+			defer srv.Stop()
+			if db, err = srv.CreateDatabase("pier_bench"); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown store %q (sqlite, postgres)", st)
+		}
+		fmt.Printf("\n%s:\n", st)
+		f, err := b.measure(st, db, pushes, loadFor, conc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", st, err)
+		}
+		figures = append(figures, f)
+	}
+	if len(figures) > 1 {
+		printSideBySide(figures, n, pushes)
+	}
+	return nil
+}
+
+// daemonRun is the repository the stores are measured on, one after
+// the other; pushes go on from where the last measure left them.
+type daemonRun struct {
+	n                int
+	opts             synth.Options
+	work, bare, root string
+	pierBin          string
+	pushed           int
+}
+
+func (b *daemonRun) git(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", append([]string{"-c", "user.email=bench@example.com", "-c", "user.name=bench", "-c", "commit.gpgsign=false"}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("git %v: %v: %s", args, err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// storeFigures are one store's measures; latencies sorted.
+type storeFigures struct {
+	store         string
+	cold          time.Duration
+	push, runtime []time.Duration
+	search        []searchFigures
+}
+
+type searchFigures struct {
+	name     string
+	rps      float64
+	p50, p99 time.Duration
+}
+
+const benchClient, benchSecret = "bench", "bench-secret"
+
+func (b *daemonRun) measure(st, db string, pushes int, loadFor time.Duration, conc int) (*storeFigures, error) {
+	f := &storeFigures{store: st}
 	addr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	pierAbs, err := filepath.Abs(pierBin)
+	pierAbs, err := filepath.Abs(b.pierBin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	const secret = "bench-secret"
-	// The load generator is one address, far above the default limit of
-	// 50 requests a second: the limit is raised so that every search is
-	// still counted against it (its cost is in the figures) but none is
-	// refused.
-	srv := exec.Command(pierAbs, "serve", "--repo", "file://"+bare, "--db", filepath.Join(root, "pier.db"),
-		"--cache-dir", filepath.Join(root, "git"), "--listen", addr, "--webhook-secret", secret,
-		"--anonymous-reads", "--poll", "@every 1h", "--log-level", "warn", "--rate-limit", "1e9", "--rate-burst", "1000000000")
+	srv := exec.Command(pierAbs, "serve", "--repo", "file://"+b.bare, "--db", db,
+		"--cache-dir", filepath.Join(b.root, "git-"+st), "--listen", addr, "--webhook-secret", secret,
+		"--anonymous-reads", "--client-id", benchClient, "--client-secret", benchSecret,
+		"--poll", "@every 1h", "--log-level", "warn",
+		"--rate-limit", "0") // throughput, not the limiter, is measured
 	var logs bytes.Buffer
 	srv.Stdout, srv.Stderr = &logs, &logs
 	if err := srv.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	defer func() {
 		srv.Process.Signal(os.Interrupt)
 		srv.Wait()
 	}()
 	base := "http://" + addr
-	start = time.Now()
+	start := time.Now()
 	if err := waitReady(base, 5*time.Minute); err != nil {
-		return fmt.Errorf("%w\n%s", err, logs.String())
+		return nil, fmt.Errorf("%w\n%s", err, logs.String())
 	}
-	fmt.Printf("  first clone + cold reconcile of %d entities: %s\n", n+max(1, n/200), time.Since(start).Round(time.Millisecond))
+	f.cold = time.Since(start)
+	fmt.Printf("  first clone + cold reconcile of %d entities: %s\n", b.n+max(1, b.n/200), f.cold.Round(time.Millisecond))
 
-	var lat []time.Duration
-	for i := 0; i < pushes; i++ {
-		svc := (i * 7919) % n
+	for range pushes {
+		i := b.pushed
+		b.pushed++
+		svc := (i * 7919) % b.n
 		p := synth.ServicePath(svc)
-		if err := os.WriteFile(filepath.Join(work, p), synth.Service(svc, i+1, opts), 0o644); err != nil {
-			return err
+		if err := os.WriteFile(filepath.Join(b.work, p), synth.Service(svc, i+1, b.opts), 0o644); err != nil {
+			return nil, err
 		}
-		if _, err := git(work, "commit", "-qam", fmt.Sprintf("change %d", i)); err != nil {
-			return err
+		if _, err := b.git(b.work, "commit", "-qam", fmt.Sprintf("change %d", i)); err != nil {
+			return nil, err
 		}
-		if _, err := git(work, "push", "-q", "origin", "main"); err != nil {
-			return err
+		if _, err := b.git(b.work, "push", "-q", "origin", "main"); err != nil {
+			return nil, err
 		}
-		sha, err := git(work, "rev-parse", "HEAD")
+		sha, err := b.git(b.work, "rev-parse", "HEAD")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		t0 := time.Now()
 		if err := sendPush(base, secret, sha, i); err != nil {
-			return err
+			return nil, err
 		}
 		if err := waitApplied(base, sha, 30*time.Second); err != nil {
-			return fmt.Errorf("%w\n%s", err, logs.String())
+			return nil, fmt.Errorf("%w\n%s", err, logs.String())
 		}
-		lat = append(lat, time.Since(t0))
+		f.push = append(f.push, time.Since(t0))
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	sort.Slice(f.push, func(i, j int) bool { return f.push[i] < f.push[j] })
 	fmt.Printf("  push webhook -> one-entity change applied (n=%d): median %s, p90 %s, max %s (target: median < 300ms)\n",
-		len(lat), lat[len(lat)/2].Round(100*time.Microsecond), lat[len(lat)*9/10].Round(100*time.Microsecond), lat[len(lat)-1].Round(100*time.Microsecond))
+		len(f.push), median(f.push), pct(f.push, 0.9), f.push[len(f.push)-1].Round(100*time.Microsecond))
+
+	if f.runtime, err = runtimeWrites(base, b.n, 200); err != nil {
+		return nil, err
+	}
+	fmt.Printf("  runtime property written through the API (n=%d, one at a time): median %s, p90 %s\n",
+		len(f.runtime), median(f.runtime), pct(f.runtime, 0.9))
 
 	queries := []struct {
 		name string
@@ -132,11 +209,86 @@ func daemonBench(n, pushes int, loadFor time.Duration, conc int, pierBin string)
 		{"scan: test_coverage >= 95.5 and has_readme", `{"combinator":"and","rules":[{"property":"$blueprint","operator":"=","value":"service"},{"property":"test_coverage","operator":">=","value":95.5},{"property":"has_readme","operator":"=","value":true}]}`},
 	}
 	for _, q := range queries {
-		if err := load(base, q.name, q.body, loadFor, conc); err != nil {
-			return err
+		sf, err := load(base, q.name, q.body, loadFor, conc)
+		if err != nil {
+			return nil, err
 		}
+		f.search = append(f.search, sf)
 	}
-	return nil
+	return f, nil
+}
+
+// pct is the q-quantile of sorted ds.
+func pct(ds []time.Duration, q float64) time.Duration {
+	return ds[min(len(ds)-1, int(q*float64(len(ds))))].Round(100 * time.Microsecond)
+}
+
+// runtimeWrites PATCHes a runtime property of n services in turn, one
+// request at a time, and returns the latencies, sorted.
+func runtimeWrites(base string, services, n int) ([]time.Duration, error) {
+	body, _ := json.Marshal(map[string]string{"clientId": benchClient, "clientSecret": benchSecret})
+	resp, err := http.Post(base+"/v1/auth/access_token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	var tok struct{ AccessToken string }
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if tok.AccessToken == "" {
+		return nil, fmt.Errorf("no access token (%s)", resp.Status)
+	}
+	var lat []time.Duration
+	for i := range n {
+		svc := (i * 104729) % services
+		req, _ := http.NewRequest("PATCH", fmt.Sprintf("%s/v1/blueprints/service/entities/svc-%06d", base, svc),
+			strings.NewReader(fmt.Sprintf(`{"properties":{"health":"check %d"}}`, i)))
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Content-Type", "application/json")
+		t0 := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("PATCH runtime property: %s: %s", resp.Status, b)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, nil
+}
+
+// printSideBySide prints the stores' figures in columns, with the ratio
+// of each to the first store's.
+func printSideBySide(fs []*storeFigures, n, pushes int) {
+	fmt.Printf("\nside by side, %d services, one replica (ratio: to %s):\n", n, fs[0].store)
+	row := func(name string, v func(*storeFigures) float64, format func(float64) string) {
+		fmt.Printf("  %-44s", name)
+		for _, f := range fs {
+			fmt.Printf(" %12s", format(v(f)))
+		}
+		if len(fs) > 1 && v(fs[0]) != 0 {
+			fmt.Printf("   %.2fx", v(fs[len(fs)-1])/v(fs[0]))
+		}
+		fmt.Println()
+	}
+	ms := func(x float64) string { return fmt.Sprintf("%.1f ms", x) }
+	dur := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	fmt.Printf("  %-44s", "")
+	for _, f := range fs {
+		fmt.Printf(" %12s", f.store)
+	}
+	fmt.Println()
+	row("cold reconcile (first clone included)", func(f *storeFigures) float64 { return dur(f.cold) }, ms)
+	row(fmt.Sprintf("push to applied, median (n=%d)", pushes), func(f *storeFigures) float64 { return dur(median(f.push)) }, ms)
+	row("push to applied, p90", func(f *storeFigures) float64 { return dur(pct(f.push, 0.9)) }, ms)
+	row("runtime write, median (n=200)", func(f *storeFigures) float64 { return dur(median(f.runtime)) }, ms)
+	row("runtime write, p90", func(f *storeFigures) float64 { return dur(pct(f.runtime, 0.9)) }, ms)
+	for i := range fs[0].search {
+		row("search "+fs[0].search[i].name+", req/s", func(f *storeFigures) float64 { return f.search[i].rps }, func(x float64) string { return fmt.Sprintf("%.0f", x) })
+	}
 }
 
 func freeAddr() (string, error) {
@@ -208,7 +360,7 @@ func waitApplied(base, sha string, within time.Duration) error {
 
 // load posts one search with conc concurrent clients for d and reports
 // throughput and latency percentiles.
-func load(base, name, body string, d time.Duration, conc int) error {
+func load(base, name, body string, d time.Duration, conc int) (searchFigures, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
@@ -262,7 +414,7 @@ func load(base, name, body string, d time.Duration, conc int) error {
 	}
 	wg.Wait()
 	if len(lat) == 0 {
-		return fmt.Errorf("search %s: no successful request (%d errors)", name, errs)
+		return searchFigures{}, fmt.Errorf("search %s: no successful request (%d errors)", name, errs)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	p := func(q float64) time.Duration {
@@ -270,5 +422,5 @@ func load(base, name, body string, d time.Duration, conc int) error {
 	}
 	fmt.Printf("  search %-45s %6.0f req/s, p50 %s, p99 %s, %d matches, %d errors (%d clients, %s; target >= 3000 req/s, p99 < 25ms)\n",
 		name+":", float64(len(lat))/d.Seconds(), p(0.5), p(0.99), matches, errs, conc, d)
-	return nil
+	return searchFigures{name: name, rps: float64(len(lat)) / d.Seconds(), p50: p(0.5), p99: p(0.99)}, nil
 }

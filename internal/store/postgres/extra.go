@@ -134,14 +134,13 @@ func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]store.
 // Seen records a webhook delivery id and reports whether it had been
 // recorded before; of concurrent calls with one id, the insert of all
 // but one finds the others' row. Ids older than a week are forgotten,
-// since GitHub only redelivers recent deliveries.
+// since GitHub only redelivers recent deliveries: in the same statement,
+// so that a delivery costs one commit.
 func (s *Store) Seen(ctx context.Context, id string, at time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_deliveries (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, at)
+	tag, err := s.pool.Exec(ctx, `WITH pruned AS (DELETE FROM webhook_deliveries WHERE at < $3)
+		INSERT INTO webhook_deliveries (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, at, at.Add(-7*24*time.Hour))
 	if err != nil {
 		return false, s.fail(fmt.Sprintf("record delivery %s", id), err)
-	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE at < $1`, at.Add(-7*24*time.Hour)); err != nil {
-		return false, s.fail("prune deliveries", err)
 	}
 	return tag.RowsAffected() == 0, nil
 }

@@ -124,6 +124,14 @@ func (s *Server) exec(sql string) error {
 	return err
 }
 
+// CreateDatabase creates an empty database and returns its URL.
+func (s *Server) CreateDatabase(name string) (string, error) {
+	if err := s.exec(`CREATE DATABASE ` + name); err != nil {
+		return "", err
+	}
+	return s.URL(name), nil
+}
+
 // createTestDB creates the database of the tests' schemas, sorting text
 // as people's databases do (ICU's en-US: "_x" < "-y" < "a" < "B"), not
 // bytewise as the server's C locale would, so that a store relying on
@@ -160,10 +168,12 @@ func Bin() (string, error) {
 	return "", errors.New("the PostgreSQL server binaries (initdb, postgres) are neither in /usr/lib/postgresql/*/bin nor on PATH")
 }
 
-// Start starts a server in a new temporary directory. Settings trade
-// durability for speed (fsync off): the server holds nothing worth a
-// crash.
-func Start() (_ *Server, err error) {
+// Start starts a server in a new temporary directory. Its settings trade
+// durability for speed (fsync off: the server holds nothing worth a
+// crash); settings (name=value, as postgres -c takes them) override
+// them, as the benchmarks do to measure a server as it runs in
+// production.
+func Start(settings ...string) (_ *Server, err error) {
 	bin, err := Bin()
 	if err != nil {
 		return nil, err
@@ -188,9 +198,13 @@ func Start() (_ *Server, err error) {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	s.cmd = s.command(cred, filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port),
+	args := []string{"-D", data, "-k", dir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "shared_buffers=32MB", "-c", "max_connections=200")
+		"-c", "shared_buffers=32MB", "-c", "max_connections=200"}
+	for _, kv := range settings {
+		args = append(args, "-c", kv) // the last of a name wins
+	}
+	s.cmd = s.command(cred, filepath.Join(bin, "postgres"), args...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	// The server dies with the test binary, even one killed by a timeout.
 	s.cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
