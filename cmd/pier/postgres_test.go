@@ -1,12 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/store/postgres/pgtest"
 )
 
@@ -101,4 +110,195 @@ func TestMigrateThenServeOnPostgres(t *testing.T) {
 // test on PostgreSQL.
 func TestDaemonFollowsARepositoryOnPostgres(t *testing.T) {
 	testDaemonFollowsARepository(t, func(string) string { return pgtest.URL(t) })
+}
+
+// pgProxy stands between the daemon and the test server on a loopback
+// port: down closes its listener and every connection, as a server that
+// stops or restarts does, and up listens again on the same port.
+type pgProxy struct {
+	t      *testing.T
+	addr   string // 127.0.0.1:PORT
+	socket string // the server's Unix socket
+	url    string // the database, through the proxy
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+}
+
+func newPGProxy(t *testing.T, dbURL string) *pgProxy {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	p := &pgProxy{t: t, socket: filepath.Join(q.Get("host"), ".s.PGSQL."+q.Get("port")), conns: map[net.Conn]bool{}}
+	p.addr = freeAddr(t)
+	host, port, _ := net.SplitHostPort(p.addr)
+	q.Set("host", host)
+	q.Set("port", port)
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	p.url = u.String()
+	t.Cleanup(p.down)
+	return p
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func (p *pgProxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", p.socket)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[s] = true, true
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+}
+
+func (p *pgProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// TestDaemonOutlivesItsDatabase: a PostgreSQL that cannot be reached at
+// start is waited for, the address answering /readyz 503 with the
+// reason; once it answers, the daemon starts. When it goes away while
+// serving, reads keep serving the last state, writes answer 503 saying
+// to try again, and once it is back writes land; nothing acknowledged
+// is lost across a restart.
+func TestDaemonOutlivesItsDatabase(t *testing.T) {
+	proxy := newPGProxy(t, pgtest.URL(t))
+	catalog, dir := copyDir(t, "../../catalog-example"), t.TempDir()
+	listen := freeAddr(t)
+	args := []string{"--repo", catalog, "--db", proxy.url, "--cache-dir", filepath.Join(dir, "git"), "--listen", listen,
+		"--anonymous-reads", "--client-id", "ci", "--client-secret", "ci-secret", "--poll", "@every 1h"}
+	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(testLogWriter(t), nil))
+	started := make(chan error, 1)
+	var d *daemon
+	go func() {
+		var err error
+		d, err = newDaemon(ctx, cfg, log)
+		started <- err
+	}()
+
+	base := "http://" + listen
+	// A listener nobody accepts on takes the connection and never answers.
+	client := &http.Client{Timeout: 2 * time.Second}
+	get := func(path string) (int, string, http.Header) {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			return 0, err.Error(), nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	var body string
+	eventually("readyz to say what the daemon waits for", func() bool {
+		var code int
+		code, body, _ = get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "attempts")
+	})
+	if !strings.Contains(body, `"starting"`) || !strings.Contains(body, proxy.addr) {
+		t.Errorf("readyz while waiting: %s", body)
+	}
+	if code, _, _ := get("/healthz"); code != 200 {
+		t.Errorf("healthz while waiting: %d", code)
+	}
+	select {
+	case err := <-started:
+		t.Fatalf("newDaemon returned without its database: %v", err)
+	default:
+	}
+
+	proxy.up()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon did not start once its database answered")
+	}
+	td := &testDaemon{d: d, url: base, cancel: cancel, done: make(chan error, 1)}
+	go func() { td.done <- d.run(ctx) }()
+	t.Cleanup(td.stop)
+	eventually("the first reconcile", func() bool { code, _, _ := get("/readyz"); return code == 200 })
+
+	_, tok := td.post(t, "/v1/auth/access_token", "", `{"clientId": "ci", "clientSecret": "ci-secret"}`)
+	token := tok["accessToken"].(string)
+	patch := func(value string) (int, string) {
+		code, b := callURL(t, "PATCH", base+"/v1/blueprints/service/entities/payments-api", token, `{"properties": {"health_status": "`+value+`"}}`)
+		return code, string(b)
+	}
+	if code, b := patch("Healthy"); code != 200 {
+		t.Fatalf("PATCH with the database up: %d %s", code, b)
+	}
+
+	proxy.down()
+	if code, b, _ := get("/v1/blueprints/service/entities/payments-api"); code != 200 || !strings.Contains(b, `"health_status":"Healthy"`) {
+		t.Errorf("a read with the database down: %d %s", code, b)
+	}
+	code, b := patch("Warning")
+	if code != http.StatusServiceUnavailable || !strings.Contains(b, "store_unavailable") {
+		t.Errorf("a write with the database down: %d %s", code, b)
+	}
+
+	proxy.up()
+	eventually("a write to land once the database is back", func() bool { code, _ := patch("Critical"); return code == 200 })
+	td.stop()
+
+	// What was acknowledged is there for the next daemon.
+	startDaemon(t, args...) // on the same address
+	if code, b, _ := get("/v1/blueprints/service/entities/payments-api"); code != 200 || !strings.Contains(b, `"health_status":"Critical"`) {
+		t.Errorf("after a restart: %d %s", code, b)
+	}
 }

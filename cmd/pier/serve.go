@@ -32,7 +32,6 @@ import (
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
-	"github.com/pierhq/pier/internal/store/storeopen"
 	"github.com/pierhq/pier/internal/timer"
 	"github.com/pierhq/pier/internal/webhook"
 	"github.com/pierhq/pier/reconciler"
@@ -166,9 +165,16 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}}
 	log.Info("starting pier", cfg.Redacted()...)
 
-	if d.store, err = storeopen.Open(ctx, cfg.DB, storeopen.Options{Wait: true, Waiting: func(err error, next time.Duration) {
-		log.Warn("the state store cannot be reached; trying again", "err", err, "in", next)
-	}}); err != nil {
+	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("option listen: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			d.ln.Close()
+		}
+	}()
+	d.addr = d.ln.Addr().String()
+	if d.store, err = d.openStore(ctx); err != nil {
 		return nil, fmt.Errorf("option db: %w", err)
 	}
 	defer func() {
@@ -216,15 +222,6 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		OnResult:     d.onResult,
 		OnFetchError: func(err error) { log.Error("source", "err", err) },
 	})
-	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("option listen: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			d.ln.Close()
-		}
-	}()
-	d.addr = d.ln.Addr().String()
 	if err := d.setupRuns(); err != nil {
 		return nil, err
 	}

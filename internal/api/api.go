@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -349,6 +350,19 @@ func routePath(pattern string) string {
 		return pattern[i+1:]
 	}
 	return pattern
+}
+
+// storeError answers a failure of the store. One that cannot be reached
+// (its database restarting) is a 503 that says to try again and when:
+// what was not acknowledged may be sent again, and the state in memory
+// keeps serving reads meanwhile.
+func storeError(w http.ResponseWriter, err error) int {
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		return writeError(w, http.StatusServiceUnavailable, "store_unavailable",
+			"the state store cannot be reached right now; try again: "+err.Error())
+	}
+	return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
 }
 
 // Port's response envelope: {"ok": true, ...}.

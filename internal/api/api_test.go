@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/state"
+	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/store/sqlite"
 	"github.com/pierhq/pier/reconciler"
 )
@@ -408,5 +410,45 @@ func TestUncleanPaths(t *testing.T) {
 		if msg, _ := body["message"].(string); code != http.StatusBadRequest || body["error"] != "invalid_path" || !strings.HasSuffix(msg, "the clean path is "+tt.clean) {
 			t.Errorf("%s %s: %d %v, want a 400 naming %s", tt.method, tt.path, code, body, tt.clean)
 		}
+	}
+}
+
+// unreachable is a store whose database went away: every call fails as
+// store.ErrUnavailable.
+type unreachable struct{ Store }
+
+var errGone = fmt.Errorf("postgres at db:5432/pier as pier: %w: connection refused", store.ErrUnavailable)
+
+func (unreachable) SetRuntime(context.Context, store.Runtime) error { return errGone }
+func (unreachable) History(context.Context, string, string) ([]store.HistoryEntry, error) {
+	return nil, errGone
+}
+func (unreachable) AuditLog(context.Context, int, int64) ([]store.AuditEntry, error) {
+	return nil, errGone
+}
+
+// TestStoreUnavailable: while the store cannot be reached, what needs it
+// answers 503 with Retry-After and says why, and what the state in memory
+// holds keeps serving.
+func TestStoreUnavailable(t *testing.T) {
+	f := newFixture(t, true, func(f *fixture, o *Options) { o.Store = unreachable{f.st} })
+	_, tok := f.do(t, "POST", "/v1/auth/access_token", "", map[string]any{"clientId": "ci", "clientSecret": "s3cret"})
+	token := tok["accessToken"].(string)
+	for _, tt := range []struct{ method, path string }{
+		{"PATCH", "/v1/blueprints/service/entities/payments-api"},
+		{"GET", "/v1/entities/service/payments-api/history"},
+		{"GET", "/v1/audit-log"},
+	} {
+		var body any
+		if tt.method == "PATCH" {
+			body = map[string]any{"properties": map[string]any{"health_status": "Healthy"}}
+		}
+		resp, b := f.raw(t, tt.method, tt.path, token, bytes.NewReader(mustJSON(body)))
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "store_unavailable") || !strings.Contains(string(b), "connection refused") {
+			t.Errorf("%s %s: %d (Retry-After %q) %s", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Retry-After"), b)
+		}
+	}
+	if code, body := f.do(t, "GET", "/v1/blueprints/service/entities/payments-api", "", nil); code != 200 {
+		t.Errorf("a read from memory while the store is away: %d %v", code, body)
 	}
 }

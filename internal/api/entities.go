@@ -130,7 +130,7 @@ func (s *Server) entityHistory(w http.ResponseWriter, r *http.Request, c *caller
 	}
 	h, err := s.opts.Store.History(r.Context(), bp, id)
 	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+		return storeError(w, err)
 	}
 	if len(h) == 0 {
 		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no history for %s entity %s", bp, quote(id)))
@@ -280,7 +280,7 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	case errors.Is(err, store.ErrNotFound): // a reconcile deleted it meanwhile
 		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s: a reconcile deleted it meanwhile", bp, quote(id)))
 	case err != nil:
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+		return storeError(w, err)
 	}
 	updated := s.opts.State.SetRuntime(bp, id, runtime, now, actor)
 	if updated == nil { // a reconcile deleted it in the meantime

@@ -80,7 +80,7 @@ func (p page) failed(w http.ResponseWriter, err error) int {
 		return writeError(w, http.StatusBadRequest, "invalid_parameter",
 			fmt.Sprintf("query parameter %s=%s names nothing to page from; pass the next of the previous page", p.rule.cursor, quote(p.cursor)))
 	}
-	return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+	return storeError(w, err)
 }
 
 // writePage answers a page of items under key, with the cursor of the

@@ -205,7 +205,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, c *caller) i
 	}
 	ts, err := s.tokenStore().Tokens(r.Context(), c.Login)
 	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+		return storeError(w, err)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"ok": true, "tokens": nonNil(ts)})
 }
@@ -252,7 +252,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) 
 		return writeError(w, http.StatusNotFound, "token_not_found", fmt.Sprintf("%s has no token %s", c.Login, quote(r.PathValue("id"))))
 	}
 	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+		return storeError(w, err)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"ok": true})
 }

@@ -121,6 +121,9 @@ func runError(w http.ResponseWriter, err error) int {
 		}
 		return writeError(w, re.Code, kind, re.Message, extra)
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return storeError(w, err)
+	}
 	return writeError(w, http.StatusInternalServerError, "internal", err.Error())
 }
 

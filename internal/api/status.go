@@ -37,7 +37,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	}
 	revs, err := s.opts.Store.Revisions(r.Context(), 10)
 	if err != nil {
-		return writeError(w, http.StatusInternalServerError, "store_error", err.Error())
+		return storeError(w, err)
 	}
 	body["revisions"] = nonNil(revs)
 	return writeJSON(w, http.StatusOK, body)
