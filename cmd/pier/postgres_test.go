@@ -66,6 +66,7 @@ func TestMigrateThenServeOnPostgres(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("pier migrate: exit %d\n%s%s", code, out, errOut)
 	}
+	t.Logf("pier migrate:\n%s", out)
 	for _, want := range []string{"objects ", "revisions ", "runtime_properties   1", "audit_log "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("pier migrate's report lacks %q:\n%s", want, out)
