@@ -144,11 +144,11 @@ type Reconciler struct {
 	mu     sync.Mutex // one reconcile at a time
 
 	// applied caches the objects of the revision this reconciler last
-	// applied, and appliedRec that revision's record. Reading 20,000
-	// objects back from the store would be most of a one-entity
-	// reconcile; the cache is used only while the store's newest applied
-	// revision is still the one recorded here, so a store written by
-	// someone else is read again.
+	// applied, and appliedRec that revision's record as the store read it
+	// back. Reading 20,000 objects back from the store would be most of a
+	// one-entity reconcile; the cache is used only while the store's
+	// newest applied revision is still the one recorded here (the same
+	// sequence number), so a store written by someone else is read again.
 	applied    map[catalog.Key]catalog.Object
 	appliedRec store.Revision
 	// comp carries computed-property results from revision to revision;
@@ -286,7 +286,7 @@ func (r *Reconciler) current(ctx context.Context) (map[catalog.Key]catalog.Objec
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		if err == nil && last.Revision == r.appliedRec.Revision && last.StartedAt.Equal(r.appliedRec.StartedAt) {
+		if err == nil && last.Seq == r.appliedRec.Seq && last.Revision == r.appliedRec.Revision {
 			return r.applied, nil
 		}
 	}
@@ -379,7 +379,14 @@ func (r *Reconciler) apply(ctx context.Context, rev Revision, start time.Time, r
 		r.applied = nil
 		return fmt.Errorf("reconcile %s: apply: %w", rev.ID, err)
 	}
-	r.applied, r.appliedRec = res.Objects, rec
+	// The record as stored is the cache's key: its sequence number is
+	// the store's, and its times are as precise as the store keeps them
+	// (PostgreSQL: microseconds), so comparing them to this process's
+	// would miss every time.
+	r.applied = nil
+	if last, err := r.store.LastApplied(ctx); err == nil && last.Revision == rec.Revision {
+		r.applied, r.appliedRec = res.Objects, last
+	}
 	return nil
 }
 

@@ -267,6 +267,44 @@ func TestCacheYieldsToAnotherWriter(t *testing.T) {
 	}
 }
 
+// coarseStore reads times back to the microsecond, as PostgreSQL does,
+// and counts the reads of the whole state.
+type coarseStore struct {
+	*sqlite.Store
+	states int
+}
+
+func (c *coarseStore) LastApplied(ctx context.Context) (store.Revision, error) {
+	rev, err := c.Store.LastApplied(ctx)
+	rev.StartedAt = rev.StartedAt.Truncate(time.Microsecond)
+	return rev, err
+}
+
+func (c *coarseStore) State(ctx context.Context) (*store.State, error) {
+	c.states++
+	return c.Store.State(ctx)
+}
+
+// TestCacheSurvivesCoarseTimes: on a store that keeps times less
+// precisely than the clock, the reconciler still diffs a
+// change against what it cached rather than reading every object back.
+func TestCacheSurvivesCoarseTimes(t *testing.T) {
+	ctx := context.Background()
+	_, st, _ := setup(t)
+	coarse := &coarseStore{Store: st}
+	l, _ := loader.New(1)
+	r := New(l, coarse, nil, Options{Now: func() time.Time { return time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.UTC) }})
+	for i, lifecycle := range []string{"Staging", "Production", "Staging"} {
+		res, err := r.Reconcile(ctx, Revision{ID: fmt.Sprint("rev", i), FS: catalogFS(4, lifecycle)})
+		if err != nil || res.Outcome != Applied {
+			t.Fatalf("rev%d: %v %+v", i, err, res.Diagnostics)
+		}
+	}
+	if coarse.states != 1 {
+		t.Errorf("the state was read %d times in three reconciles, want once (the first)", coarse.states)
+	}
+}
+
 const computedBlueprints = `
 blueprints: team: {title: "Team", schema: properties: slack: {type: "string"}}
 blueprints: service: {
