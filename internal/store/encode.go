@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/pierhq/pier/internal/catalog"
 )
@@ -46,4 +48,17 @@ func PageLimit(limit int) int {
 		return 100
 	}
 	return min(limit, 1000)
+}
+
+// Text is what a store keeps of free text (log lines, notes, error
+// messages, names, delivery ids): valid UTF-8 without NUL, the only text
+// PostgreSQL can hold. Each invalid byte sequence and each NUL reads back
+// as U+FFFD. Both stores keep the same, so that they answer alike, and a
+// receiver's answer cut mid-character in an outbox error cannot make a
+// write fail.
+func Text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }

@@ -167,7 +167,7 @@ var importers = map[store.Table]importer{
 		}),
 	store.TableAudit: importerOf(`INSERT INTO audit_log (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		func(e store.AuditEntry) ([]any, error) {
-			return []any{e.ID, e.At, e.Actor, e.Action, e.Resource, e.Status, nullJSON(e.Details)}, nil
+			return []any{e.ID, e.At, store.Text(e.Actor), store.Text(e.Action), store.Text(e.Resource), e.Status, nullJSON(e.Details)}, nil
 		}),
 	store.TableDeliveryIDs: importerOf(`INSERT INTO webhook_deliveries (id, at) VALUES ($1, $2)`,
 		func(d store.DeliveryID) ([]any, error) { return []any{d.ID, d.At}, nil }),
@@ -187,11 +187,11 @@ var importers = map[store.Table]importer{
 		}),
 	store.TableRunEvents: importerOf(`INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		func(e store.RunEventRecord) ([]any, error) {
-			return []any{e.RunID, e.Seq, e.At, e.Actor, e.From, e.To, e.Note}, nil
+			return []any{e.RunID, e.Seq, e.At, store.Text(e.Actor), store.Text(e.From), store.Text(e.To), store.Text(e.Note)}, nil
 		}),
 	store.TableRunLogs: importerOf(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES ($1, $2, $3, $4)`,
 		func(l store.RunLogRecord) ([]any, error) {
-			return []any{l.RunID, l.At, l.Message, l.TerminationStatus}, nil
+			return []any{l.RunID, l.At, store.Text(l.Message), store.Text(l.TerminationStatus)}, nil
 		}),
 	store.TableLevelHistory: importerOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		func(c store.LevelChange) ([]any, error) {
@@ -203,7 +203,7 @@ var importers = map[store.Table]importer{
 		}),
 	store.TableTokens: importerOf(`INSERT INTO api_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		func(t store.APIToken) ([]any, error) {
-			return []any{t.ID, t.Hash, t.Login, t.Name, t.CreatedAt, optional(t.ExpiresAt)}, nil
+			return []any{t.ID, t.Hash, t.Login, store.Text(t.Name), t.CreatedAt, optional(t.ExpiresAt)}, nil
 		}),
 	store.TablePeople: importerOf(`INSERT INTO people (login, person, signed_in) VALUES ($1, $2, $3)`,
 		func(p store.Person) ([]any, error) { return []any{p.Login, []byte(p.Person), p.SignedIn}, nil }),

@@ -92,7 +92,7 @@ func scanAudit(row pgx.Row) (store.AuditEntry, error) {
 // Audit appends one entry to the audit log.
 func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO audit_log (at, actor, action, resource, status, details) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.At, e.Actor, e.Action, e.Resource, e.Status, nullJSON(e.Details))
+		e.At, store.Text(e.Actor), store.Text(e.Action), store.Text(e.Resource), e.Status, nullJSON(e.Details))
 	if err != nil {
 		return s.fail(fmt.Sprintf("audit %s", e.Action), err)
 	}
@@ -138,7 +138,7 @@ func (s *Store) AuditLog(ctx context.Context, limit int, before int64) ([]store.
 // so that a delivery costs one commit.
 func (s *Store) Seen(ctx context.Context, id string, at time.Time) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `WITH pruned AS (DELETE FROM webhook_deliveries WHERE at < $3)
-		INSERT INTO webhook_deliveries (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, id, at, at.Add(-7*24*time.Hour))
+		INSERT INTO webhook_deliveries (id, at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, store.Text(id), at, at.Add(-7*24*time.Hour))
 	if err != nil {
 		return false, s.fail(fmt.Sprintf("record delivery %s", id), err)
 	}
@@ -148,7 +148,7 @@ func (s *Store) Seen(ctx context.Context, id string, at time.Time) (bool, error)
 // Forget drops a recorded delivery id, so that a delivery whose handling
 // failed is handled again when GitHub redelivers it.
 func (s *Store) Forget(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id = $1`, id); err != nil {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM webhook_deliveries WHERE id = $1`, store.Text(id)); err != nil {
 		return s.fail(fmt.Sprintf("forget delivery %s", id), err)
 	}
 	return nil

@@ -113,7 +113,7 @@ func (s *Store) MarkFailed(ctx context.Context, id string, at time.Time, status 
 	return s.markOutbox(ctx, "mark failed", id,
 		`UPDATE outbox SET attempts = attempts + 1, next_at = $1, last_status = $2, last_error = $3
 		WHERE id = $4 AND state = $5`,
-		next, status, errMsg, id, record.Pending)
+		next, status, store.Text(errMsg), id, record.Pending)
 }
 
 // MarkDead records a last failed attempt.
@@ -121,7 +121,7 @@ func (s *Store) MarkDead(ctx context.Context, id string, at time.Time, status in
 	return s.markOutbox(ctx, "mark dead", id,
 		`UPDATE outbox SET state = $1, attempts = attempts + 1, next_at = $2, last_status = $3, last_error = $4
 		WHERE id = $5 AND state = $6`,
-		record.Dead, at, status, errMsg, id, record.Pending)
+		record.Dead, at, status, store.Text(errMsg), id, record.Pending)
 }
 
 // markOutbox runs one outbox update, the outbox worker's: a leader's

@@ -81,7 +81,7 @@ func (s *Store) DeleteSessions(ctx context.Context, login string) (int, error) {
 // error.
 func (s *Store) CreateToken(ctx context.Context, t store.APIToken) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO api_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		t.ID, t.Hash, strings.ToLower(t.Login), t.Name, t.CreatedAt, optional(t.ExpiresAt)); err != nil {
+		t.ID, t.Hash, strings.ToLower(t.Login), store.Text(t.Name), t.CreatedAt, optional(t.ExpiresAt)); err != nil {
 		return s.fail("create token", err)
 	}
 	return nil

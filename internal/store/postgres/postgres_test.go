@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -67,6 +68,37 @@ func openFresh(t *testing.T) store.Backend {
 func TestCopyBetweenStores(t *testing.T) {
 	t.Run("sqlite to postgres", func(t *testing.T) { storetest.CheckCopy(t, openSQLite(t), openFresh(t)) })
 	t.Run("postgres to sqlite", func(t *testing.T) { storetest.CheckCopy(t, openFresh(t), openSQLite(t)) })
+}
+
+// TestCopyOldText: a SQLite store written before stores kept only clean
+// text (a NUL in a log line, an error message cut mid-character) copies
+// into PostgreSQL, whose text cannot hold either, as U+FFFD.
+func TestCopyOldText(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pier.db")
+	src, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if _, _, err := src.CreateRun(ctx, store.Run{ID: "r1", Action: "deploy", Status: store.RunInProgress}, store.RunEvent{Actor: "ci"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES ('r1', '2026-01-01T00:00:00.000000000Z', ?, '')`, "nul \x00 cut \xe2\x82"); err != nil {
+		t.Fatal(err)
+	}
+	dst := openFresh(t)
+	if _, err := store.Copy(ctx, src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if logs, err := dst.RunLogs(ctx, "r1"); err != nil || len(logs) != 1 || logs[0].Message != "nul \uFFFD cut \uFFFD" {
+		t.Errorf("the copied log: %+v, %v", logs, err)
+	}
 }
 
 // TestConcurrentOpenMigratesOnce starts several stores on one empty

@@ -123,7 +123,7 @@ func finishRunWrite(ctx context.Context, tx pgx.Tx, id string, ev *store.RunEven
 	if ev != nil {
 		if _, err := tx.Exec(ctx, `INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note)
 			SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM run_events WHERE run_id = $1`,
-			id, ev.At, ev.Actor, ev.From, ev.To, ev.Note); err != nil {
+			id, ev.At, store.Text(ev.Actor), store.Text(ev.From), store.Text(ev.To), store.Text(ev.Note)); err != nil {
 			return fmt.Errorf("event: %w", err)
 		}
 	}
@@ -225,7 +225,7 @@ func (s *Store) RunEvents(ctx context.Context, id string) ([]store.RunEvent, err
 // store.ErrNotFound.
 func (s *Store) AddRunLog(ctx context.Context, id string, l store.RunLog) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO run_logs (run_id, at, message, termination_status)
-		SELECT id, $1, $2, $3 FROM runs WHERE id = $4`, l.At, l.Message, l.TerminationStatus, id)
+		SELECT id, $1, $2, $3 FROM runs WHERE id = $4`, l.At, store.Text(l.Message), store.Text(l.TerminationStatus), id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrNotFound
 	}

@@ -208,7 +208,7 @@ var importers = map[store.Table]importer{
 		}),
 	store.TableAudit: importerOf(`INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		func(e store.AuditEntry) ([]any, error) {
-			return []any{e.ID, formatTime(e.At), e.Actor, e.Action, e.Resource, e.Status, nullJSON(e.Details)}, nil
+			return []any{e.ID, formatTime(e.At), store.Text(e.Actor), store.Text(e.Action), store.Text(e.Resource), e.Status, nullJSON(e.Details)}, nil
 		}),
 	store.TableDeliveryIDs: importerOf(`INSERT INTO webhook_deliveries (id, at) VALUES (?, ?)`,
 		func(d store.DeliveryID) ([]any, error) { return []any{d.ID, formatTime(d.At)}, nil }),
@@ -228,11 +228,11 @@ var importers = map[store.Table]importer{
 		}),
 	store.TableRunEvents: importerOf(`INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		func(e store.RunEventRecord) ([]any, error) {
-			return []any{e.RunID, e.Seq, formatTime(e.At), e.Actor, e.From, e.To, e.Note}, nil
+			return []any{e.RunID, e.Seq, formatTime(e.At), store.Text(e.Actor), store.Text(e.From), store.Text(e.To), store.Text(e.Note)}, nil
 		}),
 	store.TableRunLogs: importerOf(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES (?, ?, ?, ?)`,
 		func(l store.RunLogRecord) ([]any, error) {
-			return []any{l.RunID, formatTime(l.At), l.Message, l.TerminationStatus}, nil
+			return []any{l.RunID, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus)}, nil
 		}),
 	store.TableLevelHistory: importerOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(c store.LevelChange) ([]any, error) {
@@ -244,7 +244,7 @@ var importers = map[store.Table]importer{
 		}),
 	store.TableTokens: importerOf(`INSERT INTO api_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		func(t store.APIToken) ([]any, error) {
-			return []any{t.ID, t.Hash, t.Login, t.Name, formatTime(t.CreatedAt), formatOptionalTime(t.ExpiresAt)}, nil
+			return []any{t.ID, t.Hash, t.Login, store.Text(t.Name), formatTime(t.CreatedAt), formatOptionalTime(t.ExpiresAt)}, nil
 		}),
 	store.TablePeople: importerOf(`INSERT INTO people (login, person, signed_in) VALUES (?, ?, ?)`,
 		func(p store.Person) ([]any, error) {

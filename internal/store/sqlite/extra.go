@@ -80,7 +80,7 @@ func (s *Store) SetRuntime(ctx context.Context, rt store.Runtime) error {
 // Audit appends one entry to the audit log.
 func (s *Store) Audit(ctx context.Context, e store.AuditEntry) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, resource, status, details) VALUES (?, ?, ?, ?, ?, ?)`,
-		formatTime(e.At), e.Actor, e.Action, e.Resource, e.Status, nullJSON(e.Details))
+		formatTime(e.At), store.Text(e.Actor), store.Text(e.Action), store.Text(e.Resource), e.Status, nullJSON(e.Details))
 	if err != nil {
 		return fmt.Errorf("sqlite: audit %s: %w", e.Action, err)
 	}
@@ -143,7 +143,7 @@ func scanAudit(sc scanner) (store.AuditEntry, error) {
 // Ids older than a week are forgotten, since GitHub only redelivers
 // recent deliveries.
 func (s *Store) Seen(ctx context.Context, id string, at time.Time) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, formatTime(at))
+	res, err := s.w.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, at) VALUES (?, ?) ON CONFLICT DO NOTHING`, store.Text(id), formatTime(at))
 	if err != nil {
 		return false, fmt.Errorf("sqlite: record delivery %s: %w", id, err)
 	}
@@ -160,7 +160,7 @@ func (s *Store) Seen(ctx context.Context, id string, at time.Time) (bool, error)
 // Forget drops a recorded delivery id, so that a delivery whose handling
 // failed is handled again when GitHub redelivers it.
 func (s *Store) Forget(ctx context.Context, id string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id = ?`, id); err != nil {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id = ?`, store.Text(id)); err != nil {
 		return fmt.Errorf("sqlite: forget delivery %s: %w", id, err)
 	}
 	return nil

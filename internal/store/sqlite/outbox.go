@@ -142,7 +142,7 @@ func (s *Store) MarkFailed(ctx context.Context, id string, at time.Time, status 
 	return s.markOutbox(ctx, "mark failed", id,
 		`UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?
 		WHERE id = ? AND state = ?`,
-		formatTime(next), status, errMsg, id, record.Pending)
+		formatTime(next), status, store.Text(errMsg), id, record.Pending)
 }
 
 // MarkDead records a last failed attempt: the delivery will not be tried
@@ -151,7 +151,7 @@ func (s *Store) MarkDead(ctx context.Context, id string, at time.Time, status in
 	return s.markOutbox(ctx, "mark dead", id,
 		`UPDATE outbox SET state = ?, attempts = attempts + 1, next_at = ?, last_status = ?, last_error = ?
 		WHERE id = ? AND state = ?`,
-		record.Dead, formatTime(at), status, errMsg, id, record.Pending)
+		record.Dead, formatTime(at), status, store.Text(errMsg), id, record.Pending)
 }
 
 func (s *Store) markOutbox(ctx context.Context, what, id, q string, args ...any) error {

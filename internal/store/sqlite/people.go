@@ -81,7 +81,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.APIToken) error {
 		exp = formatTime(t.ExpiresAt)
 	}
 	if _, err := s.w.ExecContext(ctx, `INSERT INTO api_tokens (id, hash, login, name, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Hash, strings.ToLower(t.Login), t.Name, formatTime(t.CreatedAt), exp); err != nil {
+		t.ID, t.Hash, strings.ToLower(t.Login), store.Text(t.Name), formatTime(t.CreatedAt), exp); err != nil {
 		return fmt.Errorf("sqlite: create token: %w", err)
 	}
 	return nil

@@ -103,7 +103,7 @@ func finishRunWrite(ctx context.Context, tx *sql.Tx, id string, ev *store.RunEve
 		// An aggregate without GROUP BY yields a row even for no events.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note)
 			SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM run_events WHERE run_id = ?`,
-			id, formatTime(ev.At), ev.Actor, ev.From, ev.To, ev.Note, id); err != nil {
+			id, formatTime(ev.At), store.Text(ev.Actor), store.Text(ev.From), store.Text(ev.To), store.Text(ev.Note), id); err != nil {
 			return fmt.Errorf("sqlite: event of run %s: %w", id, err)
 		}
 	}
@@ -247,7 +247,7 @@ func (s *Store) RunEvents(ctx context.Context, id string) ([]store.RunEvent, err
 // store.ErrNotFound.
 func (s *Store) AddRunLog(ctx context.Context, id string, l store.RunLog) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO run_logs (run_id, at, message, termination_status)
-		SELECT id, ?, ?, ? FROM runs WHERE id = ?`, formatTime(l.At), l.Message, l.TerminationStatus, id)
+		SELECT id, ?, ?, ? FROM runs WHERE id = ?`, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus), id)
 	if err != nil {
 		return fmt.Errorf("sqlite: log of run %s: %w", id, err)
 	}

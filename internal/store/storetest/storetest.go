@@ -45,7 +45,7 @@ type test struct {
 
 // tests are the suite, in groups: state, runs, outbox, the rest,
 // people, copy, concurrency.
-var tests = concat(stateTests, runTests, outboxTests, extraTests, peopleTests, copyTests, concurrencyTests)
+var tests = concat(stateTests, runTests, outboxTests, extraTests, peopleTests, textTests, copyTests, concurrencyTests)
 
 func concat(groups ...[]test) []test {
 	var out []test
