@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +25,18 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// writer is a config file with the API client ci, acting for an
+// administrator of pier, so that it may write any entity's runtime
+// properties whatever the catalog's roles.
+func writer(t *testing.T) []string {
+	path := filepath.Join(t.TempDir(), "pier.yaml")
+	cfg := "admins: pat\nclients:\n  - {clientId: ci, clientSecret: ci-secret, login: pat}\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--config", path}
+}
+
 // TestMigrateThenServeOnPostgres is the move of issue 16: a pier on SQLite
 // serves the example catalog and takes a runtime write; pier migrate
 // copies its store into PostgreSQL; pier on PostgreSQL serves the same
@@ -35,8 +48,8 @@ func TestMigrateThenServeOnPostgres(t *testing.T) {
 	dir := t.TempDir()
 	file, url := filepath.Join(dir, "pier.db"), pgtest.URL(t)
 	serve := func(db string) *testDaemon {
-		return startDaemon(t, "--repo", catalog, "--db", db, "--cache-dir", filepath.Join(dir, "git"),
-			"--anonymous-reads", "--client-id", "ci", "--client-secret", "ci-secret")
+		return startDaemon(t, append(writer(t), "--repo", catalog, "--db", db, "--cache-dir", filepath.Join(dir, "git"),
+			"--anonymous-reads")...)
 	}
 	health := func(td *testDaemon) any {
 		t.Helper()
@@ -205,8 +218,8 @@ func TestDaemonOutlivesItsDatabase(t *testing.T) {
 	proxy := newPGProxy(t, pgtest.URL(t))
 	catalog, dir := copyDir(t, "../../catalog-example"), t.TempDir()
 	listen := freeAddr(t)
-	args := []string{"--repo", catalog, "--db", proxy.url, "--cache-dir", filepath.Join(dir, "git"), "--listen", listen,
-		"--anonymous-reads", "--client-id", "ci", "--client-secret", "ci-secret", "--poll", "@every 1h"}
+	args := append(writer(t), "--repo", catalog, "--db", proxy.url, "--cache-dir", filepath.Join(dir, "git"), "--listen", listen,
+		"--anonymous-reads", "--poll", "@every 1h")
 	cfg, err := config.Parse(args, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
