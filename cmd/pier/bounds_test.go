@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/githubfake"
+	"github.com/pierhq/pier/internal/store/postgres/pgtest"
 )
 
 // TestMain lets the test binary be pier in a child process: as the
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PIER_TEST_MAIN") != "" || len(os.Args) > 1 && os.Args[1] == evalCommand {
 		main()
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m) // runs the tests, then stops the PostgreSQL server if one was started
 }
 
 // slowCUE is issue 11's reproduction: CUE took more than 400 s and

@@ -21,9 +21,8 @@ import (
 )
 
 // The daemon's tests on PostgreSQL: each starts pier serve on a fresh
-// database of the test binary's throwaway server (see pgtest).
-
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// database of the test binary's throwaway server (see pgtest; TestMain
+// stops it).
 
 // writer is a config file with the API client ci, acting for an
 // administrator of pier, so that it may write any entity's runtime
