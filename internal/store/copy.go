@@ -164,16 +164,35 @@ func Copy(ctx context.Context, from Exporter, to Importer) (map[Table]int64, err
 	return maps.Clone(read), nil
 }
 
-// RecordArgs adapts a function of one table's record type to the
-// records of Import, which come as any: a record of another type is an
-// error, naming both types.
-func RecordArgs[T any](args func(T) ([]any, error)) func(rec any) ([]any, error) {
-	return func(rec any) ([]any, error) {
+// Insert is how a store's Import writes one table's records: its
+// statement, and the statement's values for a record.
+type Insert struct {
+	Stmt string
+	Args func(rec any) ([]any, error)
+}
+
+// InsertOf is the Insert of a table whose records are Ts: a record of
+// another type (an exporter's bug) is an error naming both types.
+func InsertOf[T any](stmt string, args func(T) ([]any, error)) Insert {
+	return Insert{stmt, func(rec any) ([]any, error) {
 		r, ok := rec.(T)
 		if !ok {
 			var want T
 			return nil, fmt.Errorf("record of type %T, want %T", rec, want)
 		}
 		return args(r)
+	}}
+}
+
+// CountTables counts the records of every table with count.
+func CountTables(count func(t Table) (int64, error)) (map[Table]int64, error) {
+	out := map[Table]int64{}
+	for _, t := range Tables {
+		n, err := count(t)
+		if err != nil {
+			return nil, fmt.Errorf("count %s: %w", t, err)
+		}
+		out[t] = n
 	}
+	return out, nil
 }

@@ -159,94 +159,78 @@ func (s *Store) Counts(ctx context.Context) (map[store.Table]int64, error) {
 }
 
 func counts(ctx context.Context, q rowQuerier) (map[store.Table]int64, error) {
-	out := map[store.Table]int64{}
-	for _, t := range store.Tables {
-		var n int64
+	return store.CountTables(func(t store.Table) (n int64, err error) {
 		// Table names are the store's constants, not input.
-		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM `+string(t)).Scan(&n); err != nil {
-			return nil, fmt.Errorf("sqlite: count %s: %w", t, err)
-		}
-		out[t] = n
-	}
-	return out, nil
+		err = q.QueryRowContext(ctx, `SELECT count(*) FROM `+string(t)).Scan(&n)
+		return n, err
+	})
 }
 
-// importer writes one table's records: its statement, and the
-// statement's values for a record.
-type importer struct {
-	stmt string
-	args func(rec any) ([]any, error)
-}
-
-func importerOf[T any](stmt string, args func(T) ([]any, error)) importer {
-	return importer{stmt, store.RecordArgs(args)}
-}
-
-var importers = map[store.Table]importer{
-	store.TableRevisions: importerOf(`INSERT INTO revisions
+var importers = map[store.Table]store.Insert{
+	store.TableRevisions: store.InsertOf(`INSERT INTO revisions
 		(seq, revision, result, started_at, duration_ns, created, updated, deleted, entities, errors, settings)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(r store.Revision) ([]any, error) {
 		errs, err := encodeErrors(r.Errors)
 		return []any{r.Seq, r.Revision, r.Result, formatTime(r.StartedAt), int64(r.Duration),
 			r.Counts.Created, r.Counts.Updated, r.Counts.Deleted, r.Counts.Entities, errs, nullJSON(r.Settings)}, err
 	}),
-	store.TableObjects: importerOf(`INSERT INTO objects (`+objectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.TableObjects: store.InsertOf(`INSERT INTO objects (`+objectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(o store.Object) ([]any, error) {
 			k := o.Key
 			return []any{k.Kind, k.Blueprint, k.ID, string(o.JSON), o.Hash, o.Source.File, o.Source.Line, o.Source.Col,
 				formatOptionalTime(o.CreatedAt), formatOptionalTime(o.UpdatedAt)}, nil
 		}),
-	store.TableHistory: importerOf(`INSERT INTO entity_history (id, seq, blueprint, identifier, revision, op, before, after, at)
+	store.TableHistory: store.InsertOf(`INSERT INTO entity_history (id, seq, blueprint, identifier, revision, op, before, after, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, func(h store.HistoryRecord) ([]any, error) {
 		return []any{h.ID, h.Seq, h.Blueprint, h.Identifier, h.Revision, string(h.Op),
 			nullJSON(h.Before), nullJSON(h.After), formatTime(h.At)}, nil
 	}),
-	store.TableRuntime: importerOf(`INSERT INTO runtime_properties (`+runtimeColumns+`) VALUES (?, ?, ?, ?, ?)`,
+	store.TableRuntime: store.InsertOf(`INSERT INTO runtime_properties (`+runtimeColumns+`) VALUES (?, ?, ?, ?, ?)`,
 		func(rt store.Runtime) ([]any, error) {
 			js, err := json.Marshal(rt.Properties)
 			return []any{rt.Blueprint, rt.Identifier, string(js), formatTime(rt.UpdatedAt), rt.UpdatedBy}, err
 		}),
-	store.TableAudit: importerOf(`INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	store.TableAudit: store.InsertOf(`INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		func(e store.AuditEntry) ([]any, error) {
 			return []any{e.ID, formatTime(e.At), store.Text(e.Actor), store.Text(e.Action), store.Text(e.Resource), e.Status, nullJSON(e.Details)}, nil
 		}),
-	store.TableDeliveryIDs: importerOf(`INSERT INTO webhook_deliveries (id, at) VALUES (?, ?)`,
+	store.TableDeliveryIDs: store.InsertOf(`INSERT INTO webhook_deliveries (id, at) VALUES (?, ?)`,
 		func(d store.DeliveryID) ([]any, error) { return []any{d.ID, formatTime(d.At)}, nil }),
-	store.TableOutbox: importerOf(`INSERT INTO outbox (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.TableOutbox: store.InsertOf(`INSERT INTO outbox (`+outboxColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(d record.Delivery) ([]any, error) {
 			return []any{d.ID, d.Subscription, d.URL, d.Event, string(d.Body), d.State, d.Attempts,
 				formatTime(d.NextAt), formatTime(d.CreatedAt), formatOptionalTime(d.DeliveredAt), d.LastStatus, d.LastError}, nil
 		}),
-	store.TableTimers: importerOf(`INSERT INTO timer_expiries (blueprint, identifier, property, expires_at, fired_at) VALUES (?, ?, ?, ?, ?)`,
+	store.TableTimers: store.InsertOf(`INSERT INTO timer_expiries (blueprint, identifier, property, expires_at, fired_at) VALUES (?, ?, ?, ?, ?)`,
 		func(f store.FiredTimer) ([]any, error) {
 			return []any{f.Blueprint, f.Identifier, f.Property, f.ExpiresAt, formatOptionalTime(f.FiredAt)}, nil
 		}),
-	store.TableRuns: importerOf(`INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.TableRuns: store.InsertOf(`INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(r store.Run) ([]any, error) {
 			args, _, err := encodeRun(r)
 			return args, err
 		}),
-	store.TableRunEvents: importerOf(`INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	store.TableRunEvents: store.InsertOf(`INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		func(e store.RunEventRecord) ([]any, error) {
 			return []any{e.RunID, e.Seq, formatTime(e.At), store.Text(e.Actor), store.Text(e.From), store.Text(e.To), store.Text(e.Note)}, nil
 		}),
-	store.TableRunLogs: importerOf(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES (?, ?, ?, ?)`,
+	store.TableRunLogs: store.InsertOf(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES (?, ?, ?, ?)`,
 		func(l store.RunLogRecord) ([]any, error) {
 			return []any{l.RunID, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus)}, nil
 		}),
-	store.TableLevelHistory: importerOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	store.TableLevelHistory: store.InsertOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(c store.LevelChange) ([]any, error) {
 			return []any{c.ID, c.Scorecard, c.Blueprint, c.Identifier, c.From, c.To, c.Revision, formatTime(c.At)}, nil
 		}),
-	store.TableSessions: importerOf(`INSERT INTO sessions (id_hash, login, person, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	store.TableSessions: store.InsertOf(`INSERT INTO sessions (id_hash, login, person, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		func(ss store.Session) ([]any, error) {
 			return []any{ss.IDHash, ss.Login, string(ss.Person), ss.CSRF, formatTime(ss.CreatedAt), formatTime(ss.ExpiresAt)}, nil
 		}),
-	store.TableTokens: importerOf(`INSERT INTO api_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	store.TableTokens: store.InsertOf(`INSERT INTO api_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		func(t store.APIToken) ([]any, error) {
 			return []any{t.ID, t.Hash, t.Login, store.Text(t.Name), formatTime(t.CreatedAt), formatOptionalTime(t.ExpiresAt)}, nil
 		}),
-	store.TablePeople: importerOf(`INSERT INTO people (login, person, signed_in) VALUES (?, ?, ?)`,
+	store.TablePeople: store.InsertOf(`INSERT INTO people (login, person, signed_in) VALUES (?, ?, ?)`,
 		func(p store.Person) ([]any, error) {
 			return []any{p.Login, string(p.Person), formatTime(p.SignedIn)}, nil
 		}),
@@ -286,13 +270,13 @@ func (s *Store) importAll(ctx context.Context, export store.ExportFunc) error {
 		if !ok {
 			return fmt.Errorf("unknown table %q", t)
 		}
-		args, err := imp.args(rec)
+		args, err := imp.Args(rec)
 		if err != nil {
 			return fmt.Errorf("%s: %w", t, err)
 		}
 		st := stmts[t]
 		if st == nil {
-			if st, err = tx.PrepareContext(ctx, imp.stmt); err != nil {
+			if st, err = tx.PrepareContext(ctx, imp.Stmt); err != nil {
 				return fmt.Errorf("%s: %w", t, err)
 			}
 			stmts[t] = st
