@@ -22,7 +22,6 @@ func (s *Store) FireTimers(ctx context.Context, due []store.Timer, at time.Time,
 	}
 	var fired []store.Timer
 	err := s.leaderTx(ctx, func(tx pgx.Tx) error {
-		fired = nil // a retried function starts over
 		for _, t := range due {
 			tag, err := tx.Exec(ctx, `INSERT INTO timer_expiries (blueprint, identifier, property, expires_at, fired_at)
 				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, t.Blueprint, t.Identifier, t.Property, t.ExpiresAt, at)
