@@ -4,7 +4,8 @@
 // The interface is shaped by its one writer, the reconciler: it reads the
 // applied state, then applies a whole revision's changes in one
 // transaction, or records that the revision failed. Readers (the API) get
-// objects by key. Implementations: sqlite (embedded, the default).
+// objects by key. Implementations: sqlite (embedded, the default) and
+// postgres, held to one contract by package storetest.
 package store
 
 import (
