@@ -106,6 +106,9 @@ type Runtime struct {
 	Properties map[string]any `json:"properties"`
 	UpdatedAt  time.Time      `json:"updatedAt"`
 	UpdatedBy  string         `json:"updatedBy"`
+	// Seq numbers the write in a store that replicas follow
+	// (Replication.RuntimesSince); 0 elsewhere.
+	Seq int64 `json:"-"`
 }
 
 // Timer is one expiry of a timer property: the entity, the property and
@@ -132,7 +135,10 @@ type AuditEntry struct {
 // came from ("" before the first apply).
 type State struct {
 	Revision string
-	Objects  map[catalog.Key]Object
+	// Seq is the revision's sequence number, where replicas follow on
+	// from (Replication.ChangesSince).
+	Seq     int64
+	Objects map[catalog.Key]Object
 	// Settings are the applied revision's catalog-wide settings (JSON
 	// catalog.Settings; nil before the first apply, or for a revision
 	// applied before pier kept them).

@@ -15,12 +15,21 @@ import (
 
 const runtimeColumns = `blueprint, identifier, json, updated_at, updated_by`
 
-func scanRuntime(row pgx.Row) (store.Runtime, error) {
+func scanRuntime(row pgx.Row) (store.Runtime, error) { return scanRuntimeOf(row, false) }
+
+// scanRuntimeSeq scans runtimeColumns and seq.
+func scanRuntimeSeq(row pgx.Row) (store.Runtime, error) { return scanRuntimeOf(row, true) }
+
+func scanRuntimeOf(row pgx.Row, withSeq bool) (store.Runtime, error) {
 	var (
 		rt store.Runtime
 		js []byte
 	)
-	if err := row.Scan(&rt.Blueprint, &rt.Identifier, &js, &rt.UpdatedAt, &rt.UpdatedBy); err != nil {
+	dest := []any{&rt.Blueprint, &rt.Identifier, &js, &rt.UpdatedAt, &rt.UpdatedBy}
+	if withSeq {
+		dest = append(dest, &rt.Seq)
+	}
+	if err := row.Scan(dest...); err != nil {
 		return rt, err
 	}
 	if err := catalog.Decode(js, &rt.Properties); err != nil {
@@ -60,14 +69,26 @@ func (s *Store) SetRuntime(ctx context.Context, rt store.Runtime) error {
 		if err != nil {
 			return err
 		}
-		if len(rt.Properties) == 0 {
-			_, err = tx.Exec(ctx, `DELETE FROM runtime_properties WHERE blueprint = $1 AND identifier = $2`, rt.Blueprint, rt.Identifier)
+		// Numbered one writer at a time (see RuntimesSince).
+		var seq int64
+		if err := tx.QueryRow(ctx, `SELECT pg_advisory_xact_lock($1), nextval('runtime_seq')`, runtimeLock).Scan(nil, &seq); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO runtime_properties (`+runtimeColumns+`) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (blueprint, identifier) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
-			rt.Blueprint, rt.Identifier, js, rt.UpdatedAt, rt.UpdatedBy)
-		return err
+		if len(rt.Properties) == 0 {
+			if _, err = tx.Exec(ctx, `DELETE FROM runtime_properties WHERE blueprint = $1 AND identifier = $2`, rt.Blueprint, rt.Identifier); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO runtime_cleared (seq, blueprint, identifier) VALUES ($1, $2, $3)`, seq, rt.Blueprint, rt.Identifier)
+		} else {
+			_, err = tx.Exec(ctx, `INSERT INTO runtime_properties (`+runtimeColumns+`, seq) VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (blueprint, identifier) DO UPDATE SET json = excluded.json, updated_at = excluded.updated_at,
+					updated_by = excluded.updated_by, seq = excluded.seq`,
+				rt.Blueprint, rt.Identifier, js, rt.UpdatedAt, rt.UpdatedBy, seq)
+		}
+		if err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx, store.Notification{Kind: store.NotifyRuntime, Seq: seq, Blueprint: rt.Blueprint, ID: rt.Identifier})
 	})
 	if err != nil {
 		return s.fail(fmt.Sprintf("set runtime properties of %s/%s", rt.Blueprint, rt.Identifier), err)

@@ -11,12 +11,13 @@ import (
 )
 
 // RecordLevels appends level changes to the scorecard history, all or
-// none.
+// none. Not only the leader's: the replica that takes a runtime write
+// records the levels it moves.
 func (s *Store) RecordLevels(ctx context.Context, changes []store.LevelChange) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	err := s.leaderTx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		for _, c := range changes {
 			b.Queue(`INSERT INTO scorecard_history (scorecard, blueprint, identifier, from_level, to_level, revision, at)

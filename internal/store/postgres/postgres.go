@@ -26,10 +26,10 @@
 //   - Sequence numbers (revision seq, audit and history ids) never repeat
 //     but may skip a value a failed transaction took.
 //
-// Writes that only a leader will make once pier runs as replicas (the
+// Writes that only a leader makes when pier runs as replicas (the
 // reconciler's, the outbox worker's, the timers') go through leaderTx,
-// the one place where a fencing check will compare the writer's epoch
-// in the same transaction.
+// and every transaction made under a store.Fence compares the writer's
+// epoch with the lease's in the same transaction (replication.go).
 package postgres
 
 import (
@@ -54,6 +54,13 @@ type Store struct {
 	pool  *pgxpool.Pool
 	now   func() time.Time
 	where string // host, port and database, for errors
+	// channel is where replicas notify each other: one per schema, as a
+	// database may hold several pier stores (the tests' do).
+	channel string
+	// replica names this process in its notifications.
+	replica string
+	// requireFence refuses a leader-only write made without a fence.
+	requireFence bool
 }
 
 var _ store.Backend = (*Store)(nil)
@@ -62,7 +69,21 @@ var _ store.Backend = (*Store)(nil)
 type Option func(*options)
 
 type options struct {
-	now func() time.Time
+	now               func() time.Time
+	replica           string
+	requireFence      bool
+	idleInTransaction time.Duration
+}
+
+// AsReplica names the replica this store belongs to and makes it refuse
+// the writes only a leader makes unless they carry a store.Fence: with
+// replicas, such a write without one is a mistake that could let two
+// replicas act at once. idle is how long the server lets a transaction
+// wait for pier (idle_in_transaction_session_timeout): a replica paused
+// in the middle of one (SIGSTOP, a long pause of the machine) must not
+// hold the fence, and with it the next leader, for longer than its lease.
+func AsReplica(id string, idle time.Duration) Option {
+	return func(o *options) { o.replica, o.requireFence, o.idleInTransaction = id, true, idle }
 }
 
 // WithClock replaces time.Now as the source of entity history and object
@@ -85,13 +106,16 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		// pgx's message quotes the URL with its password masked.
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	if o.idleInTransaction > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = fmt.Sprint(max(o.idleInTransaction.Milliseconds(), 1))
+	}
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		// Times read back in UTC, whatever the server's time zone.
 		c.TypeMap().RegisterType(&pgtype.Type{Name: "timestamptz", OID: pgtype.TimestamptzOID,
 			Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC}})
 		return nil
 	}
-	s := &Store{now: o.now, where: Where(cfg.ConnConfig)}
+	s := &Store{now: o.now, where: Where(cfg.ConnConfig), replica: o.replica, requireFence: o.requireFence}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", s.where, err)
 	}
@@ -103,6 +127,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		s.pool.Close()
 		return nil, s.fail("migrate", err)
 	}
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		s.pool.Close()
+		return nil, s.fail("read the schema", err)
+	}
+	s.channel = "pier." + schema
 	return s, nil
 }
 
@@ -149,22 +179,32 @@ func unavailable(err error) bool {
 }
 
 // tx runs fn in a transaction and commits it, or rolls it back when fn
-// or the commit fails.
+// or the commit fails. A transaction made under a fence (the leader's
+// work) first checks that the fence holds (see replication.go).
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(ctx) // after Commit: a no-op
+	defer tx.Rollback(context.WithoutCancel(ctx)) // after Commit: a no-op
+	if f := store.FenceOf(ctx); f != nil {
+		if err := checkFence(ctx, tx, f); err != nil {
+			return err
+		}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
 }
 
-// leaderTx is tx for the writes only a leader will make (see the package
-// documentation): where a fencing check will go.
+// leaderTx is tx for the writes only a leader makes (applying a
+// revision, taking an outbox delivery, recording a timer's expiry): as a
+// replica, the store refuses them without a fence.
 func (s *Store) leaderTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if s.requireFence && store.FenceOf(ctx) == nil {
+		return errors.New("a leader's write made without the leader's fence (a bug in pier)")
+	}
 	return s.tx(ctx, fn)
 }
 

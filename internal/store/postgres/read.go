@@ -24,8 +24,8 @@ func (s *Store) State(ctx context.Context) (*store.State, error) {
 	st := &store.State{}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var settings []byte
-		err := tx.QueryRow(ctx, `SELECT revision, settings FROM revisions WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`).
-			Scan(&st.Revision, &settings)
+		err := tx.QueryRow(ctx, `SELECT seq, revision, settings FROM revisions WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`).
+			Scan(&st.Seq, &st.Revision, &settings)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}

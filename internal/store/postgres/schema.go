@@ -200,6 +200,44 @@ CREATE TABLE people (
 	signed_in timestamptz NOT NULL
 );
 `,
+	// 2: replicas. The leader's lease and its fence (one row each: see
+	// replication.go); the numbers followers read changes by (the
+	// revision that last wrote an object, the deletions of each revision,
+	// a number per runtime write and the runtime values cleared); the
+	// epoch each revision was written under.
+	`
+CREATE TABLE leader_lease (
+	id         integer PRIMARY KEY CHECK (id = 1),
+	holder     text        NOT NULL,
+	addr       text        NOT NULL,
+	epoch      bigint      NOT NULL,
+	renewed_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL
+);
+CREATE TABLE leader_fence (
+	id    integer PRIMARY KEY CHECK (id = 1),
+	epoch bigint NOT NULL
+);
+ALTER TABLE revisions ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
+ALTER TABLE objects ADD COLUMN seq bigint NOT NULL DEFAULT 0;
+CREATE INDEX objects_seq ON objects (seq);
+CREATE TABLE object_deletions (
+	seq        bigint NOT NULL,
+	kind       text COLLATE "C" NOT NULL,
+	blueprint  text COLLATE "C" NOT NULL,
+	identifier text COLLATE "C" NOT NULL
+);
+CREATE INDEX object_deletions_seq ON object_deletions (seq);
+CREATE SEQUENCE runtime_seq;
+ALTER TABLE runtime_properties ADD COLUMN seq bigint NOT NULL DEFAULT 0;
+CREATE INDEX runtime_properties_seq ON runtime_properties (seq);
+CREATE TABLE runtime_cleared (
+	seq        bigint NOT NULL,
+	blueprint  text COLLATE "C" NOT NULL,
+	identifier text COLLATE "C" NOT NULL
+);
+CREATE INDEX runtime_cleared_seq ON runtime_cleared (seq);
+`,
 }
 
 // migrationLock is the advisory lock key that serialises migrations: any

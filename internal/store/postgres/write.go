@@ -37,7 +37,10 @@ func (s *Store) Apply(ctx context.Context, rev store.Revision, changes []store.C
 		if err := applyChanges(ctx, tx, seq, rev.Revision, s.now(), changes); err != nil {
 			return err
 		}
-		return enqueue(ctx, tx, rev.Outbox)
+		if err := enqueue(ctx, tx, rev.Outbox); err != nil {
+			return err
+		}
+		return s.notifyTx(ctx, tx, store.Notification{Kind: store.NotifyRevision, Seq: seq})
 	})
 	if err != nil {
 		return s.fail(fmt.Sprintf("apply revision %s", rev.Revision), err)
@@ -49,13 +52,16 @@ func (s *Store) Apply(ctx context.Context, rev store.Revision, changes []store.C
 // connection.
 const (
 	// ON CONFLICT DO NOTHING turns "already exists" into zero rows.
+	// seq is the revision that last wrote the object, and a deletion is
+	// kept by revision in object_deletions: what replicas follow.
 	insertObject = `INSERT INTO objects
-		(kind, blueprint, identifier, json, hash, source_file, source_line, source_col, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING`
+		(kind, blueprint, identifier, json, hash, source_file, source_line, source_col, created_at, updated_at, seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) ON CONFLICT DO NOTHING`
 	updateObject = `UPDATE objects
-		SET json = $1, hash = $2, source_file = $3, source_line = $4, source_col = $5, updated_at = $6
+		SET json = $1, hash = $2, source_file = $3, source_line = $4, source_col = $5, updated_at = $6, seq = $10
 		WHERE kind = $7 AND blueprint = $8 AND identifier = $9`
-	deleteObject = `DELETE FROM objects WHERE kind = $1 AND blueprint = $2 AND identifier = $3`
+	deleteObject = `WITH gone AS (DELETE FROM objects WHERE kind = $1 AND blueprint = $2 AND identifier = $3 RETURNING kind, blueprint, identifier)
+		INSERT INTO object_deletions (seq, kind, blueprint, identifier) SELECT $4, kind, blueprint, identifier FROM gone`
 	// Runtime values belong to the entity: when git deletes the entity,
 	// they go with it.
 	deleteRuntime = `DELETE FROM runtime_properties WHERE blueprint = $1 AND identifier = $2`
@@ -84,11 +90,11 @@ func applyChanges(ctx context.Context, tx pgx.Tx, seq int64, revision string, at
 		}
 		switch c.Op {
 		case store.OpCreate:
-			b.Queue(insertObject, k.Kind, k.Blueprint, k.ID, []byte(c.After), hash, c.Source.File, c.Source.Line, c.Source.Col, at)
+			b.Queue(insertObject, k.Kind, k.Blueprint, k.ID, []byte(c.After), hash, c.Source.File, c.Source.Line, c.Source.Col, at, seq)
 		case store.OpUpdate:
-			b.Queue(updateObject, []byte(c.After), hash, c.Source.File, c.Source.Line, c.Source.Col, at, k.Kind, k.Blueprint, k.ID)
+			b.Queue(updateObject, []byte(c.After), hash, c.Source.File, c.Source.Line, c.Source.Col, at, k.Kind, k.Blueprint, k.ID, seq)
 		case store.OpDelete:
-			b.Queue(deleteObject, k.Kind, k.Blueprint, k.ID)
+			b.Queue(deleteObject, k.Kind, k.Blueprint, k.ID, seq)
 		}
 		checks = append(checks, check{c, true})
 		if k.Kind != catalog.KindEntityObj {
@@ -153,10 +159,10 @@ func insertRevision(ctx context.Context, tx pgx.Tx, rev store.Revision) (int64, 
 	}
 	var seq int64
 	err = tx.QueryRow(ctx, `INSERT INTO revisions
-		(revision, result, started_at, duration_ns, created, updated, deleted, entities, errors, settings)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq`,
+		(revision, result, started_at, duration_ns, created, updated, deleted, entities, errors, settings, epoch)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
 		rev.Revision, rev.Result, rev.StartedAt, int64(rev.Duration),
-		rev.Counts.Created, rev.Counts.Updated, rev.Counts.Deleted, rev.Counts.Entities, errs, nullJSON(rev.Settings)).Scan(&seq)
+		rev.Counts.Created, rev.Counts.Updated, rev.Counts.Deleted, rev.Counts.Entities, errs, nullJSON(rev.Settings), epochOf(ctx)).Scan(&seq)
 	if err != nil {
 		return 0, fmt.Errorf("insert revision: %w", err)
 	}

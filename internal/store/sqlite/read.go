@@ -34,8 +34,8 @@ func (s *Store) State(ctx context.Context) (st *store.State, err error) {
 
 	st = &store.State{}
 	var settings []byte
-	err = tx.QueryRowContext(ctx, `SELECT revision, settings FROM revisions WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`).
-		Scan(&st.Revision, &settings)
+	err = tx.QueryRowContext(ctx, `SELECT seq, revision, settings FROM revisions WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`).
+		Scan(&st.Seq, &st.Revision, &settings)
 	if settings != nil {
 		st.Settings = json.RawMessage(settings)
 	}
