@@ -6,6 +6,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,9 +17,14 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+	cuejson "cuelang.org/go/encoding/json"
 	cueyaml "cuelang.org/go/encoding/yaml"
 	"github.com/robfig/cron/v3"
 )
@@ -62,6 +68,12 @@ type Config struct {
 	LogFormat        string
 
 	fs *flag.FlagSet // the parsed options, for Redacted
+	// origin says where each option not given as a flag was set: a
+	// config file position or an environment variable.
+	origin map[string]string
+	// invalid holds the options whose value did not parse, which check
+	// does not report a second time.
+	invalid map[string]bool
 }
 
 // Secret options are never printed.
@@ -104,7 +116,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 
 // Parse reads the command line, the environment and the config file.
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
-	c := &Config{}
+	c := &Config{origin: map[string]string{}, invalid: map[string]bool{}}
 	fs := c.FlagSet(out)
 	c.fs = fs
 	if err := fs.Parse(args); err != nil {
@@ -122,20 +134,21 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			c.ConfigFile = v
 		}
 	}
-	file := map[string]any{}
+	var (
+		keys []fileKey
+		errs []error
+	)
 	if c.ConfigFile != "" {
 		var err error
-		if file, err = readFile(c.ConfigFile); err != nil {
+		if keys, err = readFile(c.ConfigFile); err != nil {
 			return nil, err
 		}
 	}
-	var errs []error
-	for name := range file {
-		if name == "clients" {
-			continue
-		}
-		if fs.Lookup(name) == nil || name == "config" {
-			errs = append(errs, fmt.Errorf("%s: unknown option %q (see pier serve --help)", c.ConfigFile, name))
+	file := map[string]fileKey{}
+	for _, k := range keys {
+		file[k.name] = k
+		if k.name != "clients" && (fs.Lookup(k.name) == nil || k.name == "config") {
+			errs = append(errs, fmt.Errorf("%s: unknown option %q (see pier serve --help)", k.keyPos, k.name))
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
@@ -143,25 +156,31 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("environment %s: %w", envName(f.Name), err))
+			c.origin[f.Name] = "environment " + envName(f.Name)
+			if err := setOption(f, v); err != nil {
+				c.invalid[f.Name] = true
+				errs = append(errs, fmt.Errorf("environment %s: option %s: %w", envName(f.Name), f.Name, err))
 			}
 			return
 		}
-		if v, ok := file[f.Name]; ok {
-			if err := f.Value.Set(fmt.Sprint(v)); err != nil {
-				errs = append(errs, fmt.Errorf("%s: option %s: %w", c.ConfigFile, f.Name, err))
+		if k, ok := file[f.Name]; ok {
+			c.origin[f.Name] = k.pos
+			v, err := optionText(f, k.v)
+			if err == nil {
+				err = setOption(f, v)
+			}
+			if err != nil {
+				c.invalid[f.Name] = true
+				errs = append(errs, fmt.Errorf("%s: option %s: %w", k.pos, f.Name, err))
 			}
 		}
 	})
 	if c.GitHubToken == "" {
 		c.GitHubToken = getenv("GITHUB_TOKEN")
 	}
-	if raw, ok := file["clients"]; ok {
-		cs, err := clientsOf(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: clients: %w", c.ConfigFile, err))
-		}
+	if k, ok := file["clients"]; ok {
+		cs, cerrs := clientsOf(c.ConfigFile, k)
+		errs = append(errs, cerrs...)
 		c.Clients = cs
 	}
 	if c.ClientID != "" || c.ClientSecret != "" {
@@ -177,61 +196,137 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	return c, nil
 }
 
-// check validates values that parse but make no sense.
+// optionText is the text a config file's value sets an option to. A
+// string option takes only a string: reading `branch: 1.10` as the
+// number it is in YAML would set the branch to "1.1", and a list, a map
+// or null has no text an option could mean.
+func optionText(f *flag.Flag, v cue.Value) (string, error) {
+	_, wantString := f.Value.(flag.Getter).Get().(string)
+	switch v.Kind() {
+	case cue.StringKind:
+		return v.String()
+	case cue.BoolKind, cue.IntKind, cue.FloatKind, cue.NumberKind:
+		if wantString {
+			return "", fmt.Errorf("want a string, got %s (quote it)", describe(v))
+		}
+		b, err := v.MarshalJSON()
+		return string(b), err
+	case cue.BottomKind:
+		if err := v.Err(); err != nil {
+			return "", err
+		}
+		return "", errors.New("not a concrete value")
+	}
+	return "", fmt.Errorf("want a string, number or boolean, got %s", describe(v))
+}
+
+func kindName(k cue.Kind) string {
+	switch k {
+	case cue.NullKind:
+		return "null"
+	case cue.BoolKind:
+		return "the boolean"
+	case cue.IntKind, cue.FloatKind, cue.NumberKind:
+		return "the number"
+	case cue.ListKind:
+		return "a list"
+	case cue.StructKind:
+		return "a map"
+	case cue.BytesKind:
+		return "bytes"
+	}
+	return "a value of kind " + k.String()
+}
+
+// setOption sets f to s, saying what was wrong with the value: flag's
+// own errors ("parse error") do not. A secret's value is not repeated.
+func setOption(f *flag.Flag, s string) error {
+	err := f.Value.Set(s)
+	if err == nil {
+		return nil
+	}
+	what := fmt.Sprintf("invalid value %q", s)
+	if secret[f.Name] {
+		what = "invalid value"
+	}
+	switch f.Value.(flag.Getter).Get().(type) {
+	case time.Duration:
+		return fmt.Errorf("%s: want a duration such as 100ms, 30s or 1h", what)
+	case bool:
+		return fmt.Errorf("%s: want true or false", what)
+	case float64:
+		return fmt.Errorf("%s: want a number", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// check validates values that parse but make no sense. Each error says
+// where the option was set (the config file's line, the environment
+// variable), so that the value can be found.
 func (c *Config) check() []error {
 	var errs []error
+	bad := func(name, format string, args ...any) {
+		if c.invalid[name] {
+			return // reported as it was read
+		}
+		err := fmt.Errorf("option "+name+": "+format, args...)
+		if o := c.origin[name]; o != "" {
+			err = fmt.Errorf("%s: %w", o, err)
+		}
+		errs = append(errs, err)
+	}
 	if _, err := cron.ParseStandard(c.Poll); err != nil {
-		errs = append(errs, fmt.Errorf("option poll: %q is not a cron schedule: %w", c.Poll, err))
+		bad("poll", "%q is not a cron schedule: %w", c.Poll, err)
 	}
 	if _, err := cron.ParseStandard(c.Timers); err != nil {
-		errs = append(errs, fmt.Errorf("option timers: %q is not a cron schedule: %w", c.Timers, err))
+		bad("timers", "%q is not a cron schedule: %w", c.Timers, err)
 	}
 	if _, err := cron.ParseStandard(c.RunsPoll); err != nil {
-		errs = append(errs, fmt.Errorf("option runs-poll: %q is not a cron schedule: %w", c.RunsPoll, err))
+		bad("runs-poll", "%q is not a cron schedule: %w", c.RunsPoll, err)
 	}
 	if c.RedispatchAfter < 10*time.Second {
 		errs = append(errs, fmt.Errorf("option redispatch-after: %s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("option public-url: %q is not an http(s) URL", c.PublicURL))
+			bad("public-url", "%q is not an http(s) URL", c.PublicURL)
 		}
 	}
 	if c.MaxDeletionShare <= 0 || c.MaxDeletionShare > 1 {
-		errs = append(errs, fmt.Errorf("option max-deletion-share: %v is not in (0, 1]", c.MaxDeletionShare))
+		bad("max-deletion-share", "%v is not in (0, 1]", c.MaxDeletionShare)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("option log-level: %q is not debug, info, warn or error", c.LogLevel))
+		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("option log-format: %q is not text or json", c.LogFormat))
+		bad("log-format", "%q is not text or json", c.LogFormat)
 	}
 	if c.Repo == "" {
-		errs = append(errs, errors.New("option repo: empty"))
+		bad("repo", "empty")
 	} else if !isRemote(c.Repo) {
 		// A path (a work tree, a bare repository or a plain directory)
 		// must exist; a URL may be unreachable for a while.
 		if fi, err := os.Stat(c.Repo); err != nil || !fi.IsDir() {
-			errs = append(errs, fmt.Errorf("option repo: %s is not a directory, nor a repository URL (https://, ssh://, git@host:path, file://)", c.Repo))
+			bad("repo", "%s is not a directory, nor a repository URL (https://, ssh://, git@host:path, file://)", c.Repo)
 		}
 	}
 	if c.GitHubRepo != "" {
 		if o, r, ok := strings.Cut(c.GitHubRepo, "/"); !ok || o == "" || r == "" || strings.Contains(r, "/") {
-			errs = append(errs, fmt.Errorf("option github-repo: %q is not owner/name", c.GitHubRepo))
+			bad("github-repo", "%q is not owner/name", c.GitHubRepo)
 		}
 	}
 	if c.Listen == "" {
-		errs = append(errs, errors.New("option listen: empty"))
+		bad("listen", "empty")
 	}
 	if c.TokenTTL <= 0 {
-		errs = append(errs, fmt.Errorf("option token-ttl: %v is not positive", c.TokenTTL))
+		bad("token-ttl", "%v is not positive", c.TokenTTL)
 	}
 	if c.Debounce < 0 {
-		errs = append(errs, fmt.Errorf("option debounce: %v is negative", c.Debounce))
+		bad("debounce", "%v is negative", c.Debounce)
 	}
 	seen := map[string]bool{}
 	for _, cl := range c.Clients {
@@ -294,47 +389,226 @@ func envName(flag string) string {
 	return "PIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// readFile decodes a YAML, JSON or CUE config file into a map.
-func readFile(path string) (map[string]any, error) {
+// fileKey is a top-level key of the config file, with its value and
+// where the key and the value were written ("pier.yaml:3:9").
+type fileKey struct {
+	name   string
+	v      cue.Value
+	keyPos string
+	pos    string
+}
+
+// readFile decodes a YAML, JSON or CUE config file into its top-level
+// keys, in the order they were written. A .json file must be JSON: it is
+// not evaluated as CUE, so that a typo gets a JSON syntax error where it
+// is.
+func readFile(path string) ([]fileKey, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
+	if !utf8.Valid(src) {
+		// The decoders say "invalid JSON" or nothing of where.
+		return nil, fmt.Errorf("%s: not valid UTF-8", offsetPos(path, src, invalidUTF8(src)))
+	}
 	ctx := cuecontext.New()
-	var m map[string]any
+	var v cue.Value
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		f, err := cueyaml.Extract(path, src)
 		if err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
+			return nil, cueError(path, err)
 		}
-		v := ctx.BuildFile(f)
-		if err := v.Decode(&m); err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
+		v = ctx.BuildFile(f)
+	case ".json":
+		expr, err := cuejson.Extract(path, src)
+		if err != nil {
+			return nil, cueError(path, err)
 		}
-	default: // JSON is CUE
-		v := ctx.CompileBytes(src, cue.Filename(path))
-		if err := v.Decode(&m); err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
-		}
+		v = ctx.BuildExpr(expr)
+	default:
+		v = ctx.CompileBytes(src, cue.Filename(path))
 	}
-	return m, nil
+	if err := v.Err(); err != nil {
+		return nil, cueError(path, err)
+	}
+	if v.IncompleteKind() == cue.TopKind || v.Kind() == cue.NullKind {
+		return nil, nil // an empty YAML document ("", "---", comments) sets nothing
+	}
+	if k := v.Kind(); k != cue.StructKind {
+		return nil, fmt.Errorf("%s: config file must map option names to values; got %s", positionOf(path, v.Pos()), describe(v))
+	}
+	it, err := v.Fields()
+	if err != nil {
+		return nil, cueError(path, err)
+	}
+	json := strings.EqualFold(filepath.Ext(path), ".json")
+	var keys []fileKey
+	for it.Next() {
+		k := fileKey{name: it.Selector().Unquoted(), v: it.Value()}
+		label, value := it.Value().Pos(), it.Value().Pos()
+		if f, ok := it.Value().Source().(*ast.Field); ok {
+			label, value = f.Label.Pos(), f.Value.Pos()
+			if _, ident := f.Label.(*ast.Ident); ident && json && label.IsValid() && label.Column() > 1 {
+				// CUE's JSON decoder makes "key" an identifier one
+				// column past its quote.
+				label = label.Add(-1)
+			}
+		}
+		k.keyPos, k.pos = positionOf(path, label), positionOf(path, value)
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
-func clientsOf(raw any) ([]Client, error) {
-	list, ok := raw.([]any)
-	if !ok {
-		return nil, fmt.Errorf("must be a list of {clientId, clientSecret}")
-	}
-	var out []Client
-	for i, el := range list {
-		m, ok := el.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("item %d: must be {clientId, clientSecret}", i)
+// invalidUTF8 returns the offset of the first byte of src that is not
+// valid UTF-8.
+func invalidUTF8(src []byte) int {
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
 		}
-		id, _ := m["clientId"].(string)
-		sec, _ := m["clientSecret"].(string)
-		out = append(out, Client{ID: id, Secret: sec})
+		i += n
 	}
-	return out, nil
+	return len(src)
+}
+
+// offsetPos is path:line:col of a byte offset into src.
+func offsetPos(path string, src []byte, off int) string {
+	line := 1 + bytes.Count(src[:off], []byte("\n"))
+	col := off - bytes.LastIndexByte(src[:off], '\n')
+	return fmt.Sprintf("%s:%d:%d", path, line, col)
+}
+
+// position is where v was written, as path:line:col.
+func position(path string, v cue.Value) string {
+	if f, ok := v.Source().(*ast.Field); ok {
+		return positionOf(path, f.Value.Pos())
+	}
+	return positionOf(path, v.Pos())
+}
+
+func positionOf(path string, p token.Pos) string {
+	if !p.IsValid() || p.Line() == 0 {
+		return path
+	}
+	return fmt.Sprintf("%s:%d:%d", path, p.Line(), p.Column())
+}
+
+// describe names what v is, for "got ..." in errors.
+func describe(v cue.Value) string {
+	k := v.Kind()
+	switch k {
+	case cue.BoolKind, cue.IntKind, cue.FloatKind, cue.NumberKind:
+		return kindName(k) + " " + literalText(v)
+	}
+	return kindName(k)
+}
+
+// literalText is a scalar as written in the file (1.10, not 1.1).
+func literalText(v cue.Value) string {
+	src := v.Source()
+	if f, ok := src.(*ast.Field); ok {
+		src = f.Value
+	}
+	if lit, ok := src.(*ast.BasicLit); ok {
+		return lit.Value
+	}
+	if u, ok := src.(*ast.UnaryExpr); ok {
+		if lit, ok := u.X.(*ast.BasicLit); ok {
+			return u.Op.String() + lit.Value
+		}
+	}
+	b, _ := v.MarshalJSON()
+	return string(b)
+}
+
+// cueError gives each of CUE's errors the position it is about.
+func cueError(path string, err error) error {
+	var out []error
+	for _, e := range cueerrors.Errors(err) {
+		p := e.Position()
+		if ps := cueerrors.Positions(e); !p.IsValid() && len(ps) > 0 {
+			p = ps[0]
+		}
+		if !p.IsValid() {
+			// The YAML decoder's errors say "file:line: message".
+			msg := e.Error()
+			if !strings.HasPrefix(msg, path) {
+				msg = path + ": " + msg
+			}
+			out = append(out, errors.New(msg))
+			continue
+		}
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if cause := errors.Unwrap(e); cause != nil && !strings.Contains(msg, cause.Error()) {
+			msg += ": " + cause.Error() // encoding/json's reason for "invalid JSON"
+		}
+		if p := e.Path(); len(p) > 0 {
+			msg = strings.Join(p, ".") + ": " + msg
+		}
+		out = append(out, fmt.Errorf("%s: %s", positionOf(path, p), msg))
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return errors.Join(out...)
+}
+
+// clientsOf reads the clients list, each error at the item it is about.
+func clientsOf(path string, k fileKey) ([]Client, []error) {
+	bad := func(v cue.Value, format string, args ...any) error {
+		return fmt.Errorf("%s: option clients: "+format, append([]any{position(path, v)}, args...)...)
+	}
+	if k.v.Kind() != cue.ListKind {
+		return nil, []error{bad(k.v, "must be a list of {clientId, clientSecret}, got %s", describe(k.v))}
+	}
+	list, err := k.v.List()
+	if err != nil {
+		return nil, []error{bad(k.v, "%v", err)}
+	}
+	var (
+		out  []Client
+		errs []error
+	)
+	for i := 0; list.Next(); i++ {
+		el := list.Value()
+		if el.Kind() != cue.StructKind {
+			errs = append(errs, bad(el, "item %d: must be {clientId, clientSecret}, got %s", i, describe(el)))
+			continue
+		}
+		var cl Client
+		fields, err := el.Fields()
+		if err != nil {
+			errs = append(errs, bad(el, "item %d: %v", i, err))
+			continue
+		}
+		for fields.Next() {
+			name, fv := fields.Selector().Unquoted(), fields.Value()
+			var dst *string
+			switch name {
+			case "clientId":
+				dst = &cl.ID
+			case "clientSecret":
+				dst = &cl.Secret
+			default:
+				errs = append(errs, bad(fv, "item %d: unknown key %q (want clientId, clientSecret)", i, name))
+				continue
+			}
+			s, err := fv.String()
+			if err != nil {
+				errs = append(errs, bad(fv, "item %d: %s must be a string, got %s", i, name, describe(fv)))
+				continue
+			}
+			*dst = s
+		}
+		if cl.ID == "" || cl.Secret == "" {
+			errs = append(errs, bad(el, "item %d: needs clientId and clientSecret", i))
+			continue
+		}
+		out = append(out, cl)
+	}
+	return out, errs
 }
