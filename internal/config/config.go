@@ -285,7 +285,7 @@ func (c *Config) check() []error {
 		bad("runs-poll", "%q is not a cron schedule: %w", c.RunsPoll, err)
 	}
 	if c.RedispatchAfter < 10*time.Second {
-		errs = append(errs, fmt.Errorf("option redispatch-after: %s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter))
+		bad("redispatch-after", "%s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter)
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
