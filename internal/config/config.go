@@ -6,7 +6,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -179,7 +178,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		c.GitHubToken = getenv("GITHUB_TOKEN")
 	}
 	if k, ok := file["clients"]; ok {
-		cs, cerrs := clientsOf(c.ConfigFile, k)
+		cs, cerrs := clientsOf(k)
 		errs = append(errs, cerrs...)
 		c.Clients = cs
 	}
@@ -396,6 +395,7 @@ type fileKey struct {
 	v      cue.Value
 	keyPos string
 	pos    string
+	src    *source
 }
 
 // readFile decodes a YAML, JSON or CUE config file into its top-level
@@ -407,9 +407,10 @@ func readFile(path string) ([]fileKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
+	file := newSource(path, src)
 	if !utf8.Valid(src) {
 		// The decoders say "invalid JSON" or nothing of where.
-		return nil, fmt.Errorf("%s: not valid UTF-8", offsetPos(path, src, invalidUTF8(src)))
+		return nil, fmt.Errorf("%s: not valid UTF-8", file.offset(invalidUTF8(src)))
 	}
 	ctx := cuecontext.New()
 	var v cue.Value
@@ -417,35 +418,35 @@ func readFile(path string) ([]fileKey, error) {
 	case ".yaml", ".yml":
 		f, err := cueyaml.Extract(path, src)
 		if err != nil {
-			return nil, cueError(path, err)
+			return nil, file.cueError(err)
 		}
 		v = ctx.BuildFile(f)
 	case ".json":
 		expr, err := cuejson.Extract(path, src)
 		if err != nil {
-			return nil, cueError(path, err)
+			return nil, file.cueError(err)
 		}
 		v = ctx.BuildExpr(expr)
 	default:
 		v = ctx.CompileBytes(src, cue.Filename(path))
 	}
 	if err := v.Err(); err != nil {
-		return nil, cueError(path, err)
+		return nil, file.cueError(err)
 	}
 	if v.IncompleteKind() == cue.TopKind || v.Kind() == cue.NullKind {
 		return nil, nil // an empty YAML document ("", "---", comments) sets nothing
 	}
 	if k := v.Kind(); k != cue.StructKind {
-		return nil, fmt.Errorf("%s: config file must map option names to values; got %s", positionOf(path, v.Pos()), describe(v))
+		return nil, fmt.Errorf("%s: config file must map option names to values; got %s", file.at(v.Pos()), describe(v))
 	}
 	it, err := v.Fields()
 	if err != nil {
-		return nil, cueError(path, err)
+		return nil, file.cueError(err)
 	}
 	json := strings.EqualFold(filepath.Ext(path), ".json")
 	var keys []fileKey
 	for it.Next() {
-		k := fileKey{name: it.Selector().Unquoted(), v: it.Value()}
+		k := fileKey{name: it.Selector().Unquoted(), v: it.Value(), src: file}
 		label, value := it.Value().Pos(), it.Value().Pos()
 		if f, ok := it.Value().Source().(*ast.Field); ok {
 			label, value = f.Label.Pos(), f.Value.Pos()
@@ -455,7 +456,7 @@ func readFile(path string) ([]fileKey, error) {
 				label = label.Add(-1)
 			}
 		}
-		k.keyPos, k.pos = positionOf(path, label), positionOf(path, value)
+		k.keyPos, k.pos = file.at(label), file.at(value)
 		keys = append(keys, k)
 	}
 	return keys, nil
@@ -474,26 +475,55 @@ func invalidUTF8(src []byte) int {
 	return len(src)
 }
 
-// offsetPos is path:line:col of a byte offset into src.
-func offsetPos(path string, src []byte, off int) string {
-	line := 1 + bytes.Count(src[:off], []byte("\n"))
-	col := off - bytes.LastIndexByte(src[:off], '\n')
-	return fmt.Sprintf("%s:%d:%d", path, line, col)
+// source is a config file, for saying where in it something is.
+type source struct {
+	path  string
+	lines []int // the offset at which each line starts
+	size  int
 }
 
-// position is where v was written, as path:line:col.
-func position(path string, v cue.Value) string {
-	if f, ok := v.Source().(*ast.Field); ok {
-		return positionOf(path, f.Value.Pos())
+func newSource(path string, src []byte) *source {
+	s := &source{path: path, lines: []int{0}, size: len(src)}
+	for i, b := range src {
+		if b == '\n' {
+			s.lines = append(s.lines, i+1)
+		}
 	}
-	return positionOf(path, v.Pos())
+	return s
 }
 
-func positionOf(path string, p token.Pos) string {
+// offset is path:line:col of a byte offset.
+func (s *source) offset(off int) string {
+	l := sort.SearchInts(s.lines, off+1) - 1
+	return fmt.Sprintf("%s:%d:%d", s.path, l+1, off-s.lines[l]+1)
+}
+
+// at is path:line:col of p, within the file: the YAML decoder counts a
+// lone \r as a line break and then places values past the end of the
+// line the file has ("\r 0" put 0 at 1:5 of a 3-byte line), so a column
+// is held to the end of its line, and a line to the last.
+func (s *source) at(p token.Pos) string {
 	if !p.IsValid() || p.Line() == 0 {
-		return path
+		return s.path
 	}
-	return fmt.Sprintf("%s:%d:%d", path, p.Line(), p.Column())
+	line := min(p.Line(), len(s.lines))
+	end := s.size
+	if line < len(s.lines) {
+		end = s.lines[line] - 1 // the newline
+	}
+	col := min(p.Column(), end-s.lines[line-1]+1)
+	if p.Line() > len(s.lines) {
+		col = end - s.lines[line-1] + 1
+	}
+	return fmt.Sprintf("%s:%d:%d", s.path, line, max(col, 1))
+}
+
+// of is where v was written.
+func (s *source) of(v cue.Value) string {
+	if f, ok := v.Source().(*ast.Field); ok {
+		return s.at(f.Value.Pos())
+	}
+	return s.at(v.Pos())
 }
 
 // describe names what v is, for "got ..." in errors.
@@ -525,7 +555,8 @@ func literalText(v cue.Value) string {
 }
 
 // cueError gives each of CUE's errors the position it is about.
-func cueError(path string, err error) error {
+func (s *source) cueError(err error) error {
+	path := s.path
 	var out []error
 	for _, e := range cueerrors.Errors(err) {
 		p := e.Position()
@@ -549,7 +580,7 @@ func cueError(path string, err error) error {
 		if p := e.Path(); len(p) > 0 {
 			msg = strings.Join(p, ".") + ": " + msg
 		}
-		out = append(out, fmt.Errorf("%s: %s", positionOf(path, p), msg))
+		out = append(out, fmt.Errorf("%s: %s", s.at(p), msg))
 	}
 	if len(out) == 0 {
 		return fmt.Errorf("%s: %w", path, err)
@@ -558,9 +589,9 @@ func cueError(path string, err error) error {
 }
 
 // clientsOf reads the clients list, each error at the item it is about.
-func clientsOf(path string, k fileKey) ([]Client, []error) {
+func clientsOf(k fileKey) ([]Client, []error) {
 	bad := func(v cue.Value, format string, args ...any) error {
-		return fmt.Errorf("%s: option clients: "+format, append([]any{position(path, v)}, args...)...)
+		return fmt.Errorf("%s: option clients: "+format, append([]any{k.src.of(v)}, args...)...)
 	}
 	if k.v.Kind() != cue.ListKind {
 		return nil, []error{bad(k.v, "must be a list of {clientId, clientSecret}, got %s", describe(k.v))}
