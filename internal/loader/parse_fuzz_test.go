@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/node"
@@ -135,9 +136,21 @@ func FuzzParse(f *testing.F) {
 var surrogate = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
 
 // yamlReadsAsJSON reports whether YAML's decoder reads JSON text as JSON
-// does: it knows neither the \/ escape nor surrogate pairs.
+// does: YAML knows neither the \/ escape nor surrogate pairs, and a YAML
+// stream holds only printable characters (YAML 1.2's c-printable), where
+// a JSON string may hold DEL, C1 controls or U+FFFE raw.
 func yamlReadsAsJSON(src []byte) bool {
-	return !bytes.Contains(src, []byte(`\/`)) && !surrogate.Match(src)
+	if bytes.Contains(src, []byte(`\/`)) || surrogate.Match(src) || !utf8.Valid(src) {
+		return false
+	}
+	for _, r := range string(src) {
+		printable := r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+			r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff
+		if !printable {
+			return false
+		}
+	}
+	return true
 }
 
 // plainTree parses src as the named file, returning its plain tree or
