@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -76,9 +77,7 @@ func FuzzConfigFile(f *testing.F) {
 		} else {
 			checkSet(t, c, src, asYAML)
 		}
-		// JSON is YAML 1.2, but for the \/ escape, which the YAML decoder
-		// CUE uses does not know.
-		if !asYAML && json.Valid(src) && !bytes.Contains(src, []byte(`\/`)) {
+		if !asYAML && json.Valid(src) && yamlReadsAsJSON(src) {
 			yp := filepath.Join(dir, "pier.yaml")
 			if err := os.WriteFile(yp, src, 0o644); err != nil {
 				t.Fatal(err)
@@ -92,6 +91,29 @@ func FuzzConfigFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// surrogate is a UTF-16 surrogate escape, which JSON writes characters
+// beyond U+FFFF with and YAML (\U0001F600) does not know.
+var surrogate = regexp.MustCompile(`\\u[dD][89a-fA-F]`)
+
+// yamlReadsAsJSON reports whether YAML's decoder reads JSON text as JSON
+// does (as in the loader's FuzzParse): YAML knows neither the \/ escape
+// nor surrogate pairs, and a YAML stream holds only printable characters
+// (YAML 1.2's c-printable), where a JSON string may hold DEL, C1
+// controls or U+FFFE raw.
+func yamlReadsAsJSON(src []byte) bool {
+	if bytes.Contains(src, []byte(`\/`)) || surrogate.Match(src) || !utf8.Valid(src) {
+		return false
+	}
+	for _, r := range string(src) {
+		printable := r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+			r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff
+		if !printable {
+			return false
+		}
+	}
+	return true
 }
 
 func parseFile(path string) (*Config, error) {

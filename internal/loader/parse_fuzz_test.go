@@ -101,7 +101,7 @@ func FuzzParse(f *testing.F) {
 				if name == "f.json" && at(lines, f.Pos) != '"' {
 					t.Fatalf("field %q at %v, on %q rather than its quote", f.Name, f.Pos, string(lines[f.Pos.Line-1]))
 				}
-				if name == "f.yaml" && f.Name != "" && f.Pos.Col > 0 && !strings.ContainsRune(`"'?*!&`+f.Name[:1], rune(at(lines, f.Pos))) {
+				if b := at(lines, f.Pos); name == "f.yaml" && f.Name != "" && f.Pos.Col > 0 && b != f.Name[0] && strings.IndexByte(`"'?*!&`, b) < 0 {
 					t.Fatalf("field %q at %v, on %q rather than its key", f.Name, f.Pos, string(lines[f.Pos.Line-1]))
 				}
 				return
