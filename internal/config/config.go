@@ -24,8 +24,9 @@ import (
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 	cuejson "cuelang.org/go/encoding/json"
-	cueyaml "cuelang.org/go/encoding/yaml"
 	"github.com/robfig/cron/v3"
+
+	"github.com/pierhq/pier/internal/yamlcue"
 )
 
 // Client is an API client (clientId/clientSecret for
@@ -407,16 +408,21 @@ func readFile(path string) ([]fileKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	file := newSource(path, src)
+	ext := strings.ToLower(filepath.Ext(path))
+	lines := src
+	if ext == ".yaml" || ext == ".yml" {
+		lines = yamlcue.NormalizeCR(src) // lines as YAML counts them
+	}
+	file := newSource(path, lines)
 	if !utf8.Valid(src) {
 		// The decoders say "invalid JSON" or nothing of where.
 		return nil, fmt.Errorf("%s: not valid UTF-8", file.offset(invalidUTF8(src)))
 	}
 	ctx := cuecontext.New()
 	var v cue.Value
-	switch strings.ToLower(filepath.Ext(path)) {
+	switch ext {
 	case ".yaml", ".yml":
-		f, err := cueyaml.Extract(path, src)
+		f, err := yamlcue.Extract(path, src)
 		if err != nil {
 			return nil, file.cueError(err)
 		}
@@ -443,7 +449,7 @@ func readFile(path string) ([]fileKey, error) {
 	if err != nil {
 		return nil, file.cueError(err)
 	}
-	json := strings.EqualFold(filepath.Ext(path), ".json")
+	json := ext == ".json"
 	var keys []fileKey
 	for it.Next() {
 		k := fileKey{name: it.Selector().Unquoted(), v: it.Value(), src: file}

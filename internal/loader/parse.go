@@ -15,10 +15,10 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 	cuejson "cuelang.org/go/encoding/json"
-	cueyaml "cuelang.org/go/encoding/yaml"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/internal/yamlcue"
 )
 
 // syntax is the syntax of a catalog file, chosen by its extension.
@@ -70,9 +70,9 @@ func parse(name string, src []byte) (*parsed, catalog.Diagnostics) {
 		f = &ast.File{Filename: name, Decls: []ast.Decl{&ast.EmbedDecl{Expr: expr}}}
 	case syntaxYAML:
 		var err error
-		f, err = cueyaml.Extract(name, src)
+		f, err = yamlcue.Extract(name, src)
 		if err != nil {
-			return nil, inFile(src, cueDiagnostics(catalog.KindParse, err, &catalog.Pos{File: name}))
+			return nil, inFile(yamlcue.NormalizeCR(src), cueDiagnostics(catalog.KindParse, err, &catalog.Pos{File: name}))
 		}
 	default:
 		return nil, catalog.Diagnostics{{Pos: catalog.Pos{File: name}, Kind: catalog.KindParse, Message: "not a catalog file (want .cue, .json, .yaml or .yml)"}}
