@@ -89,7 +89,10 @@ func FuzzConfigFile(f *testing.F) {
 				t.Fatal(err)
 			}
 			yc, yerr := parseFile(yp)
-			if (err == nil) != (yerr == nil) || optionErrors(strings.ReplaceAll(errText(yerr), yp, path)) != optionErrors(errText(err)) {
+			// YAML breaks a line at a lone \r and JSON does not, so there
+			// the same error is at different positions.
+			cr := !bytes.Equal(yamlcue.NormalizeCR(src), src)
+			if (err == nil) != (yerr == nil) || optionErrors(strings.ReplaceAll(errText(yerr), yp, path), cr) != optionErrors(errText(err), cr) {
 				t.Fatalf("JSON and YAML disagree:\nJSON: %v\nYAML: %v", err, yerr)
 			}
 			if err == nil && !equalRedacted(c, yc) {
@@ -98,6 +101,9 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+// position is an error's :line:col after its file name.
+var position = regexp.MustCompile(`:\d+:\d+:`)
 
 // surrogate is a UTF-16 surrogate escape, which JSON writes characters
 // beyond U+FFFF with and YAML (\U0001F600) does not know.
@@ -137,11 +143,14 @@ func errText(err error) string {
 // writes whatever decoder read the file, without the spelling of the
 // values they quote ("got the number 0e0"), which the JSON and YAML
 // decoders normalise differently. Syntax errors are the decoders' own.
-func optionErrors(text string) string {
+func optionErrors(text string, withoutPositions bool) string {
 	var out []string
 	for _, l := range strings.Split(text, "\n") {
 		if !strings.Contains(l, ": option ") && !strings.Contains(l, "unknown option ") {
 			continue
+		}
+		if withoutPositions {
+			l = position.ReplaceAllString(l, ":")
 		}
 		if j := strings.Index(l, ", got "); j >= 0 {
 			l = l[:j]

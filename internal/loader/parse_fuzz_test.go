@@ -212,10 +212,15 @@ func lineLen(lines [][]byte, l int) int {
 	return len(lines[l-1])
 }
 
-// at returns the byte at p, or 0 past the end of its line.
+// at returns the byte at p, or 0 past the end of its line or for a
+// position without a line or column (the YAML decoder leaves some keys
+// of a flow mapping without).
 func at(lines [][]byte, p catalog.Pos) byte {
+	if p.Line < 1 || p.Line > len(lines) {
+		return 0
+	}
 	l := lines[p.Line-1]
-	if p.Col > len(l) {
+	if p.Col < 1 || p.Col > len(l) {
 		return 0
 	}
 	return l[p.Col-1]
