@@ -10,8 +10,13 @@ DATA      ?= $(CURDIR)/data
 LISTEN    ?= 127.0.0.1:8080
 N         ?= 20000
 FUZZTIME  ?= 60s
+FUZZLONG  ?= 10m
+# A fuzz input that allocates without bound (a jq template can) is a
+# finding, not a reason to starve the machine: fuzz-long runs under this
+# address-space limit (KiB), and the worker's death is reported with the input.
+FUZZMEM   ?= 8000000
 
-.PHONY: all build run test bench bench-large fuzz lint clean
+.PHONY: all build run test bench bench-large fuzz fuzz-long lint clean
 
 all: lint test
 
@@ -51,6 +56,27 @@ $(BIN)/cue:
 ## fuzz: the differential fuzz target (Go validator vs CUE), FUZZTIME long
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidatorAgreesWithCUE -fuzztime $(FUZZTIME) ./internal/validate/
+
+## fuzz-long: every parser's fuzz target, FUZZLONG each, one after the
+## other on one core (go test fuzzes one target at a time). New
+## interesting inputs are minimized for at most 10s, not 60s: the seeds
+## are whole catalog files and webhook payloads. A failing input is
+## written to the package's testdata/fuzz/<Target>/; the others still run.
+FUZZ_TARGETS := \
+	FuzzQuery:./internal/query/ \
+	FuzzSearchAgreesWithScan:./internal/api/ \
+	FuzzWebhook:./internal/webhook/ \
+	FuzzConfigFile:./internal/config/ \
+	FuzzTemplate:./internal/jqtmpl/ \
+	FuzzParse:./internal/loader/
+fuzz-long:
+	@ulimit -v $(FUZZMEM); failed=""; \
+	for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name $$pkg $(FUZZLONG)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZLONG) -fuzzminimizetime 10s -parallel 1 $$pkg || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz-long: failed:$$failed"; exit 1; fi
 
 ## lint: formatting and vet
 lint:

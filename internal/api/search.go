@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
@@ -176,7 +175,7 @@ func equalityBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]*state.E
 // as floats and inclusively, so that exact ties decided by the engine's
 // decimal comparison are kept.
 func rangeBucket(snap *state.Snapshot, bp string, r catalog.Rule) ([]state.Ranked, bool) {
-	if r.Property[0] == '$' || strings.Contains(r.Property, ".") {
+	if r.Property[0] == '$' {
 		return nil, false
 	}
 	lo, hi := math.Inf(-1), math.Inf(1)

@@ -6,9 +6,7 @@
 package config
 
 import (
-	"bytes"
 	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,18 +16,25 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
-	cueyaml "cuelang.org/go/encoding/yaml"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+	cuejson "cuelang.org/go/encoding/json"
 	"github.com/robfig/cron/v3"
 
 	"github.com/pierhq/pier/internal/github"
 	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/yamlcue"
 )
 
 // Client is an API client (clientId/clientSecret for
@@ -111,6 +116,12 @@ type Config struct {
 	GitHubAppPrivateKey     *rsa.PrivateKey
 
 	fs *flag.FlagSet // the parsed options, for Redacted
+	// origin says where each option not given as a flag was set: a
+	// config file position or an environment variable.
+	origin map[string]string
+	// invalid holds the options whose value did not parse, which check
+	// does not report a second time.
+	invalid map[string]bool
 }
 
 // Secret options are never printed.
@@ -172,7 +183,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 
 // Parse reads the command line, the environment and the config file.
 func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
-	c := &Config{}
+	c := &Config{origin: map[string]string{}, invalid: map[string]bool{}}
 	fs := c.FlagSet(out)
 	c.fs = fs
 	if err := fs.Parse(args); err != nil {
@@ -190,20 +201,21 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			c.ConfigFile = v
 		}
 	}
-	file := map[string]any{}
+	var (
+		keys []fileKey
+		errs []error
+	)
 	if c.ConfigFile != "" {
 		var err error
-		if file, err = readFile(c.ConfigFile); err != nil {
+		if keys, err = readFile(c.ConfigFile); err != nil {
 			return nil, err
 		}
 	}
-	var errs []error
-	for name := range file {
-		if name == "clients" || name == "people" {
-			continue
-		}
-		if fs.Lookup(name) == nil || name == "config" {
-			errs = append(errs, fmt.Errorf("%s: unknown option %q (see pier serve --help)", c.ConfigFile, name))
+	file := map[string]fileKey{}
+	for _, k := range keys {
+		file[k.name] = k
+		if k.name != "clients" && k.name != "people" && (fs.Lookup(k.name) == nil || k.name == "config") {
+			errs = append(errs, fmt.Errorf("%s: unknown option %q (see pier serve --help)", k.keyPos, k.name))
 		}
 	}
 	fs.VisitAll(func(f *flag.Flag) {
@@ -211,14 +223,22 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 			return
 		}
 		if v := getenv(envName(f.Name)); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("environment %s: %w", envName(f.Name), err))
+			c.origin[f.Name] = "environment " + envName(f.Name)
+			if err := setOption(f, v); err != nil {
+				c.invalid[f.Name] = true
+				errs = append(errs, fmt.Errorf("environment %s: option %s: %w", envName(f.Name), f.Name, err))
 			}
 			return
 		}
-		if v, ok := file[f.Name]; ok {
-			if err := f.Value.Set(fmt.Sprint(v)); err != nil {
-				errs = append(errs, fmt.Errorf("%s: option %s: %w", c.ConfigFile, f.Name, err))
+		if k, ok := file[f.Name]; ok {
+			c.origin[f.Name] = k.pos
+			v, err := optionText(f, k.v)
+			if err == nil {
+				err = setOption(f, v)
+			}
+			if err != nil {
+				c.invalid[f.Name] = true
+				errs = append(errs, fmt.Errorf("%s: option %s: %w", k.pos, f.Name, err))
 			}
 		}
 	})
@@ -227,18 +247,24 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 		// GitHub Actions, say), and is no reason to refuse the App.
 		c.GitHubToken = getenv("GITHUB_TOKEN")
 	}
-	if raw, ok := file["clients"]; ok {
-		cs, err := clientsOf(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: clients: %w", c.ConfigFile, err))
-		}
+	if k, ok := file["clients"]; ok {
+		cs, cerrs := listOf(k, func(c Client) string {
+			if c.ID == "" || c.Secret == "" {
+				return "needs clientId and clientSecret"
+			}
+			return ""
+		})
+		errs = append(errs, cerrs...)
 		c.Clients = cs
 	}
-	if raw, ok := file["people"]; ok {
-		ps, err := peopleOf(raw)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: people: %w", c.ConfigFile, err))
-		}
+	if k, ok := file["people"]; ok {
+		ps, perrs := listOf(k, func(p Person) string {
+			if p.Login == "" {
+				return "needs a login"
+			}
+			return ""
+		})
+		errs = append(errs, perrs...)
 		c.People = ps
 	}
 	if c.ClientID != "" || c.ClientSecret != "" {
@@ -254,17 +280,98 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	return c, nil
 }
 
-// check validates values that parse but make no sense.
+// optionText is the text a config file's value sets an option to. A
+// string option takes only a string: reading `branch: 1.10` as the
+// number it is in YAML would set the branch to "1.1", and a list, a map
+// or null has no text an option could mean.
+func optionText(f *flag.Flag, v cue.Value) (string, error) {
+	wantString := false
+	if g, ok := f.Value.(flag.Getter); ok {
+		_, wantString = g.Get().(string)
+	}
+	switch v.Kind() {
+	case cue.StringKind:
+		return v.String()
+	case cue.BoolKind, cue.IntKind, cue.FloatKind, cue.NumberKind:
+		if wantString {
+			return "", fmt.Errorf("want a string, got %s (quote it)", describe(v))
+		}
+		b, err := v.MarshalJSON()
+		return string(b), err
+	case cue.BottomKind:
+		if err := v.Err(); err != nil {
+			return "", err
+		}
+		return "", errors.New("not a concrete value")
+	}
+	return "", fmt.Errorf("want a string, number or boolean, got %s", describe(v))
+}
+
+func kindName(k cue.Kind) string {
+	switch k {
+	case cue.NullKind:
+		return "null"
+	case cue.StringKind:
+		return "a string"
+	case cue.BoolKind:
+		return "the boolean"
+	case cue.IntKind, cue.FloatKind, cue.NumberKind:
+		return "the number"
+	case cue.ListKind:
+		return "a list"
+	case cue.StructKind:
+		return "a map"
+	case cue.BytesKind:
+		return "bytes"
+	}
+	return "a value of kind " + k.String()
+}
+
+// setOption sets f to s, saying what was wrong with the value: flag's
+// own errors ("parse error") do not. A secret's value is not repeated.
+func setOption(f *flag.Flag, s string) error {
+	err := f.Value.Set(s)
+	if err == nil {
+		return nil
+	}
+	what := fmt.Sprintf("invalid value %q", s)
+	if secret[f.Name] {
+		what = "invalid value"
+	}
+	switch f.Value.(flag.Getter).Get().(type) {
+	case time.Duration:
+		return fmt.Errorf("%s: want a duration such as 100ms, 30s or 1h", what)
+	case bool:
+		return fmt.Errorf("%s: want true or false", what)
+	case float64:
+		return fmt.Errorf("%s: want a number", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// check validates values that parse but make no sense. Each error says
+// where the option was set (the config file's line, the environment
+// variable), so that the value can be found.
 func (c *Config) check() []error {
 	var errs []error
+	bad := func(name, format string, args ...any) {
+		if c.invalid[name] {
+			return // reported as it was read
+		}
+		err := fmt.Errorf("option "+name+": "+format, args...)
+		if o := c.origin[name]; o != "" {
+			err = fmt.Errorf("%s: %w", o, err)
+		}
+		errs = append(errs, err)
+	}
 	if _, err := cron.ParseStandard(c.Poll); err != nil {
-		errs = append(errs, fmt.Errorf("option poll: %q is not a cron schedule: %w", c.Poll, err))
+		bad("poll", "%q is not a cron schedule: %w", c.Poll, err)
 	}
 	if _, err := cron.ParseStandard(c.Timers); err != nil {
-		errs = append(errs, fmt.Errorf("option timers: %q is not a cron schedule: %w", c.Timers, err))
+		bad("timers", "%q is not a cron schedule: %w", c.Timers, err)
 	}
 	if _, err := cron.ParseStandard(c.RunsPoll); err != nil {
-		errs = append(errs, fmt.Errorf("option runs-poll: %q is not a cron schedule: %w", c.RunsPoll, err))
+		bad("runs-poll", "%q is not a cron schedule: %w", c.RunsPoll, err)
 	}
 	if _, err := store.DriverOf(c.DB); err != nil {
 		errs = append(errs, fmt.Errorf("option db: %w", err))
@@ -281,49 +388,49 @@ func (c *Config) check() []error {
 		}
 	}
 	if c.RedispatchAfter < 10*time.Second {
-		errs = append(errs, fmt.Errorf("option redispatch-after: %s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter))
+		bad("redispatch-after", "%s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter)
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("option public-url: %q is not an http(s) URL", c.PublicURL))
+			bad("public-url", "%q is not an http(s) URL", c.PublicURL)
 		}
 	}
 	if c.MaxDeletionShare <= 0 || c.MaxDeletionShare > 1 {
-		errs = append(errs, fmt.Errorf("option max-deletion-share: %v is not in (0, 1]", c.MaxDeletionShare))
+		bad("max-deletion-share", "%v is not in (0, 1]", c.MaxDeletionShare)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("option log-level: %q is not debug, info, warn or error", c.LogLevel))
+		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("option log-format: %q is not text or json", c.LogFormat))
+		bad("log-format", "%q is not text or json", c.LogFormat)
 	}
 	if c.Repo == "" {
-		errs = append(errs, errors.New("option repo: empty"))
+		bad("repo", "empty")
 	} else if !isRemote(c.Repo) {
 		// A path (a work tree, a bare repository or a plain directory)
 		// must exist; a URL may be unreachable for a while.
 		if fi, err := os.Stat(c.Repo); err != nil || !fi.IsDir() {
-			errs = append(errs, fmt.Errorf("option repo: %s is not a directory, nor a repository URL (https://, ssh://, git@host:path, file://)", c.Repo))
+			bad("repo", "%s is not a directory, nor a repository URL (https://, ssh://, git@host:path, file://)", c.Repo)
 		}
 	}
 	errs = append(errs, c.checkGitHubApp()...)
 	if c.GitHubRepo != "" {
 		if o, r, ok := strings.Cut(c.GitHubRepo, "/"); !ok || o == "" || r == "" || strings.Contains(r, "/") {
-			errs = append(errs, fmt.Errorf("option github-repo: %q is not owner/name", c.GitHubRepo))
+			bad("github-repo", "%q is not owner/name", c.GitHubRepo)
 		}
 	}
 	if c.Listen == "" {
-		errs = append(errs, errors.New("option listen: empty"))
+		bad("listen", "empty")
 	}
 	if c.TokenTTL <= 0 {
-		errs = append(errs, fmt.Errorf("option token-ttl: %v is not positive", c.TokenTTL))
+		bad("token-ttl", "%v is not positive", c.TokenTTL)
 	}
 	if c.Debounce < 0 {
-		errs = append(errs, fmt.Errorf("option debounce: %v is negative", c.Debounce))
+		bad("debounce", "%v is negative", c.Debounce)
 	}
 	if c.AuditRetention < 0 {
 		errs = append(errs, fmt.Errorf("option audit-retention: %v is negative (0 keeps every entry)", c.AuditRetention))
@@ -454,75 +561,283 @@ func envName(flag string) string {
 	return "PIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
-// readFile decodes a YAML, JSON or CUE config file into a map.
-func readFile(path string) (map[string]any, error) {
+// fileKey is a top-level key of the config file, with its value and
+// where the key and the value were written ("pier.yaml:3:9").
+type fileKey struct {
+	name   string
+	v      cue.Value
+	keyPos string
+	pos    string
+	src    *source
+}
+
+// readFile decodes a YAML, JSON or CUE config file into its top-level
+// keys, in the order they were written. A .json file must be JSON: it is
+// not evaluated as CUE, so that a typo gets a JSON syntax error where it
+// is.
+func readFile(path string) ([]fileKey, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
+	ext := strings.ToLower(filepath.Ext(path))
+	lines := src
+	if ext == ".yaml" || ext == ".yml" {
+		lines = yamlcue.NormalizeCR(src) // lines as YAML counts them
+	}
+	file := newSource(path, lines)
+	if !utf8.Valid(src) {
+		// The decoders say "invalid JSON" or nothing of where.
+		return nil, fmt.Errorf("%s: not valid UTF-8", file.offset(invalidUTF8(src)))
+	}
 	ctx := cuecontext.New()
-	var m map[string]any
-	switch strings.ToLower(filepath.Ext(path)) {
+	var v cue.Value
+	switch ext {
 	case ".yaml", ".yml":
-		f, err := cueyaml.Extract(path, src)
+		f, err := yamlcue.Extract(path, src)
 		if err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
+			return nil, file.cueError(err)
 		}
-		v := ctx.BuildFile(f)
-		if err := v.Decode(&m); err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
+		v = ctx.BuildFile(f)
+	case ".json":
+		expr, err := cuejson.Extract(path, src)
+		if err != nil {
+			return nil, file.cueError(err)
 		}
-	default: // JSON is CUE
-		v := ctx.CompileBytes(src, cue.Filename(path))
-		if err := v.Decode(&m); err != nil {
-			return nil, fmt.Errorf("config file %s: %w", path, err)
-		}
+		v = ctx.BuildExpr(expr)
+	default:
+		v = ctx.CompileBytes(src, cue.Filename(path))
 	}
-	return m, nil
-}
-
-func clientsOf(raw any) ([]Client, error) {
-	var out []Client
-	if err := strictList(raw, "{clientId, clientSecret, login, roles}", &out); err != nil {
-		return nil, err
+	if err := v.Err(); err != nil {
+		return nil, file.cueError(err)
 	}
-	for i, c := range out {
-		if c.ID == "" || c.Secret == "" {
-			return nil, fmt.Errorf("item %d: clientId and clientSecret are required", i)
-		}
+	if v.IncompleteKind() == cue.TopKind || v.Kind() == cue.NullKind {
+		return nil, nil // an empty YAML document ("", "---", comments) sets nothing
 	}
-	return out, nil
-}
-
-func peopleOf(raw any) ([]Person, error) {
-	var out []Person
-	if err := strictList(raw, "{login, name, email, teams}", &out); err != nil {
-		return nil, err
+	if k := v.Kind(); k != cue.StructKind {
+		return nil, fmt.Errorf("%s: config file must map option names to values; got %s", file.at(v.Pos()), describe(v))
 	}
-	for i, p := range out {
-		if p.Login == "" {
-			return nil, fmt.Errorf("item %d: login is required", i)
-		}
-	}
-	return out, nil
-}
-
-// strictList decodes a config file's list of objects into out, refusing
-// fields the objects do not have.
-func strictList(raw any, shape string, out any) error {
-	if _, ok := raw.([]any); !ok {
-		return fmt.Errorf("must be a list of %s", shape)
-	}
-	b, err := json.Marshal(raw)
+	it, err := v.Fields()
 	if err != nil {
-		return err
+		return nil, file.cueError(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("must be a list of %s: %v", shape, err)
+	json := ext == ".json"
+	var keys []fileKey
+	for it.Next() {
+		k := fileKey{name: it.Selector().Unquoted(), v: it.Value(), src: file}
+		label, value := it.Value().Pos(), it.Value().Pos()
+		if f, ok := it.Value().Source().(*ast.Field); ok {
+			label, value = f.Label.Pos(), f.Value.Pos()
+			if _, ident := f.Label.(*ast.Ident); ident && json && label.IsValid() && label.Column() > 1 {
+				// CUE's JSON decoder makes "key" an identifier one
+				// column past its quote.
+				label = label.Add(-1)
+			}
+		}
+		k.keyPos, k.pos = file.at(label), file.at(value)
+		keys = append(keys, k)
 	}
-	return nil
+	return keys, nil
+}
+
+// invalidUTF8 returns the offset of the first byte of src that is not
+// valid UTF-8.
+func invalidUTF8(src []byte) int {
+	for i := 0; i < len(src); {
+		r, n := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(src)
+}
+
+// source is a config file, for saying where in it something is.
+type source struct {
+	path  string
+	lines []int // the offset at which each line starts
+	size  int
+}
+
+func newSource(path string, src []byte) *source {
+	s := &source{path: path, lines: []int{0}, size: len(src)}
+	for i, b := range src {
+		if b == '\n' {
+			s.lines = append(s.lines, i+1)
+		}
+	}
+	return s
+}
+
+// offset is path:line:col of a byte offset.
+func (s *source) offset(off int) string {
+	l := sort.SearchInts(s.lines, off+1) - 1
+	return fmt.Sprintf("%s:%d:%d", s.path, l+1, off-s.lines[l]+1)
+}
+
+// at is path:line:col of p, within the file: the YAML decoder counts a
+// lone \r as a line break and then places values past the end of the
+// line the file has ("\r 0" put 0 at 1:5 of a 3-byte line), so a column
+// is held to the end of its line, and a line to the last.
+func (s *source) at(p token.Pos) string {
+	if !p.IsValid() || p.Line() == 0 {
+		return s.path
+	}
+	line := min(p.Line(), len(s.lines))
+	end := s.size
+	if line < len(s.lines) {
+		end = s.lines[line] - 1 // the newline
+	}
+	col := min(p.Column(), end-s.lines[line-1]+1)
+	if p.Line() > len(s.lines) {
+		col = end - s.lines[line-1] + 1
+	}
+	return fmt.Sprintf("%s:%d:%d", s.path, line, max(col, 1))
+}
+
+// of is where v was written.
+func (s *source) of(v cue.Value) string {
+	if f, ok := v.Source().(*ast.Field); ok {
+		return s.at(f.Value.Pos())
+	}
+	return s.at(v.Pos())
+}
+
+// describe names what v is, for "got ..." in errors.
+func describe(v cue.Value) string {
+	k := v.Kind()
+	switch k {
+	case cue.BoolKind, cue.IntKind, cue.FloatKind, cue.NumberKind:
+		return kindName(k) + " " + literalText(v)
+	}
+	return kindName(k)
+}
+
+// literalText is a scalar as written in the file (1.10, not 1.1).
+func literalText(v cue.Value) string {
+	src := v.Source()
+	if f, ok := src.(*ast.Field); ok {
+		src = f.Value
+	}
+	if lit, ok := src.(*ast.BasicLit); ok {
+		return lit.Value
+	}
+	if u, ok := src.(*ast.UnaryExpr); ok {
+		if lit, ok := u.X.(*ast.BasicLit); ok {
+			return u.Op.String() + lit.Value
+		}
+	}
+	b, _ := v.MarshalJSON()
+	return string(b)
+}
+
+// cueError gives each of CUE's errors the position it is about.
+func (s *source) cueError(err error) error {
+	path := s.path
+	var out []error
+	for _, e := range cueerrors.Errors(err) {
+		p := e.Position()
+		if ps := cueerrors.Positions(e); !p.IsValid() && len(ps) > 0 {
+			p = ps[0]
+		}
+		if !p.IsValid() {
+			// The YAML decoder's errors say "file:line: message".
+			msg := e.Error()
+			if !strings.HasPrefix(msg, path) {
+				msg = path + ": " + msg
+			}
+			out = append(out, errors.New(msg))
+			continue
+		}
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if cause := errors.Unwrap(e); cause != nil && !strings.Contains(msg, cause.Error()) {
+			msg += ": " + cause.Error() // encoding/json's reason for "invalid JSON"
+		}
+		if p := e.Path(); len(p) > 0 {
+			msg = strings.Join(p, ".") + ": " + msg
+		}
+		out = append(out, fmt.Errorf("%s: %s", s.at(p), msg))
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return errors.Join(out...)
+}
+
+// listOf reads a list of objects (clients, people) into T's json-tagged
+// fields, each error at the item or key it is about; missing says what a
+// decoded item lacks, or "".
+func listOf[T any](k fileKey, missing func(T) string) ([]T, []error) {
+	keys := fieldsOf[T]()
+	shape := "{" + strings.Join(keys, ", ") + "}"
+	bad := func(v cue.Value, format string, args ...any) error {
+		return fmt.Errorf("%s: option %s: "+format, append([]any{k.src.of(v), k.name}, args...)...)
+	}
+	if k.v.Kind() != cue.ListKind {
+		return nil, []error{bad(k.v, "must be a list of %s, got %s", shape, describe(k.v))}
+	}
+	list, err := k.v.List()
+	if err != nil {
+		return nil, []error{bad(k.v, "%v", err)}
+	}
+	var (
+		out  []T
+		errs []error
+	)
+	for i := 0; list.Next(); i++ {
+		el := list.Value()
+		if el.Kind() != cue.StructKind {
+			errs = append(errs, bad(el, "item %d: must be %s, got %s", i, shape, describe(el)))
+			continue
+		}
+		fields, err := el.Fields()
+		if err != nil {
+			errs = append(errs, bad(el, "item %d: %v", i, err))
+			continue
+		}
+		var item T
+		dst := reflect.ValueOf(&item).Elem()
+		ok := true
+		for fields.Next() {
+			name, fv := fields.Selector().Unquoted(), fields.Value()
+			j := slices.Index(keys, name)
+			if j < 0 {
+				errs = append(errs, bad(fv, "item %d: unknown key %q (want %s)", i, name, strings.Join(keys, ", ")))
+				ok = false
+				continue
+			}
+			f := dst.Field(j)
+			if err := fv.Decode(f.Addr().Interface()); err != nil {
+				want := "a string"
+				if f.Kind() == reflect.Slice {
+					want = "a list of strings"
+				}
+				errs = append(errs, bad(fv, "item %d: %s must be %s, got %s", i, name, want, describe(fv)))
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		if m := missing(item); m != "" {
+			errs = append(errs, bad(el, "item %d: %s", i, m))
+			continue
+		}
+		out = append(out, item)
+	}
+	return out, errs
+}
+
+// fieldsOf lists T's json keys, in field order.
+func fieldsOf[T any]() []string {
+	t := reflect.TypeFor[T]()
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return keys
 }
 
 // list is a comma-separated list of names.

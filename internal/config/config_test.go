@@ -263,3 +263,38 @@ func TestByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestFileErrorsNameTheLine checks that what a config file gets wrong is
+// reported at its line and column, and that values with no text an
+// option could mean are refused rather than printed into it ("<nil>",
+// "[a b]", "1.1" for 1.10).
+func TestFileErrorsNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, src, want string }{
+		{"null.yaml", "branch: main\npath: null\n", `null.yaml:2:7: option path: want a string, number or boolean, got null`},
+		{"list.yaml", "branch: [a, b]\n", `list.yaml:1:9: option branch: want a string, number or boolean, got a list`},
+		{"number.yaml", "branch: 1.10\n", `number.yaml:1:9: option branch: want a string, got the number 1.10 (quote it)`},
+		{"ttl.json", "{\n  \"token-ttl\": 5\n}", `ttl.json:2:16: option token-ttl: invalid value "5": want a duration`},
+		{"unknown.yaml", "branch: x\n\nrepoo: y\n", `unknown.yaml:3:1: unknown option "repoo"`},
+		{"cron.yaml", "\npoll: every 5\n", `cron.yaml:2:7: option poll: "every 5" is not a cron schedule`},
+		{"clients.yaml", "clients:\n  - {clientId: a}\n", `clients.yaml:2:5: option clients: item 0: needs clientId and clientSecret`},
+		{"cue.json", `{"branch": "a" + "b"}`, `cue.json:1:16: invalid JSON for file`},
+		{"utf8.yaml", "branch: \"\xff\"\n", `utf8.yaml:1:10: not valid UTF-8`},
+		{"twice.yaml", "branch: a\nbranch: b\n", `twice.yaml:1:9: branch: conflicting values "b" and "a"`},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(dir, tt.name)
+		os.WriteFile(p, []byte(tt.src), 0o644)
+		_, err := Parse([]string{"--config", p}, env(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tt.want)) {
+			t.Errorf("%s: error %v, want it to contain %q", tt.name, err, tt.want)
+		}
+	}
+	for _, src := range []string{"", "---\n", "# nothing set\n"} {
+		p := filepath.Join(dir, "empty.yaml")
+		os.WriteFile(p, []byte(src), 0o644)
+		if _, err := Parse([]string{"--config", p}, env(nil), io.Discard); err != nil {
+			t.Errorf("%q: %v", src, err)
+		}
+	}
+}

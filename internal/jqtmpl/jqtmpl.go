@@ -15,6 +15,7 @@ package jqtmpl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -22,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/itchyny/gojq"
 )
@@ -111,9 +113,17 @@ func compile(v any, path string) (node, error) {
 	return literal{v}, nil
 }
 
+// maxCloses bounds how many "}}" compileString tries as the end of one
+// expression. Trying every one made compiling quadratic: a 50 KB string
+// of "}}" after an unclosed "(" took seconds, a megabyte a quarter of an
+// hour, on the loader's path. No real expression holds this many "}}".
+const maxCloses = 32
+
 // compileString splits s into text and expressions. A template ends at
 // the first "}}" after which the expression parses, so that jq's own
-// braces (`{{ {a: {b: 1}} }}`) need no escaping.
+// braces (`{{ {a: {b: 1}} }}`) need no escaping. The search stops early
+// when the expression cannot parse whatever follows (see viable), and
+// after maxCloses tries.
 func compileString(s, path string) (node, error) {
 	if !Has(s) {
 		return literal{s}, nil
@@ -137,7 +147,7 @@ func compileString(s, path string) (node, error) {
 			lastErr error
 			end     = -1
 		)
-		for off := 0; ; {
+		for off, tries := 0, 0; tries < maxCloses; tries++ {
 			j := strings.Index(body[off:], "}}")
 			if j < 0 {
 				break
@@ -149,6 +159,9 @@ func compileString(s, path string) (node, error) {
 				break
 			}
 			lastErr = err
+			if !viable(err) {
+				break
+			}
 			off += j + 1
 		}
 		if e == nil {
@@ -157,7 +170,7 @@ func compileString(s, path string) (node, error) {
 				where = " at " + strings.TrimPrefix(path, ".")
 			}
 			if lastErr == nil {
-				return nil, fmt.Errorf("template%s: %q has {{ without a closing }}", where, s)
+				return nil, fmt.Errorf("template%s: %q has {{ without a closing }}", where, short(s))
 			}
 			return nil, fmt.Errorf("template%s: %w", where, lastErr)
 		}
@@ -170,17 +183,59 @@ func compileString(s, path string) (node, error) {
 	return text{parts}, nil
 }
 
+// viable reports whether an expression that failed to compile may still
+// parse once the text up to a later "}}" is added to it: when it ended
+// too early (EOF, a string not closed yet), or parsed but did not
+// compile. jq's parser is LR: a token it refuses makes every longer text
+// refuse it too, and the text added starts with "}", which extends no
+// token before it.
+func viable(err error) bool {
+	var pe *gojq.ParseError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	switch pe.Error() {
+	case "unexpected EOF", "unterminated string literal":
+		return true
+	}
+	return false
+}
+
+// exprError is a jq error as the author reads it: the expression (cut
+// short if long) and what is wrong with it.
+type exprError struct {
+	src string
+	err error
+}
+
+func (e *exprError) Error() string { return fmt.Sprintf("jq %q: %v", short(e.src), e.err) }
+
+func (e *exprError) Unwrap() error { return e.err }
+
+// short cuts an expression quoted in a message to a readable length.
+func short(src string) string {
+	const max = 80
+	if len(src) <= max {
+		return src
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(src[cut]) {
+		cut--
+	}
+	return src[:cut] + "..."
+}
+
 func compileExpr(src string) (*expr, error) {
 	if src == "" {
 		return nil, fmt.Errorf("empty expression {{ }}")
 	}
 	q, err := gojq.Parse(src)
 	if err != nil {
-		return nil, fmt.Errorf("jq %q: %v", src, err)
+		return nil, &exprError{src, err}
 	}
 	code, err := gojq.Compile(q)
 	if err != nil {
-		return nil, fmt.Errorf("jq %q: %v", src, err)
+		return nil, &exprError{src, err}
 	}
 	return &expr{src: src, code: code}, nil
 }
@@ -281,13 +336,13 @@ func (e *expr) eval(ctx context.Context, data any) (any, error) {
 	}
 	if err, isErr := v.(error); isErr {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("jq %q: stopped: %w", e.src, ctx.Err())
+			return nil, &exprError{e.src, fmt.Errorf("stopped: %w", ctx.Err())}
 		}
-		return nil, fmt.Errorf("jq %q: %v", e.src, err)
+		return nil, &exprError{e.src, err}
 	}
 	out, err := Normalize(v)
 	if err != nil {
-		return nil, fmt.Errorf("jq %q: %v", e.src, err)
+		return nil, &exprError{e.src, err}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRender(t *testing.T) {
@@ -91,5 +92,32 @@ func TestString(t *testing.T) {
 	got, err = String(context.Background(), "{{ .n }}", map[string]any{"n": json.Number("3")})
 	if err != nil || got != "3" {
 		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// TestCompileLongUnclosed checks that a long string of "}}" after an
+// expression that never parses is refused at once: compiling tried every
+// "}}" as the end, quadratically (a 48 KB string took 2 s, a megabyte a
+// quarter of an hour), and quoted the whole string in the error.
+func TestCompileLongUnclosed(t *testing.T) {
+	for _, s := range []string{
+		"{{ (" + strings.Repeat(" }}", 100000),              // refused by the parser at the first }
+		"{{ \"never closed" + strings.Repeat(" }}", 100000), // a string that swallows every }}
+		"{{ . as" + strings.Repeat(" }}", 100000),
+	} {
+		start := time.Now()
+		_, err := Compile(s)
+		if err == nil || time.Since(start) > 2*time.Second || len(err.Error()) > 300 {
+			t.Fatalf("%.20q...: %v after %v", s, err, time.Since(start))
+		}
+	}
+	// "}}" inside an expression still works, up to maxCloses of them.
+	v := "{{ {a: {b: {c: \"}}\"}}} | .a.b.c }}"
+	tp, err := Compile(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tp.Render(context.Background(), nil); err != nil || out != "}}" {
+		t.Fatalf("%s = %v, %v", v, out, err)
 	}
 }

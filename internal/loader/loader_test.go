@@ -72,7 +72,7 @@ func TestDiagnostics(t *testing.T) {
 			"svc.cue": `entities: service: "user-service": {properties: {language: "Go", lifecycle: "Production", test_coverage: 84}, relations: team: "payments"}`,
 		}, nil},
 		{"cue syntax", map[string]string{"svc.cue": "entities: service: {\n  x: \n"},
-			[]want{{"svc.cue:2:7", catalog.KindParse, "expected operand"}}},
+			[]want{{"svc.cue:2:6", catalog.KindParse, "expected operand"}}},
 		{"json syntax", map[string]string{"svc.json": "{\n  \"entities\": {,}\n}"},
 			[]want{{"svc.json:2:16", catalog.KindParse, ""}}},
 		{"yaml syntax", map[string]string{"svc.yaml": "entities:\n  service: [\n"},

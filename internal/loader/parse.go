@@ -1,9 +1,12 @@
 package loader
 
 import (
+	"bytes"
+	stderrors "errors"
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue/ast"
@@ -12,10 +15,10 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 	cuejson "cuelang.org/go/encoding/json"
-	cueyaml "cuelang.org/go/encoding/yaml"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/internal/yamlcue"
 )
 
 // syntax is the syntax of a catalog file, chosen by its extension.
@@ -57,19 +60,19 @@ func parse(name string, src []byte) (*parsed, catalog.Diagnostics) {
 		var err error
 		f, err = parser.ParseFile(name, src)
 		if err != nil {
-			return nil, cueDiagnostics(catalog.KindParse, err, nil)
+			return nil, inFile(src, cueDiagnostics(catalog.KindParse, err, nil))
 		}
 	case syntaxJSON:
 		expr, err := cuejson.Extract(name, src)
 		if err != nil {
-			return nil, cueDiagnostics(catalog.KindParse, err, &catalog.Pos{File: name})
+			return nil, inFile(src, cueDiagnostics(catalog.KindParse, err, &catalog.Pos{File: name}))
 		}
 		f = &ast.File{Filename: name, Decls: []ast.Decl{&ast.EmbedDecl{Expr: expr}}}
 	case syntaxYAML:
 		var err error
-		f, err = cueyaml.Extract(name, src)
+		f, err = yamlcue.Extract(name, src)
 		if err != nil {
-			return nil, cueDiagnostics(catalog.KindParse, err, &catalog.Pos{File: name})
+			return nil, inFile(yamlcue.NormalizeCR(src), cueDiagnostics(catalog.KindParse, err, &catalog.Pos{File: name}))
 		}
 	default:
 		return nil, catalog.Diagnostics{{Pos: catalog.Pos{File: name}, Kind: catalog.KindParse, Message: "not a catalog file (want .cue, .json, .yaml or .yml)"}}
@@ -83,6 +86,26 @@ func parse(name string, src []byte) (*parsed, catalog.Diagnostics) {
 		p.value = v
 	}
 	return p, nil
+}
+
+// inFile brings positions past the end of their line back to its end.
+// The CUE scanner reports the end of a file that ends with a newline one
+// column past that newline ("! \n" failed at 1:4 of a 2-byte line); the
+// end of the line is where the author looks for what is missing.
+func inFile(src []byte, diags catalog.Diagnostics) catalog.Diagnostics {
+	lines := bytes.Split(src, []byte("\n"))
+	fix := func(p *catalog.Pos) {
+		if p.Line >= 1 && p.Line <= len(lines) && p.Col > len(lines[p.Line-1])+1 {
+			p.Col = len(lines[p.Line-1]) + 1
+		}
+	}
+	for i := range diags {
+		fix(&diags[i].Pos)
+		for j := range diags[i].Related {
+			fix(&diags[i].Related[j])
+		}
+	}
+	return diags
 }
 
 // plainFile converts a file that is pure data — literals, structs and
@@ -296,6 +319,8 @@ func cueDiagnostics(kind string, err error, fallback *catalog.Pos) catalog.Diagn
 		if p := e.Path(); len(p) > 0 {
 			d.Path = catalog.Path(p...)
 		}
+		var line int
+		d.Message, line = decoderMessage(e, d.Message, fallback)
 		positions := errors.Positions(e)
 		for i, p := range positions {
 			cp := catalog.Pos{File: p.Filename(), Line: p.Line(), Col: p.Column()}
@@ -307,8 +332,38 @@ func cueDiagnostics(kind string, err error, fallback *catalog.Pos) catalog.Diagn
 		}
 		if !d.Pos.IsValid() && fallback != nil {
 			d.Pos = *fallback
+			d.Pos.Line = line
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+// decoderMessage completes what CUE's JSON and YAML decoders say, which
+// Msg leaves out: a YAML syntax error's text ("f.yaml:2: mapping values
+// are not allowed in this context") is only in its Error, Msg being
+// empty, so the diagnostic said nothing and had no line; "invalid JSON"
+// wraps encoding/json's reason without saying it. It returns the line a
+// YAML error names, or 0.
+func decoderMessage(e errors.Error, msg string, fallback *catalog.Pos) (string, int) {
+	if strings.TrimSpace(msg) == "" {
+		text := e.Error()
+		if fallback != nil {
+			if rest, ok := strings.CutPrefix(text, fallback.File+":"); ok {
+				text = strings.TrimSpace(rest)
+				if n, rest, ok := strings.Cut(text, ": "); ok {
+					if line, err := strconv.Atoi(n); err == nil && line > 0 {
+						return rest, line
+					}
+				}
+			}
+		}
+		return text, 0
+	}
+	if cause := stderrors.Unwrap(e); cause != nil {
+		if _, isCUE := cause.(errors.Error); !isCUE && !strings.Contains(msg, cause.Error()) {
+			msg += ": " + cause.Error()
+		}
+	}
+	return msg, 0
 }

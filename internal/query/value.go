@@ -96,11 +96,31 @@ func resolve(e *Entity, p *prop) value {
 		}
 		return value{}
 	}
-	if v, ok := lookup(e, p.name); ok {
+	if v, ok := lookupPath(e, p); ok {
 		return valueOf(v)
 	}
+	return value{}
+}
+
+// Lookup returns the value a rule on a plain (not $-prefixed) property
+// reads from e: a runtime value, a property or a relation of that name,
+// or else the value at the dotted path into object properties. Indexes
+// that narrow searches file entities under it, so that they can only
+// ever agree with the engine.
+func Lookup(e *Entity, property string) (any, bool) {
+	p, err := compileProp(property)
+	if err != nil || p.meta != propPlain {
+		return nil, false
+	}
+	return lookupPath(e, &p)
+}
+
+func lookupPath(e *Entity, p *prop) (any, bool) {
+	if v, ok := lookup(e, p.name); ok {
+		return v, true
+	}
 	if p.path == nil {
-		return value{}
+		return nil, false
 	}
 	v, ok := lookup(e, p.path[0])
 	for _, seg := range p.path[1:] {
@@ -109,14 +129,11 @@ func resolve(e *Entity, p *prop) value {
 		}
 		m, isMap := v.(map[string]any)
 		if !isMap {
-			return value{}
+			return nil, false
 		}
 		v, ok = m[seg]
 	}
-	if !ok {
-		return value{}
-	}
-	return valueOf(v)
+	return v, ok
 }
 
 func lookup(e *Entity, name string) (any, bool) {

@@ -260,7 +260,7 @@ func (s *Snapshot) NumberIndex(blueprint, field string) []Ranked {
 	return cached(s, &s.nums, indexKey{blueprint, field}, func() []Ranked {
 		idx := []Ranked{}
 		for _, e := range s.Entities[blueprint] {
-			if f, ok := query.Float(e.Properties[field]); ok {
+			if f, ok := query.Float(property(e, field)); ok {
 				idx = append(idx, Ranked{f, e})
 			}
 		}
@@ -310,7 +310,7 @@ func (s *Snapshot) indexesAfter(old, e *Entity) (map[indexKey]map[string][]*Enti
 			continue
 		}
 		r = slices.DeleteFunc(slices.Clone(r), func(x Ranked) bool { return x.E == old })
-		if f, ok := query.Float(e.Properties[k.field]); ok {
+		if f, ok := query.Float(property(e, k.field)); ok {
 			i, _ := slices.BinarySearchFunc(r, f, func(x Ranked, f float64) int { return cmp.Compare(x.N, f) })
 			r = slices.Insert(r, i, Ranked{f, e})
 		}
@@ -335,6 +335,15 @@ func IndexKey(v any) (string, bool) {
 	return "", false
 }
 
+// property is the value a query rule on a plain property reads from e:
+// the engine's own reading (runtime values, properties, relations, dotted
+// paths into objects), so that what an index files an entity under is
+// what the search then matches it on.
+func property(e *Entity, field string) any {
+	v, _ := query.Lookup(&query.Entity{Entity: e.Git, Runtime: e.Runtime}, field)
+	return v
+}
+
 func fieldValues(e *Entity, field string) []string {
 	var v any
 	switch field {
@@ -347,10 +356,7 @@ func fieldValues(e *Entity, field string) []string {
 		out = append(out, e.Team...)
 		return out
 	default:
-		var ok bool
-		if v, ok = e.Properties[field]; !ok {
-			v = e.Relations[field]
-		}
+		v = property(e, field)
 	}
 	if list, ok := v.([]any); ok {
 		var out []string
