@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -98,7 +99,11 @@ func newEntity(git *catalog.Entity, created, updated time.Time, runtime map[stri
 
 // Snapshot is the applied state at one moment.
 type Snapshot struct {
-	Revision    string
+	Revision string
+	// Seq is the store's number for the revision, where a replica that
+	// follows another reads the next changes from (0 when published by
+	// this replica's own reconcile).
+	Seq         int64
 	AppliedAt   time.Time
 	Blueprints  map[string]*catalog.Blueprint
 	Entities    map[string]map[string]*Entity // blueprint -> identifier -> entity
@@ -434,7 +439,7 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 		rt[catalog.Key{Kind: catalog.KindEntityObj, Blueprint: r.Blueprint, ID: r.Identifier}] = r
 	}
 	s := empty()
-	s.Revision, s.AppliedAt = st.Revision, appliedAt
+	s.Revision, s.AppliedAt, s.Seq = st.Revision, appliedAt, st.Seq
 	if len(st.Settings) > 0 {
 		if err := catalog.Decode(st.Settings, &s.Settings); err != nil {
 			return fmt.Errorf("restore settings: %w", err)
@@ -601,7 +606,11 @@ func build(prev *Snapshot, a Applied) *Snapshot {
 		s.Entities[bp] = out
 	}
 	set, err := compileScores(a.Catalog)
-	s.Scores = score(prev, s, set, err, a.changedEntities())
+	changed := a.changedEntities()
+	if !reflect.DeepEqual(prev.Settings, a.Catalog.Settings) {
+		changed = nil // the levels every scorecard ranks by may have changed
+	}
+	s.Scores = score(prev, s, set, err, changed)
 	return s
 }
 
@@ -627,6 +636,11 @@ func (a Applied) changedEntities() []catalog.Key {
 // SetRuntime publishes new runtime values for one entity; it returns the
 // entity as now served, or nil if the entity does not exist.
 func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at time.Time, by string) *Entity {
+	return h.setRuntime(blueprint, id, runtime, at, by, true)
+}
+
+// setRuntime is SetRuntime, reporting level moves or not.
+func (h *Holder) setRuntime(blueprint, id string, runtime map[string]any, at time.Time, by string, moves bool) *Entity {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	prev := h.p.Load()
@@ -636,7 +650,7 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	}
 	e := newEntity(old.Git, old.CreatedAt, old.UpdatedAt, runtime, at, by)
 	s := &Snapshot{
-		Revision: prev.Revision, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
+		Revision: prev.Revision, Seq: prev.Seq, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
 		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations, Webhooks: prev.Webhooks,
 		ApprovalSystems: prev.ApprovalSystems, Settings: prev.Settings, sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
 		Roles: prev.Roles, RoleBindings: prev.RoleBindings, Access: prev.Access,
@@ -653,7 +667,11 @@ func (h *Holder) SetRuntime(blueprint, id string, runtime map[string]any, at tim
 	if prev.Scores != nil {
 		s.Scores = score(prev, s, prev.Scores.Set, prev.Scores.Err, []catalog.Key{{Kind: catalog.KindEntityObj, Blueprint: blueprint, ID: id}})
 	}
-	h.published(s, at)
+	if moves {
+		h.published(s, at)
+	} else {
+		h.p.Store(s)
+	}
 	return e
 }
 
