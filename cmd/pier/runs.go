@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/pierhq/pier/internal/compiled"
 	"github.com/pierhq/pier/internal/config"
+	"github.com/pierhq/pier/internal/store"
 
 	gh "github.com/google/go-github/v62/github"
 
@@ -67,7 +69,7 @@ func (d *daemon) setupRuns() error {
 	})
 	base := d.publicURL()
 	runURL := func(id string) string { return strings.TrimSuffix(base, "/") + "/v1/actions/runs/" + id }
-	dispatchers := map[string]runs.Dispatcher{"WEBHOOK": runs.WebhookDispatcher{}}
+	dispatchers := map[string]runs.Dispatcher{"WEBHOOK": runs.WebhookDispatcher{Client: fencedClient(&http.Client{Timeout: 30 * time.Second})}}
 	if d.github != nil {
 		dispatchers["GITHUB"] = runs.GitHubDispatcher{Client: d.github}
 		w.approvers = approval.Approvers{Org: d.owner, Teams: d.github}
@@ -78,20 +80,24 @@ func (d *daemon) setupRuns() error {
 	}
 	notifier := runs.Notifier{Subscriptions: d.subscriptions, RunURL: runURL}
 	autos := automation.Options{
-		Catalog: d.holder.Load, Enqueue: d.store.Enqueue, Delivered: d.outbox.Notify,
+		Catalog: d.holder.Load, Enqueue: d.store.Enqueue, Delivered: d.deliveriesWritten,
 		Secrets: w.secrets, Logger: d.log.With("component", "automations"),
 	}
 	if d.github != nil {
 		autos.Repo, autos.Owner, autos.Name, autos.Base, autos.Dir = d.github, d.owner, d.repo, d.cfg.Branch, d.cfg.Path
 	}
 	w.engine = runs.New(d.store, runs.Options{
-		Catalog:         d.holder.Load,
-		Actions:         func(name string) (*catalog.Action, bool) { return w.autos.Action(name) },
-		Systems:         w.system,
-		Approvers:       w.approvers,
-		Dispatchers:     dispatchers,
-		Notify:          notifier.Deliveries,
-		Delivered:       d.outbox.Notify,
+		Catalog:     d.holder.Load,
+		Actions:     func(name string) (*catalog.Action, bool) { return w.autos.Action(name) },
+		Systems:     w.system,
+		Approvers:   w.approvers,
+		Dispatchers: dispatchers,
+		Notify:      notifier.Deliveries,
+		Delivered:   d.deliveriesWritten,
+		Leader:      d.leaderFence,
+		Elsewhere: func(_ context.Context, id string) {
+			d.tell(store.Notification{Kind: store.NotifyRun, ID: id})
+		},
 		Secrets:         w.secrets,
 		BaseURL:         base,
 		RedispatchAfter: d.cfg.RedispatchAfter,
@@ -103,7 +109,7 @@ func (d *daemon) setupRuns() error {
 	w.autos = automation.New(autos)
 	w.sched = &automation.Scheduler{Catalog: d.holder.Load, Runs: w.engine, Logger: d.log.With("component", "schedule"), Now: time.Now}
 	var err error
-	if w.sweep, err = source.NewPoller(source.PollerOptions{Schedule: d.cfg.RunsPoll, Jitter: -1, Logger: d.log}, w.tick); err != nil {
+	if w.sweep, err = source.NewPoller(source.PollerOptions{Schedule: d.cfg.RunsPoll, Jitter: -1, Logger: d.log}, d.asLeader(w.tick)); err != nil {
 		return fmt.Errorf("option runs-poll: %w", err)
 	}
 	d.runs = w
@@ -181,8 +187,7 @@ func (w *runsWiring) onWorkflowRun(ctx context.Context, dl webhook.Delivery) err
 // dispatches first) and starts the schedule.
 func (w *runsWiring) start(ctx context.Context) {
 	w.engine.Start(ctx)
-	go w.tick(ctx)
-	w.sweep.Start()
+	w.sweep.Start() // the leader's term sweeps at once when it starts
 }
 
 func (w *runsWiring) stop(ctx context.Context) {

@@ -25,6 +25,7 @@ import (
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/github"
+	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/metrics"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -82,7 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	go func() {
 		for range hup {
 			log.Info("SIGHUP: reconciling now")
-			d.loop.Force()
+			d.reconcileNow()
 		}
 	}()
 	fmt.Fprintf(stdout, "pier is serving %s\n  API      http://%s/v1/blueprints\n  metrics  http://%s/metrics\n  status   http://%s/v1/status\n",
@@ -145,6 +146,11 @@ type daemon struct {
 	outbox *outbox.Worker
 	sink   *outbox.Sink
 	runs   *runsWiring
+	// rep is the sharing of a PostgreSQL store with other replicas;
+	// leaseReleased wakes the elector when the leader gave its lease up.
+	rep           replicas
+	leaseReleased chan struct{}
+	directory     *identity.Directory
 
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
@@ -163,6 +169,7 @@ type prepared struct {
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}}
+	d.rep.self = replicaID()
 	log.Info("starting pier", cfg.Redacted()...)
 
 	if d.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -182,6 +189,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			d.store.Close()
 		}
 	}()
+	if err := d.setupReplicas(ctx); err != nil {
+		return nil, err
+	}
 	if err := d.restore(ctx); err != nil {
 		return nil, err
 	}
@@ -190,10 +200,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	if err != nil {
 		return nil, err
 	}
-	d.outbox = outbox.NewWorker(d.store, d.subscriptions, outbox.Options{Logger: log, OnResult: d.metrics.OutboundDelivery})
-	out := outbox.NewSink(d.store, d.subscriptions, outbox.SinkOptions{Notify: d.outbox.Notify})
+	d.outbox = outbox.NewWorker(d.store, d.subscriptions, outbox.Options{Logger: log, OnResult: d.metrics.OutboundDelivery, Client: fencedClient(outbox.NewClient())})
+	out := outbox.NewSink(d.store, d.subscriptions, outbox.SinkOptions{Notify: d.deliveriesWritten})
 	d.sink = out
-	if d.timers, err = source.NewPoller(source.PollerOptions{Schedule: cfg.Timers, Jitter: -1, Logger: log}, d.fireTimers); err != nil {
+	if d.timers, err = source.NewPoller(source.PollerOptions{Schedule: cfg.Timers, Jitter: -1, Logger: log}, d.asLeader(d.fireTimers)); err != nil {
 		return nil, fmt.Errorf("option timers: %w", err)
 	}
 	rec := reconciler.New(l, d.store, logSink{log}, reconciler.Options{
@@ -226,7 +236,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		return nil, err
 	}
 	if cfg.AuditRetention > 0 {
-		if d.prune, err = source.NewPoller(source.PollerOptions{Schedule: auditPruneSchedule, Jitter: -1, Logger: log}, d.pruneAudit); err != nil {
+		if d.prune, err = source.NewPoller(source.PollerOptions{Schedule: auditPruneSchedule, Jitter: -1, Logger: log}, d.asLeader(d.pruneAudit)); err != nil {
 			return nil, err
 		}
 	}
@@ -252,6 +262,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	})
 	hooks.On("push", d.onPush)
 	people := d.people()
+	d.directory = people.Directory
 	if gh := d.runs.github; gh != nil {
 		intake := githubpr.Intake{System: gh, Runs: d.runs.engine, Grants: d.grantsOf(people.Directory)}
 		hooks.On("pull_request", intake.PullRequest)
@@ -265,7 +276,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	}
 	srv := api.New(api.Options{
 		State: d.holder, Store: d.store,
-		Status: d.loop.Status, Reconcile: d.loop.Force,
+		Status: d.reconcileStatus, Reconcile: d.reconcileNow, Replica: d.replicaStatus,
 		Auth: &api.Auth{Clients: clients, AnonymousReads: cfg.AnonymousReads, TTL: cfg.TokenTTL, MetricsToken: cfg.MetricsToken},
 		Limits: api.Limits{
 			Rate: cfg.RateLimit, Burst: cfg.RateBurst, TokenRate: cfg.TokenRateLimit, TokenBurst: cfg.TokenRateBurst,
@@ -284,7 +295,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 // workflow dispatch.
 func (d *daemon) githubClient(ctx context.Context) error {
 	cfg := d.cfg
-	opts := github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics, Logger: d.log.With("component", "github")}
+	opts := github.Options{BaseURL: cfg.GitHubAPIURL, Token: cfg.GitHubToken, Metrics: d.metrics, Logger: d.log.With("component", "github"),
+		HTTPClient: fencedClient(&http.Client{Timeout: 30 * time.Second})}
 	if cfg.GitHubAppID != 0 {
 		opts.App = &github.App{
 			ID: cfg.GitHubAppID, InstallationID: cfg.GitHubAppInstallationID,
@@ -425,7 +437,11 @@ func (d *daemon) onPush(_ context.Context, dl webhook.Delivery) error {
 	d.mu.Lock()
 	d.pushes[e.GetAfter()] = dl.ReceivedAt
 	d.mu.Unlock()
-	d.loop.Trigger()
+	if d.leads() {
+		d.loop.Trigger()
+	} else {
+		d.tell(store.Notification{Kind: store.NotifyPush})
+	}
 	return nil
 }
 
@@ -534,7 +550,7 @@ func (d *daemon) run(ctx context.Context) error {
 	defer d.store.Close()
 	errc := make(chan error, 4)
 	d.runs.start(ctx) // before the API takes requests for runs
-	if d.prune != nil {
+	if d.prune != nil && d.rep.repl == nil {
 		d.pruneAudit(ctx) // before the API serves the audit log
 	}
 	var wg sync.WaitGroup
@@ -545,10 +561,20 @@ func (d *daemon) run(ctx context.Context) error {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
-	loopDone := make(chan struct{})
+	// The leader's work: for as long as this process runs on SQLite;
+	// term after term of the lease on a shared store, while the
+	// follower keeps the served state up with the others' writes.
+	leadDone := make(chan struct{})
 	go func() {
-		defer close(loopDone)
-		d.loop.Run(ctx)
+		defer close(leadDone)
+		if d.rep.repl == nil {
+			d.lead(ctx)
+			return
+		}
+		var fw sync.WaitGroup
+		fw.Go(func() { d.rep.follower.Run(ctx, d.onNotification) })
+		d.rep.elector.Run(ctx, d.lead)
+		fw.Wait()
 	}()
 	if d.watch != nil {
 		wg.Add(1)
@@ -575,11 +601,6 @@ func (d *daemon) run(ctx context.Context) error {
 			}
 		}()
 	}
-	outboxDone := make(chan struct{})
-	go func() {
-		defer close(outboxDone)
-		d.outbox.Run(ctx)
-	}()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -600,8 +621,7 @@ func (d *daemon) run(ctx context.Context) error {
 		d.metricsHTTP.Shutdown(shutdown)
 	}
 	d.runs.stop(shutdown)
-	<-loopDone
-	<-outboxDone
+	<-leadDone
 	wg.Wait()
 	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pierhq/pier/internal/api"
 	"github.com/pierhq/pier/internal/store"
+	"github.com/pierhq/pier/internal/store/postgres"
 	"github.com/pierhq/pier/internal/store/storeopen"
 )
 
@@ -24,7 +25,10 @@ func (d *daemon) openStore(ctx context.Context) (store.Backend, error) {
 	defer stop()
 	attempts := 0
 	since := time.Now()
-	return storeopen.Open(ctx, d.cfg.DB, storeopen.Options{Wait: true, Waiting: func(err error, next time.Duration) {
+	// A replica's transaction may not stay open, idle, for half its
+	// lease: one paused in it must not hold up the next leader.
+	replica := postgres.AsReplica(d.rep.self, d.cfg.LeaderLease/2)
+	return storeopen.Open(ctx, d.cfg.DB, storeopen.Options{Wait: true, Postgres: []postgres.Option{replica}, Waiting: func(err error, next time.Duration) {
 		attempts++
 		d.log.Warn("the state store cannot be reached; trying again", "err", err, "in", next)
 		reason.Store(fmt.Sprintf("waiting for the state store since %s (%d attempts, the next in %s): %v",

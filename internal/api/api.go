@@ -73,6 +73,9 @@ type Options struct {
 	// reconcile now.
 	Status    func() reconciler.Status
 	Reconcile func()
+	// Replica, when replicas share the store, says who leads: /readyz
+	// and /v1/status show it.
+	Replica func() *ReplicaStatus
 	Auth      *Auth
 	Metrics   Metrics
 	// Limits bound how fast callers may call; the zero value, nothing.

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/pierhq/pier/internal/store"
 )
@@ -19,7 +20,25 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ *caller) int {
 	if !snap.Loaded() {
 		return writeError(w, http.StatusServiceUnavailable, "not_ready", "no revision applied yet")
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "revision": snap.Revision})
+	body := map[string]any{"status": "ready", "revision": snap.Revision}
+	if s.opts.Replica != nil {
+		body["replica"] = s.opts.Replica()
+	}
+	return writeJSON(w, http.StatusOK, body)
+}
+
+// ReplicaStatus is who leads the replicas sharing a store, as one of
+// them sees it.
+type ReplicaStatus struct {
+	// Self is this replica; Leads whether it leads now.
+	Self  string `json:"self"`
+	Leads bool   `json:"leads"`
+	// Leader, LeaderAddr and Epoch are the lease as last read: who holds
+	// it, where it serves, and how many times leadership changed hands.
+	Leader         string    `json:"leader,omitempty"`
+	LeaderAddr     string    `json:"leaderAddr,omitempty"`
+	Epoch          int64     `json:"epoch"`
+	LeaseExpiresAt time.Time `json:"leaseExpiresAt,omitzero"`
 }
 
 // status is GET /v1/status: the reconcile conditions, the attempted and
@@ -30,6 +49,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request, _ *caller) int {
 		body["status"] = s.opts.Status()
 	}
 	snap := s.opts.State.Load()
+	if s.opts.Replica != nil {
+		body["replica"] = s.opts.Replica()
+	}
 	body["serving"] = map[string]any{
 		"revision": snap.Revision, "appliedAt": snap.AppliedAt,
 		"blueprints": len(snap.Blueprints), "entities": snap.EntityCount(),

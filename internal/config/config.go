@@ -94,6 +94,7 @@ type Config struct {
 	Timers              string
 	RunsPoll            string
 	RedispatchAfter     time.Duration
+	LeaderLease         time.Duration
 	PublicURL           string
 	LogLevel            string
 	LogFormat           string
@@ -165,6 +166,7 @@ func (c *Config) FlagSet(out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&c.Debounce, "debounce", 100*time.Millisecond, "quiet time after a local file change before reconciling")
 	fs.StringVar(&c.Timers, "timers", "@every 30s", "cron schedule for checking timer properties (TIMER_PROPERTY_EXPIRED)")
 	fs.StringVar(&c.RunsPoll, "runs-poll", "@every 30s", "cron schedule for looking at unfinished action runs: decisions webhooks missed, approval expiry, interrupted dispatches, workflow runs")
+	fs.DurationVar(&c.LeaderLease, "leader-lease", 6*time.Second, "with replicas on one PostgreSQL: how long the leader's lease lasts unless renewed (every third of it); a replica leads this long at most after the leader died, and a leader that cannot reach the database stops leading within it")
 	fs.DurationVar(&c.RedispatchAfter, "redispatch-after", 2*time.Minute, "how long pier looks for the workflow run of a dispatch it was interrupted in (a crash, a timeout) before taking it that GitHub never took the dispatch and dispatching again; shorter risks running the workflow twice when GitHub is slow to list the run")
 	fs.StringVar(&c.PublicURL, "public-url", "", "pier's URL as people and workflows reach it, for links in pull requests and notifications (default: http://LISTEN)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -386,6 +388,9 @@ func (c *Config) check() []error {
 		if len(c.People) == 0 {
 			errs = append(errs, errors.New("option dev-sign-in: the config file lists no people to sign in as (people: [{login, name, email, teams}])"))
 		}
+	}
+	if c.LeaderLease < 500*time.Millisecond || c.LeaderLease > 5*time.Minute {
+		bad("leader-lease", "%s is out of range (500ms to 5m)", c.LeaderLease)
 	}
 	if c.RedispatchAfter < 10*time.Second {
 		bad("redispatch-after", "%s is too short: GitHub takes seconds to list a dispatched run, and a shorter wait risks dispatching twice (at least 10s)", c.RedispatchAfter)

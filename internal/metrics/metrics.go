@@ -25,6 +25,7 @@ type Metrics struct {
 	outbound  *outboundMetrics
 	runs      *runMetrics
 	api       *apiMetrics
+	replica   *replicaMetrics
 }
 
 // New returns a Metrics with its own registry, holding pier's metrics and
@@ -49,6 +50,7 @@ func New() *Metrics {
 		outbound:  newOutboundMetrics(reg),
 		runs:      newRunMetrics(reg),
 		api:       newAPIMetrics(reg),
+		replica:   newReplicaMetrics(reg),
 	}
 }
 

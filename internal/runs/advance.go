@@ -60,6 +60,16 @@ func (e *Engine) Kick(id string) {
 // request, takes the decision, dispatches, closes the request. It
 // returns when the run waits for something outside pier.
 func (e *Engine) Advance(ctx context.Context, id string) error {
+	if e.opts.Leader != nil {
+		f, ok := e.opts.Leader()
+		if !ok {
+			if e.opts.Elsewhere != nil {
+				e.opts.Elsewhere(ctx, id)
+			}
+			return nil
+		}
+		ctx = store.WithFence(ctx, f)
+	}
 	unlock := e.lock(id)
 	defer unlock()
 	for range maxSteps {
@@ -311,6 +321,11 @@ func (e *Engine) recoverDispatch(ctx context.Context, run store.Run, a *catalog.
 func (e *Engine) recordDispatch(ctx context.Context, run store.Run, a *catalog.Action, s Started, derr error, took time.Duration, how string) (bool, error) {
 	if e.opts.Metrics != nil && took > 0 {
 		e.opts.Metrics.Dispatched(run.Action, a.InvocationMethod.Type, took, derr)
+	}
+	if errors.Is(derr, store.ErrFenced) {
+		// This replica stopped leading before the request left: the
+		// next leader finds the dispatch started and looks for it.
+		return false, derr
 	}
 	if derr != nil && Unknown(derr) {
 		run.Dispatch.Error = derr.Error()

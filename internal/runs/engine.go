@@ -84,6 +84,13 @@ type Options struct {
 	// workflow run (default 1m).
 	ApprovalPollEvery, TrackEvery time.Duration
 	Metrics                       Metrics
+	// Leader, when set, says whether this replica leads the replicas
+	// sharing the store, and under which fence: only the leader moves
+	// runs along (approval requests, decisions, dispatches), with the
+	// fence in the context of every write and request; the others hand
+	// a run to it with Elsewhere. Unset, this process is the only one.
+	Leader    func() (*store.Fence, bool)
+	Elsewhere func(ctx context.Context, id string)
 	// Audit records every status change in the audit log, whoever made
 	// it (a reviewer on GitHub, the sweep, a workflow's report).
 	Audit  func(ctx context.Context, e store.AuditEntry) error

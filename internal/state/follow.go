@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 
@@ -19,8 +20,13 @@ func (h *Holder) Follow(ch *store.Changes) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	prev := h.p.Load()
-	if ch.Revision.Seq == 0 || ch.Revision.Seq <= prev.Seq {
+	if ch.Revision.Seq <= prev.Seq {
 		return nil
+	}
+	if prev.Seq != ch.Since {
+		// The state moved on since the changes were read (another
+		// follow, or this replica's own reconcile): they do not apply.
+		return ErrMovedOn
 	}
 	c := prev.catalog()
 	// prev.catalog shares prev's maps, which readers of prev still use.
@@ -127,6 +133,10 @@ func (h *Holder) Follow(ch *store.Changes) error {
 	h.p.Store(s)
 	return nil
 }
+
+// ErrMovedOn is Follow's answer to changes read for a state that is no
+// longer the one served: read them again from the served sequence.
+var ErrMovedOn = errors.New("state: the served state moved on since the changes were read")
 
 // has reports whether c holds the object k names.
 func has(c *catalog.Catalog, k catalog.Key) bool {

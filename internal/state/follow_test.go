@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -53,7 +54,7 @@ func stored(t *testing.T, c *catalog.Catalog, seq int64, at time.Time, prev *sto
 
 // changes is what ChangesSince answers between two stored states.
 func changes(from, to *store.State, at time.Time) *store.Changes {
-	ch := &store.Changes{Revision: store.Revision{Seq: to.Seq, Revision: to.Revision, StartedAt: at}, Settings: to.Settings}
+	ch := &store.Changes{Since: from.Seq, Revision: store.Revision{Seq: to.Seq, Revision: to.Revision, StartedAt: at}, Settings: to.Settings}
 	for k, o := range to.Objects {
 		if p, ok := from.Objects[k]; !ok || p.Hash != o.Hash {
 			ch.Objects = append(ch.Objects, o)
@@ -147,8 +148,12 @@ func TestFollowMatchesRestore(t *testing.T) {
 	}
 	// A revision already served, or older, changes nothing.
 	before := follower.Load()
-	if err := follower.Follow(&store.Changes{Revision: store.Revision{Seq: 3, Revision: "r3"}}); err != nil || follower.Load() != before {
+	if err := follower.Follow(&store.Changes{Since: 2, Revision: store.Revision{Seq: 3, Revision: "r3"}}); err != nil || follower.Load() != before {
 		t.Errorf("an old revision was followed: %v", err)
+	}
+	// Changes read from another state than the one served do not apply.
+	if err := follower.Follow(&store.Changes{Since: before.Seq - 1, Revision: store.Revision{Seq: before.Seq + 1, Revision: "rx"}}); !errors.Is(err, ErrMovedOn) || follower.Load() != before {
+		t.Errorf("changes read from another state: %v", err)
 	}
 }
 

@@ -84,6 +84,8 @@ const (
 	// NotifyMembership: GitHub said a person's teams changed (ID is the
 	// login); every replica forgets what it knew.
 	NotifyMembership = "membership"
+	// NotifyOutbox: a replica that does not lead wrote deliveries.
+	NotifyOutbox = "outbox"
 	// NotifyLease: the lease was released; waiting replicas take it now.
 	NotifyLease = "lease"
 )
@@ -117,6 +119,9 @@ func DecodeNotification(s string) (Notification, error) {
 // applied revision, the objects written since the one it has (whole, as
 // State reads them) and the keys deleted since.
 type Changes struct {
+	// Since is the sequence number the changes were read from: they
+	// apply to a state at that revision, and to no other.
+	Since    int64
 	Revision Revision
 	Settings json.RawMessage
 	Objects  []Object

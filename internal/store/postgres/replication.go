@@ -191,7 +191,7 @@ func (s *Store) Listen(ctx context.Context, ready func(), fn func(store.Notifica
 // seq in one REPEATABLE READ snapshot. A key both deleted and written
 // again since is reported written.
 func (s *Store) ChangesSince(ctx context.Context, seq int64) (*store.Changes, error) {
-	ch := &store.Changes{}
+	ch := &store.Changes{Since: seq}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rev, err := scanRevision(tx.QueryRow(ctx, `SELECT `+revisionColumns+` FROM revisions
 			WHERE `+appliedWhere+` ORDER BY seq DESC LIMIT 1`))

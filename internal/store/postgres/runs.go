@@ -96,7 +96,11 @@ func (s *Store) UpdateRun(ctx context.Context, run store.Run, ev *store.RunEvent
 	if err != nil {
 		return store.Run{}, fmt.Errorf("postgres: update run %s: %w", run.ID, err)
 	}
-	err = s.tx(ctx, func(tx pgx.Tx) error {
+	write := s.tx
+	if dispatching(run, ev) {
+		write = s.leaderTx
+	}
+	err = write(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE runs SET (`+runColumns+`) = (`+runValues+`)
 			WHERE id = $14 AND version = $15`, append(args, run.ID, read)...)
 		if err != nil {
@@ -114,6 +118,14 @@ func (s *Store) UpdateRun(ctx context.Context, run store.Run, ev *store.RunEvent
 		return store.Run{}, s.fail(fmt.Sprintf("update run %s", run.ID), err)
 	}
 	return stored, nil
+}
+
+// dispatching reports whether a run write is the leader's dispatch
+// bookkeeping (the claim before the request, its outcome), which only
+// the leader makes, under its fence: everything else about a run (a
+// vote, a workflow's report) any replica may write.
+func dispatching(run store.Run, ev *store.RunEvent) bool {
+	return run.Status == store.RunApproved && !run.Dispatch.StartedAt.IsZero() || ev != nil && ev.To == store.RunDispatched
 }
 
 // finishRunWrite appends ev (unless nil) to the run's events and queues

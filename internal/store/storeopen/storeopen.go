@@ -30,6 +30,8 @@ type Options struct {
 	// Waiting is told of each failed attempt and the wait before the
 	// next.
 	Waiting func(err error, next time.Duration)
+	// Postgres are the options of a PostgreSQL store (postgres.AsReplica).
+	Postgres []postgres.Option
 }
 
 // Open opens the store db names.
@@ -55,7 +57,7 @@ func Open(ctx context.Context, db string, o Options) (store.Backend, error) {
 		maxBackoff = max(30*time.Second, backoff)
 	}
 	for {
-		s, err := postgres.Open(ctx, db)
+		s, err := postgres.Open(ctx, db, o.Postgres...)
 		if err == nil {
 			return s, nil
 		}
