@@ -76,8 +76,8 @@ type Options struct {
 	// Replica, when replicas share the store, says who leads: /readyz
 	// and /v1/status show it.
 	Replica func() *ReplicaStatus
-	Auth      *Auth
-	Metrics   Metrics
+	Auth    *Auth
+	Metrics Metrics
 	// Limits bound how fast callers may call; the zero value, nothing.
 	Limits Limits
 	// Webhooks, when set, is mounted at /webhooks/github.
