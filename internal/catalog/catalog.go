@@ -66,6 +66,18 @@ type Object struct {
 	JSON   []byte
 	Hash   string // hex SHA-256 of JSON
 	Source Pos    // where it was declared; zero for stored objects
+	// Fields are where the object's shown fields are declared, in the
+	// order written: an entity's properties, a blueprint's schema
+	// properties. The web portal links each property to its line and
+	// lays a blueprint's columns out in its author's order (the JSON
+	// form is sorted). Nil for stored objects until the next load.
+	Fields []FieldPos
+}
+
+// FieldPos is where one field of an object is declared.
+type FieldPos struct {
+	Name string
+	Pos  Pos
 }
 
 // NewObject marshals v canonically and hashes it.

@@ -397,6 +397,9 @@ func (a *assembly) addObject(o *object, v any) {
 		a.diags = append(a.diags, catalog.Diagnostic{Pos: o.pos, Path: objectPath(o.key), Kind: catalog.KindShape, Message: err.Error()})
 		return
 	}
+	if o.key.Kind == catalog.KindBlueprintObj {
+		obj.Fields = fieldsAt(o.node, "schema", "properties")
+	}
 	a.objs[o.key] = obj
 }
 

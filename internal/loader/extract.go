@@ -147,6 +147,7 @@ func (x *extracted) add(key catalog.Key, f node.Field) {
 			x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Pos, Path: path, Kind: catalog.KindShape, Message: err.Error()})
 			return
 		}
+		out.Fields = fieldsAt(f.Value, "properties")
 		o.out = out
 	}
 	x.objects = append(x.objects, o)
@@ -213,4 +214,23 @@ func objectPath(k catalog.Key) string {
 // suggest offers the closest known key for a misspelt one.
 func suggest(name string) string {
 	return didyoumean.Hint(name, slices.Sorted(maps.Keys(topLevel)))
+}
+
+// fieldsAt lists where the fields of the struct at path under n are
+// declared, in the order written (see catalog.Object.Fields); nil when
+// there is no such struct.
+func fieldsAt(n *node.Node, path ...string) []catalog.FieldPos {
+	for _, p := range path {
+		if n = n.Get(p); n == nil {
+			return nil
+		}
+	}
+	if n.Kind != node.Struct || len(n.Fields) == 0 {
+		return nil
+	}
+	out := make([]catalog.FieldPos, len(n.Fields))
+	for i, f := range n.Fields {
+		out[i] = catalog.FieldPos{Name: f.Name, Pos: f.Pos}
+	}
+	return out
 }

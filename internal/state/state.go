@@ -675,3 +675,23 @@ func FromResult(res *reconciler.Result) Applied {
 	}
 	return a
 }
+
+// Readable returns a test of whether g may read an entity of s, or nil
+// when g reads every entity (the common case, which costs nothing). Every
+// door that lists entities filters with it.
+func (s *Snapshot) Readable(g *access.Grants) func(e *Entity) bool {
+	if g.All(access.Read, access.Entity) {
+		return nil
+	}
+	graph := s.Graph()
+	var view query.Entity
+	return func(e *Entity) bool {
+		s.View(&view, e, true)
+		return g.Allows(access.Read, access.Entity, &view, graph)
+	}
+}
+
+// Fields says where the shown fields of an object are declared, in the
+// order written (catalog.Object.Fields): nil for a state restored from
+// the store, until the next reconcile loads the catalog again.
+func (s *Snapshot) Fields(k catalog.Key) []catalog.FieldPos { return s.objects[k].Fields }
