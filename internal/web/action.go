@@ -20,17 +20,17 @@ import (
 // formView is an action's form, generated from its userInputs in Port's
 // shape.
 type formView struct {
-	Action    *catalog.Action
-	URL       string
-	Entity    *entityLink
-	NeedsOne  bool // a DAY-2 or DELETE action without its entity yet
-	EntityBP  string
-	EntityIn  field
-	Fields    []field
-	Problem   string
-	Approval  bool
-	CanRun    bool
-	Why       string
+	Action   *catalog.Action
+	URL      string
+	Entity   *entityLink
+	NeedsOne bool // a DAY-2 or DELETE action without its entity yet
+	EntityBP string
+	EntityIn field
+	Fields   []field
+	Problem  string
+	Approval bool
+	CanRun   bool
+	Why      string
 }
 
 // field is one input of the form.
@@ -457,4 +457,3 @@ func (s *Server) actionSubmit(w http.ResponseWriter, r *http.Request, v *visit) 
 	}
 	s.render(w, r, v, http.StatusUnprocessableEntity, "action", titleOr(a.Title, a.Identifier), "catalog", view)
 }
-

@@ -253,7 +253,6 @@ func levelsOfCard(snap *state.Snapshot, card *catalog.Scorecard) []catalog.Level
 	return catalog.DefaultLevels
 }
 
-
 // changedFields names what one history entry changed.
 func changedFields(before, after json.RawMessage) []string {
 	var b, a catalog.Entity

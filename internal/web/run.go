@@ -59,13 +59,13 @@ func (s *Server) mayVote(r *http.Request, v *visit, run store.Run) string {
 
 // runsView is the runs list with its filters.
 type runsView struct {
-	Rows                  []runRow
-	Mine, Waiting         bool
-	Action, Status        string
-	Actions               []navLink
-	Statuses              []string
-	Next                  string
-	SignedIn              bool
+	Rows           []runRow
+	Mine, Waiting  bool
+	Action, Status string
+	Actions        []navLink
+	Statuses       []string
+	Next           string
+	SignedIn       bool
 }
 
 var allStatuses = []string{store.RunWaitingForApproval, store.RunApproved, store.RunDispatched, store.RunInProgress,
