@@ -26,6 +26,9 @@ const (
 	// KindRoleBindingObj who holds one (keyed by the role).
 	KindRoleObj        Kind = "role"
 	KindRoleBindingObj Kind = "roleBinding"
+	// KindDashboardObj is a dashboard of the web portal (the seed's
+	// "Custom Dashboard" shape).
+	KindDashboardObj Kind = "dashboard"
 )
 
 // Key identifies one catalog object. Blueprint is set for entities only.
@@ -56,7 +59,7 @@ func (k Key) Less(o Key) bool {
 
 var kindOrder = map[Kind]int{
 	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4, KindWebhookObj: 5,
-	KindApprovalSystemObj: 6, KindRoleObj: 7, KindRoleBindingObj: 8,
+	KindApprovalSystemObj: 6, KindRoleObj: 7, KindRoleBindingObj: 8, KindDashboardObj: 9,
 }
 
 // Object is one catalog object in its canonical JSON form, the unit that
@@ -109,7 +112,9 @@ type Catalog struct {
 	// are keyed by the role they bind.
 	Roles        map[string]*Role
 	RoleBindings map[string]*RoleBinding
-	Settings     Settings
+	// Dashboards are the web portal's dashboards.
+	Dashboards map[string]*Dashboard
+	Settings   Settings
 }
 
 // New returns an empty catalog ready to fill.
@@ -124,6 +129,7 @@ func New() *Catalog {
 		ApprovalSystems: map[string]*ApprovalSystem{},
 		Roles:           map[string]*Role{},
 		RoleBindings:    map[string]*RoleBinding{},
+		Dashboards:      map[string]*Dashboard{},
 	}
 }
 

@@ -381,6 +381,7 @@ func (a *assembly) others() {
 	}
 	a.approvalSystems()
 	a.roles()
+	a.dashboards()
 }
 
 func (a *assembly) decode(o *object, v any) bool {

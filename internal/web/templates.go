@@ -16,6 +16,10 @@ func (s *Server) parse() error {
 	if err != nil {
 		return err
 	}
+	partials, err := fs.ReadFile(templateFiles, "templates/partials.html")
+	if err != nil {
+		return err
+	}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return err
@@ -23,7 +27,7 @@ func (s *Server) parse() error {
 	s.pages = map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "partials" {
 			continue
 		}
 		body, err := fs.ReadFile(templateFiles, n)
@@ -31,6 +35,9 @@ func (s *Server) parse() error {
 			return err
 		}
 		t, err := template.New(name).Funcs(funcs).Parse(string(layout))
+		if err == nil {
+			_, err = t.Parse(string(partials))
+		}
 		if err == nil {
 			_, err = t.Parse(string(body))
 		}
