@@ -70,9 +70,9 @@ const (
 	Role        = "#Role"
 	RoleBinding = "#RoleBinding"
 	// Dashboard is checked under dashboards.
-	Dashboard   = "#Dashboard"
-	Relation    = "#Relation"
-	Catalog     = "#Catalog"
+	Dashboard = "#Dashboard"
+	Relation  = "#Relation"
+	Catalog   = "#Catalog"
 )
 
 // Compile builds the embedded schema package.
