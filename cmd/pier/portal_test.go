@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -269,3 +271,72 @@ func TestPortalAccessibility(t *testing.T) {
 	}
 }
 
+// The portal's doors without a browser: the security headers on every
+// page, a form without the session's CSRF token refused, filters in the
+// URL, and the seed's dashboards.
+func TestPortalPages(t *testing.T) {
+	e := newPortalEnv(t)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	get := func(path string) (int, string, http.Header) {
+		t.Helper()
+		resp, err := c.Get(e.td.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	resp, err := c.PostForm(e.td.url+"/auth/dev", url.Values{"login": {"marco"}, "next": {"/"}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("sign in: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	tests := []struct {
+		path       string
+		code       int
+		want, lack []string
+	}{
+		{"/", 200, []string{"Payments API", "Payments"}, nil},
+		{"/catalog/service", 200, []string{"2 entities", `class="badge c-green"`, `href="/catalog/team/payments"`}, nil},
+		{"/catalog/service?f.lifecycle=Staging", 200, []string{"1 entities", "&lt;script&gt;window.pwned=1&lt;/script&gt;"}, []string{"Payments API</a>"}},
+		{"/catalog/service?query=" + url.QueryEscape(`{"combinator":"and","rules":[{"property":"language","operator":"=","value":"Go"}]}`), 200, []string{"1 entities", "Payments API"}, nil},
+		{"/catalog/service?query=" + url.QueryEscape(`{"combinator":"and","rules":[{"property":"language","operator":"~","value":"Go"}]}`), 200, []string{"does not compile"}, nil},
+		{"/catalog/service/payments-api", 200, []string{"catalog.cue:", `href="` + e.fake.URL() + `/acme/catalog/blob/`, "Deploy"}, nil},
+		{"/catalog/service/nope", 404, nil, nil},
+		{"/v1/nope", 404, []string{`"ok":false`}, nil},
+	}
+	for _, tt := range tests {
+		code, body, h := get(tt.path)
+		if code != tt.code {
+			t.Errorf("%s: %d, want %d", tt.path, code, tt.code)
+		}
+		if !strings.HasPrefix(tt.path, "/v1/") && !strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self'") {
+			t.Errorf("%s: CSP %q", tt.path, h.Get("Content-Security-Policy"))
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", tt.path, w)
+			}
+		}
+		for _, w := range tt.lack {
+			if strings.Contains(body, w) {
+				t.Errorf("%s has %q", tt.path, w)
+			}
+		}
+	}
+	// A form without the session's token (another site's) is refused,
+	// and no run is made.
+	resp, err = c.PostForm(e.td.url+"/actions/deploy", url.Values{"entity": {"payments-api"}, "target": {"env-prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("form without CSRF token: %d", resp.StatusCode)
+	}
+	if code, out := e.call("GET", "/v1/actions/runs", e.token, nil); code != 200 || len(out["runs"].([]any)) != 0 {
+		t.Errorf("runs after a refused form: %d %v", code, out)
+	}
+}
