@@ -340,3 +340,43 @@ func TestPortalPages(t *testing.T) {
 		t.Errorf("runs after a refused form: %d %v", code, out)
 	}
 }
+
+// TestScreenshots writes a PNG of every page of catalog-example, signed
+// in as marco, into $PIER_SCREENSHOTS (make screenshots; the README shows
+// them). Without the variable it does nothing.
+func TestScreenshots(t *testing.T) {
+	out := os.Getenv("PIER_SCREENSHOTS")
+	if out == "" {
+		t.Skip("make screenshots sets PIER_SCREENSHOTS")
+	}
+	bin := chromium(t)
+	repo, err := filepath.Abs(filepath.Join("..", "..", "catalog-example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "pier.yaml")
+	os.WriteFile(cfg, []byte("anonymous-reads: true\ndev-sign-in: true\npeople:\n  - login: marco\n    name: Marco Rossi\n    teams: [payments]\n"), 0o600)
+	td := startDaemon(t, "--repo", repo, "--db", filepath.Join(dir, "pier.db"), "--config", cfg)
+	td.waitFor(t, "the catalog", func(st map[string]any) bool {
+		return st["lastAppliedRevision"] != nil && st["lastAppliedRevision"] != ""
+	})
+	b := newBrowser(t, bin)
+	do(t, b, "sign in", chromedp.Navigate(td.url+"/auth/login?next=/"),
+		chromedp.Click(chromedp.Search(`//button[contains(., "marco")]`)), chromedp.WaitVisible(chromedp.CSS(`[data-login="marco"]`)))
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ name, path string }{
+		{"home", "/"}, {"catalog", "/catalog/service"}, {"entity", "/catalog/service/payments-api"},
+		{"action", "/actions/request_database_access?entity=ledger-db-prod"}, {"runs", "/runs"},
+		{"scorecard", "/scorecards/production_readiness"}, {"dashboard", "/dashboards/engineering_overview"},
+		{"team-dashboard", "/dashboards/team_dashboard"},
+	} {
+		do(t, b, p.path, chromedp.Navigate(td.url+p.path), chromedp.WaitVisible(chromedp.CSS(`main`)))
+		png := get(t, b, p.path, chromedp.FullScreenshot(90))
+		if err := os.WriteFile(filepath.Join(out, p.name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pierhq/pier/internal/access"
@@ -72,9 +73,13 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, v *visit)
 		filters = append(filters, filled)
 		view.Filters = append(view.Filters, fmt.Sprintf("%s %s %s", f.Property, f.Operator, showValue(f.Value)))
 	}
-	for _, wd := range d.Widgets {
-		view.Widgets = append(view.Widgets, s.widget(v, wd, filters))
-	}
+	view.Widgets = s.widgets.get(widgetKey{v.snap, id, v.grants, s.opts.Now().UTC().Format(time.DateOnly)}, func() []widgetView {
+		out := make([]widgetView, 0, len(d.Widgets))
+		for _, wd := range d.Widgets {
+			out = append(out, s.widget(v, wd, filters))
+		}
+		return out
+	})
 	s.render(w, r, v, http.StatusOK, "dashboard", titleOr(d.Title, id), "dashboards", view)
 }
 
@@ -319,4 +324,47 @@ func number(v *visit, list []*state.Entity, wd catalog.Widget) (string, string) 
 		}
 	}
 	return num(r), caption
+}
+
+// widgetKey names what a dashboard's widgets depend on: the snapshot,
+// the viewer's grants (one per subject and snapshot, cached by the
+// policy) and the day (line charts count days).
+type widgetKey struct {
+	snap   *state.Snapshot
+	id     string
+	grants *access.Grants
+	day    string
+}
+
+// widgetCache keeps the widgets of the last few dashboards shown: each
+// widget searches the whole catalog, and a dashboard is looked at far
+// more often than its revision changes.
+type widgetCache struct {
+	mu   sync.Mutex
+	keys []widgetKey
+	vals map[widgetKey][]widgetView
+}
+
+func (c *widgetCache) get(k widgetKey, build func() []widgetView) []widgetView {
+	c.mu.Lock()
+	if v, ok := c.vals[k]; ok {
+		c.mu.Unlock()
+		return v
+	}
+	c.mu.Unlock()
+	v := build()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.vals == nil {
+		c.vals = map[widgetKey][]widgetView{}
+	}
+	if _, ok := c.vals[k]; !ok {
+		if len(c.keys) >= 32 {
+			delete(c.vals, c.keys[0])
+			c.keys = c.keys[1:]
+		}
+		c.keys = append(c.keys, k)
+		c.vals[k] = v
+	}
+	return v
 }

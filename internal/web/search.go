@@ -62,15 +62,48 @@ func find(v *visit, needle string, max int) ([]searchResult, bool) {
 }
 
 func matches(e *state.Entity, needle string) (string, string, bool) {
-	if strings.Contains(strings.ToLower(e.Identifier), needle) || strings.Contains(strings.ToLower(e.Title), needle) {
+	if containsFold(e.Identifier, needle) || containsFold(e.Title, needle) {
 		return "", "", true
 	}
-	for _, k := range sortedKeys(e.Properties) {
-		if s, ok := e.Properties[k].(string); ok && strings.Contains(strings.ToLower(s), needle) {
-			return k, s, true
+	// The first matching property by name, without sorting every
+	// entity's names: most entities match nothing.
+	prop, text := "", ""
+	for k, v := range e.Properties {
+		if s, ok := v.(string); ok && (prop == "" || k < prop) && containsFold(s, needle) {
+			prop, text = k, s
 		}
 	}
-	return "", "", false
+	return prop, text, prop != ""
+}
+
+// containsFold reports whether s holds needle (lower case already),
+// ignoring case, without allocating for ASCII text: the search box scans
+// every string of every entity.
+func containsFold(s, needle string) bool {
+	if len(needle) > len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return strings.Contains(strings.ToLower(s), needle)
+		}
+	}
+	for i := 0; i+len(needle) <= len(s); i++ {
+		j := 0
+		for ; j < len(needle); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != needle[j] {
+				break
+			}
+		}
+		if j == len(needle) {
+			return true
+		}
+	}
+	return false
 }
 
 // pick answers an entity picker: up to 50 entities of a blueprint the

@@ -79,10 +79,11 @@ type Options struct {
 
 // Server serves the portal.
 type Server struct {
-	opts  Options
-	mux   *http.ServeMux
-	pages map[string]*template.Template
-	sorts *sortCache
+	opts    Options
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	sorts   *sortCache
+	widgets widgetCache
 }
 
 // New builds the portal.
