@@ -16,7 +16,7 @@ FUZZLONG  ?= 10m
 # address-space limit (KiB), and the worker's death is reported with the input.
 FUZZMEM   ?= 8000000
 
-.PHONY: all build run test bench bench-large fuzz fuzz-long lint clean
+.PHONY: all build run test bench bench-large fuzz fuzz-long lint clean screenshots
 
 all: lint test
 
@@ -45,6 +45,12 @@ BENCH_DB  ?= sqlite,postgres
 bench: build $(BIN)/cue
 	$(GO) run ./internal/bench -n $(N) -db $(BENCH_DB) -pier $(BIN)/pier -cue $(BIN)/cue
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/query/ ./internal/api/ ./internal/store/sqlite/ ./internal/store/postgres/ ./internal/gitfs/
+	PIER_WEB_BENCH=1 $(GO) test -count=1 -v -run '^TestPageTimes$$' ./internal/web/
+
+## screenshots: a PNG of every portal page over catalog-example, in
+## docs/screenshots (headless chromium; apt-get install chromium)
+screenshots:
+	PIER_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./cmd/pier/
 
 ## bench-large: the loader figures on 100,000 services
 bench-large: build $(BIN)/cue

@@ -330,7 +330,9 @@ func computeDiagnostics(err error, res *loader.Result) catalog.Diagnostics {
 // splice does not apply.
 func mergedObject(k catalog.Key, me *catalog.Entity, loaded catalog.Object, vals map[string]any) (catalog.Object, error) {
 	if b, ok := spliceProperties(loaded.JSON, vals); ok {
-		return catalog.Object{Key: k, JSON: b, Hash: catalog.HashJSON(b), Source: loaded.Source}, nil
+		return catalog.Object{Key: k, JSON: b, Hash: catalog.HashJSON(b), Source: loaded.Source, Fields: loaded.Fields}, nil
 	}
-	return catalog.NewObject(k, me, loaded.Source)
+	obj, err := catalog.NewObject(k, me, loaded.Source)
+	obj.Fields = loaded.Fields
+	return obj, err
 }

@@ -69,8 +69,10 @@ const (
 	// Role and RoleBinding are checked under roles and roleBindings.
 	Role        = "#Role"
 	RoleBinding = "#RoleBinding"
-	Relation    = "#Relation"
-	Catalog     = "#Catalog"
+	// Dashboard is checked under dashboards.
+	Dashboard = "#Dashboard"
+	Relation  = "#Relation"
+	Catalog   = "#Catalog"
 )
 
 // Compile builds the embedded schema package.
@@ -84,7 +86,7 @@ func Compile() (*Schemas, error) {
 		return nil, fmt.Errorf("schema: build: %w", err)
 	}
 	s := &Schemas{defs: map[string]cue.Value{}}
-	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, ApprovalSystem, Settings, Catalog, Relation, Role, RoleBinding} {
+	for _, name := range []string{Blueprint, Entity, Action, Scorecard, Automation, Webhook, ApprovalSystem, Settings, Catalog, Relation, Role, RoleBinding, Dashboard} {
 		d := v.LookupPath(cue.ParsePath(name))
 		if !d.Exists() {
 			return nil, fmt.Errorf("schema: %s is missing", name)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
@@ -115,14 +114,15 @@ func randomKey() string {
 
 // grantsOf returns the rights of a person by login under the served
 // catalog's roles, for the doors that are not the API (a run asked for
-// by pull request).
+// by pull request): the same rule (identity.Rights) the API and the web
+// portal use.
 func (d *daemon) grantsOf(dir *identity.Directory) func(ctx context.Context, login string) (*access.Grants, error) {
+	rights := &identity.Rights{Directory: dir, Admins: d.cfg.Admins}
 	return func(ctx context.Context, login string) (*access.Grants, error) {
-		snap := d.holder.Load()
-		teams, err := dir.CatalogTeams(ctx, login, snap)
+		g, err := rights.Grants(ctx, d.holder.Load(), access.Subject{Login: login})
 		if err != nil {
 			return nil, err
 		}
-		return snap.Access.For(access.Subject{Login: login, Teams: teams, Admin: slices.ContainsFunc(d.cfg.Admins, func(a string) bool { return strings.EqualFold(a, login) })}), nil
+		return g, nil
 	}
 }

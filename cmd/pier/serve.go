@@ -34,6 +34,7 @@ import (
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/timer"
+	"github.com/pierhq/pier/internal/web"
 	"github.com/pierhq/pier/internal/webhook"
 	"github.com/pierhq/pier/reconciler"
 )
@@ -285,7 +286,11 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 		Metrics: d.metrics, MetricsHandler: metricsHandler, Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
 		People: people,
 	})
-	d.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	portal, err := d.portal(people)
+	if err != nil {
+		return nil, err
+	}
+	d.http = &http.Server{Handler: web.Mount(srv, portal), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return d, nil
 }
 

@@ -227,6 +227,11 @@ func compileRole(key catalog.Key, r *catalog.Role) (*role, []Problem) {
 	return cr, ps
 }
 
+// FillRule fills rule's {{ user.* }} templates for s, as a role's
+// condition is filled: the same templates mean the same in a dashboard's
+// datasets and filters.
+func FillRule(rule catalog.Rule, s Subject) (catalog.Rule, error) { return fill(rule, s) }
+
 // sample is whom conditions are compiled for at load.
 var sample = Subject{Login: "someone", Email: "someone@example.com", Name: "Someone", Teams: []string{"team"}}
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,8 +36,12 @@ type People struct {
 	TokenTTL time.Duration
 }
 
-func (p *People) admin(login string) bool {
-	return p != nil && login != "" && slices.ContainsFunc(p.Admins, func(a string) bool { return strings.EqualFold(a, login) })
+// rights is the shared rule that turns a caller into grants.
+func (p *People) rights() *identity.Rights {
+	if p == nil {
+		return nil
+	}
+	return &identity.Rights{Directory: p.Directory, Admins: p.Admins}
 }
 
 // person identifies a caller without an Authorization header from its
@@ -87,20 +90,17 @@ func (s *Server) grants(r *http.Request, c *caller) *access.Grants {
 	if c.grants != nil {
 		return c.grants
 	}
-	sub := access.Subject{Login: c.Login, Roles: c.roles, Admin: s.opts.People.admin(c.Login)}
+	sub := access.Subject{Login: c.Login, Roles: c.roles}
 	if c.person != nil {
 		sub.Name, sub.Email = c.person.Name, c.person.Email
 	}
-	if p := s.opts.People; p != nil && p.Directory != nil && c.Login != "" {
-		teams, err := p.Directory.CatalogTeams(r.Context(), c.Login, snap)
-		if err != nil {
-			// Without the teams, team conditions grant nothing: refuse
-			// rather than guess. Logged, not hidden.
-			s.opts.Logger.Warn("teams of a caller unknown", "login", c.Login, "err", err)
-		}
-		sub.Teams = teams
+	g, err := s.opts.People.rights().Grants(r.Context(), snap, sub)
+	if err != nil {
+		// Without the teams, team conditions grant nothing: refuse
+		// rather than guess. Logged, not hidden.
+		s.opts.Logger.Warn("teams of a caller unknown", "login", c.Login, "err", err)
 	}
-	c.grants = snap.Access.For(sub)
+	c.grants = g
 	return c.grants
 }
 
@@ -272,17 +272,7 @@ func (s *Server) needAll(action string, h handler) handler {
 // readable returns a test of whether the caller may read an entity, or
 // nil when it may read every one (the common case, which costs nothing).
 func (s *Server) readable(r *http.Request, c *caller) func(e *state.Entity) bool {
-	g := s.grants(r, c)
-	if g.All(access.Read, access.Entity) {
-		return nil
-	}
-	snap := s.opts.State.Load()
-	graph := snap.Graph()
-	var view query.Entity
-	return func(e *state.Entity) bool {
-		snap.View(&view, e, true)
-		return g.Allows(access.Read, access.Entity, &view, graph)
-	}
+	return s.opts.State.Load().Readable(s.grants(r, c))
 }
 
 // canRead reports whether keep (a readable test) keeps e.

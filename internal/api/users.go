@@ -53,7 +53,7 @@ func (s *Server) people(r *http.Request) ([]userView, error) {
 	snap := s.opts.State.Load()
 	out := make([]userView, 0, len(known))
 	for _, k := range known {
-		sub := access.Subject{Login: k.Login, Email: k.Email, Name: k.Name, Admin: p.admin(k.Login)}
+		sub := access.Subject{Login: k.Login, Email: k.Email, Name: k.Name, Admin: p.rights().Admin(k.Login)}
 		if p.Directory != nil {
 			if sub.Teams, err = p.Directory.CatalogTeams(r.Context(), k.Login, snap); err != nil {
 				return nil, fmt.Errorf("teams of %s: %w", k.Login, err)

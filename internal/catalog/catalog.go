@@ -26,6 +26,9 @@ const (
 	// KindRoleBindingObj who holds one (keyed by the role).
 	KindRoleObj        Kind = "role"
 	KindRoleBindingObj Kind = "roleBinding"
+	// KindDashboardObj is a dashboard of the web portal (the seed's
+	// "Custom Dashboard" shape).
+	KindDashboardObj Kind = "dashboard"
 )
 
 // Key identifies one catalog object. Blueprint is set for entities only.
@@ -56,7 +59,7 @@ func (k Key) Less(o Key) bool {
 
 var kindOrder = map[Kind]int{
 	KindBlueprintObj: 0, KindEntityObj: 1, KindActionObj: 2, KindScorecardObj: 3, KindAutomationObj: 4, KindWebhookObj: 5,
-	KindApprovalSystemObj: 6, KindRoleObj: 7, KindRoleBindingObj: 8,
+	KindApprovalSystemObj: 6, KindRoleObj: 7, KindRoleBindingObj: 8, KindDashboardObj: 9,
 }
 
 // Object is one catalog object in its canonical JSON form, the unit that
@@ -66,6 +69,18 @@ type Object struct {
 	JSON   []byte
 	Hash   string // hex SHA-256 of JSON
 	Source Pos    // where it was declared; zero for stored objects
+	// Fields are where the object's shown fields are declared, in the
+	// order written: an entity's properties, a blueprint's schema
+	// properties. The web portal links each property to its line and
+	// lays a blueprint's columns out in its author's order (the JSON
+	// form is sorted). Nil for stored objects until the next load.
+	Fields []FieldPos
+}
+
+// FieldPos is where one field of an object is declared.
+type FieldPos struct {
+	Name string
+	Pos  Pos
 }
 
 // NewObject marshals v canonically and hashes it.
@@ -97,7 +112,9 @@ type Catalog struct {
 	// are keyed by the role they bind.
 	Roles        map[string]*Role
 	RoleBindings map[string]*RoleBinding
-	Settings     Settings
+	// Dashboards are the web portal's dashboards.
+	Dashboards map[string]*Dashboard
+	Settings   Settings
 }
 
 // New returns an empty catalog ready to fill.
@@ -112,6 +129,7 @@ func New() *Catalog {
 		ApprovalSystems: map[string]*ApprovalSystem{},
 		Roles:           map[string]*Role{},
 		RoleBindings:    map[string]*RoleBinding{},
+		Dashboards:      map[string]*Dashboard{},
 	}
 }
 

@@ -354,3 +354,29 @@ type RoleBinding struct {
 	Teams    []string `json:"teams,omitempty"`
 	Everyone bool     `json:"everyone,omitempty"`
 }
+
+// Dashboard is Port's dashboard: widgets over datasets, with filters
+// every widget is narrowed by. Rule values may be {{ user.* }}
+// templates, filled in for the viewer.
+type Dashboard struct {
+	Identifier  string   `json:"identifier"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Icon        string   `json:"icon,omitempty"`
+	Filters     []Rule   `json:"filters,omitempty"`
+	Widgets     []Widget `json:"widgets"`
+}
+
+// Widget is one chart, number or table of a dashboard.
+type Widget struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Icon        string   `json:"icon,omitempty"`
+	Type        string   `json:"type"`
+	Dataset     Query    `json:"dataset"`
+	Property    string   `json:"property,omitempty"`
+	Timeframe   string   `json:"timeframe,omitempty"`
+	Calculation string   `json:"calculation,omitempty"`
+	Columns     []string `json:"columns,omitempty"`
+}

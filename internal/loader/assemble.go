@@ -381,6 +381,7 @@ func (a *assembly) others() {
 	}
 	a.approvalSystems()
 	a.roles()
+	a.dashboards()
 }
 
 func (a *assembly) decode(o *object, v any) bool {
@@ -396,6 +397,9 @@ func (a *assembly) addObject(o *object, v any) {
 	if err != nil {
 		a.diags = append(a.diags, catalog.Diagnostic{Pos: o.pos, Path: objectPath(o.key), Kind: catalog.KindShape, Message: err.Error()})
 		return
+	}
+	if o.key.Kind == catalog.KindBlueprintObj {
+		obj.Fields = fieldsAt(o.node, "schema", "properties")
 	}
 	a.objs[o.key] = obj
 }

@@ -26,6 +26,7 @@ var topLevel = map[string]catalog.Kind{
 	"approvalSystems": catalog.KindApprovalSystemObj,
 	"roles":           catalog.KindRoleObj,
 	"roleBindings":    catalog.KindRoleBindingObj,
+	"dashboards":      catalog.KindDashboardObj,
 	"settings":        "",
 }
 
@@ -91,13 +92,14 @@ func extract(file string, root *node.Node, fileHash string) *extracted {
 					x.add(catalog.Key{Kind: kind, Blueprint: bp.Name, ID: e.Name}, e)
 				}
 			}
-		case kind == catalog.KindRoleObj && f.Value.Kind == node.List:
-			// Port's RBAC configuration lists its roles; each names
-			// itself.
+		case (kind == catalog.KindRoleObj || kind == catalog.KindDashboardObj) && f.Value.Kind == node.List:
+			// Port's RBAC configuration lists its roles, and an export
+			// of dashboards lists them; each names itself.
+			what := map[catalog.Kind]string{catalog.KindRoleObj: "role", catalog.KindDashboardObj: "dashboard"}[kind]
 			for i, el := range f.Value.Elems {
 				id := el.Get("identifier")
 				if el.Kind != node.Struct || id == nil || id.Kind != node.String {
-					x.diags = append(x.diags, catalog.Diagnostic{Pos: el.Pos, Path: fmt.Sprintf("roles[%d]", i), Kind: catalog.KindShape, Message: "a role in the list must be an object with an identifier; got " + el.Describe()})
+					x.diags = append(x.diags, catalog.Diagnostic{Pos: el.Pos, Path: fmt.Sprintf("%s[%d]", f.Name, i), Kind: catalog.KindShape, Message: "a " + what + " in the list must be an object with an identifier; got " + el.Describe()})
 					continue
 				}
 				x.add(catalog.Key{Kind: kind, ID: id.Text}, node.Field{Name: id.Text, Pos: el.Pos, Value: el})
@@ -147,6 +149,7 @@ func (x *extracted) add(key catalog.Key, f node.Field) {
 			x.diags = append(x.diags, catalog.Diagnostic{Pos: f.Pos, Path: path, Kind: catalog.KindShape, Message: err.Error()})
 			return
 		}
+		out.Fields = fieldsAt(f.Value, "properties")
 		o.out = out
 	}
 	x.objects = append(x.objects, o)
@@ -206,6 +209,8 @@ func objectPath(k catalog.Key) string {
 		return catalog.Path("roles", k.ID)
 	case catalog.KindRoleBindingObj:
 		return catalog.Path("roleBindings", k.ID)
+	case catalog.KindDashboardObj:
+		return catalog.Path("dashboards", k.ID)
 	}
 	return catalog.Path("automations", k.ID)
 }
@@ -213,4 +218,23 @@ func objectPath(k catalog.Key) string {
 // suggest offers the closest known key for a misspelt one.
 func suggest(name string) string {
 	return didyoumean.Hint(name, slices.Sorted(maps.Keys(topLevel)))
+}
+
+// fieldsAt lists where the fields of the struct at path under n are
+// declared, in the order written (see catalog.Object.Fields); nil when
+// there is no such struct.
+func fieldsAt(n *node.Node, path ...string) []catalog.FieldPos {
+	for _, p := range path {
+		if n = n.Get(p); n == nil {
+			return nil
+		}
+	}
+	if n.Kind != node.Struct || len(n.Fields) == 0 {
+		return nil
+	}
+	out := make([]catalog.FieldPos, len(n.Fields))
+	for i, f := range n.Fields {
+		out[i] = catalog.FieldPos{Name: f.Name, Pos: f.Pos}
+	}
+	return out
 }

@@ -157,28 +157,10 @@ func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, statusLabel
 // in-app approval system, Port's PATCH /v1/actions/runs/{id}/approval),
 // under the action's rule, and takes the decision if there is one.
 func (e *Engine) Vote(ctx context.Context, id, user string, approve bool, reason string) (store.Run, error) {
-	who := e.opts.Approvers
 	run, err := e.retry(ctx, id, func(run store.Run, a *catalog.Action) (store.Run, store.RunEvent, error) {
-		if run.Status != store.RunWaitingForApproval || run.Approval == nil {
-			return run, store.RunEvent{}, refuse(409, "", "run %s is %s, not waiting for approval", id, run.Status)
-		}
-		if run.Approval.System != approval.InApp {
-			return run, store.RunEvent{}, refuse(409, "", "run %s is approved through %s: %s", id, run.Approval.System, cmp.Or(run.Approval.URL, run.Approval.Ref))
-		}
-		rule, _, err := approval.RuleOf(a)
+		rule, err := e.mayVote(ctx, run, a, user)
 		if err != nil {
 			return run, store.RunEvent{}, err
-		}
-		who.Rule = rule
-		if strings.EqualFold(user, run.Requester) && !rule.AllowRequester {
-			return run, store.RunEvent{}, refuse(403, "", "%s requested run %s and may not approve or decline it", user, id)
-		}
-		ok, err := who.Allowed(ctx, user)
-		if err != nil {
-			return run, store.RunEvent{}, err
-		}
-		if !ok {
-			return run, store.RunEvent{}, refuse(403, "", "%s is not an approver of action %s", user, a.Identifier)
 		}
 		if !approve && rule.RequireReason && strings.TrimSpace(reason) == "" {
 			return run, store.RunEvent{}, refuse(422, "description", "declining a run of %s needs a reason (description)", a.Identifier)
@@ -198,6 +180,45 @@ func (e *Engine) Vote(ctx context.Context, id, user string, approve bool, reason
 		e.opts.Logger.Warn("run: advance after vote", "id", id, "err", err)
 	}
 	return e.Get(ctx, run.ID)
+}
+
+// CanVote says whether user may approve or decline run through pier's
+// own approval system now, under the action's rule — the checks Vote
+// makes, without voting: the web portal shows the buttons (or why there
+// are none) by it. The rule is returned for what it asks of a decline.
+func (e *Engine) CanVote(ctx context.Context, run store.Run, user string) (approval.Rule, error) {
+	a, ok := e.action(run.Action)
+	if !ok {
+		return approval.Rule{}, refuse(404, "", "action %q of run %s no longer exists", run.Action, run.ID)
+	}
+	return e.mayVote(ctx, run, a, user)
+}
+
+// mayVote is the rule of who may vote on a run in pier.
+func (e *Engine) mayVote(ctx context.Context, run store.Run, a *catalog.Action, user string) (approval.Rule, error) {
+	if run.Status != store.RunWaitingForApproval || run.Approval == nil {
+		return approval.Rule{}, refuse(409, "", "run %s is %s, not waiting for approval", run.ID, run.Status)
+	}
+	if run.Approval.System != approval.InApp {
+		return approval.Rule{}, refuse(409, "", "run %s is approved through %s: %s", run.ID, run.Approval.System, cmp.Or(run.Approval.URL, run.Approval.Ref))
+	}
+	rule, _, err := approval.RuleOf(a)
+	if err != nil {
+		return approval.Rule{}, err
+	}
+	who := e.opts.Approvers
+	who.Rule = rule
+	if strings.EqualFold(user, run.Requester) && !rule.AllowRequester {
+		return rule, refuse(403, "", "%s requested run %s and may not approve or decline it", user, run.ID)
+	}
+	ok, err := who.Allowed(ctx, user)
+	if err != nil {
+		return rule, err
+	}
+	if !ok {
+		return rule, refuse(403, "", "%s is not an approver of action %s", user, a.Identifier)
+	}
+	return rule, nil
 }
 
 // Cancel cancels a run that has not been dispatched; only its requester

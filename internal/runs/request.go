@@ -172,10 +172,23 @@ func checkEntity(snap *state.Snapshot, a *catalog.Action, id string) (*state.Ent
 	return ent, nil
 }
 
-// checkInputs validates inputs against the action's userInputs with the
-// same rules and messages as entity properties, fills in defaults, and
-// checks that entity inputs name existing entities.
+// checkInputs validates inputs against the action's userInputs (see
+// CheckInputs) and refuses the request with the first problem.
 func checkInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (map[string]any, error) {
+	out, problems := CheckInputs(snap, a, in)
+	if len(problems) > 0 {
+		return nil, problems[0]
+	}
+	return out, nil
+}
+
+// CheckInputs validates inputs against the action's userInputs with the
+// same rules and messages as entity properties, fills in defaults, and
+// checks that entity inputs name existing entities. It returns the
+// inputs as the run keeps them and every problem, each naming its input
+// (Field), in input order: the API refuses a request with the first, the
+// web portal's form shows each next to its field. One validator for both.
+func CheckInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (map[string]any, []*Error) {
 	var props map[string]catalog.Property
 	var required []string
 	if ui := a.Trigger.UserInputs; ui != nil {
@@ -185,16 +198,17 @@ func checkInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (ma
 		}
 	}
 	out := make(map[string]any, len(props))
+	var problems []*Error
 	names := slices.Sorted(maps.Keys(in))
 	for _, name := range names {
 		if _, ok := props[name]; !ok {
 			known := slices.Sorted(maps.Keys(props))
-			return nil, refuse(422, name, "action %s has no input %q (inputs: %s)", a.Identifier, name, strings.Join(known, ", "))
+			problems = append(problems, refuse(422, name, "action %s has no input %q (inputs: %s)", a.Identifier, name, strings.Join(known, ", ")))
 		}
 	}
 	v, err := validate.Compile(&catalog.Blueprint{Identifier: "action " + a.Identifier, Schema: catalog.BlueprintSchema{Properties: props}})
 	if err != nil {
-		return nil, refuse(500, "", "action %s: userInputs: %v", a.Identifier, err)
+		return nil, []*Error{refuse(500, "", "action %s: userInputs: %v", a.Identifier, err)}
 	}
 	for _, name := range slices.Sorted(maps.Keys(props)) {
 		p := props[name]
@@ -202,7 +216,7 @@ func checkInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (ma
 		if !ok || val == nil {
 			if p.Default == nil {
 				if slices.Contains(required, name) {
-					return nil, refuse(422, name, "input %q is required", name)
+					problems = append(problems, refuse(422, name, "input %q is required", name))
 				}
 				continue
 			}
@@ -210,25 +224,33 @@ func checkInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (ma
 		}
 		n, err := node.FromAny(val, catalog.Pos{File: "request"})
 		if err != nil {
-			return nil, refuse(422, name, "input %q: %v", name, err)
+			problems = append(problems, refuse(422, name, "input %q: %v", name, err))
+			continue
 		}
 		if ds := v.CheckProperty(name, n, ""); len(ds) > 0 {
-			return nil, refuse(422, name, "input %q %s", name, strings.TrimPrefix(ds[0].Message, "properties."+name+" "))
+			problems = append(problems, refuse(422, name, "input %q %s", name, strings.TrimPrefix(ds[0].Message, "properties."+name+" ")))
+			continue
 		}
 		if p.Format == "entity" || (p.Items != nil && p.Items.Format == "entity") {
 			bp := p.Blueprint
 			if p.Items != nil && bp == "" {
 				bp = p.Items.Blueprint
 			}
+			bad := false
 			for _, id := range entityRefs(n.Any()) {
 				if snap.Entity(bp, id) == nil {
-					return nil, refuse(422, name, "input %q: entity %s/%s does not exist", name, bp, id)
+					problems = append(problems, refuse(422, name, "input %q: entity %s/%s does not exist", name, bp, id))
+					bad = true
+					break
 				}
+			}
+			if bad {
+				continue
 			}
 		}
 		out[name] = n.Any()
 	}
-	return out, nil
+	return out, problems
 }
 
 // entityRefs returns the identifiers an entity input names: a string, a
@@ -331,4 +353,13 @@ func render(ctx context.Context, v any, data map[string]any) (any, error) {
 func denied(req Request, field, action, resource, object string) *Error {
 	d := &access.Denied{Subject: cmp.Or(req.Requester, "this client"), Action: action, Resource: resource, Object: object}
 	return &Error{Code: 403, Field: field, Message: d.Error(), Denied: d}
+}
+
+// CheckEntity says whether action a may run on the entity id (""
+// for a CREATE action): the trigger's operation, blueprint and
+// condition, as a request is checked. The web portal asks it to show
+// which actions apply to an entity, and why the others do not.
+func CheckEntity(snap *state.Snapshot, a *catalog.Action, id string) error {
+	_, err := checkEntity(snap, a, id)
+	return err
 }

@@ -119,6 +119,8 @@ type Snapshot struct {
 	Roles        map[string]*catalog.Role
 	RoleBindings map[string]*catalog.RoleBinding
 	Access       *access.Policy
+	// Dashboards are the web portal's dashboards.
+	Dashboards map[string]*catalog.Dashboard
 	// Settings are the catalog-wide settings (default scorecard levels).
 	Settings catalog.Settings
 	// Scores are the scorecard results over this snapshot.
@@ -413,7 +415,7 @@ func empty() *Snapshot {
 		Automations: map[string]*catalog.Automation{}, Webhooks: map[string]*catalog.Webhook{},
 		ApprovalSystems: map[string]*catalog.ApprovalSystem{}, sources: map[catalog.Key]catalog.Pos{},
 		Roles: map[string]*catalog.Role{}, RoleBindings: map[string]*catalog.RoleBinding{},
-		Access: defaultPolicy,
+		Dashboards: map[string]*catalog.Dashboard{}, Access: defaultPolicy,
 	}
 }
 
@@ -465,6 +467,8 @@ func (h *Holder) Restore(st *store.State, runtimes []store.Runtime, appliedAt ti
 			err = decodeInto(s.Roles, k.ID, o.JSON)
 		case catalog.KindRoleBindingObj:
 			err = decodeInto(s.RoleBindings, k.ID, o.JSON)
+		case catalog.KindDashboardObj:
+			err = decodeInto(s.Dashboards, k.ID, o.JSON)
 		case catalog.KindEntityObj:
 			g := &catalog.Entity{}
 			if err = catalog.Decode(o.JSON, g); err == nil {
@@ -490,7 +494,7 @@ func (s *Snapshot) catalog() *catalog.Catalog {
 	c := catalog.New()
 	c.Blueprints, c.Actions, c.Scorecards, c.Automations, c.Webhooks = s.Blueprints, s.Actions, s.Scorecards, s.Automations, s.Webhooks
 	c.ApprovalSystems, c.Settings = s.ApprovalSystems, s.Settings
-	c.Roles, c.RoleBindings = s.Roles, s.RoleBindings
+	c.Roles, c.RoleBindings, c.Dashboards = s.Roles, s.RoleBindings, s.Dashboards
 	for bp, es := range s.Entities {
 		m := make(map[string]*catalog.Entity, len(es))
 		for id, e := range es {
@@ -582,6 +586,9 @@ func build(prev *Snapshot, a Applied) *Snapshot {
 	s.Webhooks = a.Catalog.Webhooks
 	s.ApprovalSystems = a.Catalog.ApprovalSystems
 	s.Roles, s.RoleBindings, s.Access = a.Catalog.Roles, a.Catalog.RoleBindings, policy(a.Catalog)
+	if a.Catalog.Dashboards != nil {
+		s.Dashboards = a.Catalog.Dashboards
+	}
 	s.Settings = a.Catalog.Settings
 	s.objects = a.Objects
 	for bp, es := range a.Catalog.Entities {
@@ -653,7 +660,7 @@ func (h *Holder) setRuntime(blueprint, id string, runtime map[string]any, at tim
 		Revision: prev.Revision, Seq: prev.Seq, AppliedAt: prev.AppliedAt, Blueprints: prev.Blueprints,
 		Actions: prev.Actions, Scorecards: prev.Scorecards, Automations: prev.Automations, Webhooks: prev.Webhooks,
 		ApprovalSystems: prev.ApprovalSystems, Settings: prev.Settings, sources: prev.sources, objects: prev.objects, Entities: maps.Clone(prev.Entities),
-		Roles: prev.Roles, RoleBindings: prev.RoleBindings, Access: prev.Access,
+		Roles: prev.Roles, RoleBindings: prev.RoleBindings, Access: prev.Access, Dashboards: prev.Dashboards,
 	}
 	s.Entities[blueprint] = maps.Clone(prev.Entities[blueprint])
 	s.Entities[blueprint][id] = e
@@ -693,3 +700,23 @@ func FromResult(res *reconciler.Result) Applied {
 	}
 	return a
 }
+
+// Readable returns a test of whether g may read an entity of s, or nil
+// when g reads every entity (the common case, which costs nothing). Every
+// door that lists entities filters with it.
+func (s *Snapshot) Readable(g *access.Grants) func(e *Entity) bool {
+	if g.All(access.Read, access.Entity) {
+		return nil
+	}
+	graph := s.Graph()
+	var view query.Entity
+	return func(e *Entity) bool {
+		s.View(&view, e, true)
+		return g.Allows(access.Read, access.Entity, &view, graph)
+	}
+}
+
+// Fields says where the shown fields of an object are declared, in the
+// order written (catalog.Object.Fields): nil for a state restored from
+// the store, until the next reconcile loads the catalog again.
+func (s *Snapshot) Fields(k catalog.Key) []catalog.FieldPos { return s.objects[k].Fields }
