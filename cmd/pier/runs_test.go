@@ -204,7 +204,7 @@ func (e *runsEnv) waitRun(id, what string, cond func(run map[string]any) bool) m
 
 func (e *runsEnv) waitStatus(id, status string) map[string]any {
 	e.t.Helper()
-	return e.waitRun(id, status, func(r map[string]any) bool { return r["status"] == status })
+	return e.waitRun(id, status, func(r map[string]any) bool { return r["lifecycle"] == status })
 }
 
 // pullRequest waits for the run's pull request and returns its number.
@@ -437,7 +437,7 @@ func TestRunApprovalExpires(t *testing.T) {
 	// A late approval changes nothing.
 	e.review(n, "pat", "APPROVED")
 	time.Sleep(100 * time.Millisecond)
-	if got := e.run(id)["status"]; got != "EXPIRED" || len(e.fake.Dispatches("acme", "workflows")) != 0 {
+	if got := e.run(id)["lifecycle"]; got != "EXPIRED" || len(e.fake.Dispatches("acme", "workflows")) != 0 {
 		t.Fatalf("late approval: %v", got)
 	}
 }
@@ -460,7 +460,7 @@ func TestRunRequestedByPullRequest(t *testing.T) {
 		t.Fatal("no run for the pull request")
 	}
 	run := e.run(id)
-	if run["createdBy"] != "kim" || run["source"] != "pull_request" || run["approval"].(map[string]any)["ref"] != strconv.Itoa(n) {
+	if run["createdBy"] != "kim" || run["origin"] != "pull_request" || run["approval"].(map[string]any)["ref"] != strconv.Itoa(n) {
 		t.Fatalf("run %v", run)
 	}
 	e.review(n, "pat", "APPROVED")
@@ -551,7 +551,7 @@ func TestRunDispatchSurvivesACrash(t *testing.T) {
 		t.Fatalf("no dispatch reached GitHub; pier said:\n%s", logs.String())
 	}
 	run := e.run(id)
-	if run["status"] != "APPROVED" || run["dispatch"] == nil {
+	if run["lifecycle"] != "APPROVED" || run["dispatch"] == nil {
 		t.Fatalf("before the crash the run should be dispatching: %v", run)
 	}
 	if err := proc.Process.Signal(syscall.SIGKILL); err != nil {

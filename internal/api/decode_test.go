@@ -81,7 +81,7 @@ func TestWriteBodies(t *testing.T) {
 	}
 	for id, status := range map[string]string{dispatched: "DISPATCHED", waiting: "WAITING_FOR_APPROVAL"} {
 		_, out := f.do(t, "GET", "/v1/actions/runs/"+id, f.token, nil)
-		if got := out["run"].(map[string]any)["status"]; got != status {
+		if got := out["run"].(map[string]any)["lifecycle"]; got != status {
 			t.Errorf("run %s: %v, want %s", id, got, status)
 		}
 		_, out = f.do(t, "GET", "/v1/actions/runs/"+id+"/logs", f.token, nil)

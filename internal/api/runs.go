@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -24,7 +25,7 @@ type Runs interface {
 	Report(ctx context.Context, id string, r runs.Report) (store.Run, error)
 	// Log stores a log line; a termination status and a status label
 	// are applied with it, or nothing is.
-	Log(ctx context.Context, id string, l store.RunLog, statusLabel, actor string) (store.Run, error)
+	Log(ctx context.Context, id string, l store.RunLog, statusLabel, actor string) (store.Run, store.RunLog, error)
 	Vote(ctx context.Context, id, user string, approve bool, reason string) (store.Run, error)
 	Cancel(ctx context.Context, id, user string) (store.Run, error)
 }
@@ -46,8 +47,13 @@ func (s *Server) runRoutes() {
 // runView is a run in Port's shape: link as a list, the action, entity
 // and blueprint as objects, plus pier's approval, dispatch and history.
 type runView struct {
-	ID               string             `json:"id"`
-	Status           string             `json:"status"`
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Lifecycle is pier's finer status (APPROVED, DISPATCHED, EXPIRED,
+	// CANCELLED besides Port's), Origin pier's finer source (api, web,
+	// pull_request, automation, schedule).
+	Lifecycle        string             `json:"lifecycle"`
+	Origin           string             `json:"origin"`
 	StatusLabel      string             `json:"statusLabel,omitempty"`
 	Link             []string           `json:"link"`
 	Summary          string             `json:"summary,omitempty"`
@@ -67,6 +73,52 @@ type runView struct {
 	Events           []store.RunEvent   `json:"events,omitempty"`
 }
 
+// logView is a run log line in Port's shape. Its id is the run's id and
+// the line's place, which the store keeps (it numbers no line).
+type logView struct {
+	ID                string    `json:"id"`
+	RunID             string    `json:"runId"`
+	Message           string    `json:"message"`
+	TerminationStatus string    `json:"terminationStatus,omitempty"`
+	CreatedBy         string    `json:"createdBy"`
+	CreatedAt         time.Time `json:"createdAt"`
+}
+
+func viewLog(runID string, l store.RunLog) logView {
+	v := logView{RunID: runID, Message: l.Message, TerminationStatus: l.TerminationStatus, CreatedBy: l.Actor, CreatedAt: l.At}
+	if l.N > 0 {
+		v.ID = fmt.Sprintf("%s_log_%d", runID, l.N)
+	}
+	return v
+}
+
+// portStatus is the status Port's clients switch on: pier's approved
+// and dispatched runs are in progress to them, an expired or cancelled
+// request failed. The finer status stays in runView.Lifecycle.
+func portStatus(s string) string {
+	switch s {
+	case store.RunApproved, store.RunDispatched:
+		return store.RunInProgress
+	case store.RunExpired, store.RunCancelled:
+		return store.RunFailure
+	}
+	return s
+}
+
+// portSource is where Port says a run came from: a person in a user
+// interface (pier's web portal, or a pull request adding a run request
+// file), a program through the API, or an automation (a schedule is
+// one). pier's own source stays in runView.Origin.
+func portSource(s string) string {
+	switch s {
+	case "web", "pull_request":
+		return "UI"
+	case "automation", "schedule":
+		return "AUTOMATION"
+	}
+	return "API"
+}
+
 type ref struct {
 	Identifier string `json:"identifier"`
 	Title      string `json:"title,omitempty"`
@@ -74,8 +126,9 @@ type ref struct {
 
 func (s *Server) viewRun(run store.Run, events []store.RunEvent) runView {
 	v := runView{
-		ID: run.ID, Status: run.Status, StatusLabel: run.StatusLabel, Link: []string{}, Summary: run.Summary,
-		ExternalRunID: run.ExternalRunID, Source: run.Source, Action: ref{Identifier: run.Action},
+		ID: run.ID, Status: portStatus(run.Status), Lifecycle: run.Status, Origin: run.Source,
+		StatusLabel: run.StatusLabel, Link: []string{}, Summary: run.Summary,
+		ExternalRunID: run.ExternalRunID, Source: portSource(run.Source), Action: ref{Identifier: run.Action},
 		Properties: run.Inputs, RequiredApproval: run.Approval != nil && run.Approval.Required > 0, Approval: run.Approval,
 		CreatedBy: run.Requester, CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt, Events: events,
 	}
@@ -287,7 +340,12 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, c *caller) int 
 	if err != nil {
 		return runError(w, err)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"runLogs": nonNil(ls)})
+	views := make([]logView, len(ls))
+	for i, l := range ls {
+		l.N = i + 1
+		views[i] = viewLog(r.PathValue("run"), l)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"runLogs": views})
 }
 
 // addRunLog is Port's POST /v1/actions/runs/{id}/logs: {message,
@@ -307,12 +365,14 @@ func (s *Server) addRunLog(w http.ResponseWriter, r *http.Request, c *caller) in
 	if _, ok := s.readRun(w, r, c, access.Write); !ok {
 		return http.StatusForbidden
 	}
-	run, err := s.opts.Runs.Log(r.Context(), r.PathValue("run"),
+	run, line, err := s.opts.Runs.Log(r.Context(), r.PathValue("run"),
 		store.RunLog{Message: body.Message, TerminationStatus: strings.ToUpper(body.TerminationStatus)}, body.StatusLabel, c.ID)
 	if err != nil {
 		return runError(w, err)
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"run": s.viewRun(run, nil)})
+	// Port answers the line; pier adds the run it left, which a
+	// termination status may have ended.
+	return writeJSON(w, http.StatusCreated, map[string]any{"runLog": viewLog(run.ID, line), "run": s.viewRun(run, nil)})
 }
 
 // approveRun is Port's PATCH /v1/actions/runs/{id}/approval: {status:

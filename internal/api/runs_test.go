@@ -104,8 +104,8 @@ func TestRunLogs(t *testing.T) {
 			}
 			_, out = f.do(t, "GET", "/v1/actions/runs/"+id, f.token, nil)
 			run := out["run"].(map[string]any)
-			if label, _ := run["statusLabel"].(string); run["status"] != tt.status || label != tt.label {
-				t.Fatalf("run %v %v, want %s %q", run["status"], run["statusLabel"], tt.status, tt.label)
+			if label, _ := run["statusLabel"].(string); run["lifecycle"] != tt.status || label != tt.label {
+				t.Fatalf("run %v %v, want %s %q", run["lifecycle"], run["statusLabel"], tt.status, tt.label)
 			}
 			_, out = f.do(t, "GET", "/v1/actions/runs/"+id+"/logs", f.token, nil)
 			if lines := out["runLogs"].([]any); len(lines) != tt.lines {

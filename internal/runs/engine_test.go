@@ -883,8 +883,10 @@ func TestLog(t *testing.T) {
 			status: store.RunSuccess, want: "Extended", lines: 1},
 		{name: "a label alone", log: store.RunLog{Message: "halfway"}, label: "Halfway", status: store.RunInProgress, want: "Halfway", lines: 1},
 		{name: "a line while dispatching", fail: "unknown-after", log: store.RunLog{Message: "started"}, status: store.RunApproved, lines: 1},
-		{name: "no termination before the dispatch is recorded", fail: "unknown-after", log: store.RunLog{Message: "done", TerminationStatus: store.RunSuccess},
-			code: 409, status: store.RunApproved},
+		// One rule for a line and a report: the workflow writing is the
+		// proof its dispatch reached it.
+		{name: "a termination before the dispatch is recorded", fail: "unknown-after", log: store.RunLog{Message: "done", TerminationStatus: store.RunSuccess},
+			status: store.RunSuccess, lines: 1},
 		{name: "no line while waiting for approval", approval: true, log: store.RunLog{Message: "hello"}, code: 409, status: store.RunWaitingForApproval},
 		{name: "an unknown termination", log: store.RunLog{Message: "done", TerminationStatus: "DONE"}, code: 422, status: store.RunDispatched},
 	}
@@ -901,7 +903,7 @@ func TestLog(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.eng.Advance(ctx, run.ID) // an unknown dispatch outcome is an error
-			_, err = e.eng.Log(ctx, run.ID, tt.log, tt.label, "ci")
+			_, _, err = e.eng.Log(ctx, run.ID, tt.log, tt.label, "ci")
 			code := 0
 			if re := (*Error)(nil); errors.As(err, &re) {
 				code = re.Code

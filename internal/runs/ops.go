@@ -85,7 +85,7 @@ func applyReport(run store.Run, r Report) (store.Run, store.RunEvent, error) {
 	switch {
 	case r.Status != "" && r.Status != run.Status:
 		ev.To = r.Status
-	case r.Status == "" && run.Status == store.RunDispatched:
+	case r.Status == "" && (run.Status == store.RunDispatched || run.Status == store.RunApproved):
 		ev.To = store.RunInProgress
 	}
 	if r.StatusLabel != "" {
@@ -94,27 +94,23 @@ func applyReport(run store.Run, r Report) (store.Run, store.RunEvent, error) {
 	return run, ev, nil
 }
 
-// reportable refuses reports on runs that are not running.
+// reportable refuses a report or a log line on a run that is not
+// running — one rule for both, so that a workflow's log line and its
+// PATCH get the same answer. A run whose dispatch started but has no
+// recorded outcome (in flight, or a failure that may have reached
+// GitHub) takes both: its workflow writing is the proof that it runs,
+// and a report moves it to IN_PROGRESS, which stops the dispatch from
+// being sent again.
 func reportable(run store.Run) error {
 	switch {
 	case store.RunTerminal(run.Status):
 		return refuse(409, "status", "run %s is %s; a finished run does not change", run.ID, run.Status)
+	case run.Status == store.RunApproved && !run.Dispatch.StartedAt.IsZero():
+		return nil
 	case run.Status != store.RunDispatched && run.Status != store.RunInProgress:
 		return refuse(409, "status", "run %s is %s and has not been dispatched", run.ID, run.Status)
 	}
 	return nil
-}
-
-// loggable refuses a log line on a run that is not running, before the
-// line is stored. A line alone is also taken while the run is being
-// dispatched (its workflow or webhook may write before the dispatch's
-// outcome is recorded); ending or labelling the run waits for that
-// record, as a report does.
-func loggable(run store.Run, reports bool) error {
-	if !reports && run.Status == store.RunApproved && !run.Dispatch.StartedAt.IsZero() {
-		return nil
-	}
-	return reportable(run)
 }
 
 // Log appends a workflow's log line (Port's POST
@@ -124,33 +120,54 @@ func loggable(run store.Run, reports bool) error {
 // that the caller gets one answer for all of it. (The line and the run
 // are two writes: a report that ends the run between them still refuses
 // the second.)
-func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, statusLabel, actor string) (store.Run, error) {
+//
+// The line is returned as stored, with its place among the run's lines
+// (N) when it can be found again.
+func (e *Engine) Log(ctx context.Context, id string, l store.RunLog, statusLabel, actor string) (store.Run, store.RunLog, error) {
 	switch l.TerminationStatus {
 	case "", store.RunSuccess, store.RunFailure:
 	default:
-		return store.Run{}, refuse(422, "terminationStatus", "terminationStatus %q: want SUCCESS or FAILURE", l.TerminationStatus)
+		return store.Run{}, l, refuse(422, "terminationStatus", "terminationStatus %q: want SUCCESS or FAILURE", l.TerminationStatus)
 	}
 	run, err := e.Get(ctx, id)
 	if err != nil {
-		return store.Run{}, err
+		return store.Run{}, l, err
 	}
 	r := Report{Status: l.TerminationStatus, StatusLabel: statusLabel, Actor: actor}
-	reports := r.Status != "" || r.StatusLabel != ""
-	if err := loggable(run, reports); err != nil {
-		return store.Run{}, err
+	if err := reportable(run); err != nil {
+		return store.Run{}, l, err
 	}
 	if l.At.IsZero() {
 		l.At = e.opts.Now().UTC()
 	}
+	l.Actor = actor
 	if err := e.store.AddRunLog(ctx, id, l); err != nil {
-		return store.Run{}, err
+		return store.Run{}, l, err
 	}
-	if !reports {
-		return run, nil
+	l.N = e.placeOf(ctx, id, l)
+	if r.Status == "" && r.StatusLabel == "" {
+		return run, l, nil
 	}
-	return e.retry(ctx, id, func(run store.Run, _ *catalog.Action) (store.Run, store.RunEvent, error) {
+	run, err = e.retry(ctx, id, func(run store.Run, _ *catalog.Action) (store.Run, store.RunEvent, error) {
 		return applyReport(run, r)
 	})
+	return run, l, err
+}
+
+// placeOf finds the line just stored among its run's lines (the last
+// one equal to it), 0 if it is not there: the store keeps the order of
+// lines, not a number per line.
+func (e *Engine) placeOf(ctx context.Context, id string, l store.RunLog) int {
+	ls, err := e.store.RunLogs(ctx, id)
+	if err != nil {
+		return 0
+	}
+	for i := len(ls) - 1; i >= 0; i-- {
+		if ls[i].Message == l.Message && ls[i].Actor == l.Actor && ls[i].At.Equal(l.At) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // Vote records an approver's verdict given through pier's API (the

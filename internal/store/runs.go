@@ -178,6 +178,12 @@ type RunLog struct {
 	At                time.Time `json:"at"`
 	Message           string    `json:"message"`
 	TerminationStatus string    `json:"terminationStatus,omitempty"`
+	// Actor is who wrote the line (Port's createdBy): the workflow's
+	// token, or "" for lines stored before pier kept it.
+	Actor string `json:"actor,omitempty"`
+	// N is the line's place among its run's lines, from 1, where the
+	// reader knows it; it is not stored, the order of the lines is.
+	N int `json:"-"`
 }
 
 // RunFilter selects runs. Zero fields do not filter.

@@ -57,10 +57,10 @@ var exports = []struct {
 			err := r.Scan(&e.RunID, &e.Seq, &e.At, &e.Actor, &e.From, &e.To, &e.Note)
 			return e, err
 		}},
-	{store.TableRunLogs, `SELECT run_id, at, message, termination_status FROM run_logs ORDER BY id`,
+	{store.TableRunLogs, `SELECT run_id, at, message, termination_status, actor FROM run_logs ORDER BY id`,
 		func(r pgx.Rows) (any, error) {
 			var l store.RunLogRecord
-			err := r.Scan(&l.RunID, &l.At, &l.Message, &l.TerminationStatus)
+			err := r.Scan(&l.RunID, &l.At, &l.Message, &l.TerminationStatus, &l.Actor)
 			return l, err
 		}},
 	{store.TableLevelHistory, `SELECT ` + levelColumns + ` FROM scorecard_history ORDER BY id`, anyScan(scanLevel)},
@@ -173,9 +173,9 @@ var importers = map[store.Table]store.Insert{
 		func(e store.RunEventRecord) ([]any, error) {
 			return []any{e.RunID, e.Seq, e.At, store.Text(e.Actor), store.Text(e.From), store.Text(e.To), store.Text(e.Note)}, nil
 		}),
-	store.TableRunLogs: store.InsertOf(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES ($1, $2, $3, $4)`,
+	store.TableRunLogs: store.InsertOf(`INSERT INTO run_logs (run_id, at, message, termination_status, actor) VALUES ($1, $2, $3, $4, $5)`,
 		func(l store.RunLogRecord) ([]any, error) {
-			return []any{l.RunID, l.At, store.Text(l.Message), store.Text(l.TerminationStatus)}, nil
+			return []any{l.RunID, l.At, store.Text(l.Message), store.Text(l.TerminationStatus), store.Text(l.Actor)}, nil
 		}),
 	store.TableLevelHistory: store.InsertOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		func(c store.LevelChange) ([]any, error) {

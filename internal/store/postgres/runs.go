@@ -236,8 +236,8 @@ func (s *Store) RunEvents(ctx context.Context, id string) ([]store.RunEvent, err
 // AddRunLog appends a line to a run's logs; an unknown run is
 // store.ErrNotFound.
 func (s *Store) AddRunLog(ctx context.Context, id string, l store.RunLog) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO run_logs (run_id, at, message, termination_status)
-		SELECT id, $1, $2, $3 FROM runs WHERE id = $4`, l.At, store.Text(l.Message), store.Text(l.TerminationStatus), id)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO run_logs (run_id, at, message, termination_status, actor)
+		SELECT id, $1, $2, $3, $4 FROM runs WHERE id = $5`, l.At, store.Text(l.Message), store.Text(l.TerminationStatus), store.Text(l.Actor), id)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = store.ErrNotFound
 	}
@@ -249,9 +249,9 @@ func (s *Store) AddRunLog(ctx context.Context, id string, l store.RunLog) error 
 
 // RunLogs returns a run's logs, oldest first, or store.ErrNotFound.
 func (s *Store) RunLogs(ctx context.Context, id string) ([]store.RunLog, error) {
-	logs, err := queryAll(ctx, s.pool, `SELECT at, message, termination_status FROM run_logs
+	logs, err := queryAll(ctx, s.pool, `SELECT at, message, termination_status, actor FROM run_logs
 		WHERE run_id = $1 ORDER BY id`, []any{id}, func(r pgx.Rows) (l store.RunLog, err error) {
-		err = r.Scan(&l.At, &l.Message, &l.TerminationStatus)
+		err = r.Scan(&l.At, &l.Message, &l.TerminationStatus, &l.Actor)
 		return l, err
 	})
 	if err == nil && len(logs) == 0 {

@@ -238,6 +238,10 @@ CREATE TABLE runtime_cleared (
 );
 CREATE INDEX runtime_cleared_seq ON runtime_cleared (seq);
 `,
+	// 3: who wrote each run log line (Port's createdBy).
+	`
+ALTER TABLE run_logs ADD COLUMN actor text NOT NULL DEFAULT '';
+`,
 }
 
 // migrationLock is the advisory lock key that serialises migrations: any

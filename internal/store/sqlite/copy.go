@@ -81,13 +81,13 @@ var exports = []struct {
 			e.At, err = parseTime(at)
 			return e, err
 		}},
-	{store.TableRunLogs, `SELECT run_id, at, message, termination_status FROM run_logs ORDER BY id`,
+	{store.TableRunLogs, `SELECT run_id, at, message, termination_status, actor FROM run_logs ORDER BY id`,
 		func(sc scanner) (any, error) {
 			var (
 				l  store.RunLogRecord
 				at string
 			)
-			if err := sc.Scan(&l.RunID, &at, &l.Message, &l.TerminationStatus); err != nil {
+			if err := sc.Scan(&l.RunID, &at, &l.Message, &l.TerminationStatus, &l.Actor); err != nil {
 				return nil, err
 			}
 			var err error
@@ -214,9 +214,9 @@ var importers = map[store.Table]store.Insert{
 		func(e store.RunEventRecord) ([]any, error) {
 			return []any{e.RunID, e.Seq, formatTime(e.At), store.Text(e.Actor), store.Text(e.From), store.Text(e.To), store.Text(e.Note)}, nil
 		}),
-	store.TableRunLogs: store.InsertOf(`INSERT INTO run_logs (run_id, at, message, termination_status) VALUES (?, ?, ?, ?)`,
+	store.TableRunLogs: store.InsertOf(`INSERT INTO run_logs (run_id, at, message, termination_status, actor) VALUES (?, ?, ?, ?, ?)`,
 		func(l store.RunLogRecord) ([]any, error) {
-			return []any{l.RunID, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus)}, nil
+			return []any{l.RunID, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus), store.Text(l.Actor)}, nil
 		}),
 	store.TableLevelHistory: store.InsertOf(`INSERT INTO scorecard_history (`+levelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		func(c store.LevelChange) ([]any, error) {

@@ -246,8 +246,8 @@ func (s *Store) RunEvents(ctx context.Context, id string) ([]store.RunEvent, err
 // AddRunLog appends a line to a run's logs; an unknown run is
 // store.ErrNotFound.
 func (s *Store) AddRunLog(ctx context.Context, id string, l store.RunLog) error {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO run_logs (run_id, at, message, termination_status)
-		SELECT id, ?, ?, ? FROM runs WHERE id = ?`, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus), id)
+	res, err := s.w.ExecContext(ctx, `INSERT INTO run_logs (run_id, at, message, termination_status, actor)
+		SELECT id, ?, ?, ?, ? FROM runs WHERE id = ?`, formatTime(l.At), store.Text(l.Message), store.Text(l.TerminationStatus), store.Text(l.Actor), id)
 	if err != nil {
 		return fmt.Errorf("sqlite: log of run %s: %w", id, err)
 	}
@@ -263,10 +263,10 @@ func (s *Store) AddRunLog(ctx context.Context, id string, l store.RunLog) error 
 
 // RunLogs returns a run's logs, oldest first, or store.ErrNotFound.
 func (s *Store) RunLogs(ctx context.Context, id string) ([]store.RunLog, error) {
-	logs, err := queryAll(ctx, s.r, `SELECT at, message, termination_status FROM run_logs
+	logs, err := queryAll(ctx, s.r, `SELECT at, message, termination_status, actor FROM run_logs
 		WHERE run_id = ? ORDER BY id`, []any{id}, func(sc scanner) (l store.RunLog, err error) {
 		var at string
-		if err = sc.Scan(&at, &l.Message, &l.TerminationStatus); err == nil {
+		if err = sc.Scan(&at, &l.Message, &l.TerminationStatus, &l.Actor); err == nil {
 			l.At, err = parseTime(at)
 		}
 		return l, err

@@ -241,6 +241,10 @@ CREATE TABLE people (
 	signed_in TEXT NOT NULL
 );
 `,
+	// 11: who wrote each run log line (Port's createdBy).
+	`
+ALTER TABLE run_logs ADD COLUMN actor TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the schema up to date in one transaction, so a failed

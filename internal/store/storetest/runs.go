@@ -361,7 +361,7 @@ func testRunLogs(t *testing.T, h *harness) {
 	createRun(t, s, store.Run{ID: "r1", Action: "deploy", Status: store.RunInProgress, CreatedAt: t0})
 	createRun(t, s, store.Run{ID: "r2", Action: "deploy", Status: store.RunInProgress, CreatedAt: t0})
 	logs := []store.RunLog{
-		{At: t0.Add(time.Second), Message: "starting"},
+		{At: t0.Add(time.Second), Message: "starting", Actor: "ci"},
 		{At: t0, Message: "clock skew: earlier, but logged later"},
 		{At: t0.Add(2 * time.Second), Message: "done", TerminationStatus: store.RunSuccess},
 	}
