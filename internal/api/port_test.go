@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,72 @@ func TestFailedDispatchOneRule(t *testing.T) {
 			}
 			if want := map[bool]int{true: http.StatusOK, false: tt.code}[tt.code == 0]; patchCode != want {
 				t.Errorf("PATCH: %d %v, want %d", patchCode, out2, want)
+			}
+		})
+	}
+}
+
+// TestPortRunFilters: each of Port's run filters selects, so that a
+// script taking runs[0] gets its run.
+func TestPortRunFilters(t *testing.T) {
+	f, _ := newRunsFixture(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	seed := []store.Run{
+		{ID: "r_a", Action: "create_repository", Requester: "ci", Source: "api", Status: store.RunInProgress, ExternalRunID: "gh-1"},
+		{ID: "r_b", Action: "create_repository", Requester: "kim", Source: "web", Status: store.RunSuccess, ExternalRunID: "gh-2"},
+		{ID: "r_c", Action: "request_database_access", Blueprint: "database", Entity: "ledger-db-prod", Requester: "kim", Source: "pull_request", Status: store.RunWaitingForApproval},
+		{ID: "r_d", Action: "extend_ttl", Blueprint: "environment", Entity: "preview-42", Requester: "pier", Source: "automation", Status: store.RunFailure},
+		{ID: "r_e", Action: "extend_ttl", Blueprint: "environment", Entity: "preview-42", Requester: "schedule", Source: "schedule", Status: store.RunDispatched},
+	}
+	for i, run := range seed {
+		run.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		run.UpdatedAt = run.CreatedAt
+		if _, _, err := f.st.CreateRun(ctx, run, store.RunEvent{At: run.CreatedAt, Actor: run.Requester, To: run.Status}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		query string
+		want  string // the ids, newest first
+		code  int
+	}{
+		{"external_run_id=gh-2", "r_b", 200},
+		{"external_run_id=gh-9", "", 200},
+		{"user_email=kim", "r_c r_b", 200},
+		{"user_email=nobody@example.com", "", 200},
+		{"entity=preview-42", "r_e r_d", 200},
+		{"blueprint=database", "r_c", 200},
+		{"active=true", "r_e r_c r_a", 200},
+		{"active=false", "r_e r_d r_c r_b r_a", 200},
+		{"active=maybe", "", 422},
+		{"action=create_repository", "r_b r_a", 200},
+		{"source=UI", "r_c r_b", 200},
+		{"source=AUTOMATION", "r_e r_d", 200},
+		{"source=API", "r_a", 200},
+		{"source=pull_request", "r_c", 200},
+		{"source=FAX", "", 422},
+		{"limit=2", "r_e r_d", 200},
+		{"action=extend_ttl&source=AUTOMATION&active=true", "r_e", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			code, out := f.do(t, "GET", "/v1/actions/runs?"+tt.query, f.token, nil)
+			if code != tt.code {
+				t.Fatalf("%d %v, want %d", code, out, tt.code)
+			}
+			if code != 200 {
+				if out["field"] == nil {
+					t.Fatalf("a refusal names no field: %v", out)
+				}
+				return
+			}
+			var ids []string
+			for _, r := range out["runs"].([]any) {
+				ids = append(ids, r.(map[string]any)["id"].(string))
+			}
+			if got := strings.Join(ids, " "); got != tt.want {
+				t.Fatalf("runs %q, want %q", got, tt.want)
 			}
 		})
 	}

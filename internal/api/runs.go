@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,13 +111,46 @@ func portStatus(s string) string {
 // file), a program through the API, or an automation (a schedule is
 // one). pier's own source stays in runView.Origin.
 func portSource(s string) string {
-	switch s {
-	case "web", "pull_request":
-		return "UI"
-	case "automation", "schedule":
-		return "AUTOMATION"
+	for port, os := range origins {
+		if slices.Contains(os, s) {
+			return port
+		}
 	}
 	return "API"
+}
+
+// origins lists pier's sources by the Port source they answer as.
+var origins = map[string][]string{"UI": {"web", "pull_request"}, "API": {"api"}, "AUTOMATION": {"automation", "schedule"}}
+
+// originsOf is the pier sources a ?source= selects: a Port source, or
+// one of pier's own; nil for neither.
+func originsOf(src string) []string {
+	if o, ok := origins[strings.ToUpper(src)]; ok {
+		return o
+	}
+	for _, os := range origins {
+		if slices.Contains(os, src) {
+			return []string{src}
+		}
+	}
+	return nil
+}
+
+// requestersOf is who ?user_email= means: the people pier knows by that
+// email, and the value itself, which a run's requester may be (a client
+// id, a login). Runs record who asked by login, not by email.
+func (s *Server) requestersOf(r *http.Request, email string) ([]string, error) {
+	who := []string{email}
+	known, err := s.people(r)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range known {
+		if strings.EqualFold(u.Email, email) && u.Login != "" {
+			who = append(who, u.Login)
+		}
+	}
+	return who, nil
 }
 
 type ref struct {
@@ -235,7 +269,27 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, c *caller) int
 	f := store.RunFilter{
 		Action: cmp.Or(q.Get("action"), q.Get("action_identifier")), Status: q.Get("status"),
 		Blueprint: q.Get("blueprint"), Entity: cmp.Or(q.Get("entity"), q.Get("entity_identifier")),
-		Active: q.Get("active") == "true", Before: p.cursor, Limit: p.limit,
+		ExternalRunID: q.Get("external_run_id"), Before: p.cursor, Limit: p.limit,
+	}
+	switch a := q.Get("active"); a {
+	case "", "false":
+	case "true":
+		f.Active = true
+	default:
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", fmt.Sprintf("active %q: want true or false", a), map[string]any{"field": "active"})
+	}
+	if src := q.Get("source"); src != "" {
+		if f.Sources = originsOf(src); f.Sources == nil {
+			return writeError(w, http.StatusUnprocessableEntity, "invalid_input",
+				fmt.Sprintf("source %q: want UI, API or AUTOMATION (or pier's api, web, pull_request, automation, schedule)", src), map[string]any{"field": "source"})
+		}
+	}
+	if email := q.Get("user_email"); email != "" {
+		who, err := s.requestersOf(r, email)
+		if err != nil {
+			return writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		}
+		f.Requesters = who
 	}
 	list, err := s.opts.Runs.List(r.Context(), f)
 	if err != nil {

@@ -202,6 +202,13 @@ type RunFilter struct {
 	ApprovalSystem string
 	ApprovalRef    string
 	WorkflowRunID  int64
+	// ExternalRunID, Requesters and Sources are Port's run filters
+	// (external_run_id, user_email, source): the run the workflow
+	// reported, runs asked for by any of these people, runs from any of
+	// these sources. They are read from the run's JSON, not indexed.
+	ExternalRunID string
+	Requesters    []string
+	Sources       []string
 	// Limit bounds the answer (newest first); 0 means 100.
 	Limit int
 	// Before pages: only runs created before the run with this id (a run

@@ -201,6 +201,13 @@ func runsQuery(f store.RunFilter) (string, []any) {
 	eq("approval_system", f.ApprovalSystem, f.ApprovalSystem != "")
 	eq("approval_ref", f.ApprovalRef, f.ApprovalRef != "")
 	eq("workflow_run_id", f.WorkflowRunID, f.WorkflowRunID != 0)
+	eq("json->>'externalRunId'", f.ExternalRunID, f.ExternalRunID != "")
+	if len(f.Requesters) > 0 {
+		where = append(where, "json->>'requester' = ANY("+param(f.Requesters)+")")
+	}
+	if len(f.Sources) > 0 {
+		where = append(where, "json->>'source' = ANY("+param(f.Sources)+")")
+	}
 	if f.Active {
 		where = append(where, runActive)
 	}

@@ -204,6 +204,17 @@ func runsQuery(f store.RunFilter) (string, []any) {
 	eq("approval_system", f.ApprovalSystem, f.ApprovalSystem != "")
 	eq("approval_ref", f.ApprovalRef, f.ApprovalRef != "")
 	eq("workflow_run_id", f.WorkflowRunID, f.WorkflowRunID != 0)
+	eq("json_extract(json, '$.externalRunId')", f.ExternalRunID, f.ExternalRunID != "")
+	in := func(column string, vs []string) {
+		if len(vs) > 0 {
+			where = append(where, column+" IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vs)), ", ")+")")
+			for _, v := range vs {
+				args = append(args, v)
+			}
+		}
+	}
+	in("json_extract(json, '$.requester')", f.Requesters)
+	in("json_extract(json, '$.source')", f.Sources)
 	if f.Active {
 		where = append(where, runActive)
 	}
