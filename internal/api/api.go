@@ -186,6 +186,9 @@ func (s *Server) routes() {
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards", read, s.entityScorecards)
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards/history", read, s.entityLevelHistory)
 	s.handle("GET /v1/scorecards/{id}/history", read, s.scorecardHistory)
+	s.handle("POST /v1/blueprints/{bp}/entities/search", read, s.searchBlueprint)
+	s.handle("GET /v1/blueprints/{bp}/scorecards", read, s.listScorecards)
+	s.handle("GET /v1/blueprints/{bp}/scorecards/{id}", read, s.getScorecard)
 	s.handle("GET /v1/entities/{bp}/{id}/history", read, s.entityHistory)
 	s.handle("POST /v1/entities/search", read, s.search)
 	s.handle("GET /v1/actions", read, s.listActions)
@@ -382,7 +385,7 @@ func writeJSON(w http.ResponseWriter, code int, body map[string]any) int {
 // writeEntities answers a list of entities. Each entity's JSON is cached
 // by the state, so the answer is assembled from those bytes rather than
 // re-encoded (and re-validated) by encoding/json.
-func writeEntities(w http.ResponseWriter, list []*state.Entity, next string) int {
+func writeEntities(w http.ResponseWriter, list []*state.Entity, next string, p projection) int {
 	var b bytes.Buffer
 	b.WriteString(`{"ok":true,`)
 	if next != "" {
@@ -396,7 +399,7 @@ func writeEntities(w http.ResponseWriter, list []*state.Entity, next string) int
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		eb, err := e.MarshalJSON()
+		eb, err := p.apply(e)
 		if err != nil {
 			return writeError(w, http.StatusInternalServerError, "encode_error", err.Error())
 		}

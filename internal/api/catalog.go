@@ -9,6 +9,7 @@ import (
 
 	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/query"
 	"github.com/pierhq/pier/internal/store"
 )
 
@@ -63,10 +64,16 @@ func (s *Server) getAction(w http.ResponseWriter, r *http.Request, c *caller) in
 }
 
 // listScorecards is GET /v1/scorecards: those the caller may read.
+// Under Port's /v1/blueprints/{bp}/scorecards, those of the blueprint.
 func (s *Server) listScorecards(w http.ResponseWriter, r *http.Request, c *caller) int {
 	g := s.grants(r, c)
-	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": readableOf(s.opts.State.Load().Scorecards, func(sc *catalog.Scorecard) bool {
-		return g.Allows(access.Read, access.Scorecard, access.ScorecardView(sc), nil)
+	snap := s.opts.State.Load()
+	bp := r.PathValue("bp")
+	if bp != "" && snap.Blueprints[bp] == nil {
+		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(bp))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"scorecards": readableOf(snap.Scorecards, func(sc *catalog.Scorecard) bool {
+		return (bp == "" || scores(sc, bp)) && g.Allows(access.Read, access.Scorecard, access.ScorecardView(sc), nil)
 	})})
 }
 
@@ -76,6 +83,9 @@ func (s *Server) getScorecard(w http.ResponseWriter, r *http.Request, c *caller)
 	snap := s.opts.State.Load()
 	id := r.PathValue("id")
 	sc := snap.Scorecards[id]
+	if bp := r.PathValue("bp"); sc != nil && bp != "" && !scores(sc, bp) {
+		return writeError(w, http.StatusNotFound, "scorecard_not_found", fmt.Sprintf("no scorecard %s on blueprint %s", quote(id), quote(bp)))
+	}
 	if sc == nil {
 		return writeError(w, http.StatusNotFound, "scorecard_not_found", "no scorecard "+quote(id))
 	}
@@ -178,4 +188,19 @@ func (s *Server) levelHistory(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	return writeKept(w, "history", changes, kept, func(c store.LevelChange) store.LevelChange { return c }, p,
 		func(c store.LevelChange) string { return strconv.FormatInt(c.ID, 10) })
+}
+
+// scores reports whether sc may score entities of blueprint bp, as
+// Port's /v1/blueprints/{bp}/scorecards lists them: its blueprint is bp,
+// or it names none and its filter does not rule bp out.
+func scores(sc *catalog.Scorecard, bp string) bool {
+	if sc.BlueprintIdentifier != "" || sc.Filter == nil {
+		return sc.BlueprintIdentifier == "" || sc.BlueprintIdentifier == bp
+	}
+	q, err := (query.Options{}).Compile(*sc.Filter)
+	if err != nil {
+		return false
+	}
+	bps := q.Blueprints()
+	return bps == nil || slices.Contains(bps, bp)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
@@ -34,6 +35,10 @@ func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, c *caller)
 	if !ok {
 		return code
 	}
+	proj, ok := s.projection(w, r, c, snap)
+	if !ok {
+		return http.StatusUnprocessableEntity
+	}
 	ids := snap.IDs(bp)
 	start := 0
 	if p.cursor != "" {
@@ -56,7 +61,19 @@ func (s *Server) listEntities(w http.ResponseWriter, r *http.Request, c *caller)
 	if len(out) == p.limit && i < len(ids) {
 		next = ids[i-1]
 	}
-	return writeEntities(w, out, next)
+	return writeEntities(w, out, next, proj)
+}
+
+// projection reads the caller's projection from the query string, bound
+// to snap and what the caller may read; a bad one is answered.
+func (s *Server) projection(w http.ResponseWriter, r *http.Request, c *caller, snap *state.Snapshot) (projection, bool) {
+	p, err := projectionOf(r.URL.Query())
+	if err != nil {
+		field, _, _ := strings.Cut(err.Error(), " ")
+		writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": field})
+		return p, false
+	}
+	return p.bind(snap, s.readable(r, c)), true
 }
 
 // related is a relation target as the API resolves it.
@@ -83,6 +100,14 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, c *caller) in
 	}
 	if !s.allowEntity(w, r, c, access.Read, e) {
 		return http.StatusForbidden
+	}
+	proj, ok := s.projection(w, r, c, snap)
+	if !ok {
+		return http.StatusUnprocessableEntity
+	}
+	projected, err := proj.apply(e)
+	if err != nil {
+		return writeError(w, http.StatusInternalServerError, "encode_error", err.Error())
 	}
 	// Relations to entities the caller may not read say only what the
 	// entity itself says (the identifier); entities the caller may not
@@ -112,7 +137,7 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, c *caller) in
 		}
 		referrers = append(referrers, related{Identifier: k.ID, Blueprint: k.Blueprint, Exists: true, Title: te.Title})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"entity": e, "relatedEntities": resolved, "referencedBy": referrers})
+	return writeJSON(w, http.StatusOK, map[string]any{"entity": projected, "relatedEntities": resolved, "referencedBy": referrers})
 }
 
 // entityHistory is GET /v1/entities/{bp}/{id}/history: every change git

@@ -199,3 +199,186 @@ func TestPortRunFilters(t *testing.T) {
 		})
 	}
 }
+
+// TestPortEntityProjection: include, exclude, exclude_calculated_properties
+// and attach_title_to_relation on entity get, list and both searches.
+func TestPortEntityProjection(t *testing.T) {
+	f := newFixture(t, false)
+	f.token = f.login(t)
+	entityOf := func(t *testing.T, method, path string, body any) map[string]any {
+		t.Helper()
+		code, out := f.do(t, method, path, f.token, body)
+		if code != http.StatusOK {
+			t.Fatalf("%s %s: %d %v", method, path, code, out)
+		}
+		if e, ok := out["entity"].(map[string]any); ok {
+			return e
+		}
+		for _, e := range out["entities"].([]any) {
+			if e.(map[string]any)["identifier"] == "checkout-web" || e.(map[string]any)["identifier"] == nil {
+				return e.(map[string]any)
+			}
+		}
+		t.Fatalf("%s %s: no checkout-web in %v", method, path, out)
+		return nil
+	}
+	byID := map[string]any{"combinator": "and", "rules": []any{map[string]any{"property": "$identifier", "operator": "=", "value": "checkout-web"}}}
+	doors := []struct {
+		name         string
+		method, path string
+		body         func(extra map[string]any) any
+	}{
+		{"get", "GET", "/v1/blueprints/service/entities/checkout-web", nil},
+		{"list", "GET", "/v1/blueprints/service/entities", nil},
+		{"search", "POST", "/v1/entities/search", func(extra map[string]any) any {
+			b := map[string]any{"query": byID}
+			for k, v := range extra {
+				b[k] = v
+			}
+			return b
+		}},
+		{"paged search", "POST", "/v1/blueprints/service/entities/search", func(extra map[string]any) any {
+			b := map[string]any{"query": byID}
+			for k, v := range extra {
+				b[k] = v
+			}
+			return b
+		}},
+	}
+	tests := []struct {
+		name  string
+		query string
+		body  map[string]any // the same, in a search body
+		check func(t *testing.T, e map[string]any)
+	}{
+		{"include identifier", "include=identifier", map[string]any{"include": []string{"identifier"}}, func(t *testing.T, e map[string]any) {
+			if len(e) != 1 || e["identifier"] != "checkout-web" {
+				t.Errorf("entity %v, want only its identifier", e)
+			}
+		}},
+		{"include a property", "include=identifier&include=properties.language", map[string]any{"include": []string{"identifier", "properties.language"}}, func(t *testing.T, e map[string]any) {
+			props, _ := e["properties"].(map[string]any)
+			if len(e) != 2 || len(props) != 1 || props["language"] != "TypeScript" {
+				t.Errorf("entity %v, want its identifier and language", e)
+			}
+		}},
+		{"exclude", "exclude=relations,properties.description", map[string]any{"exclude": []string{"relations", "properties.description"}}, func(t *testing.T, e map[string]any) {
+			props, _ := e["properties"].(map[string]any)
+			if _, ok := e["relations"]; ok || props["description"] != nil || props["language"] != "TypeScript" || e["title"] != "Checkout Web" {
+				t.Errorf("entity %v, want it without relations and description", e)
+			}
+		}},
+		{"exclude calculated", "exclude_calculated_properties=true", map[string]any{"exclude_calculated_properties": true}, func(t *testing.T, e map[string]any) {
+			props, _ := e["properties"].(map[string]any)
+			for _, computed := range []string{"cpu_utilization", "ci_url", "team_slack_channel"} {
+				if _, ok := props[computed]; ok {
+					t.Errorf("computed %s still there: %v", computed, props)
+				}
+			}
+			if props["language"] != "TypeScript" {
+				t.Errorf("properties %v lost a stored one", props)
+			}
+		}},
+		{"titles on relations", "attach_title_to_relation=true", map[string]any{"attach_title_to_relation": true}, func(t *testing.T, e map[string]any) {
+			rels, _ := e["relations"].(map[string]any)
+			team, _ := rels["team"].(map[string]any)
+			deps, _ := rels["dependencies"].([]any)
+			if team["identifier"] != "checkout" || team["title"] != "Checkout" || len(deps) != 1 || deps[0].(map[string]any)["identifier"] != "checkout-bff" {
+				t.Errorf("relations %v, want targets with titles", rels)
+			}
+		}},
+	}
+	for _, d := range doors {
+		for _, tt := range tests {
+			t.Run(d.name+"/"+tt.name, func(t *testing.T) {
+				var body any
+				if d.body != nil {
+					body = d.body(nil)
+				}
+				tt.check(t, entityOf(t, d.method, d.path+"?"+tt.query, body))
+				if d.body != nil { // the options in the body, as Port's search takes them
+					tt.check(t, entityOf(t, d.method, d.path, d.body(tt.body)))
+				}
+			})
+		}
+	}
+	if code, out := f.do(t, "GET", "/v1/blueprints/service/entities?attach_title_to_relation=yes", f.token, nil); code != http.StatusUnprocessableEntity || out["field"] != "attach_title_to_relation" {
+		t.Errorf("a bad flag: %d %v", code, out)
+	}
+}
+
+// TestPortPagedSearch: POST /v1/blueprints/{bp}/entities/search pages
+// with limit and next (sent back as from) through the blueprint's
+// matches; /v1/entities/search pages alike across blueprints.
+func TestPortPagedSearch(t *testing.T) {
+	f := newFixture(t, false)
+	f.token = f.login(t)
+	for _, tt := range []struct{ path, query string }{
+		{"/v1/blueprints/service/entities/search", ""},
+		{"/v1/entities/search", "service"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			query := map[string]any{"combinator": "and", "rules": []any{}}
+			if tt.query != "" {
+				query["rules"] = []any{map[string]any{"property": "$blueprint", "operator": "=", "value": tt.query}}
+			}
+			_, whole := f.do(t, "POST", tt.path, f.token, map[string]any{"query": query})
+			all := whole["entities"].([]any)
+			if len(all) < 3 || whole["next"] != nil {
+				t.Fatalf("whole search: %d entities, next %v", len(all), whole["next"])
+			}
+			var paged []any
+			from := ""
+			for n := 0; n <= len(all); n++ {
+				body := map[string]any{"query": query, "limit": 2}
+				if from != "" {
+					body["from"] = from
+				}
+				code, out := f.do(t, "POST", tt.path, f.token, body)
+				if code != http.StatusOK {
+					t.Fatalf("page %d: %d %v", n, code, out)
+				}
+				paged = append(paged, out["entities"].([]any)...)
+				next, _ := out["next"].(string)
+				if next == "" {
+					break
+				}
+				from = next
+			}
+			if len(paged) != len(all) {
+				t.Fatalf("pages hold %d entities, the whole search %d", len(paged), len(all))
+			}
+			for i := range all {
+				if paged[i].(map[string]any)["identifier"] != all[i].(map[string]any)["identifier"] {
+					t.Fatalf("entity %d: %v, want %v", i, paged[i], all[i])
+				}
+			}
+		})
+	}
+	if code, out := f.do(t, "POST", "/v1/blueprints/nope/entities/search", f.token, map[string]any{}); code != http.StatusNotFound {
+		t.Errorf("unknown blueprint: %d %v", code, out)
+	}
+}
+
+// TestPortScorecardPaths: Port's blueprint-scoped scorecard paths.
+func TestPortScorecardPaths(t *testing.T) {
+	f := newFixture(t, false)
+	f.token = f.login(t)
+	code, out := f.do(t, "GET", "/v1/blueprints/service/scorecards", f.token, nil)
+	if code != http.StatusOK || len(out["scorecards"].([]any)) != 2 {
+		t.Fatalf("list: %d %v", code, out)
+	}
+	code, out = f.do(t, "GET", "/v1/blueprints/service/scorecards/production_readiness", f.token, nil)
+	if code != http.StatusOK || out["scorecard"].(map[string]any)["identifier"] != "production_readiness" {
+		t.Fatalf("get: %d %v", code, out)
+	}
+	for _, path := range []string{"/v1/blueprints/team/scorecards/production_readiness", "/v1/blueprints/service/scorecards/nope", "/v1/blueprints/nope/scorecards"} {
+		if code, out := f.do(t, "GET", path, f.token, nil); code != http.StatusNotFound {
+			t.Errorf("%s: %d %v, want 404", path, code, out)
+		}
+	}
+	code, out = f.do(t, "GET", "/v1/blueprints/team/scorecards", f.token, nil)
+	if code != http.StatusOK || len(out["scorecards"].([]any)) != 0 {
+		t.Errorf("a blueprint without scorecards: %d %v", code, out)
+	}
+}
