@@ -13,6 +13,8 @@ import (
 
 	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/didyoumean"
+	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
@@ -217,6 +219,10 @@ func (s *Server) patchEntity(w http.ResponseWriter, r *http.Request, c *caller) 
 // the value git has (scripts often send whole entities); a different
 // value is a 409 naming the file that owns it.
 func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller, bp, id string, body *entityBody, merge bool, okCode int) int {
+	only, err := boolParam(r, "validation_only")
+	if err != nil {
+		return writeError(w, http.StatusUnprocessableEntity, "invalid_input", err.Error(), map[string]any{"field": "validation_only"})
+	}
 	if merge && len(body.Properties) == 0 {
 		return emptyWrite(w, "nothing to write: the body sets no properties (pier writes an entity's runtime properties; the rest is declared in git)")
 	}
@@ -240,6 +246,13 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 			fmt.Sprintf("%s of %s/%s is declared in git at %s; change it by pull request", field, bp, id, owner),
 			map[string]any{"field": field, "file": owner.File, "line": owner.Line})
 	}
+	// unset is the 409 for a git-owned field the file does not set: it
+	// is added there, not here.
+	unset := func(field string) int {
+		return writeError(w, http.StatusConflict, "git_owned",
+			fmt.Sprintf("%s of %s/%s is owned by git, and %s does not set it; add it there by pull request (the API writes runtime properties only)", field, bp, id, owner),
+			map[string]any{"field": field, "file": owner.File, "line": owner.Line})
+	}
 	g := e.Git
 	if body.Title != nil && *body.Title != g.Title {
 		return conflict("title")
@@ -248,10 +261,28 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 		return conflict("icon")
 	}
 	if len(body.Team) > 0 && !sameTeam(body.Team, g.Team) {
+		for _, t := range teamsOf(body.Team) {
+			if snap.Entity(identity.TeamBlueprint, t) == nil {
+				return writeError(w, http.StatusUnprocessableEntity, "unknown_team",
+					fmt.Sprintf("team %s does not exist (teams are entities of blueprint %s)", quote(t), identity.TeamBlueprint), map[string]any{"field": "team"})
+			}
+		}
+		if len(g.Team) == 0 {
+			return unset("team")
+		}
 		return conflict("team")
 	}
 	for _, name := range slices.Sorted(maps.Keys(body.Relations)) {
+		if _, ok := b.Relations[name]; !ok {
+			field := "relations." + name
+			return writeError(w, http.StatusUnprocessableEntity, "unknown_relation",
+				fmt.Sprintf("%s: blueprint %s has no relation %s%s (its relations: %s)", field, bp, quote(name),
+					didyoumean.Hint(name, slices.Sorted(maps.Keys(b.Relations))), relationList(b)), map[string]any{"field": field})
+		}
 		if !sameJSON(body.Relations[name], mustJSON(g.Relations[name])) {
+			if _, set := g.Relations[name]; !set {
+				return unset("relations." + name)
+			}
 			return conflict("relations." + name)
 		}
 	}
@@ -300,6 +331,23 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	now := s.opts.Now().UTC()
 	actor := c.ID
+	if only {
+		// Port's ?validation_only=true: every check above, no write.
+		// The answer is the entity as the write would leave it.
+		preview := state.Entity{Identifier: e.Identifier, Title: e.Title, Icon: e.Icon, Blueprint: e.Blueprint, Team: e.Team,
+			Relations: e.Relations, CreatedAt: e.CreatedAt, CreatedBy: e.CreatedBy, UpdatedAt: now, UpdatedBy: actor}
+		preview.Properties = maps.Clone(g.Properties)
+		if preview.Properties == nil {
+			preview.Properties = map[string]any{}
+		}
+		for name, val := range e.Properties {
+			if _, runtimeOwned := e.Runtime[name]; !runtimeOwned {
+				preview.Properties[name] = val // computed values as they are now
+			}
+		}
+		maps.Copy(preview.Properties, runtime)
+		return writeJSON(w, http.StatusOK, map[string]any{"entity": &preview, "validationOnly": true})
+	}
 	err = s.opts.Store.SetRuntime(r.Context(), store.Runtime{Blueprint: bp, Identifier: id, Properties: runtime, UpdatedAt: now, UpdatedBy: actor})
 	switch {
 	case errors.Is(err, store.ErrNotFound): // a reconcile deleted it meanwhile
@@ -312,6 +360,38 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
 	}
 	return writeJSON(w, okCode, map[string]any{"entity": updated})
+}
+
+// boolParam reads a true/false query parameter; absent is false.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s %q: want true or false", name, v)
+	}
+	return b, nil
+}
+
+// relationList names a blueprint's relations for an error message.
+func relationList(b *catalog.Blueprint) string {
+	if len(b.Relations) == 0 {
+		return "none"
+	}
+	return strings.Join(slices.Sorted(maps.Keys(b.Relations)), ", ")
+}
+
+// teamsOf reads a body's team: one name or a list.
+func teamsOf(raw json.RawMessage) []string {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}
+	}
+	var list []string
+	json.Unmarshal(raw, &list)
+	return list
 }
 
 func sameJSON(a, b json.RawMessage) bool {
@@ -331,20 +411,7 @@ func mustJSON(v any) json.RawMessage {
 // sameTeam compares a body's team, which Port accepts as one name or a
 // list, with the entity's.
 func sameTeam(raw json.RawMessage, team []string) bool {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return len(team) == 1 && team[0] == one
-	}
-	var list []string
-	if json.Unmarshal(raw, &list) != nil || len(list) != len(team) {
-		return false
-	}
-	for i := range list {
-		if list[i] != team[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(teamsOf(raw), team)
 }
 
 func quote(s string) string { return strconv.Quote(s) }

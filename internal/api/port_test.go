@@ -382,3 +382,80 @@ func TestPortScorecardPaths(t *testing.T) {
 		t.Errorf("a blueprint without scorecards: %d %v", code, out)
 	}
 }
+
+// TestPortValidationOnly: ?validation_only=true makes every check a
+// write makes and writes nothing; a refused write is refused alike.
+func TestPortValidationOnly(t *testing.T) {
+	f := newFixture(t, false)
+	f.token = f.login(t)
+	tests := []struct {
+		name, method, path string
+		body               map[string]any
+		code               int
+	}{
+		{"upsert", "POST", "/v1/blueprints/service/entities?upsert=true&merge=true&validation_only=true",
+			map[string]any{"identifier": "payments-api", "properties": map[string]any{"health_status": "Critical"}}, http.StatusOK},
+		{"patch", "PATCH", "/v1/blueprints/service/entities/payments-api?validation_only=true",
+			map[string]any{"properties": map[string]any{"health_status": "Critical"}}, http.StatusOK},
+		{"a bad value is still refused", "PATCH", "/v1/blueprints/service/entities/payments-api?validation_only=true",
+			map[string]any{"properties": map[string]any{"health_status": "Sunny"}}, http.StatusUnprocessableEntity},
+		{"a bad flag", "PATCH", "/v1/blueprints/service/entities/payments-api?validation_only=perhaps",
+			map[string]any{"properties": map[string]any{"health_status": "Critical"}}, http.StatusUnprocessableEntity},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := f.do(t, tt.method, tt.path, f.token, tt.body)
+			if code != tt.code {
+				t.Fatalf("%d %v, want %d", code, out, tt.code)
+			}
+			if code == http.StatusOK {
+				e := out["entity"].(map[string]any)
+				if out["validationOnly"] != true || e["properties"].(map[string]any)["health_status"] != "Critical" || e["properties"].(map[string]any)["language"] == nil {
+					t.Errorf("answer %v: want the entity as the write would leave it", out)
+				}
+			}
+			if rts, err := f.st.Runtimes(context.Background()); err != nil || len(rts) != 0 {
+				t.Fatalf("written: %v %v", rts, err)
+			}
+			_, out = f.do(t, "GET", "/v1/blueprints/service/entities/payments-api", f.token, nil)
+			if hs := out["entity"].(map[string]any)["properties"].(map[string]any)["health_status"]; hs != nil {
+				t.Fatalf("health_status %v after a validation", hs)
+			}
+		})
+	}
+}
+
+// TestPortHonestRefusals: a relation the blueprint does not have and a
+// team that does not exist are 422s naming them; a git-owned field git
+// does not set is a 409 that says so, not "declared in git".
+func TestPortHonestRefusals(t *testing.T) {
+	f := newFixture(t, false)
+	f.token = f.login(t)
+	tests := []struct {
+		name string
+		body map[string]any
+		code int
+		kind string
+		says string
+	}{
+		{"unknown relation", map[string]any{"relations": map[string]any{"owner": "payments"}, "properties": map[string]any{"health_status": "Healthy"}},
+			422, "unknown_relation", "blueprint service has no relation \"owner\""},
+		{"unknown team", map[string]any{"team": "nope", "properties": map[string]any{"health_status": "Healthy"}},
+			422, "unknown_team", "team \"nope\" does not exist"},
+		{"a team git does not set", map[string]any{"team": "payments", "properties": map[string]any{"health_status": "Healthy"}},
+			409, "git_owned", "does not set it"},
+		{"a relation git declares otherwise", map[string]any{"relations": map[string]any{"system": "ledger"}, "properties": map[string]any{"health_status": "Healthy"}},
+			409, "git_owned", "declared in git at"},
+		{"the relation as git has it", map[string]any{"relations": map[string]any{"system": "card-processing"}, "properties": map[string]any{"health_status": "Healthy"}},
+			200, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := f.do(t, "PATCH", "/v1/blueprints/service/entities/payments-api", f.token, tt.body)
+			msg, _ := out["message"].(string)
+			if code != tt.code || tt.kind != "" && (out["error"] != tt.kind || !strings.Contains(msg, tt.says)) {
+				t.Fatalf("%d %v, want %d %s saying %q", code, out, tt.code, tt.kind, tt.says)
+			}
+		})
+	}
+}
