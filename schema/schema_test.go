@@ -86,3 +86,40 @@ func approvalSystem(extra string) string {
 	return `{"creationRequest": {"endpoint": {"url": "https://x/c", "method": "POST"}}, ` +
 		`"statusRequest": {"endpoint": {"url": "https://x/{{ .approval.id }}", "method": "GET"}, "parser": {"statusValue": "/s", "approvalMatcher": "ok"}}, ` + extra + `}`
 }
+
+// TestPortExportsAreAccepted: objects exported from Port carry read-only
+// metadata (createdAt, createdBy, updatedAt, updatedBy, id, and
+// teamInheritance: null on blueprints); pasted as they are, they check.
+func TestPortExportsAreAccepted(t *testing.T) {
+	s, err := Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := `"createdAt": "2024-05-01T10:00:00.000Z", "createdBy": "auth0|abc", "updatedAt": "2024-06-01T10:00:00.000Z", "updatedBy": "auth0|abc"`
+	tests := []struct{ name, def, data string }{
+		{"blueprint", Blueprint, `{"identifier": "service", "title": "Service", "schema": {"properties": {}, "required": []},
+			"mirrorProperties": {}, "calculationProperties": {}, "aggregationProperties": {}, "relations": {},
+			"teamInheritance": null, ` + meta + `}`},
+		{"blueprint with team inheritance", Blueprint, `{"schema": {"properties": {}}, "teamInheritance": {"path": "team"}, ` + meta + `}`},
+		{"action", Action, `{"id": "action_abc", "identifier": "deploy", "trigger": {"type": "self-service", "operation": "DAY-2", "blueprintIdentifier": "service"},
+			"invocationMethod": {"type": "WEBHOOK", "url": "https://ci.example/hook"}, "publish": true, ` + meta + `}`},
+		{"scorecard", Scorecard, `{"id": "scorecard_abc", "identifier": "ready", "blueprint": "service", "levels": [{"title": "Basic"}],
+			"rules": [{"identifier": "r", "level": "Basic", "query": {"combinator": "and", "conditions": [{"property": "language", "operator": "isNotEmpty"}]}}], ` + meta + `}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs, err := s.Check(tt.def, []byte(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vs) > 0 {
+				t.Errorf("violations: %+v", vs)
+			}
+		})
+	}
+	// Metadata of the wrong type is still wrong.
+	vs, err := s.Check(Blueprint, []byte(`{"schema": {"properties": {}}, "createdAt": 5}`))
+	if err != nil || len(vs) == 0 {
+		t.Errorf("createdAt: 5 checked: %v %v", vs, err)
+	}
+}

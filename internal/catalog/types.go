@@ -380,3 +380,22 @@ type Widget struct {
 	Calculation string   `json:"calculation,omitempty"`
 	Columns     []string `json:"columns,omitempty"`
 }
+
+// UnmarshalJSON reads Port's export's blueprint as the scorecard's
+// blueprintIdentifier when that is not given: an exported scorecard
+// pasted as it is scores the blueprint it scored in Port.
+func (s *Scorecard) UnmarshalJSON(b []byte) error {
+	type plain Scorecard
+	var v struct {
+		plain
+		Blueprint string `json:"blueprint"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Scorecard(v.plain)
+	if s.BlueprintIdentifier == "" {
+		s.BlueprintIdentifier = v.Blueprint
+	}
+	return nil
+}
