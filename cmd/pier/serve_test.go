@@ -442,9 +442,16 @@ func TestServeRejectsBadOptions(t *testing.T) {
 			t.Errorf("pier %v: exit %d, stderr %q", args, code, errOut)
 		}
 	}
-	code, out, _ := runCLI(t, "serve", "--help")
+	code, out, errOut := runCLI(t, "serve", "--help")
 	if code != 0 || !strings.Contains(out, "--webhook-secret") && !strings.Contains(out, "-webhook-secret") {
 		t.Errorf("serve --help: exit %d\n%s", code, out)
+	}
+	// Each option once, and nothing on stderr.
+	if n := strings.Count(out, "-webhook-secret string"); n != 1 || errOut != "" {
+		t.Errorf("serve --help: -webhook-secret listed %d times, stderr %q", n, errOut)
+	}
+	if _, _, errOut := runCLI(t, "serve", "--bogus"); strings.Count(errOut, "-bogus") != 1 {
+		t.Errorf("serve --bogus: stderr %q, want the error once", errOut)
 	}
 }
 

@@ -188,6 +188,11 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (*Config, e
 	c := &Config{origin: map[string]string{}, invalid: map[string]bool{}}
 	fs := c.FlagSet(out)
 	c.fs = fs
+	// The flag package would print every option on --help and on a bad
+	// option, before `pier serve` prints its usage or the error: once is
+	// enough.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
