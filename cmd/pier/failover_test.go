@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -260,4 +265,140 @@ func summarize(ds []time.Duration) string {
 	}
 	s := slices.Sorted(slices.Values(ds))
 	return fmt.Sprintf("median %s, max %s", s[len(s)/2].Round(time.Millisecond), s[len(s)-1].Round(time.Millisecond))
+}
+
+// TestPausedLeaderDoesNothing pauses the leader with SIGSTOP past its
+// lease while work addressed to it waits in the kernel (a push of a new
+// commit, a run request); another replica leads and does the work. When
+// the paused one wakes (SIGCONT) and its timers fire, it applies nothing
+// and dispatches nothing: it learns it no longer leads, and follows.
+func TestPausedLeaderDoesNothing(t *testing.T) {
+	s := newReplicaSet(t, "1s")
+	a := s.spawn()
+	if s.leader(15*time.Second) != a {
+		t.Fatal("the first replica does not lead")
+	}
+	b := s.spawn()
+	s.use(b)
+	s.e.waitRun(s.e.request("extend_ttl", "preview-42", map[string]any{"days": 1})["id"].(string), "dispatched", func(r map[string]any) bool {
+		return r["status"] == "DISPATCHED"
+	})
+
+	if err := a.proc.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.proc.Process.Signal(syscall.SIGCONT) })
+	sha := s.e.repo.commit("another environment", map[string]string{
+		"catalog.cue": runsCatalog + "\nentities: environment: \"preview-43\": properties: type: \"ephemeral\"\n",
+	})
+	// What reaches a while it sleeps is answered when it wakes.
+	slow := http.Client{Timeout: 60 * time.Second}
+	pending := make(chan string, 2)
+	var asleep string // the run a took while it slept
+	var asleepMu sync.Mutex
+	send := func(req *http.Request) {
+		resp, err := slow.Do(req)
+		if err != nil {
+			pending <- err.Error()
+			return
+		}
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if run, ok := out["run"].(map[string]any); ok {
+			asleepMu.Lock()
+			asleep, _ = run["id"].(string)
+			asleepMu.Unlock()
+		}
+		pending <- fmt.Sprint(resp.StatusCode, " ", out)
+	}
+	go send(signedHook(t, a.url, "push", pushPayload(t, "refs/heads/main", sha)))
+	runReq, _ := http.NewRequest("POST", a.url+"/v1/actions/extend_ttl/runs", strings.NewReader(`{"entity": "preview-42", "properties": {"days": 2}}`))
+	runReq.Header.Set("Authorization", "Bearer "+s.e.token)
+	runReq.Header.Set("Content-Type", "application/json")
+	go send(runReq)
+
+	// b leads once a's lease has run out, and does the work itself.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, body := b.get("/readyz")
+		if rep, _ := body["replica"].(map[string]any); rep["leads"] == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b does not lead while a is paused:\n%s", b.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, bReady := b.get("/readyz")
+	if code := (&testDaemon{url: b.url}).push(t, sha, runsWebhookSecret); code >= 300 {
+		t.Fatalf("push to b: %d", code)
+	}
+	s.e.td.waitFor(t, "b applies the new commit", func(st map[string]any) bool { return st["lastAppliedRevision"] == sha })
+	byB := s.e.request("extend_ttl", "preview-43", map[string]any{"days": 3})["id"].(string)
+	s.e.waitStatus(byB, "DISPATCHED")
+
+	mark := len(a.logs.String())
+	if err := a.proc.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	var answers []string
+	for range 2 {
+		select {
+		case got := <-pending:
+			answers = append(answers, got)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("a did not answer after waking:\n%s", a.logs.String()[mark:])
+		}
+	}
+	time.Sleep(3 * time.Second) // a's sweeps, polls and lease checks fire
+	woke := a.logs.String()[mark:]
+
+	if strings.Contains(woke, "outcome=applied") {
+		t.Errorf("the paused leader applied a revision after waking:\n%s", woke)
+	}
+	_, aReady := a.get("/readyz")
+	aRep, _ := aReady["replica"].(map[string]any)
+	bRep, _ := bReady["replica"].(map[string]any)
+	if aRep["leads"] != false || aRep["leader"] != bRep["self"] || aRep["epoch"] != bRep["epoch"] {
+		t.Errorf("after waking a should follow b: a says %v, b said %v", aRep, bRep)
+	}
+	if a := (&testDaemon{url: a.url}); a.status(t)["lastAppliedRevision"] != sha {
+		t.Errorf("a does not serve b's revision: %v", a.status(t)["lastAppliedRevision"])
+	}
+	// Every run dispatched once: the run asked of a while it slept
+	// (by b, the leader), b's, and the one before the pause.
+	asleepMu.Lock()
+	taken := asleep
+	asleepMu.Unlock()
+	if taken != "" {
+		s.e.waitStatus(taken, "DISPATCHED")
+	}
+	count := map[string]int{}
+	for _, d := range s.e.fake.Dispatches("acme", "workflows") {
+		count[fmt.Sprint(d.Inputs["pier_run_id"])]++
+	}
+	for id, n := range count {
+		if n != 1 {
+			t.Errorf("run %s dispatched %d times", id, n)
+		}
+	}
+	if count[byB] != 1 || taken != "" && count[taken] != 1 {
+		t.Errorf("b's run or the one a took asleep was not dispatched once: %v", count)
+	}
+	t.Logf("answers of the paused replica: %q", answers)
+	t.Logf("its log after waking:\n%s", woke)
+}
+
+// signedHook is a GitHub webhook request to url, signed as GitHub signs.
+func signedHook(t *testing.T, url, event string, body []byte) *http.Request {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("paused-%d", deliveries.Add(1)))
+	m := hmac.New(sha256.New, []byte(runsWebhookSecret))
+	m.Write(body)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	return req
 }
