@@ -16,6 +16,7 @@ import (
 	"github.com/pierhq/pier/internal/didyoumean"
 	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/node"
+	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/validate"
@@ -331,6 +332,10 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	}
 	now := s.opts.Now().UTC()
 	actor := c.ID
+	runID := r.URL.Query().Get("run_id")
+	if runID != "" && !s.linkableRun(w, r, c, runID) {
+		return http.StatusUnprocessableEntity
+	}
 	if only {
 		// Port's ?validation_only=true: every check above, no write.
 		// The answer is the entity as the write would leave it.
@@ -359,7 +364,41 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	if updated == nil { // a reconcile deleted it in the meantime
 		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
 	}
+	if runID != "" {
+		// Port's run_id: the write is shown on the run, as a line of its
+		// log. The run was checked above; one that ended since keeps
+		// the write, and says why the line is missing in pier's log.
+		msg := fmt.Sprintf("wrote %s/%s: %s", bp, id, strings.Join(slices.Sorted(maps.Keys(updates)), ", "))
+		if _, _, err := s.opts.Runs.Log(r.Context(), runID, store.RunLog{Message: msg}, "", actor); err != nil {
+			s.opts.Logger.Warn("api: link an entity write to its run", "run", runID, "entity", bp+"/"+id, "err", err)
+		}
+	}
 	return writeJSON(w, okCode, map[string]any{"entity": updated})
+}
+
+// linkableRun answers unless run_id names a run the caller may write to
+// and that is running: Port's run_id links an entity write to it, and a
+// run that does not exist is a mistake to say, not to ignore.
+func (s *Server) linkableRun(w http.ResponseWriter, r *http.Request, c *caller, runID string) bool {
+	if s.opts.Runs == nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_input", "run_id: this pier runs no actions", map[string]any{"field": "run_id"})
+		return false
+	}
+	run, err := s.opts.Runs.Get(r.Context(), runID)
+	var re *runs.Error
+	switch {
+	case errors.As(err, &re) && re.Code == http.StatusNotFound:
+		writeError(w, http.StatusUnprocessableEntity, "invalid_input", fmt.Sprintf("run_id: no run %s", quote(runID)), map[string]any{"field": "run_id"})
+		return false
+	case err != nil:
+		runError(w, err)
+		return false
+	}
+	if err := runs.Reportable(run); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "invalid_input", "run_id: "+err.Error(), map[string]any{"field": "run_id"})
+		return false
+	}
+	return s.allowRun(w, r, c, access.Write, run)
 }
 
 // boolParam reads a true/false query parameter; absent is false.

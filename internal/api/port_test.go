@@ -459,3 +459,42 @@ func TestPortHonestRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestPortRunID: run_id on an entity write links it to a running run (a
+// line of its log, by the writer); a run that does not exist or has
+// finished is a 422 and nothing is written.
+func TestPortRunID(t *testing.T) {
+	f, eng := newRunsFixture(t)
+	running := f.requestRun(t, eng, "create_repository")
+	finished := f.requestRun(t, eng, "create_repository")
+	if code, out := f.do(t, "PATCH", "/v1/actions/runs/"+finished, f.token, map[string]any{"status": "SUCCESS"}); code != http.StatusOK {
+		t.Fatalf("finish: %d %v", code, out)
+	}
+	write := map[string]any{"properties": map[string]any{"health_status": "Critical"}}
+	for _, tt := range []struct {
+		name, runID string
+		code        int
+	}{
+		{"no such run", "r_nope", http.StatusUnprocessableEntity},
+		{"a finished run", finished, http.StatusUnprocessableEntity},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := f.do(t, "PATCH", "/v1/blueprints/service/entities/payments-api?run_id="+tt.runID, f.token, write)
+			if code != tt.code || out["field"] != "run_id" {
+				t.Fatalf("%d %v, want %d on run_id", code, out, tt.code)
+			}
+			if rts, _ := f.st.Runtimes(context.Background()); len(rts) != 0 {
+				t.Fatalf("written: %v", rts)
+			}
+		})
+	}
+	code, out := f.do(t, "PATCH", "/v1/blueprints/service/entities/payments-api?run_id="+running, f.token, write)
+	if code != http.StatusOK {
+		t.Fatalf("linked write: %d %v", code, out)
+	}
+	_, out = f.do(t, "GET", "/v1/actions/runs/"+running+"/logs", f.token, nil)
+	lines := out["runLogs"].([]any)
+	if len(lines) != 1 || !strings.Contains(lines[0].(map[string]any)["message"].(string), "service/payments-api: health_status") || lines[0].(map[string]any)["createdBy"] != "ci" {
+		t.Fatalf("run logs %v, want the write", lines)
+	}
+}

@@ -101,7 +101,11 @@ func applyReport(run store.Run, r Report) (store.Run, store.RunEvent, error) {
 // GitHub) takes both: its workflow writing is the proof that it runs,
 // and a report moves it to IN_PROGRESS, which stops the dispatch from
 // being sent again.
-func reportable(run store.Run) error {
+func reportable(run store.Run) error { return Reportable(run) }
+
+// Reportable is the rule as other doors use it: an entity write linked
+// to a run (Port's run_id) is taken when a report would be.
+func Reportable(run store.Run) error {
 	switch {
 	case store.RunTerminal(run.Status):
 		return refuse(409, "status", "run %s is %s; a finished run does not change", run.ID, run.Status)
