@@ -183,6 +183,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}", read, s.getEntity)
 	s.handle("POST /v1/blueprints/{bp}/entities", write, s.upsertEntity)
 	s.handle("PATCH /v1/blueprints/{bp}/entities/{id}", write, s.patchEntity)
+	s.handle("DELETE /v1/blueprints/{bp}/entities/{id}", write, s.deleteEntity)
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards", read, s.entityScorecards)
 	s.handle("GET /v1/blueprints/{bp}/entities/{id}/scorecards/history", read, s.entityLevelHistory)
 	s.handle("GET /v1/scorecards/{id}/history", read, s.scorecardHistory)

@@ -215,6 +215,28 @@ func (s *Server) patchEntity(w http.ResponseWriter, r *http.Request, c *caller) 
 	return s.writeRuntime(w, r, c, r.PathValue("bp"), id, &body, true, http.StatusOK)
 }
 
+// deleteEntity is Port's DELETE /v1/blueprints/{bp}/entities/{id}. git
+// declares every entity, so the answer is where, and how to delete it
+// there — rather than a 405 that says nothing of what to do.
+func (s *Server) deleteEntity(w http.ResponseWriter, r *http.Request, c *caller) int {
+	snap := s.opts.State.Load()
+	bp, id := r.PathValue("bp"), r.PathValue("id")
+	if snap.Blueprints[bp] == nil {
+		return writeError(w, http.StatusNotFound, "blueprint_not_found", "no blueprint "+quote(bp))
+	}
+	e := snap.Entity(bp, id)
+	if e == nil {
+		return writeError(w, http.StatusNotFound, "entity_not_found", fmt.Sprintf("no %s entity %s", bp, quote(id)))
+	}
+	if !s.allowEntity(w, r, c, access.Write, e) {
+		return http.StatusForbidden
+	}
+	owner := snap.Source(catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id})
+	return writeError(w, http.StatusConflict, "git_owned",
+		fmt.Sprintf("%s/%s is declared in git at %s; delete it there by pull request (the API writes runtime properties only)", bp, id, owner),
+		map[string]any{"file": owner.File, "line": owner.Line})
+}
+
 // writeRuntime checks a write against the blueprint and ownership rules,
 // stores it, and publishes it. Fields that git owns may be sent only with
 // the value git has (scripts often send whole entities); a different

@@ -498,3 +498,21 @@ func TestPortRunID(t *testing.T) {
 		t.Fatalf("run logs %v, want the write", lines)
 	}
 }
+
+// TestPortDeleteEntity: deleting a git-declared entity says where it is
+// declared and how to delete it, after the permission check.
+func TestPortDeleteEntity(t *testing.T) {
+	f := newFixture(t, false)
+	f.token = f.login(t)
+	code, out := f.do(t, "DELETE", "/v1/blueprints/service/entities/payments-api", f.token, nil)
+	msg, _ := out["message"].(string)
+	if file, _ := out["file"].(string); code != http.StatusConflict || out["error"] != "git_owned" || !strings.Contains(file, "payments-api") || !strings.Contains(msg, "pull request") {
+		t.Fatalf("DELETE: %d %v", code, out)
+	}
+	if code, out := f.do(t, "DELETE", "/v1/blueprints/service/entities/nope", f.token, nil); code != http.StatusNotFound {
+		t.Fatalf("DELETE of nothing: %d %v", code, out)
+	}
+	if f.holder.Load().Entity("service", "payments-api") == nil {
+		t.Fatal("deleted")
+	}
+}
