@@ -211,7 +211,7 @@ func TestReplicasFailoverDispatchesOnce(t *testing.T) {
 		failovers = append(failovers, time.Since(killed))
 		s.use(s.live[0])
 		s.e.waitRun(id, "dispatched", func(r map[string]any) bool {
-			return r["status"] == "DISPATCHED" || r["status"] == "IN_PROGRESS"
+			return r["lifecycle"] == "DISPATCHED" || r["lifecycle"] == "IN_PROGRESS"
 		})
 	}
 
@@ -281,7 +281,7 @@ func TestPausedLeaderDoesNothing(t *testing.T) {
 	b := s.spawn()
 	s.use(b)
 	s.e.waitRun(s.e.request("extend_ttl", "preview-42", map[string]any{"days": 1})["id"].(string), "dispatched", func(r map[string]any) bool {
-		return r["status"] == "DISPATCHED"
+		return r["lifecycle"] == "DISPATCHED"
 	})
 
 	if err := a.proc.Process.Signal(syscall.SIGSTOP); err != nil {
