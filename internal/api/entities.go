@@ -197,6 +197,13 @@ func (s *Server) upsertEntity(w http.ResponseWriter, r *http.Request, c *caller)
 		return writeError(w, http.StatusConflict, "entity_exists",
 			fmt.Sprintf("%s entity %s exists; use ?upsert=true (and &merge=true) to write its runtime properties", bp, quote(*body.Identifier)))
 	}
+	if snap.Blueprints[bp] != nil && snap.Entity(bp, *body.Identifier) == nil {
+		// Creating is not missing anything: git owns the blueprint's
+		// entities, so the answer is the conflict and its fix.
+		return writeError(w, http.StatusConflict, "git_owned",
+			fmt.Sprintf("%s entities are declared in git, and git declares no %s; add it by pull request (for example in entities/%s/%s.yaml), then write its runtime properties here", bp, quote(*body.Identifier), bp, *body.Identifier),
+			map[string]any{"field": "identifier"})
+	}
 	return s.writeRuntime(w, r, c, bp, *body.Identifier, &body, merge, http.StatusCreated)
 }
 

@@ -516,3 +516,30 @@ func TestPortDeleteEntity(t *testing.T) {
 		t.Fatal("deleted")
 	}
 }
+
+// TestPortSeedSnippet sends the seed's Python snippet's calls (a token,
+// then a POST of a new service with properties and relations) to a
+// git-owned service blueprint: a 409 that says how to add it.
+func TestPortSeedSnippet(t *testing.T) {
+	f := newFixture(t, false)
+	code, out := f.do(t, "POST", "/v1/auth/access_token", "", map[string]any{"clientId": "ci", "clientSecret": "s3cret"})
+	if code != http.StatusOK {
+		t.Fatalf("token: %d %v", code, out)
+	}
+	token := out["accessToken"].(string)
+	service := map[string]any{
+		"identifier": "user-service",
+		"title":      "User Service",
+		"properties": map[string]any{"name": "User Service", "description": "Handles user authentication and management", "owner": "backend-team",
+			"language": "Python", "lifecycle": "Production", "tier": "Customer Facing"},
+		"relations": map[string]any{"team": "backend-team", "domain": "authentication"},
+	}
+	code, out = f.do(t, "POST", "/v1/blueprints/service/entities", token, service)
+	msg, _ := out["message"].(string)
+	if code != http.StatusConflict || out["ok"] != false || out["error"] != "git_owned" || !strings.Contains(msg, "pull request") || !strings.Contains(msg, "entities/service/user-service.yaml") {
+		t.Fatalf("POST: %d %v", code, out)
+	}
+	if f.holder.Load().Entity("service", "user-service") != nil {
+		t.Fatal("created")
+	}
+}
