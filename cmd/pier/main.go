@@ -28,6 +28,17 @@ commands:
   serve [options]           follow a catalog repository and serve its state (API, webhooks, metrics)
   run ACTION [--entity ID] [--input NAME=VALUE ...] [--wait]
                             request a self-service action run from a pier server
+
+client commands (through the API, as the current context's client):
+  login --client-id ID      save a server and its API client as a context
+  context [list|use NAME]   the config file's contexts
+  get KIND [ID] [-o FMT]    blueprints, entities BP, runs, scorecards, actions
+  runs [--watch]            recent runs; runs show RUN; runs logs RUN [-f]
+  approve RUN / decline RUN --reason TEXT
+                            vote on a run waiting for approval in pier
+  status                    applied and attempted revisions, conditions, errors
+
+other commands:
   receive [--listen ADDR]   print the webhooks pier sends (develop webhook actions locally)
   migrate --from STORE --to STORE
                             copy a state store into an empty one (SQLite to PostgreSQL)
@@ -62,6 +73,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], stdout, stderr)
+	case "login":
+		return runLogin(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "context":
+		return runContext(args[1:], stdout, stderr)
+	case "get":
+		return runGet(ctx, args[1:], stdout, stderr)
+	case "runs":
+		return runRuns(ctx, args[1:], stdout, stderr)
+	case "approve", "decline":
+		return runVote(ctx, args[0], args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
 	case "receive":
 		return runReceive(ctx, args[1:], stdout, stderr)
 	case "migrate":

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cliEnv is the runs environment with two API clients, alice (who asks
+// for runs) and pat (a platform lead, who approves them in pier), and a
+// CLI config file of its own.
+type cliEnv struct {
+	*runsEnv
+	config string // the CLI's config file
+}
+
+func newCLIEnv(t *testing.T) *cliEnv {
+	t.Helper()
+	e := newRunsFixture(t, signInCatalog, "--runs-poll", "@every 1s")
+	clients := "clients:\n" +
+		"  - clientId: alice\n    clientSecret: " + runsClientSecret + "\n    login: alice\n" +
+		"  - clientId: pat\n    clientSecret: pat-secret\n    login: pat\n"
+	if err := os.WriteFile(e.config, []byte(clients), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.fake.RequireToken("ghs_runs")
+	e.auth = []string{"--github-token", "ghs_runs"}
+	e.start()
+	c := &cliEnv{runsEnv: e, config: filepath.Join(t.TempDir(), "pier", "config")}
+	t.Setenv("PIER_CLI_CONFIG", c.config)
+	for _, k := range []string{"PIER_URL", "PIER_CONTEXT", "PIER_API_CLIENT_ID", "PIER_API_CLIENT_SECRET"} {
+		t.Setenv(k, "")
+	}
+	return c
+}
+
+// pier runs the CLI in process; stdin is empty.
+func (c *cliEnv) pier(args ...string) (int, string, string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	code := run(c.t.Context(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (c *cliEnv) login(context, id, secret string) {
+	c.t.Helper()
+	c.t.Setenv("PIER_API_CLIENT_SECRET", secret)
+	defer c.t.Setenv("PIER_API_CLIENT_SECRET", "")
+	code, out, errb := c.pier("login", "--server", c.td.url, "--context", context, "--client-id", id)
+	if code != 0 || !strings.Contains(out, "logged in to "+c.td.url+" as "+id+" (context "+context) {
+		c.t.Fatalf("login %s: exit %d\n%s%s", id, code, out, errb)
+	}
+}
+
+// A person requests, follows, approves and inspects a run with the CLI
+// alone; every step is the API's, with its permission checks.
+func TestCLIRequestApproveFollow(t *testing.T) {
+	c := newCLIEnv(t)
+
+	// A wrong secret is refused and saves nothing.
+	t.Setenv("PIER_API_CLIENT_SECRET", "wrong")
+	code, _, errb := c.pier("login", "--server", c.td.url, "--client-id", "alice")
+	if code != 1 || !strings.Contains(errb, "log in as alice: Unauthorized") {
+		t.Fatalf("wrong secret: exit %d, %s", code, errb)
+	}
+	if _, err := os.Stat(c.config); !os.IsNotExist(err) {
+		t.Fatalf("a refused login wrote the config file: %v", err)
+	}
+	c.login("lead", "pat", "pat-secret")
+	c.login("dev", "alice", runsClientSecret)
+	if fi, err := os.Stat(c.config); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("config file: %v %v", fi.Mode(), err)
+	}
+	code, out, _ := c.pier("context")
+	if code != 0 || !strings.Contains(out, "*         dev ") || !strings.Contains(out, "lead") {
+		t.Fatalf("contexts: exit %d\n%s", code, out)
+	}
+
+	// Reading: tables, one object as YAML, filters.
+	code, out, errb = c.pier("get", "blueprints")
+	if code != 0 || !strings.Contains(out, "IDENTIFIER") || !strings.Contains(out, "environment") {
+		t.Fatalf("get blueprints: exit %d\n%s%s", code, out, errb)
+	}
+	code, out, _ = c.pier("get", "entities", "environment", "preview-42", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "identifier: preview-42") || !strings.Contains(out, "type: ephemeral") {
+		t.Fatalf("get entity -o yaml: exit %d\n%s", code, out)
+	}
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--where", "type=ephemeral"}, 1},
+		{[]string{"--where", "type=production"}, 0},
+		{[]string{"--query", `{"property":"type","operator":"!=","value":"ephemeral"}`}, 0},
+		{nil, 1},
+	} {
+		code, out, errb := c.pier(append([]string{"get", "entities", "environment", "-o", "json"}, tt.args...)...)
+		var list []map[string]any
+		if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || len(list) != tt.want {
+			t.Errorf("get entities %v: exit %d, %d entities, want %d (%v)\n%s%s", tt.args, code, len(list), tt.want, err, out, errb)
+		}
+	}
+	code, _, errb = c.pier("get", "entities", "nope")
+	if code != 1 || !strings.Contains(errb, `no blueprint "nope"`) {
+		t.Fatalf("unknown blueprint: exit %d, %s", code, errb)
+	}
+
+	// alice asks; she may not approve her own run; pat may.
+	code, out, errb = c.pier("run", "restart_preview", "--entity", "preview-42")
+	if code != 0 || !strings.Contains(out, "WAITING_FOR_APPROVAL") {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errb)
+	}
+	id := strings.Fields(out)[1]
+	code, out, _ = c.pier("get", "runs", "--status", "WAITING_FOR_APPROVAL")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "restart_preview") || !strings.Contains(out, "alice") {
+		t.Fatalf("get runs: exit %d\n%s", code, out)
+	}
+	code, _, errb = c.pier("approve", id)
+	if code != 1 || !strings.Contains(errb, "Forbidden") || !strings.Contains(errb, "alice requested") {
+		t.Fatalf("alice approving her own run: exit %d, %s", code, errb)
+	}
+	if got := c.run(id)["status"]; got != "WAITING_FOR_APPROVAL" {
+		t.Fatalf("a refused approval moved the run to %v", got)
+	}
+	code, out, errb = c.pier("approve", id, "--context", "lead", "--reason", "fine")
+	if code != 0 || !strings.Contains(out, "run "+id+": ") {
+		t.Fatalf("pat approving: exit %d\n%s%s", code, out, errb)
+	}
+	c.waitStatus(id, "DISPATCHED")
+
+	// The workflow logs and finishes; runs logs -f prints every line and
+	// ends with the run.
+	if code, body := c.call("POST", "/v1/actions/runs/"+id+"/logs", c.token, map[string]any{"message": "restarting preview-42"}); code != 201 {
+		t.Fatalf("log: %d %v", code, body)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		c.call("POST", "/v1/actions/runs/"+id+"/logs", c.token, map[string]any{"message": "done", "terminationStatus": "SUCCESS"})
+	}()
+	code, out, errb = c.pier("runs", "logs", id, "-f", "--interval", "100ms")
+	if code != 0 || out != "restarting preview-42\ndone\n" || !strings.Contains(errb, "SUCCESS") {
+		t.Fatalf("runs logs -f: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errb)
+	}
+	code, out, _ = c.pier("runs", "show", id)
+	for _, want := range []string{"run " + id + " of restart_preview on environment/preview-42: SUCCESS", "requested by alice", "approved by pat"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("runs show lacks %q: exit %d\n%s", want, code, out)
+		}
+	}
+	code, out, _ = c.pier("runs")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "SUCCESS") {
+		t.Fatalf("runs: exit %d\n%s", code, out)
+	}
+
+	// Status: the applied revision, Ready.
+	code, out, errb = c.pier("status")
+	if code != 0 || !strings.Contains(out, "applied:   "+c.repo.lastPushSHA) || !strings.Contains(out, "Ready") {
+		t.Fatalf("status: exit %d\n%s%s", code, out, errb)
+	}
+}
+
+// A refused revision: pier status names each error at its position and
+// exits 1, while the last good revision keeps serving.
+func TestCLIStatusOfARefusedRevision(t *testing.T) {
+	c := newCLIEnv(t)
+	good := c.repo.lastPushSHA
+	bad := c.repo.commit("break", map[string]string{"more.cue": "entities: environment: \"preview-43\": properties: type: \"staging\"\n"})
+	c.td.push(t, bad, runsWebhookSecret)
+	c.td.waitFor(t, "the bad revision", func(st map[string]any) bool { return st["lastAttemptedRevision"] == bad })
+	code, out, errb := c.pier("status", "--server", c.td.url)
+	for _, want := range []string{"applied:   " + good, "attempted: " + bad, "Ready", "False", "more.cue:1:", `"preview-43".properties.type`} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("status lacks %q: exit %d\n%s%s", want, code, out, errb)
+		}
+	}
+}
+
+// Every client command keeps one convention: --help on stdout, exit 0;
+// a usage error is one line and a pointer to --help, exit 2.
+func TestCLIHelpAndUsageErrors(t *testing.T) {
+	for _, cmd := range [][]string{{"login"}, {"context"}, {"get"}, {"runs"}, {"runs", "logs"}, {"runs", "show"}, {"approve"}, {"decline"}, {"status"}, {"run"}} {
+		name := strings.Join(cmd, " ")
+		code, out, errb := runCLI(t, append(cmd, "--help")...)
+		if code != 0 || !strings.HasPrefix(out, "usage: pier ") || errb != "" {
+			t.Errorf("pier %s --help: exit %d, stderr %q\n%s", name, code, errb, out)
+		}
+		code, out, errb = runCLI(t, append(cmd, "--bogus")...)
+		lines := strings.Split(strings.TrimSuffix(errb, "\n"), "\n")
+		if code != 2 || out != "" || len(lines) != 2 || !strings.Contains(lines[0], "flag provided but not defined: -bogus") || lines[1] != "run 'pier "+name+" --help' for usage" {
+			t.Errorf("pier %s --bogus: exit %d\nstdout %q\nstderr:\n%s", name, code, out, errb)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get"}, "which kind?"},
+		{[]string{"get", "pods"}, `unknown kind "pods"`},
+		{[]string{"get", "entities"}, "entities of which blueprint?"},
+		{[]string{"get", "blueprints", "-o", "xml"}, `-o "xml"`},
+		{[]string{"decline", "r_1"}, "--reason is required"},
+		{[]string{"approve"}, "want one run id"},
+		{[]string{"login"}, "--client-id is required"},
+	} {
+		code, _, errb := runCLI(t, tt.args...)
+		if code != 2 || !strings.Contains(errb, tt.want) || strings.Count(errb, "\n") != 2 {
+			t.Errorf("pier %v: exit %d, want 2 and %q in one line:\n%s", tt.args, code, tt.want, errb)
+		}
+	}
+}
