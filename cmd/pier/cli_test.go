@@ -156,6 +156,17 @@ func TestCLIRequestApproveFollow(t *testing.T) {
 		t.Fatalf("runs: exit %d\n%s", code, out)
 	}
 
+	// pier diff --server: the work tree's edit against what pier applied,
+	// which a local commit after it does not change.
+	c.repo.git(c.repo.work, "commit", "-q", "--allow-empty", "-m", "local only")
+	more := filepath.Join(c.repo.work, "more.cue")
+	os.WriteFile(more, []byte(`entities: environment: "preview-43": properties: type: "ephemeral"`+"\n"), 0o644)
+	code, out, errb = c.pier("diff", "--repo", c.repo.work, "--server")
+	if code != 0 || !strings.Contains(out, "+ entity environment/preview-43") || !strings.Contains(out, "Plan: 1 to create, 0 to update, 0 to delete.") {
+		t.Fatalf("diff --server: exit %d\n%s%s", code, out, errb)
+	}
+	os.Remove(more)
+
 	// Status: the applied revision, Ready.
 	code, out, errb = c.pier("status")
 	if code != 0 || !strings.Contains(out, "applied:   "+c.repo.lastPushSHA) || !strings.Contains(out, "Ready") {

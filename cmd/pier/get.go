@@ -155,6 +155,10 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *out != "wide" {
 		cols = slices.DeleteFunc(slices.Clone(cols), func(x col) bool { return x.wide })
 	}
+	if len(items) == 0 {
+		fmt.Fprintf(stderr, "no %s\n", kind)
+		return 0
+	}
 	tw := newTable(stdout)
 	heads := make([]string, len(cols))
 	for i, x := range cols {
@@ -169,9 +173,6 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		tw.row(cells...)
 	}
 	tw.flush()
-	if len(items) == 0 {
-		fmt.Fprintf(stderr, "no %s\n", kind)
-	}
 	return 0
 }
 
@@ -405,13 +406,13 @@ var (
 	scorecardCols = []col{
 		{head: "IDENTIFIER", cell: field("identifier")},
 		{head: "TITLE", cell: field("title")},
-		{head: "BLUEPRINT", cell: field("blueprint")},
 		{head: "RULES", cell: count("rules")},
 		{head: "LEVELS", cell: func(m map[string]any) string {
-			ls, _ := m["levels"].([]any)
-			names := make([]string, 0, len(ls))
-			for _, l := range ls {
-				names = append(names, str(dig(l, "title")))
+			var names []string
+			for _, r := range asList(m["rules"]) {
+				if l := str(dig(r, "level")); l != "" && !slices.Contains(names, l) {
+					names = append(names, l)
+				}
 			}
 			return strings.Join(names, ",")
 		}, wide: true},

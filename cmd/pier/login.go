@@ -59,12 +59,13 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return c.fail(1, err)
 	}
 	var me struct {
-		Login string `json:"login"`
-		Name  string `json:"name"`
+		User struct {
+			Login string `json:"login"`
+		} `json:"user"`
 	}
 	who := *id
-	if err := cl.Do(ctx, "GET", "/v1/me", nil, &me); err == nil && me.Login != "" {
-		who = me.Login
+	if err := cl.Do(ctx, "GET", "/v1/me", nil, &me); err == nil && me.User.Login != "" && me.User.Login != *id {
+		who = me.User.Login + " (client " + *id + ")"
 	}
 	path := client.ConfigPath(os.Getenv)
 	cfg, err := client.LoadConfig(path)

@@ -175,7 +175,7 @@ func runRunShow(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(w, " on %s/%s", str(dig(run, "blueprint", "identifier")), e)
 	}
 	fmt.Fprintf(w, ": %s\n", str(run["status"]))
-	fmt.Fprintf(w, "requested by %s at %s\n", str(run["createdBy"]), str(run["createdAt"]))
+	fmt.Fprintf(w, "requested by %s at %s\n", str(run["createdBy"]), when(run["createdAt"]))
 	if s := str(run["summary"]); s != "" {
 		fmt.Fprintf(w, "summary: %s\n", s)
 	}
@@ -193,11 +193,20 @@ func runRunShow(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(w, "events:")
 		tw := newTable(w)
 		for _, e := range evs {
-			tw.row("  "+str(dig(e, "at")), str(dig(e, "actor")), str(dig(e, "to")), str(dig(e, "note")))
+			tw.row("  "+when(dig(e, "at")), str(dig(e, "actor")), str(dig(e, "to")), str(dig(e, "note")))
 		}
 		tw.flush()
 	}
 	return 0
+}
+
+// when is an API time as local date and time, to the second.
+func when(v any) string {
+	t, err := time.Parse(time.RFC3339Nano, str(v))
+	if err != nil {
+		return str(v)
+	}
+	return t.Local().Format(time.DateTime)
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
