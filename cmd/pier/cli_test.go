@@ -151,6 +151,15 @@ func TestCLIRequestApproveFollow(t *testing.T) {
 			t.Errorf("runs show lacks %q: exit %d\n%s", want, code, out)
 		}
 	}
+	code, out, errb = c.pier("describe", "entity", "environment/preview-42")
+	for _, want := range []string{"entity:     environment/preview-42", "properties:\n  type   ephemeral\n", "recent runs:\n  " + id + "   restart_preview   SUCCESS   alice"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q: exit %d\n%s%s", want, code, out, errb)
+		}
+	}
+	if code, _, errb = c.pier("describe", "entity", "environment/nope"); code != 1 || !strings.Contains(errb, `no environment entity "nope"`) {
+		t.Errorf("describe of nothing: exit %d, %s", code, errb)
+	}
 	code, out, _ = c.pier("runs")
 	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "SUCCESS") {
 		t.Fatalf("runs: exit %d\n%s", code, out)
@@ -193,7 +202,7 @@ func TestCLIStatusOfARefusedRevision(t *testing.T) {
 // Every client command keeps one convention: --help on stdout, exit 0;
 // a usage error is one line and a pointer to --help, exit 2.
 func TestCLIHelpAndUsageErrors(t *testing.T) {
-	for _, cmd := range [][]string{{"login"}, {"context"}, {"get"}, {"runs"}, {"runs", "logs"}, {"runs", "show"}, {"approve"}, {"decline"}, {"status"}, {"run"}} {
+	for _, cmd := range [][]string{{"login"}, {"context"}, {"get"}, {"runs"}, {"runs", "logs"}, {"runs", "show"}, {"approve"}, {"decline"}, {"status"}, {"run"}, {"describe"}, {"diff"}} {
 		name := strings.Join(cmd, " ")
 		code, out, errb := runCLI(t, append(cmd, "--help")...)
 		if code != 0 || !strings.HasPrefix(out, "usage: pier ") || errb != "" {
@@ -216,6 +225,7 @@ func TestCLIHelpAndUsageErrors(t *testing.T) {
 		{[]string{"decline", "r_1"}, "--reason is required"},
 		{[]string{"approve"}, "want one run id"},
 		{[]string{"login"}, "--client-id is required"},
+		{[]string{"describe", "entity", "x"}, "want describe entity BLUEPRINT/ID"},
 	} {
 		code, _, errb := runCLI(t, tt.args...)
 		if code != 2 || !strings.Contains(errb, tt.want) || strings.Count(errb, "\n") != 2 {

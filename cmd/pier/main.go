@@ -33,6 +33,7 @@ client commands (through the API, as the current context's client):
   login --client-id ID      save a server and its API client as a context
   context [list|use NAME]   the config file's contexts
   get KIND [ID] [-o FMT]    blueprints, entities BP, runs, scorecards, actions
+  describe entity BP/ID     an entity's properties, relations, scorecards, runs
   runs [--watch]            recent runs; runs show RUN; runs logs RUN [-f]
   approve RUN / decline RUN --reason TEXT
                             vote on a run waiting for approval in pier
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runContext(args[1:], stdout, stderr)
 	case "get":
 		return runGet(ctx, args[1:], stdout, stderr)
+	case "describe":
+		return runDescribe(ctx, args[1:], stdout, stderr)
 	case "runs":
 		return runRuns(ctx, args[1:], stdout, stderr)
 	case "approve", "decline":
