@@ -202,7 +202,7 @@ func TestCLIStatusOfARefusedRevision(t *testing.T) {
 // Every client command keeps one convention: --help on stdout, exit 0;
 // a usage error is one line and a pointer to --help, exit 2.
 func TestCLIHelpAndUsageErrors(t *testing.T) {
-	for _, cmd := range [][]string{{"login"}, {"context"}, {"get"}, {"runs"}, {"runs", "logs"}, {"runs", "show"}, {"approve"}, {"decline"}, {"status"}, {"run"}, {"describe"}, {"diff"}} {
+	for _, cmd := range [][]string{{"login"}, {"context"}, {"get"}, {"runs"}, {"runs", "logs"}, {"runs", "show"}, {"approve"}, {"decline"}, {"status"}, {"run"}, {"describe"}, {"diff"}, {"serve"}, {"validate"}, {"schema"}, {"receive"}, {"migrate"}} {
 		name := strings.Join(cmd, " ")
 		code, out, errb := runCLI(t, append(cmd, "--help")...)
 		if code != 0 || !strings.HasPrefix(out, "usage: pier ") || errb != "" {

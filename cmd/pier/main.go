@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -103,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case evalCommand:
 		return runEvaluate(stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "pier: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "pier: unknown command %q\nrun 'pier --help' for usage\n", args[0])
 	return 2
 }
 
@@ -117,14 +115,4 @@ func batchGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-}
-
-// parseFlags parses a subcommand's flags, treating --help as success
-// rather than an error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return err
-	}
-	return err
 }
