@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -231,5 +232,31 @@ func TestCLIHelpAndUsageErrors(t *testing.T) {
 		if code != 2 || !strings.Contains(errb, tt.want) || strings.Count(errb, "\n") != 2 {
 			t.Errorf("pier %v: exit %d, want 2 and %q in one line:\n%s", tt.args, code, tt.want, errb)
 		}
+	}
+}
+
+func TestCompletionAndVersion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		code, out, errb := runCLI(t, "completion", sh)
+		if code != 0 || !strings.Contains(out, "approve") || !strings.Contains(out, "scorecards") {
+			t.Errorf("completion %s: exit %d, %s\n%s", sh, code, errb, out)
+		}
+	}
+	if code, _, _ := runCLI(t, "completion", "tcsh"); code != 2 {
+		t.Errorf("completion tcsh: exit %d", code)
+	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		_, script, _ := runCLI(t, "completion", "bash")
+		cmd := exec.Command(bash, "-c", script+`
+COMP_WORDS=(pier get sc); COMP_CWORD=2; _pier; echo "${COMPREPLY[@]}"
+COMP_WORDS=(pier de); COMP_CWORD=1; _pier; echo "${COMPREPLY[@]}"`)
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != "scorecards\ndescribe decline\n" {
+			t.Errorf("bash completion: %v\n%s", err, out)
+		}
+	}
+	code, out, _ := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "pier ") || strings.TrimSpace(out) == "pier dev" || !strings.Contains(out, "go1.") {
+		t.Errorf("version: exit %d, %q", code, out)
 	}
 }

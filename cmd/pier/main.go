@@ -41,6 +41,7 @@ other commands:
   receive [--listen ADDR]   print the webhooks pier sends (develop webhook actions locally)
   migrate --from STORE --to STORE
                             copy a state store into an empty one (SQLite to PostgreSQL)
+  completion bash|zsh|fish  a shell completion script
   schema vendor [DIR]       vendor pier's CUE schema into DIR/cue.mod/pkg for the cue tool
   version                   print the version
 
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runContext(args[1:], stdout, stderr)
 	case "get":
 		return runGet(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "describe":
 		return runDescribe(ctx, args[1:], stdout, stderr)
 	case "runs":
@@ -93,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "schema":
 		return runSchema(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "pier %s\n", version)
+		fmt.Fprintf(stdout, "pier %s\n", versionString())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -115,4 +118,43 @@ func batchGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+}
+
+// versionString is the -ldflags version, else the module version and the
+// VCS revision Go stamped into the binary, so that a binary built by
+// go install or from a checkout says what it was built from.
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return v + " " + bi.GoVersion
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return fmt.Sprintf("%s (%s %s) %s", v, rev, at, bi.GoVersion)
 }
