@@ -153,7 +153,7 @@ func TestCLIRequestApproveFollow(t *testing.T) {
 		}
 	}
 	code, out, errb = c.pier("describe", "entity", "environment/preview-42")
-	for _, want := range []string{"entity:     environment/preview-42", "properties:\n  type   ephemeral\n", "recent runs:\n  " + id + "   restart_preview   SUCCESS   alice"} {
+	for _, want := range []string{"entity:     environment/preview-42", "properties:\n  type   ephemeral   git catalog.cue:6:50\n", "recent runs:\n  " + id + "   restart_preview   SUCCESS   alice"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("describe lacks %q: exit %d\n%s%s", want, code, out, errb)
 		}

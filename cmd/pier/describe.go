@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/pierhq/pier/internal/state"
 )
 
 const describeUsage = `usage: pier describe entity BLUEPRINT/ID
@@ -50,6 +53,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		Entity       map[string]any              `json:"entity"`
 		Related      map[string][]map[string]any `json:"relatedEntities"`
 		ReferencedBy []map[string]any            `json:"referencedBy"`
+		Sources      map[string]state.Origin     `json:"sources"`
 	}
 	if err := cl.Do(ctx, "GET", path, nil, &got); err != nil {
 		return c.fail(1, err)
@@ -70,7 +74,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tw := newTable(w)
 	for _, k := range sortedKeys(props) {
 		if props[k] != nil {
-			tw.row("  "+k, str(props[k]))
+			tw.row("  "+k, str(props[k]), originText(got.Sources[k]))
 		}
 	}
 	tw.flush()
@@ -140,6 +144,19 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		tw.flush()
 	}
 	return 0
+}
+
+// originText is where a value comes from, as the portal says it.
+func originText(o state.Origin) string {
+	switch o.Kind {
+	case "git":
+		return "git " + o.Pos.String()
+	case "runtime":
+		return "runtime, by " + o.By + " at " + o.At.Local().Format(time.DateTime)
+	case "computed":
+		return "computed: " + o.How
+	}
+	return o.Kind
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -112,7 +112,17 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, c *caller) in
 		}
 		referrers = append(referrers, related{Identifier: k.ID, Blueprint: k.Blueprint, Exists: true, Title: te.Title})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"entity": e, "relatedEntities": resolved, "referencedBy": referrers})
+	// Where each value comes from: git (file:line), a runtime write, or
+	// pier's computation; what the portal's entity page shows.
+	origin := snap.Origins(b, e)
+	sources := map[string]state.Origin{}
+	for k := range e.Properties {
+		sources[k] = origin(k)
+	}
+	for k := range b.Schema.Properties {
+		sources[k] = origin(k)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entity": e, "relatedEntities": resolved, "referencedBy": referrers, "sources": sources})
 }
 
 // entityHistory is GET /v1/entities/{bp}/{id}/history: every change git
