@@ -260,3 +260,54 @@ COMP_WORDS=(pier de); COMP_CWORD=1; _pier; echo "${COMPREPLY[@]}"`)
 		t.Errorf("version: exit %d, %q", code, out)
 	}
 }
+
+// The CLI reads what the API lets its client read, and no more: on the
+// example catalog with its roles, marco's client gets the API's 403 for
+// the daemon's status and sees only the runs and entities his roles
+// allow, where pat (an admin) sees everything.
+func TestCLIReadsThroughThePermissionCheck(t *testing.T) {
+	dir := copyDir(t, "../../catalog-example")
+	td := startDaemon(t, "--repo", dir, "--db", filepath.Join(t.TempDir(), "pier.db"), "--config", "../../dev/pier.yaml", "--anonymous-reads=false")
+	t.Setenv("PIER_CLI_CONFIG", filepath.Join(t.TempDir(), "config"))
+	t.Setenv("PIER_URL", td.url)
+	t.Setenv("PIER_CONTEXT", "")
+	t.Setenv("PIER_API_CLIENT_ID", "")
+	t.Setenv("PIER_API_CLIENT_SECRET", "")
+
+	// Without credentials: the API's 401, said as such.
+	code, _, errb := runCLI(t, "get", "blueprints")
+	if code != 1 || !strings.Contains(errb, "Unauthorized") {
+		t.Fatalf("anonymous get: exit %d, %s", code, errb)
+	}
+	for _, who := range []struct{ id, secret, ctx string }{{"pier-dev", "pier-dev-secret", "marco"}, {"platform-lead", "platform-lead-secret", "pat"}} {
+		t.Setenv("PIER_API_CLIENT_SECRET", who.secret)
+		if code, out, errb := runCLI(t, "login", "--client-id", who.id, "--context", who.ctx); code != 0 {
+			t.Fatalf("login %s: exit %d\n%s%s", who.id, code, out, errb)
+		}
+	}
+	t.Setenv("PIER_API_CLIENT_SECRET", "")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		code, out, errb := runCLI(t, "status", "--context", "pat")
+		if code == 0 && strings.Contains(out, "Ready") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pat's status: exit %d\n%s%s", code, out, errb)
+		}
+	}
+	code, _, errb = runCLI(t, "status", "--context", "marco")
+	if code != 1 || !strings.Contains(errb, "Forbidden: marco may not read") {
+		t.Fatalf("marco's status: exit %d, %s", code, errb)
+	}
+	count := func(ctx string) int {
+		code, out, errb := runCLI(t, "get", "entities", "cloud_resource", "-o", "json", "--context", ctx)
+		var list []any
+		if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil {
+			t.Fatalf("%s: get entities: exit %d, %v\n%s", ctx, code, err, errb)
+		}
+		return len(list)
+	}
+	if m, p := count("marco"), count("pat"); m == 0 || m >= p {
+		t.Errorf("marco reads %d cloud resources, pat %d: want marco fewer, by his roles", m, p)
+	}
+}
