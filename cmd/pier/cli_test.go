@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -176,6 +177,15 @@ func TestCLIRequestApproveFollow(t *testing.T) {
 		t.Fatalf("diff --server: exit %d\n%s%s", code, out, errb)
 	}
 	os.Remove(more)
+
+	// runs --watch prints a run once per change, until interrupted.
+	ctx, cancel := context.WithTimeout(t.Context(), 600*time.Millisecond)
+	var wout, werr bytes.Buffer
+	code = run(ctx, []string{"runs", "--watch", "--interval", "100ms"}, &wout, &werr)
+	cancel()
+	if code != 0 || strings.Count(wout.String(), id) != 1 || !strings.Contains(wout.String(), "SUCCESS") {
+		t.Fatalf("runs --watch: exit %d\n%s%s", code, wout.String(), werr.String())
+	}
 
 	// Status: the applied revision, Ready.
 	code, out, errb = c.pier("status")
