@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pierhq/pier/internal/client"
 )
 
 // cliEnv is the runs environment with two API clients, alice (who asks
@@ -319,5 +322,16 @@ func TestCLIReadsThroughThePermissionCheck(t *testing.T) {
 	}
 	if m, p := count("marco"), count("pat"); m == 0 || m >= p {
 		t.Errorf("marco reads %d cloud resources, pat %d: want marco fewer, by his roles", m, p)
+	}
+
+	// A write of a property git owns: the 409 names the property's own
+	// line, not the entity's (line 12).
+	cl := client.New(td.url)
+	if err := cl.Login(t.Context(), "pier-dev", "pier-dev-secret"); err != nil {
+		t.Fatal(err)
+	}
+	err := cl.Do(t.Context(), "PATCH", "/v1/blueprints/service/entities/payments-api", map[string]any{"properties": map[string]any{"lifecycle": "Deprecated"}}, nil)
+	if ae, ok := errors.AsType[*client.Error](err); !ok || ae.Status != 409 || !strings.Contains(ae.Message, "entities/service/payments-api.cue:17:") {
+		t.Errorf("git-owned write: %v", err)
 	}
 }

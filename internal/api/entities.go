@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/catalog"
@@ -219,8 +220,17 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 		return http.StatusForbidden
 	}
 	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
-	owner := snap.Source(key)
+	entityPos := snap.Source(key)
+	origin := snap.Origins(b, e)
+	// conflict names where the field is declared: a property's own line
+	// when the loader recorded it, else the entity's.
 	conflict := func(field string) int {
+		owner := entityPos
+		if name, ok := strings.CutPrefix(field, "properties."); ok {
+			if o := origin(name); o.Kind == "git" {
+				owner = o.Pos
+			}
+		}
 		return writeError(w, http.StatusConflict, "git_owned",
 			fmt.Sprintf("%s of %s/%s is declared in git at %s; change it by pull request", field, bp, id, owner),
 			map[string]any{"field": field, "file": owner.File, "line": owner.Line})
