@@ -114,20 +114,26 @@ func (r *remote) connect(ctx context.Context) (*client.Client, client.Target, er
 		t.ClientID, t.ClientSecret, t.Token = r.clientID, r.clientSecret, ""
 	}
 	c := client.New(t.Server)
-	if t.Token != "" {
-		c.Token = t.Token
-		return c, t, nil
-	}
 	if t.ClientID == "" {
 		return c, t, nil
 	}
-	if err := c.Login(ctx, t.ClientID, t.ClientSecret); err != nil {
-		return nil, t, err
+	login := func(ctx context.Context) error {
+		if err := c.Login(ctx, t.ClientID, t.ClientSecret); err != nil {
+			return err
+		}
+		if x, ok := cfg.Find(t.Context); ok && x.ClientID == t.ClientID && x.Server == c.Base {
+			x.Token, x.TokenExpires = c.Token, c.Expires
+			// A token not saved is asked for again next time: not an error.
+			cfg.Save(path)
+		}
+		return nil
 	}
-	if x, ok := cfg.Find(t.Context); ok && x.ClientID == t.ClientID && x.Server == c.Base {
-		x.Token, x.TokenExpires = c.Token, c.Expires
-		// A token not saved is asked for again next time: not an error.
-		cfg.Save(path)
+	if t.Token != "" {
+		c.Token, c.Refresh = t.Token, login
+		return c, t, nil
+	}
+	if err := login(ctx); err != nil {
+		return nil, t, err
 	}
 	return c, t, nil
 }

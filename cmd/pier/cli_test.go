@@ -85,6 +85,21 @@ func TestCLIRequestApproveFollow(t *testing.T) {
 		t.Fatalf("contexts: exit %d\n%s", code, out)
 	}
 
+	// A cached token the server refuses (revoked, or a server that
+	// forgot it) is replaced by logging in again, once.
+	b, _ := os.ReadFile(c.config)
+	cfg := string(b)
+	i := strings.Index(cfg, "name: dev")
+	j := i + strings.Index(cfg[i:], "token: ") + len("token: ")
+	k := j + strings.Index(cfg[j:], "\n")
+	os.WriteFile(c.config, []byte(cfg[:j]+"forgotten"+cfg[k:]), 0o600)
+	if code, out, errb := c.pier("get", "blueprints"); code != 0 || !strings.Contains(out, "environment") {
+		t.Fatalf("with a refused token: exit %d\n%s%s", code, out, errb)
+	}
+	if b, _ := os.ReadFile(c.config); strings.Contains(string(b), "forgotten") {
+		t.Fatalf("the refused token stayed in the config file:\n%s", b)
+	}
+
 	// Reading: tables, one object as YAML, filters.
 	code, out, errb = c.pier("get", "blueprints")
 	if code != 0 || !strings.Contains(out, "IDENTIFIER") || !strings.Contains(out, "environment") {

@@ -24,6 +24,10 @@ type Client struct {
 	Token string
 	// Expires is when Token stops working (zero: unknown).
 	Expires time.Time
+	// Refresh, when set, gets a new Token after the server refuses the
+	// one held (a cached token the server no longer knows, after a
+	// restart or a revocation); the request is then sent once more.
+	Refresh func(ctx context.Context) error
 }
 
 // New returns a client of the server at base (trailing slash dropped).
@@ -60,6 +64,7 @@ func (c *Client) Login(ctx context.Context, id, secret string) error {
 		AccessToken string `json:"accessToken"`
 		ExpiresIn   int    `json:"expiresIn"`
 	}
+	c.Token = "" // a refused token must not ride along with the secret
 	if err := c.Do(ctx, "POST", "/v1/auth/access_token", map[string]string{"clientId": id, "clientSecret": secret}, &out); err != nil {
 		return fmt.Errorf("log in as %s: %w", id, err)
 	}
@@ -106,6 +111,19 @@ func (c *Client) DoStatus(ctx context.Context, method, path string, body, out an
 }
 
 func (c *Client) send(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	code, raw, err := c.send1(ctx, method, path, body)
+	if err == nil && code == http.StatusUnauthorized && c.Token != "" && c.Refresh != nil {
+		refresh := c.Refresh
+		c.Refresh = nil // once
+		if err := refresh(ctx); err != nil {
+			return 0, nil, err
+		}
+		return c.send1(ctx, method, path, body)
+	}
+	return code, raw, err
+}
+
+func (c *Client) send1(ctx context.Context, method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
