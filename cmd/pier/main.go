@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -28,9 +26,22 @@ commands:
   serve [options]           follow a catalog repository and serve its state (API, webhooks, metrics)
   run ACTION [--entity ID] [--input NAME=VALUE ...] [--wait]
                             request a self-service action run from a pier server
+
+client commands (through the API, as the current context's client):
+  login --client-id ID      save a server and its API client as a context
+  context [list|use NAME]   the config file's contexts
+  get KIND [ID] [-o FMT]    blueprints, entities BP, runs, scorecards, actions
+  describe entity BP/ID     an entity's properties, relations, scorecards, runs
+  runs [--watch]            recent runs; runs show RUN; runs logs RUN [-f]
+  approve RUN / decline RUN --reason TEXT
+                            vote on a run waiting for approval in pier
+  status                    applied and attempted revisions, conditions, errors
+
+other commands:
   receive [--listen ADDR]   print the webhooks pier sends (develop webhook actions locally)
   migrate --from STORE --to STORE
                             copy a state store into an empty one (SQLite to PostgreSQL)
+  completion bash|zsh|fish  a shell completion script
   schema vendor [DIR]       vendor pier's CUE schema into DIR/cue.mod/pkg for the cue tool
   version                   print the version
 
@@ -62,6 +73,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "run":
 		return runRun(ctx, args[1:], stdout, stderr)
+	case "login":
+		return runLogin(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "context":
+		return runContext(args[1:], stdout, stderr)
+	case "get":
+		return runGet(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
+	case "describe":
+		return runDescribe(ctx, args[1:], stdout, stderr)
+	case "runs":
+		return runRuns(ctx, args[1:], stdout, stderr)
+	case "approve", "decline":
+		return runVote(ctx, args[0], args[1:], stdout, stderr)
+	case "status":
+		return runStatus(ctx, args[1:], stdout, stderr)
 	case "receive":
 		return runReceive(ctx, args[1:], stdout, stderr)
 	case "migrate":
@@ -69,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "schema":
 		return runSchema(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "pier %s\n", version)
+		fmt.Fprintf(stdout, "pier %s\n", versionString())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -77,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case evalCommand:
 		return runEvaluate(stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "pier: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "pier: unknown command %q\nrun 'pier --help' for usage\n", args[0])
 	return 2
 }
 
@@ -93,12 +120,41 @@ func batchGC() {
 	}
 }
 
-// parseFlags parses a subcommand's flags, treating --help as success
-// rather than an error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return err
+// versionString is the -ldflags version, else the module version and the
+// VCS revision Go stamped into the binary, so that a binary built by
+// go install or from a checkout says what it was built from.
+func versionString() string {
+	if version != "dev" {
+		return version
 	}
-	return err
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return v + " " + bi.GoVersion
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return fmt.Sprintf("%s (%s %s) %s", v, rev, at, bi.GoVersion)
 }

@@ -117,7 +117,9 @@ func TestUsageErrors(t *testing.T) {
 		{"validate", "--format", "xml", "."},
 		{"validate", "a", "b"},
 		{"validate", "/does/not/exist"},
-		{"diff"},
+		{"diff", "HEAD~1"},
+		{"diff", "--server", "http://127.0.0.1:1"},
+		{"diff", "--server", "--base", "HEAD"},
 		{"diff", "--base", "HEAD", "--format", "pdf"},
 		{"diff", "--base", "HEAD", "--repo", "/does/not/exist"},
 	} {
@@ -178,6 +180,17 @@ func TestDiffBetweenCommits(t *testing.T) {
 	code, out, _ = runCLI(t, "diff", "--repo", dir, "--base", "HEAD", "--head", "HEAD")
 	if code != 0 || !strings.Contains(out, "No changes.") {
 		t.Errorf("diff of a revision with itself, exit %d:\n%s", code, out)
+	}
+	// Without --base: the work tree's uncommitted edits against HEAD,
+	// from the root or from the catalog's own directory.
+	b, _ = os.ReadFile(file)
+	os.WriteFile(file, []byte(strings.Replace(string(b), `"Staging"`, `"Development"`, 1)), 0o644)
+	os.Remove(filepath.Join(dir, "entities", "team", "sre.json"))
+	for _, args := range [][]string{{"diff", "--repo", dir}, {"diff", "--repo", filepath.Join(dir, "entities"), "--path", ".."}} {
+		code, out, errOut = runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, `properties.lifecycle: "Staging" -> "Development"`) || !strings.Contains(out, "- entity team/sre") || !strings.Contains(out, "Plan: 0 to create, 1 to update, 1 to delete.") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
 	}
 	code, _, errOut = runCLI(t, "diff", "--repo", dir, "--base", "no-such-branch")
 	if code != 2 || !strings.Contains(errOut, "no-such-branch") {

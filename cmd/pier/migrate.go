@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/pierhq/pier/internal/store"
 	"github.com/pierhq/pier/internal/store/storeopen"
@@ -28,20 +27,18 @@ options:
 
 // runMigrate implements `pier migrate`.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newCommand("migrate", strings.TrimSuffix(migrateUsage, "options:\n"), stdout, stderr)
+	fs := c.fs
 	from := fs.String("from", "", "the store to copy: a SQLite file or a postgres:// URL")
 	to := fs.String("to", "", "the empty store to copy into: a postgres:// URL or a SQLite file")
-	fs.Usage = func() { fmt.Fprint(stderr, migrateUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := c.parse(args); code >= 0 {
+		return code
 	}
-	if *from == "" || *to == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
+	if *from == "" || *to == "" {
+		return c.usageError("--from and --to are both required")
+	}
+	if len(c.args) > 0 {
+		return c.usageError("unexpected argument %q", c.args[0])
 	}
 	src, err := storeopen.Open(ctx, *from, storeopen.Options{Existing: true})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,18 +31,17 @@ options:
 
 // runReceive implements `pier receive`.
 func runReceive(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	c := newCommand("receive", strings.TrimSuffix(receiveUsage, "options:\n"), stdout, stderr)
+	fs := c.fs
 	listen := fs.String("listen", "127.0.0.1:9999", "address to listen on")
 	var secrets secretList
 	fs.Var(&secrets, "secret", "a secret the requests are signed with (Port's x-port-signature or pier's X-Pier-Signature); repeatable")
 	status := fs.Int("status", http.StatusOK, "status to answer with")
-	fs.Usage = func() { fmt.Fprint(stderr, receiveUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := c.parse(args); code >= 0 {
+		return code
+	}
+	if len(c.args) > 0 {
+		return c.usageError("unexpected argument %q", c.args[0])
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,19 +21,16 @@ copy.
 
 // runSchema implements `pier schema vendor`.
 func runSchema(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, schemaUsage) }
-	if err := parseFlags(fs, args); err != nil {
-		return 2
+	c := newCommand("schema", schemaUsage, stdout, stderr)
+	if code := c.parse(args); code >= 0 {
+		return code
 	}
-	if fs.NArg() < 1 || fs.Arg(0) != "vendor" || fs.NArg() > 2 {
-		fs.Usage()
-		return 2
+	if len(c.args) < 1 || c.args[0] != "vendor" || len(c.args) > 2 {
+		return c.usageError("want schema vendor [DIR], got %s", quoteArgs(c.args))
 	}
 	dir := "."
-	if fs.NArg() == 2 {
-		dir = fs.Arg(1)
+	if len(c.args) == 2 {
+		dir = c.args[1]
 	}
 	files, err := schema.Files()
 	if err != nil {

@@ -61,7 +61,9 @@ options:
 
 // runServe implements `pier serve`.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := config.Parse(args, os.Getenv, stderr)
+	// The flag package's own printing is off: help is printed once, here,
+	// and an error once, with the pointer to --help.
+	cfg, err := config.Parse(args, os.Getenv, io.Discard)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, serveUsage)
 		fs := (&config.Config{}).FlagSet(stdout)
@@ -69,7 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "pier serve: %v\n", err)
+		fmt.Fprintf(stderr, "pier serve: %v\nrun 'pier serve --help' for usage\n", err)
 		return 2
 	}
 	log := newLogger(cfg, stderr)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,32 +30,29 @@ Exit status: 0 valid, 1 invalid, 2 usage or I/O error, or interrupted.
 
 // runValidate implements `pier validate`.
 func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, validateUsage); fs.PrintDefaults() }
+	c := newCommand("validate", validateUsage, stdout, stderr)
+	fs := c.fs
 	format := fs.String("format", "text", "output format: text, json or github (GitHub Actions annotations)")
 	var lim config.Limits
 	lim.Flags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return 2
+	if code := c.parse(args); code >= 0 {
+		return code
 	}
 	if err := lim.Check(); err != nil {
 		fmt.Fprintf(stderr, "pier validate: %v\n", err)
 		return 2
 	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(stderr, "pier validate: want at most one directory, got %d arguments\n", fs.NArg())
-		return 2
+	if len(c.args) > 1 {
+		return c.usageError("want at most one directory, got %d arguments", len(c.args))
 	}
 	switch *format {
 	case "text", "json", "github":
 	default:
-		fmt.Fprintf(stderr, "pier validate: unknown --format %q (want text, json or github)\n", *format)
-		return 2
+		return c.usageError("unknown --format %q (want text, json or github)", *format)
 	}
 	dir := "."
-	if fs.NArg() == 1 {
-		dir = fs.Arg(0)
+	if len(c.args) == 1 {
+		dir = c.args[0]
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

@@ -140,7 +140,17 @@ func (s *Server) getEntity(w http.ResponseWriter, r *http.Request, c *caller) in
 		}
 		referrers = append(referrers, related{Identifier: k.ID, Blueprint: k.Blueprint, Exists: true, Title: te.Title})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"entity": projected, "relatedEntities": resolved, "referencedBy": referrers})
+	// Where each value comes from: git (file:line), a runtime write, or
+	// pier's computation; what the portal's entity page shows.
+	origin := snap.Origins(b, e)
+	sources := map[string]state.Origin{}
+	for k := range e.Properties {
+		sources[k] = origin(k)
+	}
+	for k := range b.Schema.Properties {
+		sources[k] = origin(k)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"entity": projected, "relatedEntities": resolved, "referencedBy": referrers, "sources": sources})
 }
 
 // entityHistory is GET /v1/entities/{bp}/{id}/history: every change git
@@ -270,8 +280,17 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 		return http.StatusForbidden
 	}
 	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
-	owner := snap.Source(key)
+	entityPos := snap.Source(key)
+	origin := snap.Origins(b, e)
+	// conflict names where the field is declared: a property's own line
+	// when the loader recorded it, else the entity's.
 	conflict := func(field string) int {
+		owner := entityPos
+		if name, ok := strings.CutPrefix(field, "properties."); ok {
+			if o := origin(name); o.Kind == "git" {
+				owner = o.Pos
+			}
+		}
 		return writeError(w, http.StatusConflict, "git_owned",
 			fmt.Sprintf("%s of %s/%s is declared in git at %s; change it by pull request", field, bp, id, owner),
 			map[string]any{"field": field, "file": owner.File, "line": owner.Line})
@@ -280,8 +299,8 @@ func (s *Server) writeRuntime(w http.ResponseWriter, r *http.Request, c *caller,
 	// is added there, not here.
 	unset := func(field string) int {
 		return writeError(w, http.StatusConflict, "git_owned",
-			fmt.Sprintf("%s of %s/%s is owned by git, and %s does not set it; add it there by pull request (the API writes runtime properties only)", field, bp, id, owner),
-			map[string]any{"field": field, "file": owner.File, "line": owner.Line})
+			fmt.Sprintf("%s of %s/%s is owned by git, and %s does not set it; add it there by pull request (the API writes runtime properties only)", field, bp, id, entityPos),
+			map[string]any{"field": field, "file": entityPos.File, "line": entityPos.Line})
 	}
 	g := e.Git
 	if body.Title != nil && *body.Title != g.Title {

@@ -89,7 +89,7 @@ func (s *Server) entityPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	key := catalog.Key{Kind: catalog.KindEntityObj, Blueprint: bp, ID: id}
 	view := entityView{Link: linkTo(v.snap, e), Blueprint: b, Team: e.Team, Source: s.fileLink(v.snap.Revision, v.snap.Source(key)), HasRuns: s.opts.Runs != nil}
-	view.Props = s.propRows(v, b, e, key)
+	view.Props = s.propRows(v, b, e)
 	for _, c := range columns(v.snap, b) {
 		if c.Kind != "relation" {
 			continue
@@ -151,54 +151,26 @@ func (s *Server) entityPage(w http.ResponseWriter, r *http.Request, v *visit) {
 
 // propRows are the entity's properties in column order, each with where
 // its value comes from.
-func (s *Server) propRows(v *visit, b *catalog.Blueprint, e *state.Entity, key catalog.Key) []propRow {
-	lines := map[string]catalog.Pos{}
-	for _, f := range v.snap.Fields(key) {
-		lines[f.Name] = f.Pos
-	}
-	entityPos := v.snap.Source(key)
+func (s *Server) propRows(v *visit, b *catalog.Blueprint, e *state.Entity) []propRow {
+	origin := v.snap.Origins(b, e)
 	var out []propRow
 	for _, c := range columns(v.snap, b) {
 		if c.Kind == "relation" {
 			continue
 		}
-		val, ok := e.Properties[c.Key]
+		val := e.Properties[c.Key]
 		row := propRow{Key: c.Key, Title: c.Title, Value: showValue(val)}
 		if sv, isStr := val.(string); isStr && c.Colors != nil {
 			row.Color = colorClass(c.Colors[sv])
 		}
-		_, runtime := e.Runtime[c.Key]
-		switch {
-		case runtime:
-			row.Source, row.By, row.At = "runtime", e.RuntimeBy, e.RuntimeAt
-		case c.Kind == "computed":
-			row.Source, row.How = "computed", computedHow(b, c.Key)
-		case ok:
-			row.Source = "git"
-			pos, found := lines[c.Key]
-			if !found {
-				pos = entityPos
-			}
-			row.File = s.fileLink(v.snap.Revision, pos)
-		default:
-			row.Source = "unset"
+		o := origin(c.Key)
+		row.Source, row.By, row.At, row.How = o.Kind, o.By, o.At, o.How
+		if o.Kind == "git" {
+			row.File = s.fileLink(v.snap.Revision, o.Pos)
 		}
 		out = append(out, row)
 	}
 	return out
-}
-
-func computedHow(b *catalog.Blueprint, k string) string {
-	if _, ok := b.MirrorProperties[k]; ok {
-		return "mirror of " + b.MirrorProperties[k].Path
-	}
-	if _, ok := b.CalculationProperties[k]; ok {
-		return "calculation"
-	}
-	if a, ok := b.AggregationProperties[k]; ok {
-		return "aggregation (" + a.CalculationSpec.Func + " over " + a.Target + ")"
-	}
-	return "formula"
 }
 
 // scoresOf are e's results in the scorecards the visitor may read.
