@@ -26,9 +26,11 @@ import (
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/github"
 	"github.com/pierhq/pier/internal/identity"
+	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/metrics"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/outbox/record"
+	"github.com/pierhq/pier/internal/review"
 	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
@@ -153,6 +155,14 @@ type daemon struct {
 	leaseReleased chan struct{}
 	directory     *identity.Directory
 
+	// git is the catalog's git source (nil for a local directory), which
+	// also fetches pull requests' heads for the planner; reviews are the
+	// plans being made, waited for at shutdown; ctx is the daemon's.
+	git     *source.Git
+	planner *review.Planner
+	reviews sync.WaitGroup
+	ctx     context.Context
+
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
 	// prepared is the state built for the revision being written
@@ -169,7 +179,7 @@ type prepared struct {
 }
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}}
+	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}, ctx: ctx}
 	d.rep.self = replicaID()
 	log.Info("starting pier", cfg.Redacted()...)
 
@@ -220,6 +230,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			d.mu.Unlock()
 		},
 	})
+	d.planner = &review.Planner{Reconciler: rec, State: d.holder, Loader: func() (*loader.Loader, error) { return newLoader(cfg.Limits) }}
 	if err := d.githubClient(ctx); err != nil {
 		return nil, err
 	}
@@ -264,11 +275,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	hooks.On("push", d.onPush)
 	people := d.people()
 	d.directory = people.Directory
+	var takeRuns webhook.HandlerFunc
 	if gh := d.runs.github; gh != nil {
 		intake := githubpr.Intake{System: gh, Runs: d.runs.engine, Grants: d.grantsOf(people.Directory)}
-		hooks.On("pull_request", intake.PullRequest)
+		takeRuns = intake.PullRequest
 		hooks.On("pull_request_review", intake.Review)
 	}
+	hooks.On("pull_request", bothHandlers(takeRuns, d.onPullRequest))
 	hooks.On("workflow_run", d.runs.onWorkflowRun)
 	hooks.On("membership", d.onMembership(people.Directory))
 	clients := make([]api.Client, len(cfg.Clients))
@@ -418,6 +431,7 @@ func (d *daemon) source() (reconciler.Fetcher, error) {
 		return nil, err
 	}
 	d.poll = poll
+	d.git = g
 	return func(ctx context.Context) (reconciler.Revision, error) {
 		rev, _, err := g.Fetch(ctx)
 		if err != nil {
@@ -626,6 +640,7 @@ func (d *daemon) run(ctx context.Context) error {
 		d.metricsHTTP.Shutdown(shutdown)
 	}
 	d.runs.stop(shutdown)
+	d.reviews.Wait()
 	<-leadDone
 	wg.Wait()
 	return err

@@ -189,6 +189,8 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", f.listRequestedReviewers)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/reviews", f.listReviews)
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.createComment)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", f.listComments)
+	f.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", f.updateComment)
 
 	f.mux.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", f.getTeamMembership)
 	f.mux.HandleFunc("GET /user", f.getUser)

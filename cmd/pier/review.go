@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+
+	"github.com/pierhq/pier/internal/approval/githubpr"
+	"github.com/pierhq/pier/internal/github"
+	"github.com/pierhq/pier/internal/review"
+	"github.com/pierhq/pier/internal/webhook"
+	"github.com/pierhq/pier/reconciler"
+)
+
+// planStatusContext names the commit status of a pull request's plan,
+// apart from pier/reconcile, which says whether a commit was applied.
+const planStatusContext = "pier/plan"
+
+// bothHandlers runs two handlers of one event, the second even when the
+// first fails: planning a pull request and taking a run request from it
+// are independent.
+func bothHandlers(a, b webhook.HandlerFunc) webhook.HandlerFunc {
+	if a == nil {
+		return b
+	}
+	return func(ctx context.Context, dl webhook.Delivery) error {
+		errA := a(ctx, dl)
+		if err := b(ctx, dl); err != nil {
+			return err
+		}
+		return errA
+	}
+}
+
+// onPullRequest plans a pull request into the followed branch when it is
+// opened or pushed to, in the background (GitHub waits 10 s for the
+// answer; the planner bounds how many run at once). The head is fetched
+// as refs/pull/N/head, which GitHub keeps for forks too: a fork's pull
+// request is planned like any other, and planning only loads and scores
+// the catalog — nothing in it runs, and no secret is read.
+func (d *daemon) onPullRequest(_ context.Context, dl webhook.Delivery) error {
+	e, ok := dl.Payload.(*gh.PullRequestEvent)
+	if !ok || d.git == nil || d.github == nil {
+		return nil
+	}
+	switch e.GetAction() {
+	case "opened", "reopened", "synchronize":
+	default:
+		return nil
+	}
+	pr := e.GetPullRequest()
+	repo := e.GetRepo()
+	if !strings.EqualFold(repo.GetOwner().GetLogin(), d.owner) || !strings.EqualFold(repo.GetName(), d.repo) ||
+		pr.GetBase().GetRef() != d.cfg.Branch || pr.GetState() != "open" ||
+		strings.HasPrefix(pr.GetHead().GetRef(), githubpr.BranchPrefix) {
+		d.log.Debug("pull request not planned", "number", pr.GetNumber(), "base", pr.GetBase().GetRef())
+		return nil
+	}
+	n, head := pr.GetNumber(), pr.GetHead().GetSHA()
+	if n == 0 {
+		n = e.GetNumber()
+	}
+	if d.planner.Cached(head) {
+		d.log.Debug("pull request head already planned", "number", n, "head", head)
+		return nil
+	}
+	d.reviews.Go(func() { d.reviewPull(n, head) })
+	return nil
+}
+
+// reviewPull plans pull request n at head and reports the plan on it: a
+// commit status that fails when the revision would be refused (so that
+// branch protection can require it) and one comment, edited on every
+// push.
+func (d *daemon) reviewPull(n int, head string) {
+	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Minute)
+	defer cancel()
+	log := d.log.With("pull_request", n, "head", head)
+	rev, err := d.git.FetchRef(ctx, fmt.Sprintf("refs/pull/%d/head", n))
+	if err == nil && rev.ID != head {
+		// The pull request moved on since this webhook: its own
+		// webhook plans the newer head.
+		log.Info("pull request moved on; not planning this head", "now", rev.ID)
+		return
+	}
+	var rep *review.Report
+	if err == nil {
+		rep, err = d.planner.Plan(ctx, reconciler.Revision{ID: rev.ID, FS: rev.FS})
+	}
+	if err != nil {
+		log.Warn("pull request not planned", "err", err)
+		d.postStatus(ctx, head, github.StateError, "pier could not plan this pull request: "+err.Error())
+		return
+	}
+	state := github.StateSuccess
+	if !rep.Valid {
+		state = github.StateFailure
+	}
+	d.postStatus(ctx, head, state, rep.Summary())
+	login, err := d.github.Login(ctx)
+	if err == nil {
+		_, _, err = d.github.UpsertComment(ctx, d.owner, d.repo, n, login, review.Marker, rep.Markdown())
+	}
+	if err != nil {
+		log.Warn("plan comment", "err", err)
+		return
+	}
+	log.Info("pull request planned", "valid", rep.Valid, "created", rep.Counts.Created, "updated", rep.Counts.Updated,
+		"deleted", rep.Counts.Deleted, "moves", len(rep.Moves))
+}
+
+func (d *daemon) postStatus(ctx context.Context, sha, state, desc string) {
+	err := d.github.SetCommitStatus(ctx, d.owner, d.repo, sha, github.Status{State: state, Description: desc, Context: planStatusContext})
+	if err != nil {
+		d.log.Warn("plan status", "sha", sha, "err", err)
+	}
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pierhq/pier/internal/githubfake"
+	"github.com/pierhq/pier/internal/githubfake/examples"
+	"github.com/pierhq/pier/internal/review"
+)
+
+// reviewBlueprints is a catalog whose scorecard ranks services by their
+// runbook, so that a pull request removing one moves a level.
+const reviewBlueprints = `
+blueprints: team: {title: "Team", schema: properties: {}}
+blueprints: service: {
+	title: "Service"
+	schema: properties: {
+		lifecycle: {type: "string", enum: ["Production", "Staging"]}
+		runbook: {type: "string"}
+	}
+	relations: team: {target: "team", required: true, many: false}
+}
+scorecards: production_readiness: {
+	blueprintIdentifier: "service"
+	rules: [{identifier: "has_runbook", level: "Gold", query: {combinator: "and", rules: [{property: "runbook", operator: "isNotEmpty"}]}}]
+}
+entities: team: payments: {title: "Payments"}
+`
+
+func reviewService(id, runbook, team string) string {
+	s := fmt.Sprintf("entities: service: %q: {\n\tproperties: lifecycle: \"Production\"\n", id)
+	if runbook != "" {
+		s += fmt.Sprintf("\tproperties: runbook: %q\n", runbook)
+	}
+	return s + fmt.Sprintf("\trelations: team: %q\n}\n", team)
+}
+
+// reviewEnv is a daemon following a real git repository, with a pull
+// request open on the GitHub fake.
+type reviewEnv struct {
+	t    *testing.T
+	repo *gitRepo
+	gh   *githubfake.Fake
+	td   *testDaemon
+	pr   int
+}
+
+func newReviewEnv(t *testing.T) *reviewEnv {
+	repo := newGitRepo(t)
+	first := repo.commit("initial", map[string]string{
+		"blueprints.cue":            reviewBlueprints,
+		"services/payments-api.cue": reviewService("payments-api", "https://runbooks/payments", "payments"),
+		"services/checkout.cue":     reviewService("checkout", "https://runbooks/checkout", "payments"),
+	})
+	gh := githubfake.New()
+	t.Cleanup(gh.Close)
+	gh.AddRepo("acme", "catalog")
+	gh.Commit("acme", "catalog", "feature", map[string][]byte{"x": []byte("y")})
+	pr := gh.OpenPullRequest("acme", "catalog", "dev", "feature", "main", "runbooks", "")
+	dataDir := t.TempDir()
+	td := startDaemon(t, "--repo", "file://"+repo.bare, "--db", filepath.Join(dataDir, "pier.db"), "--cache-dir", filepath.Join(dataDir, "git"),
+		"--webhook-secret", "hook-secret", "--anonymous-reads",
+		"--github-api-url", gh.URL(), "--github-token", "ghs_test", "--github-repo", "acme/catalog")
+	td.waitFor(t, "the first revision", func(st map[string]any) bool { return st["lastAppliedRevision"] == first })
+	repo.git(repo.work, "checkout", "-q", "-b", "feature")
+	return &reviewEnv{t: t, repo: repo, gh: gh, td: td, pr: pr}
+}
+
+// pushPR commits files on the pull request's branch and pushes it where
+// GitHub keeps a pull request's head, refs/pull/N/head.
+func (e *reviewEnv) pushPR(files map[string]string) string {
+	e.t.Helper()
+	g := e.repo
+	for name, data := range files {
+		writeFile(e.t, filepath.Join(g.work, name), data)
+	}
+	g.git(g.work, "add", "-A")
+	g.git(g.work, "commit", "-qm", "change")
+	g.git(g.work, "push", "-q", "-f", "origin", fmt.Sprintf("HEAD:refs/pull/%d/head", e.pr))
+	return g.git(g.work, "rev-parse", "HEAD")
+}
+
+// deliverPR sends the pull_request webhook GitHub sends for action at
+// head; fork makes the head another owner's repository.
+func (e *reviewEnv) deliverPR(action, head string, fork bool) {
+	e.t.Helper()
+	var p map[string]any
+	if err := json.Unmarshal(examples.Load("pull_request."+action+".json"), &p); err != nil {
+		e.t.Fatal(err)
+	}
+	repo := p["repository"].(map[string]any)
+	repo["name"], repo["full_name"] = "catalog", "acme/catalog"
+	repo["owner"].(map[string]any)["login"] = "acme"
+	p["number"] = e.pr
+	pr := p["pull_request"].(map[string]any)
+	pr["number"], pr["state"] = e.pr, "open"
+	pr["base"].(map[string]any)["ref"] = "main"
+	h := pr["head"].(map[string]any)
+	h["ref"], h["sha"] = "feature", head
+	if fork {
+		hr := h["repo"].(map[string]any)
+		hr["full_name"], hr["name"] = "mallory/catalog", "catalog"
+		hr["owner"].(map[string]any)["login"] = "mallory"
+		hr["fork"] = true
+	}
+	body, _ := json.Marshal(p)
+	code, out := e.td.deliver(e.t, "pull_request", fmt.Sprintf("pr-%d", deliveries.Add(1)), body, "hook-secret")
+	if code != 200 && code != 202 {
+		e.t.Fatalf("pull_request webhook: %d %v", code, out)
+	}
+}
+
+// planStatus waits for pier/plan on sha and returns it.
+func (e *reviewEnv) planStatus(sha string) githubfake.Status {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range e.gh.Statuses("acme", "catalog", sha) {
+			if s.Context == planStatusContext {
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no pier/plan status on %s: %v", sha, e.gh.Statuses("acme", "catalog", sha))
+	return githubfake.Status{}
+}
+
+// comment returns the pull request's comments once the plan comment
+// mentions want.
+func (e *reviewEnv) comment(want string) []string {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		pr, _ := e.gh.PullRequest("acme", "catalog", e.pr)
+		got = pr.Comments
+		for _, c := range got {
+			if strings.HasPrefix(c, review.Marker) && strings.Contains(c, want) {
+				return got
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no plan comment with %q; comments: %q", want, got)
+	return nil
+}
+
+func TestPullRequestIsPlannedAgainstTheLiveState(t *testing.T) {
+	e := newReviewEnv(t)
+
+	// Removing a service's runbook: a valid plan, and the level it moves.
+	head := e.pushPR(map[string]string{"services/payments-api.cue": reviewService("payments-api", "", "payments")})
+	e.deliverPR("opened", head, false)
+	st := e.planStatus(head)
+	if st.State != "success" || !strings.Contains(*st.Description, "0 to create, 1 to update, 0 to delete; 1 scorecard levels move") {
+		t.Fatalf("status on the first head: %s %q", st.State, *st.Description)
+	}
+	comments := e.comment("`service/payments-api` production_readiness: Gold → Silver, because rule has_runbook fails")
+	if len(comments) != 1 || !strings.Contains(comments[0], "properties.runbook") {
+		t.Fatalf("comments: %q", comments)
+	}
+	// Nothing was applied: main still serves the runbook.
+	if _, body := e.td.get(t, "/v1/blueprints/service/entities/payments-api"); body["entity"].(map[string]any)["properties"].(map[string]any)["runbook"] != "https://runbooks/payments" {
+		t.Fatalf("the plan changed the served state: %v", body)
+	}
+
+	// The same head again (a redelivery, a reopen): planned once.
+	e.deliverPR("reopened", head, false)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(e.gh.Statuses("acme", "catalog", head)); n != 1 {
+		t.Fatalf("%d statuses on a head planned twice", n)
+	}
+
+	// A push that breaks a relation: a failing status naming the line,
+	// and the same comment edited, not a second one.
+	broken := e.pushPR(map[string]string{"services/checkout.cue": reviewService("checkout", "https://runbooks/checkout", "paymnets")})
+	e.deliverPR("synchronize", broken, false)
+	st = e.planStatus(broken)
+	if st.State != "failure" || !strings.Contains(*st.Description, "services/checkout.cue:4:") {
+		t.Fatalf("status on the broken head: %s %q", st.State, *st.Description)
+	}
+	comments = e.comment("services/checkout.cue:4:")
+	if len(comments) != 1 || !strings.Contains(comments[0], "This revision is invalid") || !strings.Contains(comments[0], "paymnets") {
+		t.Fatalf("comments after the second push: %q", comments)
+	}
+	if edits := e.gh.CommentEdits("acme", "catalog", e.pr); fmt.Sprint(edits) != "[1]" {
+		t.Fatalf("comment edits %v, want the one comment edited once", edits)
+	}
+}
+
+func writeFile(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
