@@ -2,15 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
 
+	"github.com/pierhq/pier/internal/api"
 	"github.com/pierhq/pier/internal/approval/githubpr"
 	"github.com/pierhq/pier/internal/github"
 	"github.com/pierhq/pier/internal/review"
+	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/webhook"
 	"github.com/pierhq/pier/reconciler"
 )
@@ -117,4 +120,20 @@ func (d *daemon) postStatus(ctx context.Context, sha, state, desc string) {
 	if err != nil {
 		d.log.Warn("plan status", "sha", sha, "err", err)
 	}
+}
+
+// planRevision is POST /v1/plans: the planner of pull requests, on a
+// revision named by the caller.
+func (d *daemon) planRevision(ctx context.Context, name string) (*review.Report, error) {
+	if d.git == nil {
+		return nil, fmt.Errorf("%w: the catalog is a directory, not a git repository", api.ErrNoRevision)
+	}
+	rev, err := d.git.Resolve(ctx, name)
+	if errors.Is(err, source.ErrRevisionNotFound) {
+		return nil, fmt.Errorf("%w: %w", api.ErrNoRevision, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.planner.Plan(ctx, reconciler.Revision{ID: rev.ID, FS: rev.FS})
 }

@@ -204,3 +204,82 @@ func writeFile(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// A revision planned outside GitHub, through the API and pier diff
+// --server, gets the pull requests' plan: here the deletion guard's
+// refusal of a branch that deletes most of the catalog.
+func TestPlanOverTheAPIAndTheCLI(t *testing.T) {
+	e := newReviewEnv(t)
+	g := e.repo
+	g.git(g.work, "rm", "-q", "services/payments-api.cue", "services/checkout.cue")
+	g.git(g.work, "commit", "-qm", "drop the services")
+	g.git(g.work, "push", "-q", "origin", "feature")
+	sha := g.git(g.work, "rev-parse", "HEAD")
+
+	code, body := e.td.post(t, "/v1/plans", "", `{"revision": "feature"}`)
+	plan, _ := body["plan"].(map[string]any)
+	if code != 200 || plan["valid"] != false || plan["deletionGuard"] != true || plan["revision"] != sha {
+		t.Fatalf("POST /v1/plans: %d %v", code, body)
+	}
+	if !strings.Contains(body["text"].(string), "deletes 2 of 3 entities") {
+		t.Fatalf("plan text: %q", body["text"])
+	}
+
+	for _, c := range []struct {
+		name, body string
+		code       int
+		want       string
+	}{
+		{"unknown branch", `{"revision": "no-such-branch"}`, 404, "revision not found"},
+		{"unknown commit", `{"revision": "` + strings.Repeat("ab", 20) + `"}`, 404, "fetched commits only"},
+		{"no revision", `{}`, 400, `"revision" is required`},
+		{"misspelt field", `{"revison": "feature"}`, 422, `did you mean "revision"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := e.td.post(t, "/v1/plans", "", c.body)
+			if code != c.code || !strings.Contains(fmt.Sprint(body["message"]), c.want) {
+				t.Fatalf("%d %v, want %d with %q", code, body, c.code, c.want)
+			}
+		})
+	}
+
+	// pier diff --server, on the branch and on this checkout's HEAD: the
+	// same plan, exit 1 for a revision the server would refuse.
+	for _, head := range []string{"feature", "HEAD"} {
+		code, out, errOut := runCLI(t, "diff", "--server", e.td.url, "--head", head, "--repo", g.work)
+		if code != 1 || !strings.Contains(out, "deletes 2 of 3 entities") || !strings.Contains(out, "- entity service/checkout") {
+			t.Fatalf("pier diff --server --head %s: exit %d\n%s\n%s", head, code, out, errOut)
+		}
+	}
+	code, out, errOut := runCLI(t, "diff", "--server", e.td.url, "--head", "main", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"valid":true`) {
+		t.Fatalf("pier diff --server --head main: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// A fork's pull request is planned from refs/pull/N/head like any other;
+// planning loads and scores the catalog, and sends nothing: the
+// outbound webhook the change would notify on merge hears nothing.
+func TestForkPullRequestIsPlannedWithoutRunningAnything(t *testing.T) {
+	e := newReviewEnv(t)
+	r := newReceiver(t)
+	head := e.pushPR(map[string]string{
+		"services/payments-api.cue": reviewService("payments-api", "https://runbooks/payments-v2", "payments"),
+		"hooks.cue":                 fmt.Sprintf("webhooks: spy: {url: %q, events: [\"ENTITY_UPDATED\"]}\n", r.srv.URL+"/spy"),
+	})
+	e.deliverPR("opened", head, true)
+	if st := e.planStatus(head); st.State != "success" {
+		t.Fatalf("fork's status: %s %q", st.State, *st.Description)
+	}
+	e.comment("Merging emits 0 ENTITY_CREATED, 1 ENTITY_UPDATED and 0 ENTITY_DELETED events")
+	time.Sleep(300 * time.Millisecond)
+	if got := r.got("/spy"); len(got) != 0 {
+		t.Fatalf("planning delivered %v", got)
+	}
+	// Merged, the same change is announced: the receiver was listening.
+	e.repo.git(e.repo.work, "push", "-q", "origin", "HEAD:main")
+	if code := e.td.push(t, head, "hook-secret"); code != 202 && code != 200 {
+		t.Fatalf("push webhook: %d", code)
+	}
+	r.wait(t, "/spy", 1)
+}

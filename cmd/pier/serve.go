@@ -297,7 +297,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			TrustedProxies: cfg.TrustedProxies,
 		},
 		Metrics: d.metrics, MetricsHandler: metricsHandler, Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
-		People: people,
+		People: people, Plan: d.planRevision,
 	})
 	portal, err := d.portal(people)
 	if err != nil {

@@ -210,34 +210,73 @@ func (r *Report) Markdown() string {
 	if len(r.Moves) > 0 {
 		b.WriteString("#### Scorecard levels that would move\n\n")
 		for _, m := range r.Moves {
-			fmt.Fprintf(&b, "- `%s/%s` %s: %s → %s", m.Blueprint, m.Identifier, m.Scorecard, level(m.From), level(m.To))
-			var why []string
-			for _, f := range m.Failing {
-				why = append(why, "rule "+f+" fails")
-			}
-			for _, f := range m.Passing {
-				why = append(why, "rule "+f+" passes")
-			}
-			if len(why) > 0 {
-				fmt.Fprintf(&b, ", because %s", strings.Join(why, ", "))
-			}
-			b.WriteString("\n")
+			fmt.Fprintf(&b, "- `%s/%s` %s\n", m.Blueprint, m.Identifier, m.describe())
 		}
 		b.WriteString("\n")
 	}
-	if len(r.Events) > 0 && r.Valid {
-		n := map[string]int{}
-		for _, e := range r.Events {
-			n[e.Type]++
-		}
-		fmt.Fprintf(&b, "Merging emits %d ENTITY_CREATED, %d ENTITY_UPDATED and %d ENTITY_DELETED events to automations and webhooks.\n\n",
-			n[reconciler.EntityCreated], n[reconciler.EntityUpdated], n[reconciler.EntityDeleted])
+	if s := r.events(); s != "" {
+		b.WriteString(s + "\n\n")
 	}
 	if r.planned {
 		b.WriteString("#### Changes\n\n")
 		r.Plan.WriteMarkdown(&b)
 	}
 	return b.String()
+}
+
+// Text renders the report for a terminal: the errors as pier validate
+// prints them, the level moves, then the plan as pier diff prints it.
+func (r *Report) Text() string {
+	var b bytes.Buffer
+	for _, d := range r.Diagnostics {
+		b.WriteString(d.String() + "\n")
+	}
+	if !r.Valid {
+		fmt.Fprintf(&b, "revision %s would not be applied: %s\n", short(r.Revision), r.Summary())
+	}
+	for _, m := range r.Moves {
+		fmt.Fprintf(&b, "scorecard %s/%s %s\n", m.Blueprint, m.Identifier, m.describe())
+	}
+	if s := r.events(); s != "" {
+		b.WriteString(s + "\n")
+	}
+	if r.planned {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		r.Plan.WriteText(&b)
+	}
+	return b.String()
+}
+
+// describe says how a move goes and why: "production_readiness: Gold →
+// Silver, because rule has_runbook fails".
+func (m Move) describe() string {
+	s := fmt.Sprintf("%s: %s → %s", m.Scorecard, level(m.From), level(m.To))
+	var why []string
+	for _, f := range m.Failing {
+		why = append(why, "rule "+f+" fails")
+	}
+	for _, f := range m.Passing {
+		why = append(why, "rule "+f+" passes")
+	}
+	if len(why) > 0 {
+		s += ", because " + strings.Join(why, ", ")
+	}
+	return s
+}
+
+// events counts the change events merging would emit, or "".
+func (r *Report) events() string {
+	if len(r.Events) == 0 || !r.Valid {
+		return ""
+	}
+	n := map[string]int{}
+	for _, e := range r.Events {
+		n[e.Type]++
+	}
+	return fmt.Sprintf("Merging emits %d ENTITY_CREATED, %d ENTITY_UPDATED and %d ENTITY_DELETED events to automations and webhooks.",
+		n[reconciler.EntityCreated], n[reconciler.EntityUpdated], n[reconciler.EntityDeleted])
 }
 
 // Summary is the one-line outcome, for a commit status.

@@ -586,7 +586,7 @@ func (g *Git) fetchRef(ctx context.Context, ref plumbing.ReferenceName) (Revisio
 	}
 	up, err := g.dial(ctx, ref)
 	if errors.Is(err, ErrBranchNotFound) {
-		err = fmt.Errorf("ref not found")
+		err = ErrRevisionNotFound
 	}
 	if err != nil {
 		return Revision{}, err
@@ -610,4 +610,32 @@ func (g *Git) fetchRef(ctx context.Context, ref plumbing.ReferenceName) (Revisio
 		return Revision{}, fmt.Errorf("update %s: %w", keep, err)
 	}
 	return g.revision(head)
+}
+
+// ErrRevisionNotFound is returned, wrapped, by Resolve for a revision
+// neither the cache nor the repository has.
+var ErrRevisionNotFound = errors.New("revision not found")
+
+// Resolve returns the revision rev names, for planning it: a ref
+// (refs/pull/7/head, refs/heads/feature) or a branch name is fetched
+// from the repository, as FetchRef does; a full commit hash is read
+// from the cache, which holds every commit fetched before (the followed
+// branch's history and every planned pull request's).
+func (g *Git) Resolve(ctx context.Context, rev string) (Revision, error) {
+	if h := plumbing.NewHash(rev); len(rev) == 40 && h.String() == rev {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if err := g.openCache(); err != nil {
+			return Revision{}, err
+		}
+		if !g.hasCommit(h) {
+			return Revision{}, fmt.Errorf("commit %s: %w (fetched commits only: name a branch or a ref to fetch it)", rev, ErrRevisionNotFound)
+		}
+		return g.revision(h)
+	}
+	ref := rev
+	if !strings.HasPrefix(ref, "refs/") {
+		ref = "refs/heads/" + ref
+	}
+	return g.FetchRef(ctx, ref)
 }
