@@ -27,10 +27,10 @@ import (
 	"time"
 
 	"github.com/pierhq/pier/internal/access"
-	"github.com/pierhq/pier/internal/review"
 	"github.com/pierhq/pier/internal/compiled"
 	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/metrics"
+	"github.com/pierhq/pier/internal/review"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-
 )
 
 // ErrNoRevision is what Options.Plan returns, wrapped, for a revision it
