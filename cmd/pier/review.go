@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -98,6 +99,14 @@ func (d *daemon) reviewPull(n int, head string) {
 		d.postStatus(ctx, head, github.StateError, "pier could not plan this pull request: "+err.Error())
 		return
 	}
+	if d.github.IsApp() {
+		if _, err := d.github.ReportCheck(ctx, d.owner, d.repo, head, d.checkRun(rep)); err != nil {
+			log.Warn("plan check run", "err", err)
+			return
+		}
+		log.Info("pull request planned", "valid", rep.Valid, "check", checkName, "errors", len(rep.Diagnostics))
+		return
+	}
 	state := github.StateSuccess
 	if !rep.Valid {
 		state = github.StateFailure
@@ -113,6 +122,31 @@ func (d *daemon) reviewPull(n int, head string) {
 	}
 	log.Info("pull request planned", "valid", rep.Valid, "created", rep.Counts.Created, "updated", rep.Counts.Updated,
 		"deleted", rep.Counts.Deleted, "moves", len(rep.Moves))
+}
+
+// checkName names pier's check run, which branch protection can
+// require.
+const checkName = "pier"
+
+// checkRun is a report as a check run: the plan as its summary, and each
+// error an annotation on its file and line (paths from the repository's
+// root, as GitHub places them). A revision that would be refused fails
+// the check.
+func (d *daemon) checkRun(rep *review.Report) github.CheckRun {
+	run := github.CheckRun{Name: checkName, Conclusion: "success", Title: rep.Summary(), Summary: rep.Markdown()}
+	if !rep.Valid {
+		run.Conclusion = "failure"
+	}
+	for _, diag := range rep.Diagnostics {
+		if diag.Pos.File == "" {
+			continue // in the summary only
+		}
+		run.Annotations = append(run.Annotations, github.Annotation{
+			Path: path.Join(d.cfg.Path, diag.Pos.File), Line: diag.Pos.Line, Column: diag.Pos.Col,
+			Level: "failure", Title: "pier: " + diag.Kind, Message: strings.TrimPrefix(diag.String(), diag.Pos.String()+": "),
+		})
+	}
+	return run
 }
 
 func (d *daemon) postStatus(ctx context.Context, sha, state, desc string) {

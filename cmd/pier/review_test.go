@@ -52,6 +52,12 @@ type reviewEnv struct {
 }
 
 func newReviewEnv(t *testing.T) *reviewEnv {
+	return newReviewEnvWith(t, nil)
+}
+
+// newReviewEnvWith starts the daemon with GitHub credentials of auth's
+// making (a token when nil).
+func newReviewEnvWith(t *testing.T, auth func(gh *githubfake.Fake) []string) *reviewEnv {
 	repo := newGitRepo(t)
 	first := repo.commit("initial", map[string]string{
 		"blueprints.cue":            reviewBlueprints,
@@ -64,9 +70,13 @@ func newReviewEnv(t *testing.T) *reviewEnv {
 	gh.Commit("acme", "catalog", "feature", map[string][]byte{"x": []byte("y")})
 	pr := gh.OpenPullRequest("acme", "catalog", "dev", "feature", "main", "runbooks", "")
 	dataDir := t.TempDir()
-	td := startDaemon(t, "--repo", "file://"+repo.bare, "--db", filepath.Join(dataDir, "pier.db"), "--cache-dir", filepath.Join(dataDir, "git"),
+	creds := []string{"--github-token", "ghs_test"}
+	if auth != nil {
+		creds = auth(gh)
+	}
+	td := startDaemon(t, append([]string{"--repo", "file://" + repo.bare, "--db", filepath.Join(dataDir, "pier.db"), "--cache-dir", filepath.Join(dataDir, "git"),
 		"--webhook-secret", "hook-secret", "--anonymous-reads",
-		"--github-api-url", gh.URL(), "--github-token", "ghs_test", "--github-repo", "acme/catalog")
+		"--github-api-url", gh.URL(), "--github-repo", "acme/catalog"}, creds...)...)
 	td.waitFor(t, "the first revision", func(st map[string]any) bool { return st["lastAppliedRevision"] == first })
 	repo.git(repo.work, "checkout", "-q", "-b", "feature")
 	return &reviewEnv{t: t, repo: repo, gh: gh, td: td, pr: pr}
@@ -282,4 +292,75 @@ func TestForkPullRequestIsPlannedWithoutRunningAnything(t *testing.T) {
 		t.Fatalf("push webhook: %d", code)
 	}
 	r.wait(t, "/spy", 1)
+}
+
+// checkRun waits for pier's check run on sha.
+func (e *reviewEnv) checkRun(sha string) githubfake.CheckRun {
+	e.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, c := range e.gh.CheckRuns("acme", "catalog", sha) {
+			if c.Name == "pier" && c.Status == "completed" {
+				return c
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no completed pier check run on %s: %+v", sha, e.gh.CheckRuns("acme", "catalog", sha))
+	return githubfake.CheckRun{}
+}
+
+// As a GitHub App, pier reports a check run named pier: a broken
+// relation fails it with the annotation on the line, a fix passes the
+// next head's, with the level move in the summary; no comment is added.
+func TestPullRequestCheckRunAsGitHubApp(t *testing.T) {
+	e := newReviewEnvWith(t, func(gh *githubfake.Fake) []string {
+		keyFile, key := appKeyFile(t)
+		gh.AddApp(4242, "pier-acme", &key.PublicKey)
+		gh.AddInstallation(4242, 77, "acme")
+		return []string{"--github-app-id", testAppID, "--github-app-key", keyFile, "--github-app-installation-id", testInstallation}
+	})
+	broken := e.pushPR(map[string]string{"services/checkout.cue": reviewService("checkout", "https://runbooks/checkout", "paymnets")})
+	e.deliverPR("opened", broken, false)
+	c := e.checkRun(broken)
+	if c.Conclusion != "failure" || c.App != "pier-acme" || len(c.Annotations) != 1 {
+		t.Fatalf("check run on the broken head: %+v", c)
+	}
+	a := c.Annotations[0]
+	if a.Path != "services/checkout.cue" || a.StartLine != 4 || a.AnnotationLevel != "failure" || !strings.Contains(a.Message, `no team entity "paymnets"`) {
+		t.Fatalf("annotation %+v", a)
+	}
+
+	fixed := e.pushPR(map[string]string{
+		"services/checkout.cue":     reviewService("checkout", "https://runbooks/checkout", "payments"),
+		"services/payments-api.cue": reviewService("payments-api", "", "payments"),
+	})
+	e.deliverPR("synchronize", fixed, false)
+	c = e.checkRun(fixed)
+	if c.Conclusion != "success" || len(c.Annotations) != 0 || !strings.Contains(c.Summary, "production_readiness: Gold → Silver, because rule has_runbook fails") {
+		t.Fatalf("check run on the fixed head: %+v", c)
+	}
+	// A head planned again (main moved, a redelivery) updates its check
+	// run rather than adding one.
+	e.repo.git(e.repo.work, "push", "-q", "origin", "HEAD:main")
+	e.td.push(t, fixed, "hook-secret")
+	e.td.waitFor(t, "the merged head", func(st map[string]any) bool { return st["lastAppliedRevision"] == fixed })
+	e.deliverPR("synchronize", fixed, false)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runs := e.gh.CheckRuns("acme", "catalog", fixed)
+		if len(runs) != 1 {
+			t.Fatalf("%d check runs on one head", len(runs))
+		}
+		if runs[0].Updates == 1 && strings.Contains(runs[0].Summary, "No changes.") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the check run was not updated: %+v", runs[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pr, _ := e.gh.PullRequest("acme", "catalog", e.pr); len(pr.Comments) != 0 {
+		t.Fatalf("comments as an App: %q", pr.Comments)
+	}
 }
