@@ -145,10 +145,13 @@ type daemon struct {
 	watch  func(ctx context.Context) error
 	poll   *source.Poller
 	timers *source.Poller
-	prune  *source.Poller // the audit log's retention; nil keeps it all
-	outbox *outbox.Worker
-	sink   *outbox.Sink
-	runs   *runsWiring
+	// expiries remembers the timers the store answered for, so that a
+	// check offers it only new ones.
+	expiries timer.Answered
+	prune    *source.Poller // the audit log's retention; nil keeps it all
+	outbox   *outbox.Worker
+	sink     *outbox.Sink
+	runs     *runsWiring
 	// rep is the sharing of a PostgreSQL store with other replicas;
 	// leaseReleased wakes the elector when the leader gave its lease up.
 	rep           replicas
@@ -667,7 +670,7 @@ func (d *daemon) pruneAudit(ctx context.Context) {
 func (d *daemon) fireTimers(ctx context.Context) {
 	snap := d.holder.Load()
 	now := time.Now()
-	due := timer.Due(snap, now)
+	due := d.expiries.New(timer.Due(snap, now))
 	if len(due) == 0 {
 		return
 	}
@@ -680,6 +683,7 @@ func (d *daemon) fireTimers(ctx context.Context) {
 		d.log.Error("timers", "err", err)
 		return
 	}
+	d.expiries.Record(due)
 	for _, e := range events {
 		d.log.Info("timer expired", "blueprint", e.Blueprint, "identifier", e.Identifier, "property", e.Property)
 	}

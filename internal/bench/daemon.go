@@ -38,7 +38,7 @@ import (
 // (package pgtest), with the durability it has in production: fsync and
 // synchronous commit on. pier's SQLite runs in WAL mode with
 // synchronous=NORMAL, as always.
-func daemonBench(n, pushes int, loadFor time.Duration, conc int, pierBin string, stores []string) error {
+func daemonBench(n, pushes, kills int, loadFor time.Duration, conc int, pierBin string, stores []string) error {
 	root, err := os.MkdirTemp("", "pier-daemon-bench-")
 	if err != nil {
 		return err
@@ -87,6 +87,11 @@ func daemonBench(n, pushes int, loadFor time.Duration, conc int, pierBin string,
 			return fmt.Errorf("%s: %w", st, err)
 		}
 		figures = append(figures, f)
+		if st == "postgres" && kills > 0 {
+			if err := b.replicasBench(db, 200, kills, loadFor, conc); err != nil {
+				return fmt.Errorf("replicas: %w", err)
+			}
+		}
 	}
 	if len(figures) > 1 {
 		printSideBySide(figures, n, pushes)
@@ -132,30 +137,13 @@ const benchClient, benchSecret = "bench", "bench-secret"
 
 func (b *daemonRun) measure(st, db string, pushes int, loadFor time.Duration, conc int) (*storeFigures, error) {
 	f := &storeFigures{store: st}
-	addr, err := freeAddr()
+	const secret = benchWebhookSecret
+	srv, err := b.serve(st, db)
 	if err != nil {
 		return nil, err
 	}
-	pierAbs, err := filepath.Abs(b.pierBin)
-	if err != nil {
-		return nil, err
-	}
-	const secret = "bench-secret"
-	srv := exec.Command(pierAbs, "serve", "--repo", "file://"+b.bare, "--db", db,
-		"--cache-dir", filepath.Join(b.root, "git-"+st), "--listen", addr, "--webhook-secret", secret,
-		"--anonymous-reads", "--client-id", benchClient, "--client-secret", benchSecret,
-		"--poll", "@every 1h", "--log-level", "warn",
-		"--rate-limit", "0") // throughput, not the limiter, is measured
-	var logs bytes.Buffer
-	srv.Stdout, srv.Stderr = &logs, &logs
-	if err := srv.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
-	}()
-	base := "http://" + addr
+	defer srv.stop()
+	base, logs := srv.base, srv.logs
 	start := time.Now()
 	if err := waitReady(base, 5*time.Minute); err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, logs.String())
@@ -209,13 +197,52 @@ func (b *daemonRun) measure(st, db string, pushes int, loadFor time.Duration, co
 		{"scan: test_coverage >= 95.5 and has_readme", `{"combinator":"and","rules":[{"property":"$blueprint","operator":"=","value":"service"},{"property":"test_coverage","operator":">=","value":95.5},{"property":"has_readme","operator":"=","value":true}]}`},
 	}
 	for _, q := range queries {
-		sf, err := load(base, q.name, q.body, loadFor, conc)
+		sf, err := load([]string{base}, q.name, q.body, loadFor, conc)
 		if err != nil {
 			return nil, err
 		}
 		f.search = append(f.search, sf)
 	}
 	return f, nil
+}
+
+const benchWebhookSecret = "bench-secret"
+
+// server is one pier serve the bench started.
+type server struct {
+	proc *exec.Cmd
+	base string
+	logs *bytes.Buffer
+}
+
+// serve starts pier serve on db with the bench's options (and extra),
+// without waiting for it to be ready.
+func (b *daemonRun) serve(name, db string, extra ...string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	pierAbs, err := filepath.Abs(b.pierBin)
+	if err != nil {
+		return nil, err
+	}
+	srv := exec.Command(pierAbs, append([]string{"serve", "--repo", "file://" + b.bare, "--db", db,
+		"--cache-dir", filepath.Join(b.root, "git-"+name), "--listen", addr, "--webhook-secret", benchWebhookSecret,
+		"--anonymous-reads", "--client-id", benchClient, "--client-secret", benchSecret,
+		"--poll", "@every 1h", "--log-level", "warn",
+		"--rate-limit", "0"}, extra...)...) // throughput, not the limiter, is measured
+	logs := &bytes.Buffer{}
+	srv.Stdout, srv.Stderr = logs, logs
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	return &server{proc: srv, base: "http://" + addr, logs: logs}, nil
+}
+
+// stop asks the server to stop and waits for it.
+func (s *server) stop() {
+	s.proc.Process.Signal(os.Interrupt)
+	s.proc.Wait()
 }
 
 // pct is the q-quantile of sorted ds.
@@ -226,23 +253,16 @@ func pct(ds []time.Duration, q float64) time.Duration {
 // runtimeWrites PATCHes a runtime property of n services in turn, one
 // request at a time, and returns the latencies, sorted.
 func runtimeWrites(base string, services, n int) ([]time.Duration, error) {
-	body, _ := json.Marshal(map[string]string{"clientId": benchClient, "clientSecret": benchSecret})
-	resp, err := http.Post(base+"/v1/auth/access_token", "application/json", bytes.NewReader(body))
+	tok, err := accessToken(base)
 	if err != nil {
 		return nil, err
-	}
-	var tok struct{ AccessToken string }
-	json.NewDecoder(resp.Body).Decode(&tok)
-	resp.Body.Close()
-	if tok.AccessToken == "" {
-		return nil, fmt.Errorf("no access token (%s)", resp.Status)
 	}
 	var lat []time.Duration
 	for i := range n {
 		svc := (i * 104729) % services
 		req, _ := http.NewRequest("PATCH", fmt.Sprintf("%s/v1/blueprints/service/entities/svc-%06d", base, svc),
 			strings.NewReader(fmt.Sprintf(`{"properties":{"health":"check %d"}}`, i)))
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", "application/json")
 		t0 := time.Now()
 		resp, err := http.DefaultClient.Do(req)
@@ -358,9 +378,10 @@ func waitApplied(base, sha string, within time.Duration) error {
 	return fmt.Errorf("revision %s not applied within %s", sha, within)
 }
 
-// load posts one search with conc concurrent clients for d and reports
+// load posts one search with conc concurrent clients for d, spread over
+// the servers at bases, and reports
 // throughput and latency percentiles.
-func load(base, name, body string, d time.Duration, conc int) (searchFigures, error) {
+func load(bases []string, name, body string, d time.Duration, conc int) (searchFigures, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
@@ -372,6 +393,7 @@ func load(base, name, body string, d time.Duration, conc int) (searchFigures, er
 		wg      sync.WaitGroup
 	)
 	for c := 0; c < conc; c++ {
+		base := bases[c%len(bases)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -37,6 +37,7 @@ func main() {
 	pushes := flag.Int("pushes", 20, "one-entity pushes timed in daemon mode")
 	loadFor := flag.Duration("load", 10*time.Second, "duration of each search load in daemon mode")
 	conc := flag.Int("clients", 8, "concurrent search clients in daemon mode")
+	kills := flag.Int("kills", 20, "daemon mode on postgres: leader kills timed with three replicas (0: no replica figures)")
 	stores := flag.String("db", "sqlite,postgres", "daemon mode: the stores to measure side by side (sqlite, postgres: a throwaway server from the installed binaries)")
 	profile := flag.String("cpuprofile", "", "derived mode: write CPU profiles of the derived cold reconciles to FILE.N")
 	flag.Parse()
@@ -48,7 +49,7 @@ func main() {
 		err = derivedBench(*n, 5, 31, *profile)
 	}
 	if err == nil && (*mode == "daemon" || *mode == "all") {
-		err = daemonBench(*n, *pushes, *loadFor, *conc, *pierBin, strings.Split(*stores, ","))
+		err = daemonBench(*n, *pushes, *kills, *loadFor, *conc, *pierBin, strings.Split(*stores, ","))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/pierhq/pier/internal/access"
 	"github.com/pierhq/pier/internal/approval"
 	"github.com/pierhq/pier/internal/catalog"
+	"github.com/pierhq/pier/internal/compiled"
 	"github.com/pierhq/pier/internal/jqtmpl"
 	"github.com/pierhq/pier/internal/node"
 	"github.com/pierhq/pier/internal/query"
@@ -206,7 +207,7 @@ func CheckInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (ma
 			problems = append(problems, refuse(422, name, "action %s has no input %q (inputs: %s)", a.Identifier, name, strings.Join(known, ", ")))
 		}
 	}
-	v, err := validate.Compile(&catalog.Blueprint{Identifier: "action " + a.Identifier, Schema: catalog.BlueprintSchema{Properties: props}})
+	v, err := inputValidators.Get(a)
 	if err != nil {
 		return nil, []*Error{refuse(500, "", "action %s: userInputs: %v", a.Identifier, err)}
 	}
@@ -253,6 +254,23 @@ func CheckInputs(snap *state.Snapshot, a *catalog.Action, in map[string]any) (ma
 	return out, problems
 }
 
+// inputValidators and whens compile an action's userInputs and its
+// approval rule's when once per action: a run request, a form shown or
+// submitted, reuses them. A revision's actions are new pointers, so an
+// entry is never stale (package compiled).
+var (
+	inputValidators = compiled.New(1024, func(a *catalog.Action) (*validate.Validator, error) {
+		var props map[string]catalog.Property
+		if ui := a.Trigger.UserInputs; ui != nil {
+			props = ui.Properties
+		}
+		return validate.Compile(&catalog.Blueprint{Identifier: "action " + a.Identifier, Schema: catalog.BlueprintSchema{Properties: props}})
+	})
+	whens = compiled.New(1024, func(a *catalog.Action) (*approval.When, error) {
+		return approval.CompileWhen(a.Approval.When)
+	})
+)
+
 // entityRefs returns the identifiers an entity input names: a string, a
 // list of strings, or Port's {identifier: ...} objects.
 func entityRefs(v any) []string {
@@ -277,7 +295,7 @@ func entityRefs(v any) []string {
 // rules name inputs, or {jq: ...} over the template data (without
 // secrets), which must yield true. link is the run's URL.
 func approvalNeeded(ctx context.Context, a *catalog.Action, run store.Run, ent *state.Entity, link string) (bool, error) {
-	w, err := approval.CompileWhen(a.Approval.When)
+	w, err := whens.Get(a)
 	if err != nil {
 		return false, err
 	}

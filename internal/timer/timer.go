@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pierhq/pier/internal/state"
@@ -67,4 +68,46 @@ func Events(s *state.Snapshot, fired []store.Timer, at time.Time) []reconciler.E
 		out = append(out, e)
 	}
 	return out
+}
+
+// Answered remembers which due timers the store has already answered
+// for (fired now or before), so that a check sends the store only the
+// timers that became due since: without it every check offered every
+// timer that ever expired, and the store dropped them one by one. The
+// store stays the authority: a process that starts (or a replica that
+// starts leading) remembers nothing and offers each due timer once.
+type Answered struct {
+	mu   sync.Mutex
+	done map[store.Timer]struct{}
+}
+
+// New returns the timers of due the store has not answered for, and
+// forgets those no longer due (a changed value, a deleted entity), so
+// that what is remembered is bounded by what is due.
+func (a *Answered) New(due []store.Timer) []store.Timer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []store.Timer
+	kept := make(map[store.Timer]struct{}, len(a.done))
+	for _, t := range due {
+		if _, ok := a.done[t]; ok {
+			kept[t] = struct{}{}
+		} else {
+			out = append(out, t)
+		}
+	}
+	a.done = kept
+	return out
+}
+
+// Record says the store answered for ts: each fired, or had fired.
+func (a *Answered) Record(ts []store.Timer) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done == nil {
+		a.done = make(map[store.Timer]struct{}, len(ts))
+	}
+	for _, t := range ts {
+		a.done[t] = struct{}{}
+	}
 }
