@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -233,7 +234,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			d.mu.Unlock()
 		},
 	})
-	d.planner = &review.Planner{Reconciler: rec, State: d.holder, Loader: func() (*loader.Loader, error) { return newLoader(cfg.Limits) }}
+	// Plans leave half the CPUs to reconciling main.
+	d.planner = &review.Planner{Reconciler: rec, State: d.holder, Workers: max(1, runtime.GOMAXPROCS(0)/2),
+		Loader: func() (*loader.Loader, error) { return newLoader(cfg.Limits) }}
 	if err := d.githubClient(ctx); err != nil {
 		return nil, err
 	}

@@ -9,11 +9,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
+	"github.com/pierhq/pier/internal/automation"
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/loader"
+	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/plan"
 	"github.com/pierhq/pier/internal/state"
 	"github.com/pierhq/pier/reconciler"
@@ -35,6 +39,9 @@ type Report struct {
 	Counts        plan.Counts `json:"counts"`
 	Moves         []Move      `json:"scorecardMoves"`
 	Events        []Event     `json:"events"`
+	// Automations are the revision\'s automations its events would fire
+	// on merge, by the automations\' own rule (trigger, conditions).
+	Automations []Fire `json:"automations"`
 	// planned is set when the revision got as far as a plan (it is
 	// valid, or only the deletion guard refuses it).
 	planned bool
@@ -57,6 +64,54 @@ type Event struct {
 	Type       string `json:"eventType"`
 	Blueprint  string `json:"blueprint"`
 	Identifier string `json:"identifier"`
+}
+
+// Fire is an automation an event would fire.
+type Fire struct {
+	Automation string `json:"automation"`
+	Event      Event  `json:"event"`
+}
+
+// fired matches the revision's events against its automations, as the
+// outbox and the automations' handler would on merge: the payload each
+// would receive, and the graph of the state merging would serve.
+// Nothing is run or sent.
+func fired(ctx context.Context, res *reconciler.Result, next *state.Snapshot) []Fire {
+	if len(res.Catalog.Automations) == 0 || len(res.Events) == 0 {
+		return nil
+	}
+	ids := slices.Sorted(maps.Keys(res.Catalog.Automations))
+	var subs []outbox.Subscription
+	rules := map[string]*automation.Rule{}
+	for _, id := range ids {
+		r, err := automation.Compile(res.Catalog.Automations[id])
+		if err != nil || r == nil {
+			continue // the revision's validation reports it
+		}
+		s := r.Subscription(nil)
+		subs = append(subs, s)
+		rules[s.ID] = r
+	}
+	ds, err := outbox.NewSink(nil, nil, outbox.SinkOptions{}).DeliveriesTo(subs, res.Events)
+	if err != nil {
+		return nil
+	}
+	g := next.Graph()
+	var out []Fire
+	for _, d := range ds {
+		var event map[string]any
+		if catalog.Decode(d.Body, &event) != nil {
+			continue
+		}
+		r := rules[d.Subscription]
+		if ok, err := r.Matches(ctx, event, g); err != nil || !ok {
+			continue
+		}
+		bp, _ := event["blueprint"].(map[string]any)["identifier"].(string)
+		id, _ := event["entity"].(map[string]any)["identifier"].(string)
+		out = append(out, Fire{Automation: r.ID, Event: Event{Type: d.Event, Blueprint: bp, Identifier: id}})
+	}
+	return out
 }
 
 // Planner plans revisions against one reconciler's applied state. A
@@ -175,10 +230,12 @@ func (p *Planner) plan(ctx context.Context, base string, rev reconciler.Revision
 	}
 	rep.planned = rep.Valid || rep.DeletionGuard
 	if rep.planned {
-		for _, m := range p.State.Preview(state.FromResult(res)) {
+		moves, next := p.State.Preview(state.FromResult(res))
+		for _, m := range moves {
 			rep.Moves = append(rep.Moves, Move{Blueprint: m.Key.Blueprint, Identifier: m.Key.ID, Scorecard: m.Scorecard,
 				From: m.From, To: m.To, Failing: m.Failing, Passing: m.Passing})
 		}
+		rep.Automations = fired(ctx, res, next)
 	}
 	for _, e := range res.Events {
 		rep.Events = append(rep.Events, Event{Type: e.Type, Blueprint: e.Blueprint, Identifier: e.Identifier})
@@ -217,6 +274,13 @@ func (r *Report) Markdown() string {
 	if s := r.events(); s != "" {
 		b.WriteString(s + "\n\n")
 	}
+	if len(r.Automations) > 0 {
+		b.WriteString("#### Automations that would fire on merge\n\n")
+		for _, f := range r.Automations {
+			fmt.Fprintf(&b, "- `%s` on %s of `%s/%s`\n", f.Automation, f.Event.Type, f.Event.Blueprint, f.Event.Identifier)
+		}
+		b.WriteString("\n")
+	}
 	if r.planned {
 		b.WriteString("#### Changes\n\n")
 		r.Plan.WriteMarkdown(&b)
@@ -239,6 +303,9 @@ func (r *Report) Text() string {
 	}
 	if s := r.events(); s != "" {
 		b.WriteString(s + "\n")
+	}
+	for _, f := range r.Automations {
+		fmt.Fprintf(&b, "automation %s would fire on %s of %s/%s\n", f.Automation, f.Event.Type, f.Event.Blueprint, f.Event.Identifier)
 	}
 	if r.planned {
 		if b.Len() > 0 {

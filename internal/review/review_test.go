@@ -117,3 +117,30 @@ func TestPlanOncePerHead(t *testing.T) {
 		t.Fatalf("cached %v, loaders made %d, counts %+v", p.Cached("r2"), made, reps[0].Counts)
 	}
 }
+
+// The automations a merge would fire are found by their own rule:
+// trigger and conditions, on the payload they would receive.
+func TestPlanNamesTheAutomationsThatWouldFire(t *testing.T) {
+	p, _ := newPlanner(t, `entities: service: api: properties: runbook: "https://rb"`+"\n")
+	autos := `
+automations: page_on_missing_runbook: {
+	trigger: {type: "entity-updated", blueprintIdentifier: "service"}
+	conditions: [{property: "runbook", operator: "isEmpty"}]
+	invocationMethod: {type: "WEBHOOK", url: "https://hooks.example/page"}
+}
+automations: welcome: {
+	trigger: {type: "entity-created", blueprintIdentifier: "service"}
+	invocationMethod: {type: "WEBHOOK", url: "https://hooks.example/welcome"}
+}
+`
+	rep, err := p.Plan(context.Background(), reconciler.Revision{ID: "r2", FS: tree(autos + `entities: service: {api: {}, web: properties: runbook: "https://rb"}` + "\n")})
+	if err != nil || !rep.Valid {
+		t.Fatalf("%v %v", err, rep.Diagnostics)
+	}
+	if got := fmt.Sprint(rep.Automations); got != "[{page_on_missing_runbook {ENTITY_UPDATED service api}} {welcome {ENTITY_CREATED service web}}]" {
+		t.Fatalf("automations %s", got)
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "- `page_on_missing_runbook` on ENTITY_UPDATED of `service/api`") {
+		t.Fatalf("markdown:\n%s", md)
+	}
+}

@@ -245,10 +245,11 @@ type PlannedMove struct {
 }
 
 // Preview returns the level moves publishing a would cause on the state
-// served now, runtime values included, without publishing anything: a
-// pull request's plan shows how its change moves scorecards as they
-// are, not as they were at the last commit.
-func (h *Holder) Preview(a Applied) []PlannedMove {
+// served now, runtime values included, and the snapshot it would
+// publish, without publishing anything: a pull request's plan shows how
+// its change moves scorecards as they are, not as they were at the last
+// commit.
+func (h *Holder) Preview(a Applied) ([]PlannedMove, *Snapshot) {
 	base := h.p.Load()
 	next := build(base, a)
 	var prev, cur scorecard.Results
@@ -274,5 +275,5 @@ func (h *Holder) Preview(a Applied) []PlannedMove {
 			}
 		}
 	}
-	return out
+	return out, next
 }
