@@ -67,11 +67,26 @@ func (d *daemon) onPullRequest(_ context.Context, dl webhook.Delivery) error {
 	if n == 0 {
 		n = e.GetNumber()
 	}
-	if d.planner.Cached(head) {
-		d.log.Debug("pull request head already planned", "number", n, "head", head)
+	d.mu.Lock()
+	busy := d.reviewing[head]
+	if !busy && !d.planner.Cached(head) {
+		d.reviewing[head] = true
+	} else {
+		busy = true
+	}
+	d.mu.Unlock()
+	if busy {
+		d.log.Debug("pull request head already planned or being planned", "number", n, "head", head)
 		return nil
 	}
-	d.reviews.Go(func() { d.reviewPull(n, head) })
+	d.reviews.Go(func() {
+		defer func() {
+			d.mu.Lock()
+			delete(d.reviewing, head)
+			d.mu.Unlock()
+		}()
+		d.reviewPull(n, head)
+	})
 	return nil
 }
 

@@ -165,7 +165,10 @@ type daemon struct {
 	git     *source.Git
 	planner *review.Planner
 	reviews sync.WaitGroup
-	ctx     context.Context
+	// reviewing are the heads being planned (under mu): a second webhook
+	// for one of them, before its plan is cached, is a no-op too.
+	reviewing map[string]bool
+	ctx       context.Context
 
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
@@ -183,7 +186,7 @@ type prepared struct {
 }
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}, ctx: ctx}
+	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}, reviewing: map[string]bool{}, ctx: ctx}
 	d.rep.self = replicaID()
 	log.Info("starting pier", cfg.Redacted()...)
 
