@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"strings"
 	"time"
@@ -50,12 +51,17 @@ func (d *daemon) onPullRequest(_ context.Context, dl webhook.Delivery) error {
 	if !ok || d.git == nil || d.github == nil {
 		return nil
 	}
+	pr := e.GetPullRequest()
 	switch e.GetAction() {
 	case "opened", "reopened", "synchronize":
+	case "closed":
+		d.mu.Lock()
+		delete(d.openPulls, pr.GetNumber())
+		d.mu.Unlock()
+		return nil
 	default:
 		return nil
 	}
-	pr := e.GetPullRequest()
 	repo := e.GetRepo()
 	if !strings.EqualFold(repo.GetOwner().GetLogin(), d.owner) || !strings.EqualFold(repo.GetName(), d.repo) ||
 		pr.GetBase().GetRef() != d.cfg.Branch || pr.GetState() != "open" ||
@@ -67,7 +73,15 @@ func (d *daemon) onPullRequest(_ context.Context, dl webhook.Delivery) error {
 	if n == 0 {
 		n = e.GetNumber()
 	}
+	d.schedule(n, head)
+	return nil
+}
+
+// schedule plans pull request n at head in the background, unless that
+// head is being planned or was planned against the served revision.
+func (d *daemon) schedule(n int, head string) {
 	d.mu.Lock()
+	d.openPulls[n] = head
 	busy := d.reviewing[head]
 	if !busy && !d.planner.Cached(head) {
 		d.reviewing[head] = true
@@ -77,7 +91,7 @@ func (d *daemon) onPullRequest(_ context.Context, dl webhook.Delivery) error {
 	d.mu.Unlock()
 	if busy {
 		d.log.Debug("pull request head already planned or being planned", "number", n, "head", head)
-		return nil
+		return
 	}
 	d.reviews.Go(func() {
 		defer func() {
@@ -87,7 +101,21 @@ func (d *daemon) onPullRequest(_ context.Context, dl webhook.Delivery) error {
 		}()
 		d.reviewPull(n, head)
 	})
-	return nil
+}
+
+// replanPulls plans the open pull requests again once main moved: their
+// plans were against the state served before, and the comment or check
+// should say what merging does now.
+func (d *daemon) replanPulls() {
+	if d.git == nil || d.github == nil {
+		return
+	}
+	d.mu.Lock()
+	open := maps.Clone(d.openPulls)
+	d.mu.Unlock()
+	for n, head := range open {
+		d.schedule(n, head)
+	}
 }
 
 // reviewPull plans pull request n at head and reports the plan on it: a

@@ -292,6 +292,12 @@ func TestForkPullRequestIsPlannedWithoutRunningAnything(t *testing.T) {
 		t.Fatalf("push webhook: %d", code)
 	}
 	r.wait(t, "/spy", 1)
+	// Main moved: the open pull request is planned again against what
+	// is served now, in the same comment.
+	comments := e.comment("(revision `" + head[:12] + "`)")
+	if len(comments) != 1 || !strings.Contains(comments[0], "No changes.") {
+		t.Fatalf("comments after main moved: %q", comments)
+	}
 }
 
 // checkRun waits for pier's check run on sha.

@@ -168,6 +168,9 @@ type daemon struct {
 	// reviewing are the heads being planned (under mu): a second webhook
 	// for one of them, before its plan is cached, is a no-op too.
 	reviewing map[string]bool
+	// openPulls are the open pull requests planned, by number, with
+	// their last head: planned again when main moves.
+	openPulls map[int]string
 	ctx       context.Context
 
 	mu     sync.Mutex
@@ -186,7 +189,7 @@ type prepared struct {
 }
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}, reviewing: map[string]bool{}, ctx: ctx}
+	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}, reviewing: map[string]bool{}, openPulls: map[int]string{}, ctx: ctx}
 	d.rep.self = replicaID()
 	log.Info("starting pier", cfg.Redacted()...)
 
@@ -512,6 +515,9 @@ func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err e
 	}
 	clear(d.pushes)
 	d.mu.Unlock()
+	if res.Outcome == reconciler.Applied {
+		d.replanPulls()
+	}
 	c := res.Plan.Total()
 	d.reportStatus(rev.ID, "success", fmt.Sprintf("applied: %d created, %d updated, %d deleted", c.Created, c.Updated, c.Deleted))
 }
