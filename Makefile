@@ -44,7 +44,7 @@ test:
 BENCH_DB  ?= sqlite,postgres
 bench: build $(BIN)/cue
 	$(GO) run ./internal/bench -n $(N) -db $(BENCH_DB) -pier $(BIN)/pier -cue $(BIN)/cue
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/query/ ./internal/api/ ./internal/store/sqlite/ ./internal/store/postgres/ ./internal/gitfs/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/validate/ ./internal/query/ ./internal/api/ ./internal/store/sqlite/ ./internal/store/postgres/ ./internal/gitfs/ ./internal/review/
 	PIER_WEB_BENCH=1 $(GO) test -count=1 -v -run '^TestPageTimes$$' ./internal/web/
 
 ## screenshots: a PNG of every portal page over catalog-example, in

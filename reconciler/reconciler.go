@@ -437,3 +437,59 @@ func (r *Reconciler) emit(ctx context.Context, rev Revision, events []Event) {
 		}
 	}
 }
+
+// Plan is Reconcile without the write: what applying rev would do to
+// the state applied now, for a pull request's review. It runs every
+// step Reconcile runs before apply (validate, compute, diff, guard),
+// with the same rules, and changes nothing: rev is loaded by l, a
+// loader of the caller's (the reconciler's own keeps the applied
+// revision's files for the next reconcile), and computed properties
+// are evaluated afresh rather than carried over. The Result's Outcome
+// is Failed, with the diagnostics, for a revision Reconcile would
+// refuse; its Events are those applying it would emit.
+func (r *Reconciler) Plan(ctx context.Context, l *loader.Loader, rev Revision) (*Result, error) {
+	start := r.opts.Now()
+	dry := &Reconciler{loader: l, opts: r.opts, pending: map[catalog.Key]bool{}}
+	res := &Result{Revision: rev.ID}
+	finish := func(outcome string) {
+		res.Outcome = outcome
+		res.Duration = r.opts.Now().Sub(start)
+	}
+	loaded, err := dry.load(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	res.Catalog, res.Objects = loaded.Catalog, loaded.Objects
+	if diags := dry.validate(loaded); len(diags) > 0 {
+		res.Diagnostics = diags
+		finish(Failed)
+		return res, nil
+	}
+	loaded, diags := dry.compute(loaded)
+	if len(diags) > 0 {
+		res.Diagnostics = diags
+		finish(Failed)
+		return res, nil
+	}
+	res.Catalog, res.Objects = loaded.Catalog, loaded.Objects
+	r.mu.Lock()
+	current, err := r.current(ctx)
+	r.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("plan %s: read state: %w", rev.ID, err)
+	}
+	res.Plan = plan.Compute(current, loaded.Objects)
+	res.At = r.opts.Now()
+	res.Events = dry.events(rev, res.Plan)
+	if diags := dry.guard(current, loaded, res.Plan); len(diags) > 0 {
+		res.Diagnostics = diags
+		finish(Failed)
+		return res, nil
+	}
+	if res.Plan.Empty() {
+		finish(Unchanged)
+	} else {
+		finish(Applied)
+	}
+	return res, nil
+}

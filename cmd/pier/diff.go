@@ -27,6 +27,12 @@ if the head were applied on top of the base.
                                  current context's pier applied (--server=URL
                                  for another; the commit must be in DIR)
   pier diff --base REV           HEAD (or --head REV) against REV
+  pier diff --server --head REV  the server plans REV (a commit, a branch, a
+                                 ref such as refs/pull/7/head) against the
+                                 state it serves, as it does for pull
+                                 requests: runtime values and scorecard
+                                 levels as they are now, level moves and
+                                 the deletion guard's verdict included
 
 Revisions are read from the repository's object store, never checked out.
 
@@ -69,6 +75,24 @@ func runDiff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "text", "markdown", "json":
 	default:
 		return c.usageError("unknown --format %q (want text, markdown or json)", *format)
+	}
+	if server.set && *head != "" {
+		rev := *head
+		if rev == "HEAD" {
+			// The server cannot know this checkout's HEAD: name its
+			// commit, which the server has once it is pushed.
+			repo, err := gitfs.Open(*repoDir)
+			if err != nil {
+				return c.fail(2, fmt.Errorf("--head HEAD names a commit of --repo: %w", err))
+			}
+			h, err := repo.Resolve(rev)
+			repo.Close()
+			if err != nil {
+				return c.fail(2, err)
+			}
+			rev = h.String()
+		}
+		return diffOnServer(ctx, &remote{server: &server.url, context: ctxName}, rev, *format, stdout, stderr)
 	}
 	repo, err := gitfs.Open(*repoDir)
 	if err != nil {
@@ -241,4 +265,45 @@ func appliedRevision(ctx context.Context, server, context string) (string, error
 		return "", fmt.Errorf("%s serves a directory (%s), not git commits: nothing to diff against", t.Server, rev)
 	}
 	return rev, nil
+}
+
+// diffOnServer asks the pier at r to plan head against the state it
+// serves (POST /v1/plans, the pull-request planner): runtime values and
+// scorecard levels as they are now, level moves and the deletion guard's
+// verdict included. Exit 1 when pier would refuse the revision.
+func diffOnServer(ctx context.Context, r *remote, head, format string, stdout, stderr io.Writer) int {
+	cl, t, err := r.connect(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "pier diff: %v\n", err)
+		return 2
+	}
+	var out struct {
+		Plan     json.RawMessage `json:"plan"`
+		Text     string          `json:"text"`
+		Markdown string          `json:"markdown"`
+	}
+	if err := cl.Do(ctx, "POST", "/v1/plans", map[string]string{"revision": head}, &out); err != nil {
+		fmt.Fprintf(stderr, "pier diff: %s: %v\n", t.Server, err)
+		return 2
+	}
+	var rep struct {
+		Valid bool `json:"valid"`
+	}
+	if err := json.Unmarshal(out.Plan, &rep); err != nil {
+		fmt.Fprintf(stderr, "pier diff: the server's plan: %v\n", err)
+		return 2
+	}
+	switch format {
+	case "markdown":
+		fmt.Fprint(stdout, out.Markdown)
+	case "json":
+		stdout.Write(out.Plan)
+		fmt.Fprintln(stdout)
+	default:
+		fmt.Fprint(stdout, out.Text)
+	}
+	if !rep.Valid {
+		return 1
+	}
+	return 0
 }

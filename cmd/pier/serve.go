@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,9 +27,11 @@ import (
 	"github.com/pierhq/pier/internal/config"
 	"github.com/pierhq/pier/internal/github"
 	"github.com/pierhq/pier/internal/identity"
+	"github.com/pierhq/pier/internal/loader"
 	"github.com/pierhq/pier/internal/metrics"
 	"github.com/pierhq/pier/internal/outbox"
 	"github.com/pierhq/pier/internal/outbox/record"
+	"github.com/pierhq/pier/internal/review"
 	"github.com/pierhq/pier/internal/runs"
 	"github.com/pierhq/pier/internal/source"
 	"github.com/pierhq/pier/internal/state"
@@ -158,6 +161,20 @@ type daemon struct {
 	leaseReleased chan struct{}
 	directory     *identity.Directory
 
+	// git is the catalog's git source (nil for a local directory), which
+	// also fetches pull requests' heads for the planner; reviews are the
+	// plans being made, waited for at shutdown; ctx is the daemon's.
+	git     *source.Git
+	planner *review.Planner
+	reviews sync.WaitGroup
+	// reviewing are the heads being planned (under mu): a second webhook
+	// for one of them, before its plan is cached, is a no-op too.
+	reviewing map[string]bool
+	// openPulls are the open pull requests planned, by number, with
+	// their last head: planned again when main moves.
+	openPulls map[int]string
+	ctx       context.Context
+
 	mu     sync.Mutex
 	pushes map[string]time.Time // commit sha -> when its push webhook arrived
 	// prepared is the state built for the revision being written
@@ -174,7 +191,7 @@ type prepared struct {
 }
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}}
+	d := &daemon{cfg: cfg, log: log, holder: state.NewHolder(), metrics: metrics.New(), pushes: map[string]time.Time{}, reviewing: map[string]bool{}, openPulls: map[int]string{}, ctx: ctx}
 	d.rep.self = replicaID()
 	log.Info("starting pier", cfg.Redacted()...)
 
@@ -225,6 +242,9 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			d.mu.Unlock()
 		},
 	})
+	// Plans leave half the CPUs to reconciling main.
+	d.planner = &review.Planner{Reconciler: rec, State: d.holder, Workers: max(1, runtime.GOMAXPROCS(0)/2),
+		Loader: func() (*loader.Loader, error) { return newLoader(cfg.Limits) }}
 	if err := d.githubClient(ctx); err != nil {
 		return nil, err
 	}
@@ -269,11 +289,13 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 	hooks.On("push", d.onPush)
 	people := d.people()
 	d.directory = people.Directory
+	var takeRuns webhook.HandlerFunc
 	if gh := d.runs.github; gh != nil {
 		intake := githubpr.Intake{System: gh, Runs: d.runs.engine, Grants: d.grantsOf(people.Directory)}
-		hooks.On("pull_request", intake.PullRequest)
+		takeRuns = intake.PullRequest
 		hooks.On("pull_request_review", intake.Review)
 	}
+	hooks.On("pull_request", bothHandlers(takeRuns, d.onPullRequest))
 	hooks.On("workflow_run", d.runs.onWorkflowRun)
 	hooks.On("membership", d.onMembership(people.Directory))
 	clients := make([]api.Client, len(cfg.Clients))
@@ -289,7 +311,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *da
 			TrustedProxies: cfg.TrustedProxies,
 		},
 		Metrics: d.metrics, MetricsHandler: metricsHandler, Webhooks: hooks, Deliveries: d.store, Runs: d.runs.engine, ApprovalMembers: d.runs.members, Logger: log,
-		People: people,
+		People: people, Plan: d.planRevision,
 	})
 	portal, err := d.portal(people)
 	if err != nil {
@@ -423,6 +445,7 @@ func (d *daemon) source() (reconciler.Fetcher, error) {
 		return nil, err
 	}
 	d.poll = poll
+	d.git = g
 	return func(ctx context.Context) (reconciler.Revision, error) {
 		rev, _, err := g.Fetch(ctx)
 		if err != nil {
@@ -494,6 +517,9 @@ func (d *daemon) onResult(rev reconciler.Revision, res *reconciler.Result, err e
 	}
 	clear(d.pushes)
 	d.mu.Unlock()
+	if res.Outcome == reconciler.Applied {
+		d.replanPulls()
+	}
 	c := res.Plan.Total()
 	d.reportStatus(rev.ID, "success", fmt.Sprintf("applied: %d created, %d updated, %d deleted", c.Created, c.Updated, c.Deleted))
 }
@@ -631,6 +657,7 @@ func (d *daemon) run(ctx context.Context) error {
 		d.metricsHTTP.Shutdown(shutdown)
 	}
 	d.runs.stop(shutdown)
+	d.reviews.Wait()
 	<-leadDone
 	wg.Wait()
 	return err

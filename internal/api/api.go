@@ -30,6 +30,7 @@ import (
 	"github.com/pierhq/pier/internal/compiled"
 	"github.com/pierhq/pier/internal/identity"
 	"github.com/pierhq/pier/internal/metrics"
+	"github.com/pierhq/pier/internal/review"
 
 	"github.com/pierhq/pier/internal/catalog"
 	"github.com/pierhq/pier/internal/outbox/record"
@@ -98,6 +99,10 @@ type Options struct {
 	MaxBody int64
 	// People, when set, knows people: sessions, personal tokens, teams.
 	People *People
+	// Plan, when set, serves POST /v1/plans: it plans a revision (a
+	// commit, branch or ref of the catalog's repository) against the
+	// served state, returning ErrNoRevision for one it cannot find.
+	Plan func(ctx context.Context, revision string) (*review.Report, error)
 }
 
 // Server is pier's HTTP API.
@@ -205,6 +210,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/webhooks/deliveries", read, s.needAll(access.Read, s.webhookDeliveries))
 	s.handle("GET /v1/status", read, s.needAll(access.Read, s.status))
 	s.handle("POST /v1/reconcile", write, s.needAll(access.Write, s.reconcile))
+	s.handle("POST /v1/plans", read, s.needAll(access.Read, s.plan))
 	s.handle("GET /v1/audit-log", read, s.needAll(access.Read, s.auditLog))
 	s.runRoutes()
 

@@ -84,6 +84,8 @@ func TestRolesLimitEveryDoor(t *testing.T) {
 	for _, p := range []string{"/v1/audit-log", "/v1/webhooks/deliveries", "/v1/status"} {
 		forbidden("marco", "GET", p, marco, nil)
 	}
+	// A plan shows everything a revision touches.
+	forbidden("marco", "POST", "/v1/plans", marco, map[string]any{"revision": "main"})
 
 	// Listings and searches keep only what the caller may read.
 	_, out := f.do(t, "GET", "/v1/blueprints/service/entities", marco, nil)

@@ -51,6 +51,7 @@ type Fake struct {
 	token    string                 // the token required, or "" for none
 	repos    map[string]*repository // by repoKey
 	statuses map[string][]Status
+	checks   []*checkRun
 	teams    map[string]string // membership state by teamKey
 	dispatch DispatchMode
 	hold     *hold
@@ -168,6 +169,8 @@ func New() *Fake {
 // routes registers every endpoint the fake implements.
 func (f *Fake) routes() {
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", f.createStatus)
+	f.mux.HandleFunc("POST /repos/{owner}/{repo}/check-runs", f.createCheckRun)
+	f.mux.HandleFunc("PATCH /repos/{owner}/{repo}/check-runs/{id}", f.updateCheckRun)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{rest...}", f.listStatuses)
 
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/git/ref/{ref...}", f.getRef)
@@ -189,6 +192,8 @@ func (f *Fake) routes() {
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/requested_reviewers", f.listRequestedReviewers)
 	f.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/reviews", f.listReviews)
 	f.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.createComment)
+	f.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", f.listComments)
+	f.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/comments/{id}", f.updateComment)
 
 	f.mux.HandleFunc("GET /orgs/{org}/teams/{team}/memberships/{user}", f.getTeamMembership)
 	f.mux.HandleFunc("GET /user", f.getUser)

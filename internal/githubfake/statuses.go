@@ -118,6 +118,10 @@ func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 // page, with GitHub's Link header.
 func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/commits/statuses#list-commit-statuses-for-a-reference"
+	if ref, ok := strings.CutSuffix(r.PathValue("rest"), "/check-runs"); ok && ref != "" {
+		f.listCheckRunsForRef(w, r, ref) // the same route: GET .../commits/{ref}/check-runs
+		return
+	}
 	ref, ok := strings.CutSuffix(r.PathValue("rest"), "/statuses")
 	if !ok && !strings.Contains(r.PathValue("rest"), "/") {
 		f.getCommit(w, r, r.PathValue("rest")) // the same route: GET .../commits/{ref}

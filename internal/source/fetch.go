@@ -43,7 +43,7 @@ type upstream interface {
 // dialProtocol starts a git protocol session (HTTP, SSH, git://) and
 // reads the ref advertisement, which is what git ls-remote does: one
 // round trip, no objects.
-func (g *Git) dialProtocol(ctx context.Context) (upstream, error) {
+func (g *Git) dialProtocol(ctx context.Context, ref plumbing.ReferenceName) (upstream, error) {
 	sess, err := g.client.NewUploadPackSession(g.remote.endpoint, g.auth)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (g *Git) dialProtocol(ctx context.Context) (upstream, error) {
 		_ = sess.Close()
 		return nil, err
 	}
-	h, ok := adv.References[g.ref.String()]
+	h, ok := adv.References[ref.String()]
 	if !ok {
 		_ = sess.Close()
 		return nil, ErrBranchNotFound
@@ -120,7 +120,7 @@ func (u *protocolUpstream) fetch(ctx context.Context, want plumbing.Hash, haves 
 // from a 20,000-file repository take 100 ms and a first clone seconds.
 // Copying the missing objects straight from one object store to the
 // other needs neither.
-func (g *Git) dialLocal(_ context.Context) (upstream, error) {
+func (g *Git) dialLocal(_ context.Context, want plumbing.ReferenceName) (upstream, error) {
 	path := g.remote.endpoint.Path
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %w", transport.ErrRepositoryNotFound, err)
@@ -139,7 +139,7 @@ func (g *Git) dialLocal(_ context.Context) (upstream, error) {
 		src = filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{MaxOpenDescriptors: 16})
 	}
 	u := &localUpstream{src: src, dst: g.repo.Storer}
-	ref, err := storer.ResolveReference(src, g.ref)
+	ref, err := storer.ResolveReference(src, want)
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		err = ErrBranchNotFound
 	}

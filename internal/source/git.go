@@ -92,7 +92,7 @@ type Git struct {
 	auth    transport.AuthMethod
 	tokens  func(context.Context) (string, error) // GitOptions.Tokens
 	client  transport.Transport                   // for dialProtocol
-	dial    func(context.Context) (upstream, error)
+	dial    func(context.Context, plumbing.ReferenceName) (upstream, error)
 	redact  redact.Secrets
 	log     *slog.Logger
 	onFetch func(time.Duration, error)
@@ -300,7 +300,7 @@ func (g *Git) fetch(ctx context.Context) (Revision, bool, error) {
 			g.auth = tokenAuth(tok)
 		}
 	}
-	up, err := g.dial(ctx)
+	up, err := g.dial(ctx, g.ref)
 	if err != nil {
 		return Revision{}, false, err
 	}
@@ -540,4 +540,102 @@ func cleanPath(p string) (string, error) {
 		return "", fmt.Errorf("invalid path %q", p)
 	}
 	return s, nil
+}
+
+// FetchRef downloads the commit another ref of the repository points at,
+// such as a pull request's refs/pull/7/head, for planning it: the
+// followed branch and what Fetch yields next are not changed. The commit
+// is kept under refs/remotes/origin/ (pull/7/head) so that later fetches
+// offer it as common history and a push to the pull request downloads
+// only what it added. Changed is relative to the revision Fetch last
+// yielded, so a pull request's head is read incrementally from the
+// state being served.
+func (g *Git) FetchRef(ctx context.Context, ref string) (Revision, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rev, err := g.fetchRef(ctx, plumbing.ReferenceName(ref))
+	if err != nil {
+		red := g.redact
+		if ba, ok := g.auth.(*githttp.BasicAuth); ok && g.tokens != nil {
+			red = slices.Clip(red).Add(ba.Password)
+		}
+		return Revision{}, red.Error(fmt.Errorf("fetch %s (ref %s): %w", g.remote.display, ref, err))
+	}
+	return rev, nil
+}
+
+func (g *Git) fetchRef(ctx context.Context, ref plumbing.ReferenceName) (Revision, error) {
+	if !strings.HasPrefix(ref.String(), "refs/") || ref.Validate() != nil {
+		return Revision{}, fmt.Errorf("invalid ref name %q", ref)
+	}
+	if err := ctx.Err(); err != nil {
+		return Revision{}, err
+	}
+	if err := g.openCache(); err != nil {
+		return Revision{}, err
+	}
+	if g.tokens != nil {
+		tok, err := g.tokens(ctx)
+		if err != nil {
+			return Revision{}, fmt.Errorf("token: %w", err)
+		}
+		g.auth = nil
+		if tok != "" {
+			g.auth = tokenAuth(tok)
+		}
+	}
+	up, err := g.dial(ctx, ref)
+	if errors.Is(err, ErrBranchNotFound) {
+		err = ErrRevisionNotFound
+	}
+	if err != nil {
+		return Revision{}, err
+	}
+	defer up.close()
+	head := up.head()
+	if !g.hasCommit(head) {
+		haves, err := g.haves()
+		if err != nil {
+			return Revision{}, fmt.Errorf("list cached refs: %w", err)
+		}
+		if err := up.fetch(ctx, head, haves); err != nil {
+			return Revision{}, err
+		}
+		if !g.hasCommit(head) {
+			return Revision{}, fmt.Errorf("commit %s missing after fetch", head)
+		}
+	}
+	keep := plumbing.NewRemoteReferenceName(git.DefaultRemoteName, strings.TrimPrefix(ref.String(), "refs/"))
+	if err := g.repo.Storer.SetReference(plumbing.NewHashReference(keep, head)); err != nil {
+		return Revision{}, fmt.Errorf("update %s: %w", keep, err)
+	}
+	return g.revision(head)
+}
+
+// ErrRevisionNotFound is returned, wrapped, by Resolve for a revision
+// neither the cache nor the repository has.
+var ErrRevisionNotFound = errors.New("revision not found")
+
+// Resolve returns the revision rev names, for planning it: a ref
+// (refs/pull/7/head, refs/heads/feature) or a branch name is fetched
+// from the repository, as FetchRef does; a full commit hash is read
+// from the cache, which holds every commit fetched before (the followed
+// branch's history and every planned pull request's).
+func (g *Git) Resolve(ctx context.Context, rev string) (Revision, error) {
+	if h := plumbing.NewHash(rev); len(rev) == 40 && h.String() == rev {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if err := g.openCache(); err != nil {
+			return Revision{}, err
+		}
+		if !g.hasCommit(h) {
+			return Revision{}, fmt.Errorf("commit %s: %w (fetched commits only: name a branch or a ref to fetch it)", rev, ErrRevisionNotFound)
+		}
+		return g.revision(h)
+	}
+	ref := rev
+	if !strings.HasPrefix(ref, "refs/") {
+		ref = "refs/heads/" + ref
+	}
+	return g.FetchRef(ctx, ref)
 }

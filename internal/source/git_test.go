@@ -59,8 +59,8 @@ func newTestGit(t testing.TB, opts GitOptions) (*Git, *fetchCounter) {
 	t.Cleanup(func() { g.Close() })
 	c := &fetchCounter{}
 	dial := g.dial
-	g.dial = func(ctx context.Context) (upstream, error) {
-		u, err := dial(ctx)
+	g.dial = func(ctx context.Context, ref plumbing.ReferenceName) (upstream, error) {
+		u, err := dial(ctx, ref)
 		if err != nil {
 			return nil, err
 		}

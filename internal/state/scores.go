@@ -234,3 +234,46 @@ func score(prev, s *Snapshot, set *scorecard.Set, err error, changed []catalog.K
 	sc.from, sc.changed, sc.hasFrom = prev.Scores.Results, changed, true
 	return sc
 }
+
+// PlannedMove is a level move a revision would cause, with the rules
+// whose outcome it flips: why the entity moves.
+type PlannedMove struct {
+	LevelMove
+	// Failing are the rules that pass now and would fail; Passing those
+	// that fail now and would pass.
+	Failing, Passing []string
+}
+
+// Preview returns the level moves publishing a would cause on the state
+// served now, runtime values included, and the snapshot it would
+// publish, without publishing anything: a pull request's plan shows how
+// its change moves scorecards as they are, not as they were at the last
+// commit.
+func (h *Holder) Preview(a Applied) ([]PlannedMove, *Snapshot) {
+	base := h.p.Load()
+	next := build(base, a)
+	var prev, cur scorecard.Results
+	if base.Scores != nil {
+		prev = base.Scores.Results
+	}
+	var keys []catalog.Key
+	if next.Scores != nil {
+		cur, keys = next.Scores.Results, next.Scores.changed
+	}
+	ms := moves(prev, cur, keys)
+	out := make([]PlannedMove, len(ms))
+	for i, m := range ms {
+		out[i] = PlannedMove{LevelMove: m}
+		before, after := prev[m.Key].Get(m.Scorecard), cur[m.Key].Get(m.Scorecard)
+		for _, r := range after.Rules() {
+			was, ok := before.Rule(r.Identifier)
+			switch {
+			case ok && was.Passed() && !r.Passed():
+				out[i].Failing = append(out[i].Failing, r.Identifier)
+			case ok && !was.Passed() && r.Passed():
+				out[i].Passing = append(out[i].Passing, r.Identifier)
+			}
+		}
+	}
+	return out, next
+}
