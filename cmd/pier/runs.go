@@ -102,7 +102,6 @@ func (d *daemon) setupRuns() error {
 		BaseURL:         base,
 		RedispatchAfter: d.cfg.RedispatchAfter,
 		Metrics:         d.metrics,
-		Audit:           d.store.Audit,
 		Logger:          d.log.With("component", "runs"),
 	})
 	autos.Runs = w.engine

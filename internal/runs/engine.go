@@ -1,11 +1,9 @@
 package runs
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,11 +89,8 @@ type Options struct {
 	// a run to it with Elsewhere. Unset, this process is the only one.
 	Leader    func() (*store.Fence, bool)
 	Elsewhere func(ctx context.Context, id string)
-	// Audit records every status change in the audit log, whoever made
-	// it (a reviewer on GitHub, the sweep, a workflow's report).
-	Audit  func(ctx context.Context, e store.AuditEntry) error
-	Logger *slog.Logger
-	Now    func() time.Time
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // DefaultRedispatchAfter is Options.RedispatchAfter's default.
@@ -243,23 +238,7 @@ func (e *Engine) write(ctx context.Context, run store.Run, ev store.RunEvent, a 
 		return store.Run{}, err
 	}
 	e.afterWrite(stored, ev, out)
-	e.audit(ctx, stored, ev)
 	return stored, nil
-}
-
-// audit records a status change.
-func (e *Engine) audit(ctx context.Context, run store.Run, ev store.RunEvent) {
-	if e.opts.Audit == nil || ev.To == "" {
-		return
-	}
-	details, _ := json.Marshal(map[string]string{"from": ev.From, "to": ev.To, "note": ev.Note})
-	err := e.opts.Audit(context.WithoutCancel(ctx), store.AuditEntry{
-		At: ev.At, Actor: cmp.Or(ev.Actor, "pier"), Action: "run." + strings.ToLower(ev.To),
-		Resource: "actions/" + run.Action + "/runs/" + run.ID, Status: 200, Details: details,
-	})
-	if err != nil {
-		e.opts.Logger.Error("audit log write failed", "run", run.ID, "err", err)
-	}
 }
 
 func (e *Engine) afterWrite(run store.Run, ev store.RunEvent, out []record.Delivery) {

@@ -133,7 +133,6 @@ func (e *Engine) Request(ctx context.Context, req Request) (store.Run, error) {
 	}
 	if created {
 		e.afterWrite(stored, ev, out)
-		e.audit(ctx, stored, ev)
 		e.Kick(stored.ID)
 	}
 	return stored, nil

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pierhq/pier/internal/catalog"
@@ -213,4 +214,24 @@ func CheckChange(c *Change) error {
 		return fmt.Errorf("%s: unknown op %q", k, c.Op)
 	}
 	return nil
+}
+
+// RunAudit is the audit entry of a run's status change (ev.To set), or
+// false for an event that changes no status. The stores write it in the
+// run's own transaction: a status change is never stored without its
+// entry (a crash between two writes lost entries, seen when the leader
+// was killed around dispatches).
+func RunAudit(action, id string, ev *RunEvent) (AuditEntry, bool) {
+	if ev == nil || ev.To == "" {
+		return AuditEntry{}, false
+	}
+	details, _ := json.Marshal(map[string]string{"from": ev.From, "to": ev.To, "note": ev.Note})
+	actor := ev.Actor
+	if actor == "" {
+		actor = "pier"
+	}
+	return AuditEntry{
+		At: ev.At, Actor: actor, Action: "run." + strings.ToLower(ev.To),
+		Resource: "actions/" + action + "/runs/" + id, Status: 200, Details: details,
+	}, true
 }

@@ -76,7 +76,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, ev store.RunEvent,
 			return err
 		}
 		created = true
-		return finishRunWrite(ctx, tx, run.ID, &ev, out)
+		return finishRunWrite(ctx, tx, run.Action, run.ID, &ev, out)
 	})
 	if err != nil {
 		return store.Run{}, false, s.fail(fmt.Sprintf("create run %s", run.ID), err)
@@ -112,7 +112,7 @@ func (s *Store) UpdateRun(ctx context.Context, run store.Run, ev *store.RunEvent
 			}
 			return store.ErrConflict
 		}
-		return finishRunWrite(ctx, tx, run.ID, ev, out)
+		return finishRunWrite(ctx, tx, run.Action, run.ID, ev, out)
 	})
 	if err != nil {
 		return store.Run{}, s.fail(fmt.Sprintf("update run %s", run.ID), err)
@@ -129,14 +129,21 @@ func dispatching(run store.Run, ev *store.RunEvent) bool {
 }
 
 // finishRunWrite appends ev (unless nil) to the run's events and queues
-// out. The run's row is locked by the write before it, so events of one
-// run are numbered one writer at a time.
-func finishRunWrite(ctx context.Context, tx pgx.Tx, id string, ev *store.RunEvent, out []record.Delivery) error {
+// out, with the audit entry of a status change (store.RunAudit). The
+// run's row is locked by the write before it, so events of one run are
+// numbered one writer at a time.
+func finishRunWrite(ctx context.Context, tx pgx.Tx, action, id string, ev *store.RunEvent, out []record.Delivery) error {
 	if ev != nil {
 		if _, err := tx.Exec(ctx, `INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note)
 			SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6 FROM run_events WHERE run_id = $1`,
 			id, ev.At, store.Text(ev.Actor), store.Text(ev.From), store.Text(ev.To), store.Text(ev.Note)); err != nil {
 			return fmt.Errorf("event: %w", err)
+		}
+	}
+	if a, ok := store.RunAudit(action, id, ev); ok {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, resource, status, details) VALUES ($1, $2, $3, $4, $5, $6)`,
+			a.At, store.Text(a.Actor), store.Text(a.Action), store.Text(a.Resource), a.Status, nullJSON(a.Details)); err != nil {
+			return fmt.Errorf("audit: %w", err)
 		}
 	}
 	return enqueue(ctx, tx, out)

@@ -52,7 +52,7 @@ func (s *Store) CreateRun(ctx context.Context, run store.Run, ev store.RunEvent,
 	if _, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return store.Run{}, false, fmt.Errorf("sqlite: create run %s: %w", run.ID, err)
 	}
-	if err := finishRunWrite(ctx, tx, run.ID, &ev, out); err != nil {
+	if err := finishRunWrite(ctx, tx, run.Action, run.ID, &ev, out); err != nil {
 		return store.Run{}, false, err
 	}
 	return stored, true, nil
@@ -90,21 +90,28 @@ func (s *Store) UpdateRun(ctx context.Context, run store.Run, ev *store.RunEvent
 	if err != nil {
 		return store.Run{}, fmt.Errorf("sqlite: update run %s: %w", run.ID, err)
 	}
-	if err := finishRunWrite(ctx, tx, run.ID, ev, out); err != nil {
+	if err := finishRunWrite(ctx, tx, run.Action, run.ID, ev, out); err != nil {
 		return store.Run{}, err
 	}
 	return stored, nil
 }
 
-// finishRunWrite appends ev (unless nil) to the run's events, queues out
-// and commits tx.
-func finishRunWrite(ctx context.Context, tx *sql.Tx, id string, ev *store.RunEvent, out []record.Delivery) error {
+// finishRunWrite appends ev (unless nil) to the run's events, with its
+// audit entry when it changes the status (store.RunAudit), queues out and
+// commits tx.
+func finishRunWrite(ctx context.Context, tx *sql.Tx, action, id string, ev *store.RunEvent, out []record.Delivery) error {
 	if ev != nil {
 		// An aggregate without GROUP BY yields a row even for no events.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO run_events (run_id, seq, at, actor, from_status, to_status, note)
 			SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM run_events WHERE run_id = ?`,
 			id, formatTime(ev.At), store.Text(ev.Actor), store.Text(ev.From), store.Text(ev.To), store.Text(ev.Note), id); err != nil {
 			return fmt.Errorf("sqlite: event of run %s: %w", id, err)
+		}
+	}
+	if a, ok := store.RunAudit(action, id, ev); ok {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, resource, status, details) VALUES (?, ?, ?, ?, ?, ?)`,
+			formatTime(a.At), store.Text(a.Actor), store.Text(a.Action), store.Text(a.Resource), a.Status, nullJSON(a.Details)); err != nil {
+			return fmt.Errorf("sqlite: audit of run %s: %w", id, err)
 		}
 	}
 	if err := enqueue(ctx, tx, out); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,6 +257,26 @@ func testUpdateRun(t *testing.T, h *harness) {
 	}
 	if want := []string{store.RunWaitingForApproval, store.RunApproved, store.RunDispatched}; !reflect.DeepEqual(to, want) {
 		t.Errorf("event statuses = %v, want %v", to, want)
+	}
+
+	// Each status change is in the audit log, written with it; the
+	// conflicting expiry is not.
+	entries, err := s.AuditLog(ctx, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited []string
+	for _, e := range slices.Backward(entries) { // newest first
+		if e.Resource == "actions/deploy/runs/r1" {
+			audited = append(audited, e.Action)
+		}
+	}
+	var wantAudit []string
+	for _, s := range to {
+		wantAudit = append(wantAudit, "run."+strings.ToLower(s))
+	}
+	if !reflect.DeepEqual(audited, wantAudit) {
+		t.Errorf("audit log of the run = %v, want %v", audited, wantAudit)
 	}
 
 	if due, err := s.Due(ctx, t0, 10); err != nil || !reflect.DeepEqual(ids(due), []string{"created", "approved"}) {
