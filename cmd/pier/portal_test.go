@@ -216,7 +216,9 @@ func TestPortalEscapesValues(t *testing.T) {
 	b := newBrowser(t, bin)
 	do(t, b, "sign in", chromedp.Navigate(e.td.url+"/auth/login?next=/catalog/service/markup"),
 		chromedp.Click(chromedp.Search(`//button[contains(., "marco")]`)),
-		chromedp.WaitVisible(chromedp.CSS(`h1`)))
+		// The signed-in page, not the sign-in page's own h1: navigating
+		// on while the redirect is still loading aborts it (ERR_ABORTED).
+		chromedp.WaitVisible(chromedp.CSS(`[data-login="marco"]`)))
 	for _, path := range []string{"/catalog/service/markup", "/catalog/service", "/search?q=window", "/", "/catalog/team/payments"} {
 		do(t, b, path, chromedp.Navigate(e.td.url+path), chromedp.WaitVisible(chromedp.CSS(`main`)))
 		pwned := get(t, b, path, chromedp.Evaluate[bool](`window.pwned === 1`))
