@@ -55,6 +55,10 @@ func newReplicaSet(t *testing.T, lease string) *replicaSet {
 		"--github-api-url", e.fake.URL(), "--github-web-url", e.fake.URL(), "--github-repo", "acme/catalog",
 		"--github-token", "ghs_runs", "--webhook-secret", runsWebhookSecret, "--config", e.config,
 		"--anonymous-reads", "--leader-lease", lease, "--runs-poll", "@every 1s",
+		// A kill between recording the dispatch and GitHub taking it
+		// leaves a dispatch that recovery looks for this long before
+		// making it again.
+		"--redispatch-after", "10s",
 	}
 	return &replicaSet{t: t, e: e, args: args}
 }
@@ -210,9 +214,19 @@ func TestReplicasFailoverDispatchesOnce(t *testing.T) {
 		s.leader(15 * time.Second)
 		failovers = append(failovers, time.Since(killed))
 		s.use(s.live[0])
-		s.e.waitRun(id, "dispatched", func(r map[string]any) bool {
-			return r["lifecycle"] == "DISPATCHED" || r["lifecycle"] == "IN_PROGRESS"
-		})
+		// Within the redispatch wait when the kill came between recording
+		// the dispatch and GitHub taking it.
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			r := s.e.run(id)
+			if r["lifecycle"] == "DISPATCHED" || r["lifecycle"] == "IN_PROGRESS" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: run %s not dispatched: %v", i+1, id, r)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 
 	// Every run once, and nothing else.
